@@ -1,0 +1,90 @@
+/// The result of running a graph: every value it computed, by `ValueID`.
+public struct Execution<Scalar: KilnScalar>: Sendable {
+  public let graph: Graph
+  public let values: [Tensor<Scalar>]
+
+  public subscript(value: ValueID) -> Tensor<Scalar> { values[value.id] }
+
+  /// The value of the node called `name`.
+  public subscript(name: String) -> Tensor<Scalar>? { graph.index(of: name).map { values[$0.id] } }
+
+  /// The graph's outputs, in order.
+  public var outputs: [Tensor<Scalar>] { graph.outputs.map { values[$0.id] } }
+
+  /// The new value of every state parameter a training graph updates, by parameter name.
+  public var stateUpdates: [String: Tensor<Scalar>] {
+    Dictionary(uniqueKeysWithValues: graph.stateUpdates.map { (graph[$0.state].name, values[$0.newValue.id]) })
+  }
+}
+
+/// The reference interpreter: runs any graph, node by node, in `Float` or `Double`. It is the
+/// oracle every compiled kernel is tested against, so it is written for clarity first.
+public struct Interpreter<Scalar: KilnScalar>: Sendable {
+  public let graph: Graph
+
+  /// An interpreter for `graph`, which is verified first.
+  public init(_ graph: Graph) throws {
+    try graph.verify()
+    self.graph = graph
+  }
+
+  /// Runs the graph. `feeds` holds a tensor for every input and parameter, by node name; `step`
+  /// numbers the run for dropout masks.
+  public func run(_ feeds: [String: Tensor<Scalar>], step: UInt64 = 0) throws -> Execution<Scalar> {
+    var values: [Tensor<Scalar>] = []
+    values.reserveCapacity(graph.nodes.count)
+    for node in graph.nodes {
+      let arguments = node.inputs.map { values[$0.id] }
+      values.append(try evaluate(node, arguments, feeds: feeds, step: step))
+    }
+    return Execution(graph: graph, values: values)
+  }
+
+  private func evaluate(
+    _ node: Node, _ x: [Tensor<Scalar>], feeds: [String: Tensor<Scalar>], step: UInt64
+  ) throws -> Tensor<Scalar> {
+    let shape = node.type.shape
+    let bias = x.count > 2 ? x[2] : nil
+    switch node.op {
+    case .input, .parameter:
+      return try feed(for: node, feeds)
+    case .conv(let a): return WindowKernels.conv(x[0], x[1], bias, a, shape: shape)
+    case .convTranspose(let a): return WindowKernels.convTranspose(x[0], x[1], bias, a, shape: shape)
+    case .pool(let a): return WindowKernels.pool(x[0], a, shape: shape)
+    case .globalPool(let a): return ElementwiseKernels.globalPool(x[0], kind: a.kind, shape: shape)
+    case .dense: return LinearKernels.dense(x[0], x[1], bias, shape: shape)
+    case .matmul: return LinearKernels.matmul(x[0], x[1], shape: shape)
+    case .embedding: return try LinearKernels.embedding(x[0], x[1], node: node.name, shape: shape)
+    case .binary(let a): return ElementwiseKernels.binary(x[0], x[1], a.op, shape: shape)
+    case .unary(let a): return ElementwiseKernels.unary(x[0], a.function)
+    case .maxout(let a): return ElementwiseKernels.maxout(x[0], pieces: a.pieces, shape: shape)
+    case .softmax(let a): return ElementwiseKernels.softmax(x[0], axis: a.axis, log: a.log)
+    case .reduce(let a): return ElementwiseKernels.reduce(x[0], a, shape: shape)
+    case .concat(let a): return LayoutKernels.concat(x, axis: a.axis, shape: shape)
+    case .slice(let a): return LayoutKernels.slice(x[0], a, shape: shape)
+    case .reshape: return x[0].reshaped(shape)
+    case .transpose(let a): return LayoutKernels.transpose(x[0], a)
+    case .pad(let a): return LayoutKernels.pad(x[0], a, shape: shape)
+    case .batchNorm(let a):
+      return ElementwiseKernels.batchNorm(x[0], gamma: x[1], beta: x[2], mean: x[3], variance: x[4], epsilon: a.epsilon)
+    case .dropout(let a): return ElementwiseKernels.dropout(x[0], a, step: step)
+    case .loss(let a): return try LossKernels.loss(x[0], x[1], a, node: node.name)
+    }
+  }
+
+  private func feed(for node: Node, _ feeds: [String: Tensor<Scalar>]) throws -> Tensor<Scalar> {
+    let what = node.op.mnemonic
+    guard let tensor = feeds[node.name] else {
+      throw KilnError.runtime(node: node.name, message: "no value was given for this \(what) \(node.type)")
+    }
+    guard tensor.shape == node.type.shape else {
+      throw KilnError.runtime(
+        node: node.name,
+        message: "the \(what) expects shape \(TensorType(node.type.shape)) but was given \(TensorType(tensor.shape))")
+    }
+    if node.type.dtype == .i32, let bad = tensor.scalars.first(where: { $0.rounded() != $0 }) {
+      throw KilnError.runtime(node: node.name, message: "the \(what) holds integers, but was given \(bad)")
+    }
+    return tensor
+  }
+}

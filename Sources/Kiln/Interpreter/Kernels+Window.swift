@@ -1,0 +1,206 @@
+/// Reference kernels of the sliding-window ops. Spatial axes are lifted to three (D, H, W) by
+/// prepending size-1 axes, so one loop nest serves 1D, 2D and 3D.
+enum WindowKernels {
+  /// `values` with `fill` prepended up to three entries.
+  static func lift(_ values: some Collection<Int>, fill: Int) -> [Int] {
+    Array(repeating: fill, count: 3 - values.count) + values
+  }
+
+  /// Per axis, for output index `o` and kernel tap `k`, the input index read at `[o·K + k]`
+  /// (−1 for a zero from padding), with padding made up as `mode` says.
+  static func sourceTables(
+    input: [Int], output: [Int], kernel: [Int], stride: [Int], dilation: [Int], padBefore: [Int],
+    mode: PaddingMode
+  ) -> [[Int]] {
+    (0..<3).map { axis in
+      (0..<(output[axis] * kernel[axis])).map { slot in
+        let (o, k) = slot.quotientAndRemainder(dividingBy: kernel[axis])
+        let position = o * stride[axis] - padBefore[axis] + k * dilation[axis]
+        return mode.source(position, size: input[axis]) ?? -1
+      }
+    }
+  }
+
+  static func conv<S: KilnScalar>(
+    _ x: Tensor<S>, _ w: Tensor<S>, _ bias: Tensor<S>?, _ a: ConvAttrs, shape: [Int]
+  ) -> Tensor<S> {
+    let (batch, inChannels, outChannels) = (x.shape[0], x.shape[1], shape[1])
+    let (inPerGroup, outPerGroup) = (inChannels / a.groups, outChannels / a.groups)
+    let input = lift(x.shape[2...], fill: 1)
+    let output = lift(shape[2...], fill: 1)
+    let kernel = lift(w.shape[2...], fill: 1)
+    let tables = sourceTables(
+      input: input, output: output, kernel: kernel, stride: lift(a.stride, fill: 1),
+      dilation: lift(a.dilation, fill: 1), padBefore: lift(a.padding.before, fill: 0),
+      mode: a.paddingMode)
+    let (inPlane, outPlane, taps) = (input.reduce(1, *), output.reduce(1, *), kernel.reduce(1, *))
+    var out = [S](repeating: 0, count: shape.reduce(1, *))
+    x.scalars.withUnsafeBufferPointer { xs in
+      w.scalars.withUnsafeBufferPointer { ws in
+        for n in 0..<batch {
+          for oc in 0..<outChannels {
+            let group = oc / outPerGroup
+            var index = (n * outChannels + oc) * outPlane
+            for od in 0..<output[0] {
+              for oh in 0..<output[1] {
+                for ow in 0..<output[2] {
+                  var sum: S = bias?.scalars[oc] ?? 0
+                  for icInGroup in 0..<inPerGroup {
+                    let xBase = (n * inChannels + group * inPerGroup + icInGroup) * inPlane
+                    var wIndex = (oc * inPerGroup + icInGroup) * taps
+                    for kd in 0..<kernel[0] {
+                      let sd = tables[0][od * kernel[0] + kd]
+                      for kh in 0..<kernel[1] {
+                        let sh = tables[1][oh * kernel[1] + kh]
+                        for kw in 0..<kernel[2] {
+                          let sw = tables[2][ow * kernel[2] + kw]
+                          if sd >= 0 && sh >= 0 && sw >= 0 {
+                            sum += xs[xBase + (sd * input[1] + sh) * input[2] + sw] * ws[wIndex]
+                          }
+                          wIndex += 1
+                        }
+                      }
+                    }
+                  }
+                  out[index] = sum
+                  index += 1
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return Tensor(shape: shape, scalars: out)
+  }
+
+  /// Transposed convolution as a scatter: every input element adds its kernel-weighted copy into
+  /// the outputs it reaches.
+  static func convTranspose<S: KilnScalar>(
+    _ x: Tensor<S>, _ w: Tensor<S>, _ bias: Tensor<S>?, _ a: ConvTransposeAttrs, shape: [Int]
+  ) -> Tensor<S> {
+    let (batch, inChannels, outChannels) = (x.shape[0], x.shape[1], shape[1])
+    let (inPerGroup, outPerGroup) = (inChannels / a.groups, w.shape[1])
+    let input = lift(x.shape[2...], fill: 1)
+    let output = lift(shape[2...], fill: 1)
+    let kernel = lift(w.shape[2...], fill: 1)
+    let stride = lift(a.stride, fill: 1)
+    let dilation = lift(a.dilation, fill: 1)
+    let padBefore = lift(a.padding.before, fill: 0)
+    // targets[axis][i·K + k]: the output index input index i reaches through tap k, or −1.
+    let targets = (0..<3).map { axis in
+      (0..<(input[axis] * kernel[axis])).map { slot in
+        let (i, k) = slot.quotientAndRemainder(dividingBy: kernel[axis])
+        let position = i * stride[axis] - padBefore[axis] + k * dilation[axis]
+        return (0..<output[axis]).contains(position) ? position : -1
+      }
+    }
+    let (inPlane, outPlane, taps) = (input.reduce(1, *), output.reduce(1, *), kernel.reduce(1, *))
+    var out = [S](repeating: 0, count: shape.reduce(1, *))
+    for n in 0..<batch {
+      for oc in 0..<outChannels {
+        let base = (n * outChannels + oc) * outPlane
+        for p in 0..<outPlane { out[base + p] = bias?.scalars[oc] ?? 0 }
+      }
+    }
+    x.scalars.withUnsafeBufferPointer { xs in
+      w.scalars.withUnsafeBufferPointer { ws in
+        for n in 0..<batch {
+          for ic in 0..<inChannels {
+            let group = ic / inPerGroup
+            var xIndex = (n * inChannels + ic) * inPlane
+            for id in 0..<input[0] {
+              for ih in 0..<input[1] {
+                for iw in 0..<input[2] {
+                  let value = xs[xIndex]
+                  xIndex += 1
+                  for ocInGroup in 0..<outPerGroup {
+                    let outBase = (n * outChannels + group * outPerGroup + ocInGroup) * outPlane
+                    var wIndex = (ic * outPerGroup + ocInGroup) * taps
+                    for kd in 0..<kernel[0] {
+                      let od = targets[0][id * kernel[0] + kd]
+                      for kh in 0..<kernel[1] {
+                        let oh = targets[1][ih * kernel[1] + kh]
+                        for kw in 0..<kernel[2] {
+                          let ow = targets[2][iw * kernel[2] + kw]
+                          if od >= 0 && oh >= 0 && ow >= 0 {
+                            out[outBase + (od * output[1] + oh) * output[2] + ow] += value * ws[wIndex]
+                          }
+                          wIndex += 1
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return Tensor(shape: shape, scalars: out)
+  }
+
+  /// The extent of one pooling window along one axis: the real elements it covers, and how many
+  /// positions it covers counting padding (PyTorch's divisor with `count_include_pad`).
+  struct Extent {
+    var start: Int
+    var end: Int
+    var paddedCount: Int
+  }
+
+  static func extents(input: Int, output: Int, kernel: Int, stride: Int, before: Int, after: Int) -> [Extent] {
+    (0..<output).map { o in
+      let start = o * stride - before
+      let paddedEnd = min(start + kernel, input + after)
+      return Extent(start: max(start, 0), end: min(paddedEnd, input), paddedCount: paddedEnd - start)
+    }
+  }
+
+  /// Max or average pooling. A max takes the first of equal maxima in row-major window order.
+  static func pool<S: KilnScalar>(_ x: Tensor<S>, _ a: PoolAttrs, shape: [Int]) -> Tensor<S> {
+    let input = lift(x.shape[2...], fill: 1)
+    let output = lift(shape[2...], fill: 1)
+    let kernel = lift(a.kernel, fill: 1)
+    let stride = lift(a.stride, fill: 1)
+    let before = lift(a.padding.before, fill: 0)
+    let after = lift(a.padding.after, fill: 0)
+    let axes = (0..<3).map {
+      extents(input: input[$0], output: output[$0], kernel: kernel[$0], stride: stride[$0], before: before[$0], after: after[$0])
+    }
+    let (planes, inPlane) = (shape[0] * shape[1], input.reduce(1, *))
+    var out: [S] = []
+    out.reserveCapacity(shape.reduce(1, *))
+    for plane in 0..<planes {
+      let base = plane * inPlane
+      for d in axes[0] {
+        for h in axes[1] {
+          for w in axes[2] {
+            var best = -S.infinity
+            var sum: S = 0
+            for id in d.start..<d.end {
+              for ih in h.start..<h.end {
+                for iw in w.start..<w.end {
+                  let value = x.scalars[base + (id * input[1] + ih) * input[2] + iw]
+                  if value > best { best = value }
+                  sum += value
+                }
+              }
+            }
+            switch a.kind {
+            case .max:
+              out.append(best)
+            case .average:
+              let count =
+                a.countIncludePad
+                ? d.paddedCount * h.paddedCount * w.paddedCount
+                : (d.end - d.start) * (h.end - h.start) * (w.end - w.start)
+              out.append(sum / S(count))
+            }
+          }
+        }
+      }
+    }
+    return Tensor(shape: shape, scalars: out)
+  }
+}

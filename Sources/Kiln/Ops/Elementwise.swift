@@ -1,0 +1,121 @@
+/// The broadcast shape of two shapes, numpy-style: axes are aligned from the right and a size
+/// of 1 stretches to match.
+func broadcastShapes(_ a: [Int], _ b: [Int]) throws -> [Int] {
+  let rank = max(a.count, b.count)
+  let pa = Array(repeating: 1, count: rank - a.count) + a
+  let pb = Array(repeating: 1, count: rank - b.count) + b
+  return try (0..<rank).map { i in
+    try require(
+      pa[i] == pb[i] || pa[i] == 1 || pb[i] == 1,
+      "shapes \(a) and \(b) do not broadcast: axis \(i) has \(pa[i]) against \(pb[i])")
+    return max(pa[i], pb[i])
+  }
+}
+
+/// An elementwise arithmetic operator on two tensors.
+public enum BinaryOperator: String, Codable, Hashable, Sendable, CaseIterable {
+  case add, sub, mul, div
+}
+
+/// Elementwise `a ⊕ b` with numpy-style broadcasting (residual add, SE channel scaling, …).
+public struct BinaryAttrs: OpAttributes {
+  public var op: BinaryOperator
+
+  public init(_ op: BinaryOperator) { self.op = op }
+
+  public func outputType(_ inputs: [TensorType]) throws -> TensorType {
+    try requireInputs(inputs, 2...2)
+    try requireFloat(inputs[0], "a")
+    try requireFloat(inputs[1], "b")
+    return TensorType(try broadcastShapes(inputs[0].shape, inputs[1].shape))
+  }
+
+  public var attributeText: [String] { [op.rawValue] }
+}
+
+/// A function applied to every element on its own.
+public enum UnaryFunction: Codable, Hashable, Sendable {
+  case relu
+  /// `x` for x > 0, else `slope·x`.
+  case leakyReLU(slope: Double)
+  /// `x` for x > 0, else `alpha·(eˣ − 1)`.
+  case elu(alpha: Double)
+  case sigmoid
+  case tanh
+  /// `scale·x + shift`.
+  case affine(scale: Double, shift: Double)
+
+  var text: String {
+    switch self {
+    case .relu: return "relu"
+    case .leakyReLU(let slope): return "leaky_relu slope=\(slope)"
+    case .elu(let alpha): return "elu alpha=\(alpha)"
+    case .sigmoid: return "sigmoid"
+    case .tanh: return "tanh"
+    case .affine(let scale, let shift): return "affine scale=\(scale) shift=\(shift)"
+    }
+  }
+}
+
+/// An activation or other unary function, applied elementwise.
+public struct UnaryAttrs: OpAttributes {
+  public var function: UnaryFunction
+
+  public init(_ function: UnaryFunction) { self.function = function }
+
+  public func outputType(_ inputs: [TensorType]) throws -> TensorType {
+    try requireInputs(inputs, 1...1)
+    try requireFloat(inputs[0], "input")
+    return inputs[0]
+  }
+
+  public var attributeText: [String] { [function.text] }
+}
+
+/// Maxout: the maximum over each run of `pieces` consecutive channels,
+/// `[N, C·pieces, …]` → `[N, C, …]`.
+public struct MaxoutAttrs: OpAttributes {
+  public var pieces: Int
+
+  public init(pieces: Int) { self.pieces = pieces }
+
+  public func outputType(_ inputs: [TensorType]) throws -> TensorType {
+    try requireInputs(inputs, 1...1)
+    let x = inputs[0]
+    try requireFloat(x, "input")
+    try require(x.rank >= 2, "input must be [N, C, …], got \(x)")
+    try require(pieces >= 1, "pieces must be at least 1, got \(pieces)")
+    try require(
+      x.shape[1] % pieces == 0,
+      "\(x.shape[1]) channels do not divide into groups of \(pieces) pieces")
+    var shape = x.shape
+    shape[1] /= pieces
+    return TensorType(shape)
+  }
+
+  public func flops(_ inputs: [TensorType], output: TensorType) -> Int { inputs[0].elementCount }
+
+  public var attributeText: [String] { ["pieces=\(pieces)"] }
+}
+
+/// Softmax (or log-softmax) along one axis.
+public struct SoftmaxAttrs: OpAttributes {
+  public var axis: Int
+  public var log: Bool
+
+  public init(axis: Int, log: Bool = false) {
+    self.axis = axis
+    self.log = log
+  }
+
+  public func outputType(_ inputs: [TensorType]) throws -> TensorType {
+    try requireInputs(inputs, 1...1)
+    try requireFloat(inputs[0], "input")
+    try require(axis >= 0 && axis < inputs[0].rank, "axis \(axis) is outside \(inputs[0])")
+    return inputs[0]
+  }
+
+  public func flops(_ inputs: [TensorType], output: TensorType) -> Int { 4 * output.elementCount }
+
+  public var attributeText: [String] { ["axis=\(axis)"] + (log ? ["log"] : []) }
+}

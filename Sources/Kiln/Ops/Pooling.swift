@@ -1,0 +1,77 @@
+/// Which value a pooling window keeps.
+public enum PoolKind: String, Codable, Hashable, Sendable {
+  case max, average
+}
+
+/// Max or average pooling over 1, 2 or 3 spatial axes of `[N, C, *spatial]`.
+///
+/// Padding is never part of a max (it counts as −∞). Average pooling divides by the window size
+/// including padding when `countIncludePad` is set (PyTorch's default), else by the number of
+/// real elements in the window. In `ceilMode` output sizes round up, but a window never starts
+/// in the right padding (PyTorch's rule).
+public struct PoolAttrs: OpAttributes {
+  public var kind: PoolKind
+  public var kernel: [Int]
+  public var stride: [Int]
+  public var padding: Padding
+  public var ceilMode: Bool
+  public var countIncludePad: Bool
+
+  public init(
+    kind: PoolKind, kernel: [Int], stride: [Int], padding: Padding, ceilMode: Bool = false,
+    countIncludePad: Bool = true
+  ) {
+    self.kind = kind
+    self.kernel = kernel
+    self.stride = stride
+    self.padding = padding
+    self.ceilMode = ceilMode
+    self.countIncludePad = countIncludePad
+  }
+
+  var window: Window {
+    Window(kernel: kernel, stride: stride, dilation: kernel.map { _ in 1 }, padding: padding)
+  }
+
+  public func outputType(_ inputs: [TensorType]) throws -> TensorType {
+    try requireInputs(inputs, 1...1)
+    let x = inputs[0]
+    try requireFloat(x, "input")
+    try require((3...5).contains(x.rank), "input must be [N, C, *spatial] with 1 to 3 spatial axes, got \(x)")
+    try window.validate(spatialRank: x.rank - 2)
+    for i in kernel.indices {
+      try require(
+        padding.before[i] <= kernel[i] / 2 && padding.after[i] <= kernel[i] / 2,
+        "padding \(padding.before[i])/\(padding.after[i]) must be at most half the kernel \(kernel[i])")
+    }
+    return TensorType(Array(x.shape[..<2]) + (try window.outputSizes(Array(x.shape[2...]), ceilMode: ceilMode)))
+  }
+
+  public func flops(_ inputs: [TensorType], output: TensorType) -> Int {
+    output.elementCount * kernel.reduce(1, *)
+  }
+
+  public var attributeText: [String] {
+    var text = ["kernel=\(formatList(kernel))", "stride=\(formatList(stride))", "pad=\(padding.text)"]
+    if ceilMode { text.append("ceil") }
+    if kind == .average && !countIncludePad { text.append("exclude_pad") }
+    return text
+  }
+}
+
+/// Global max or average pooling: `[N, C, *spatial]` → `[N, C, 1, …, 1]`.
+public struct GlobalPoolAttrs: OpAttributes {
+  public var kind: PoolKind
+
+  public init(kind: PoolKind) { self.kind = kind }
+
+  public func outputType(_ inputs: [TensorType]) throws -> TensorType {
+    try requireInputs(inputs, 1...1)
+    let x = inputs[0]
+    try requireFloat(x, "input")
+    try require(x.rank >= 3, "input must be [N, C, *spatial], got \(x)")
+    return TensorType(Array(x.shape[..<2]) + Array(repeating: 1, count: x.rank - 2))
+  }
+
+  public func flops(_ inputs: [TensorType], output: TensorType) -> Int { inputs[0].elementCount }
+}

@@ -1,0 +1,66 @@
+/// A dense, row-major tensor of `Scalar`s with a static shape (`[N, C, H, W]` for images).
+///
+/// Integer tensors (class labels, embedding indices) are held as whole-number scalars; the graph's
+/// `TensorType` says which tensors are integers.
+public struct Tensor<Scalar: KilnScalar>: Equatable, Sendable {
+  public private(set) var shape: [Int]
+  public var scalars: [Scalar]
+
+  /// A tensor of `shape` holding `scalars` in row-major order; `scalars.count` must equal the
+  /// product of `shape` (an empty shape is a scalar holding one element).
+  public init(shape: [Int], scalars: [Scalar]) {
+    precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+    precondition(
+      scalars.count == shape.reduce(1, *),
+      "\(scalars.count) scalars do not fill shape \(shape)")
+    self.shape = shape
+    self.scalars = scalars
+  }
+
+  /// A tensor of `shape` with every element equal to `value`.
+  public init(shape: [Int], repeating value: Scalar = 0) {
+    self.init(shape: shape, scalars: Array(repeating: value, count: shape.reduce(1, *)))
+  }
+
+  /// A tensor with the same shape whose scalars are converted from `other`.
+  public init<Other: KilnScalar>(_ other: Tensor<Other>) {
+    self.init(shape: other.shape, scalars: other.scalars.map { Scalar($0) })
+  }
+
+  public var count: Int { scalars.count }
+  public var rank: Int { shape.count }
+
+  /// Row-major strides of `shape`, in elements.
+  public var strides: [Int] { Tensor.strides(of: shape) }
+
+  static func strides(of shape: [Int]) -> [Int] {
+    var strides = Array(repeating: 1, count: shape.count)
+    var step = 1
+    for axis in shape.indices.reversed() {
+      strides[axis] = step
+      step *= shape[axis]
+    }
+    return strides
+  }
+
+  /// The element at a multi-dimensional index.
+  public subscript(_ index: Int...) -> Scalar {
+    get { scalars[offset(index)] }
+    set { scalars[offset(index)] = newValue }
+  }
+
+  private func offset(_ index: [Int]) -> Int {
+    precondition(index.count == rank, "index \(index) has the wrong rank for shape \(shape)")
+    var result = 0
+    for (axis, i) in index.enumerated() {
+      precondition(i >= 0 && i < shape[axis], "index \(index) is outside shape \(shape)")
+      result = result * shape[axis] + i
+    }
+    return result
+  }
+
+  /// The same scalars viewed with another shape of equal element count.
+  public func reshaped(_ newShape: [Int]) -> Tensor {
+    Tensor(shape: newShape, scalars: scalars)
+  }
+}

@@ -1,0 +1,38 @@
+#include "kiln_runtime.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int is_power_of_two(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+kiln_status kiln_arena_init(kiln_arena *arena, size_t size, size_t alignment) {
+  if (arena == NULL) return KILN_ERR_INVALID_ARGUMENT;
+  arena->base = NULL;
+  arena->size = 0;
+  arena->alignment = 0;
+  if (size == 0 || !is_power_of_two(alignment) || alignment < sizeof(void *))
+    return KILN_ERR_INVALID_ARGUMENT;
+  if (size > SIZE_MAX - alignment) return KILN_ERR_OUT_OF_MEMORY;
+  void *block = NULL;
+  if (posix_memalign(&block, alignment, size) != 0) return KILN_ERR_OUT_OF_MEMORY;
+  memset(block, 0, size);
+  arena->base = block;
+  arena->size = size;
+  arena->alignment = alignment;
+  return KILN_OK;
+}
+
+void kiln_arena_free(kiln_arena *arena) {
+  if (arena == NULL) return;
+  free(arena->base);
+  arena->base = NULL;
+  arena->size = 0;
+  arena->alignment = 0;
+}
+
+void *kiln_arena_at(const kiln_arena *arena, size_t offset, size_t bytes) {
+  if (arena == NULL || arena->base == NULL) return NULL;
+  if (offset > arena->size || bytes > arena->size - offset) return NULL;
+  return arena->base + offset;
+}

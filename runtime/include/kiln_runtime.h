@@ -1,0 +1,59 @@
+/* Kiln C runtime: the small C layer shared by JIT-compiled code and every exported model.
+ *
+ * C99, no global state. Functions are named kiln_<what>, return a kiln_status, and put their
+ * outputs first. Nothing here prints, aborts or exits: errors are status codes.
+ */
+#ifndef KILN_RUNTIME_H
+#define KILN_RUNTIME_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Status codes returned by every runtime and generated entry point (0 is success). */
+typedef enum kiln_status {
+  KILN_OK = 0,
+  KILN_ERR_INVALID_ARGUMENT = 1, /**< a null pointer, a zero size, a bad alignment */
+  KILN_ERR_OUT_OF_MEMORY = 2,    /**< an allocation failed */
+  KILN_ERR_SHAPE = 3,            /**< a buffer's shape does not match the model */
+  KILN_ERR_IO = 4,               /**< a file could not be opened, read or written */
+  KILN_ERR_CORRUPT_FILE = 5,     /**< a file is truncated or inconsistent */
+  KILN_ERR_OUT_OF_RANGE = 6,     /**< an index (label, embedding id) is outside its range */
+  KILN_ERR_INTERNAL = 7          /**< a bug in Kiln: please report it */
+} kiln_status;
+
+/** A short, static, human-readable description of `status` (never NULL). */
+const char *kiln_status_string(kiln_status status);
+
+/**
+ * One aligned block of memory that holds every intermediate tensor of a compiled model.
+ * The memory planner assigns each tensor a byte offset; kernels reach it with kiln_arena_at.
+ */
+typedef struct kiln_arena {
+  unsigned char *base; /**< start of the block, aligned to `alignment` */
+  size_t size;         /**< usable bytes */
+  size_t alignment;    /**< a power of two, at least sizeof(void *) */
+} kiln_arena;
+
+/**
+ * Allocates `size` bytes aligned to `alignment` (a power of two >= sizeof(void *)) and zeroes them.
+ * On failure `*arena` is left empty (base NULL, size 0).
+ */
+kiln_status kiln_arena_init(kiln_arena *arena, size_t size, size_t alignment);
+
+/** Frees the block and empties `*arena`. Safe on an empty or already freed arena and on NULL. */
+void kiln_arena_free(kiln_arena *arena);
+
+/**
+ * Pointer to the `bytes`-long region at `offset`, or NULL when the region does not fit in the
+ * arena or the arena is empty.
+ */
+void *kiln_arena_at(const kiln_arena *arena, size_t offset, size_t bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KILN_RUNTIME_H */
