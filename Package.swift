@@ -22,7 +22,10 @@ let package = Package(
       dependencies: ["CZlib", .product(name: "RealModule", package: "swift-numerics")]),
     .executableTarget(
       name: "kiln",
-      dependencies: ["Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+      dependencies: [
+        "Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "RealModule", package: "swift-numerics"),
+      ]),
     .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnRuntime"]),
   ]
 )

@@ -45,13 +45,23 @@ public enum UnaryFunction: Codable, Hashable, Sendable {
   /// `scale·x + shift`.
   case affine(scale: Double, shift: Double)
 
-  var text: String {
+  /// The function's name alone: `relu`, `leaky_relu`, `affine`.
+  public var name: String {
     switch self {
     case .relu: return "relu"
-    case .leakyReLU(let slope): return "leaky_relu slope=\(slope)"
-    case .elu(let alpha): return "elu alpha=\(alpha)"
+    case .leakyReLU: return "leaky_relu"
+    case .elu: return "elu"
     case .sigmoid: return "sigmoid"
     case .tanh: return "tanh"
+    case .affine: return "affine"
+    }
+  }
+
+  var text: String {
+    switch self {
+    case .relu, .sigmoid, .tanh: return name
+    case .leakyReLU(let slope): return "leaky_relu slope=\(slope)"
+    case .elu(let alpha): return "elu alpha=\(alpha)"
     case .affine(let scale, let shift): return "affine scale=\(scale) shift=\(shift)"
     }
   }

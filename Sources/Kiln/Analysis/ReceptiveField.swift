@@ -1,0 +1,63 @@
+/// The receptive field of a value along each spatial axis: how many input positions one of its
+/// elements sees (`size`) and how far apart, in input positions, neighbouring elements are
+/// (`jump`). Follows r_out = r_in + (k_eff − 1)·j_in, j_out = j_in·s for convolution and pooling,
+/// with k_eff = d·(k − 1) + 1.
+public struct ReceptiveField: Codable, Equatable, Sendable, CustomStringConvertible {
+  public var size: [Int]
+  public var jump: [Double]
+
+  /// `5` or `5x7`, then `/ jump 2`.
+  public var description: String {
+    func compact<T: Equatable>(_ values: [T], _ text: (T) -> String) -> String {
+      values.allSatisfy { $0 == values[0] } ? text(values[0]) : values.map(text).joined(separator: "x")
+    }
+    let jumps = compact(jump) { $0 == $0.rounded() ? String(Int($0)) : String($0) }
+    return compact(size) { String($0) } + " / jump " + jumps
+  }
+
+  /// Receptive fields of every value of `graph`, or nil where a value sees the whole input
+  /// (after global pooling, flattening or dense layers) or is not spatial.
+  static func compute(_ graph: Graph) -> [ReceptiveField?] {
+    var fields: [ReceptiveField?] = []
+    for node in graph.nodes {
+      let spatialRank = node.type.rank - 2
+      let inputs = node.inputs.compactMap { fields[$0.id] }
+      let first = inputs.first
+      func windowed(kernel: [Int], stride: [Int], dilation: [Int]) -> ReceptiveField? {
+        guard var field = first, field.size.count == kernel.count else { return nil }
+        for i in kernel.indices {
+          field.size[i] += dilation[i] * (kernel[i] - 1) * Int(field.jump[i].rounded(.up))
+          field.jump[i] *= Double(stride[i])
+        }
+        return field
+      }
+      let field: ReceptiveField?
+      switch node.op {
+      case .input:
+        field = spatialRank >= 1 ? ReceptiveField(size: Array(repeating: 1, count: spatialRank), jump: Array(repeating: 1, count: spatialRank)) : nil
+      case .parameter, .globalPool, .dense, .matmul, .embedding, .loss, .reduce:
+        field = nil
+      case .conv(let a):
+        field = windowed(kernel: Array(graph[node.inputs[1]].type.shape[2...]), stride: a.stride, dilation: a.dilation)
+      case .pool(let a):
+        field = windowed(kernel: a.kernel, stride: a.stride, dilation: a.kernel.map { _ in 1 })
+      case .convTranspose(let a):
+        let kernel = Array(graph[node.inputs[1]].type.shape[2...])
+        guard var f = first, f.size.count == kernel.count else { field = nil; break }
+        for i in kernel.indices {
+          let span = a.dilation[i] * (kernel[i] - 1) + 1
+          f.size[i] += ((span + a.stride[i] - 1) / a.stride[i] - 1) * Int(f.jump[i].rounded(.up))
+          f.jump[i] /= Double(a.stride[i])
+        }
+        field = f
+      case .reshape, .transpose:
+        field = first.flatMap { $0.size.count == spatialRank && graph[node.inputs[0]].type.shape.suffix(spatialRank) == node.type.shape.suffix(spatialRank) ? $0 : nil }
+      case .binary, .unary, .maxout, .softmax, .concat, .slice, .pad, .batchNorm, .dropout:
+        // Elementwise in space: the widest field among the inputs.
+        field = inputs.filter { $0.size.count == spatialRank }.max { $0.size.reduce(0, +) < $1.size.reduce(0, +) }
+      }
+      fields.append(field)
+    }
+    return fields
+  }
+}

@@ -1,0 +1,100 @@
+import Foundation
+
+/// A model summary, like Keras's `model.summary()` with the receptive field added: one row per
+/// computing node, totals at the bottom.
+public struct Summary: Codable, Sendable {
+  public struct Row: Codable, Sendable {
+    public var name: String
+    public var op: String
+    public var outputShape: [Int]
+    /// Trainable and state scalars of the parameters this node is the first to use.
+    public var parameters: Int
+    public var multiplyAdds: Int
+    public var flops: Int
+    public var receptiveField: ReceptiveField?
+  }
+
+  public var model: String
+  public var inputShapes: [[Int]]
+  public var rows: [Row]
+  /// Weights the optimizer learns (what papers and `torch` count as parameters).
+  public var trainableParameters: Int
+  /// State such as batch-norm running statistics (PyTorch's buffers).
+  public var stateParameters: Int
+  public var multiplyAdds: Int
+  public var flops: Int
+
+  public init(_ graph: Graph) {
+    let fields = ReceptiveField.compute(graph)
+    var counted = Set<Int>()
+    var rows: [Row] = []
+    var (trainable, state) = (0, 0)
+    for (index, node) in graph.nodes.enumerated() {
+      switch node.op {
+      case .parameter(let attrs):
+        if attrs.role == .weight { trainable += node.type.elementCount } else { state += node.type.elementCount }
+        continue
+      case .input:
+        continue
+      default:
+        break
+      }
+      let inputTypes = node.inputs.map { graph[$0].type }
+      var parameters = 0
+      for input in node.inputs where !counted.contains(input.id) {
+        if case .parameter = graph[input].op {
+          counted.insert(input.id)
+          parameters += graph[input].type.elementCount
+        }
+      }
+      let attributes = node.op.attributes
+      rows.append(
+        Row(
+          name: node.name, op: node.op.mnemonic, outputShape: node.type.shape, parameters: parameters,
+          multiplyAdds: attributes.multiplyAdds(inputTypes, output: node.type),
+          flops: attributes.flops(inputTypes, output: node.type), receptiveField: fields[index]))
+    }
+    model = graph.name
+    inputShapes = graph.inputs.map { graph[$0].type.shape }
+    self.rows = rows
+    trainableParameters = trainable
+    stateParameters = state
+    multiplyAdds = rows.reduce(0) { $0 + $1.multiplyAdds }
+    flops = rows.reduce(0) { $0 + $1.flops }
+  }
+
+  /// The summary as an aligned table.
+  public var text: String {
+    let header = ["layer", "op", "output", "params", "MACs", "receptive field"]
+    let body = rows.map { row in
+      [row.name, row.op, TensorType(row.outputShape).description, grouped(row.parameters), grouped(row.multiplyAdds),
+       row.receptiveField?.description ?? "-"]
+    }
+    let widths = header.indices.map { column in ([header] + body).map { $0[column].count }.max() ?? 0 }
+    let rightAligned: Set<Int> = [3, 4]
+    func line(_ cells: [String]) -> String {
+      cells.enumerated().map { column, cell in
+        let fill = String(repeating: " ", count: widths[column] - cell.count)
+        return rightAligned.contains(column) ? fill + cell : cell + fill
+      }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+    }
+    let rule = String(repeating: "-", count: widths.reduce(0, +) + 2 * (widths.count - 1))
+    let inputs = inputShapes.map { TensorType($0).description }.joined(separator: ", ")
+    return ([ "Model \(model), input \(inputs)", line(header), rule ] + body.map(line) + [
+      rule,
+      "Parameters: \(grouped(trainableParameters + stateParameters)) (trainable \(grouped(trainableParameters)), state \(grouped(stateParameters)))",
+      "Multiply-adds: \(grouped(multiplyAdds))  FLOPs: \(grouped(flops))",
+    ]).joined(separator: "\n") + "\n"
+  }
+}
+
+/// `61706` → `61,706`.
+func grouped(_ value: Int) -> String {
+  let digits = String(value.magnitude)
+  var result = ""
+  for (index, digit) in digits.enumerated() {
+    if index > 0 && (digits.count - index) % 3 == 0 { result.append(",") }
+    result.append(digit)
+  }
+  return (value < 0 ? "-" : "") + result
+}

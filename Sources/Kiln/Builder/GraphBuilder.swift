@@ -1,0 +1,113 @@
+/// Builds a `Graph` for the layer and functional APIs: names nodes, scopes parameter names
+/// (`layer3.conv1.weight`) and shape-checks every node as it is added.
+public final class GraphBuilder {
+  public private(set) var graph: Graph
+  /// Mixed into the seeds of dropout layers, so that two models built with different seeds differ.
+  public let seed: UInt64
+  private var scopes: [String] = []
+  private var counters: [String: Int] = [:]
+
+  public init(name: String, seed: UInt64 = 0) {
+    graph = Graph(name: name)
+    self.seed = seed
+  }
+
+  /// Adds a data input called `name`.
+  public func input(_ name: String, shape: [Int], dtype: DType = .f32) throws -> Symbol {
+    try add(name, .input(InputAttrs(TensorType(shape, dtype))), [])
+  }
+
+  /// Sets the values a run of the graph returns.
+  public func setOutputs(_ outputs: [Symbol]) {
+    graph.outputs = outputs.map(\.value)
+  }
+
+  // MARK: - Names and scopes
+
+  /// `name` qualified by the enclosing scopes: `layer3.conv1`.
+  func qualified(_ name: String) -> String { (scopes + [name]).joined(separator: ".") }
+
+  /// A fresh name in the current scope: `prefix1`, `prefix2`, … (counted per scope and prefix).
+  func freshName(_ prefix: String) -> String {
+    let key = qualified(prefix)
+    var count = counters[key, default: 0]
+    var name: String
+    repeat {
+      count += 1
+      name = "\(prefix)\(count)"
+    } while graph.index(of: qualified(name)) != nil
+    counters[key] = count
+    return name
+  }
+
+  /// Runs `body` with `name` appended to the scope, so the nodes it adds are called `name.…`.
+  func scoped<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+    scopes.append(name)
+    defer { scopes.removeLast() }
+    return try body()
+  }
+
+  /// Runs `body` in the scope of a layer called `name`, or a fresh `prefix<n>` when nil. The layer's
+  /// main node takes the layer's name; `body` receives it.
+  func layer<T>(_ name: String?, prefix: String, _ body: (String) throws -> T) rethrows -> T {
+    let local = name ?? freshName(prefix)
+    let full = qualified(local)
+    scopes.append(local)
+    defer { scopes.removeLast() }
+    return try body(full)
+  }
+
+  // MARK: - Nodes
+
+  /// Adds a node called `name` (already qualified) with `inputs`.
+  func add(_ name: String, _ op: Op, _ inputs: [Symbol]) throws -> Symbol {
+    Symbol(builder: self, value: try graph.append(name, op, inputs: inputs.map(\.value)))
+  }
+
+  /// Adds a node with a fresh name `prefix<n>` in the current scope.
+  func add(prefix: String, _ op: Op, _ inputs: [Symbol]) throws -> Symbol {
+    try add(qualified(freshName(prefix)), op, inputs)
+  }
+
+  /// Adds a parameter `name` (qualified by the current scope): `conv1.weight`.
+  func parameter(
+    _ name: String, shape: [Int], initializer: Initializer, role: ParameterRole = .weight
+  ) throws -> Symbol {
+    try add(qualified(name), .parameter(ParameterAttrs(TensorType(shape), initializer: initializer, role: role)), [])
+  }
+
+  func type(of value: ValueID) -> TensorType { graph[value].type }
+}
+
+/// A value under construction: the handle the layer and functional APIs pass around.
+public struct Symbol {
+  public let builder: GraphBuilder
+  public let value: ValueID
+
+  public var type: TensorType { builder.type(of: value) }
+  public var shape: [Int] { type.shape }
+  public var rank: Int { type.rank }
+}
+
+extension GraphBuilder {
+  /// `y` passed through `function`, as a node named after it in the current layer's scope
+  /// (`conv1.relu`); `y` itself when `function` is nil.
+  func activation(_ y: Symbol, _ function: UnaryFunction?) throws -> Symbol {
+    guard let function else { return y }
+    return try add(qualified(function.name), .unary(UnaryAttrs(function)), [y])
+  }
+
+  /// Throws unless `x` has `rank` axes, naming the layer and its expected layout.
+  func requireRank(_ x: Symbol, _ rank: Int, layer: String, op: String, layout: String) throws {
+    guard x.rank == rank else {
+      throw KilnError.shape(node: layer, op: op, message: "input must be \(layout), got \(x.type)")
+    }
+  }
+}
+
+extension GraphBuilder {
+  /// A layer that is one node: `op` applied to `x`, named `name` or a fresh `prefix<n>`.
+  func singleNode(_ name: String?, prefix: String, _ op: Op, _ x: Symbol) throws -> Symbol {
+    try layer(name, prefix: prefix) { layer in try add(layer, op, [x]) }
+  }
+}

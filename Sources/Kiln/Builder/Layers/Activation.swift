@@ -1,0 +1,49 @@
+/// An activation as a layer of its own: `Activation(.relu)`, `Activation(.leakyReLU(slope: 0.1))`.
+/// (Conv and dense layers also take `activation:` directly.)
+public struct Activation: Layer {
+  public var function: UnaryFunction
+  public var name: String?
+
+  public init(_ function: UnaryFunction, name: String? = nil) {
+    self.function = function
+    self.name = name
+  }
+
+  public func callAsFunction(_ x: Symbol) throws -> Symbol {
+    try x.builder.singleNode(name, prefix: function.name, .unary(UnaryAttrs(function)), x)
+  }
+}
+
+/// Softmax (or log-softmax with `log: true`) along `axis` (default: the last).
+public struct Softmax: Layer {
+  public var axis: Int
+  public var log: Bool
+  public var name: String?
+
+  public init(axis: Int = -1, log: Bool = false, name: String? = nil) {
+    self.axis = axis
+    self.log = log
+    self.name = name
+  }
+
+  public func callAsFunction(_ x: Symbol) throws -> Symbol {
+    let attrs = SoftmaxAttrs(axis: try x.normalized(axis), log: log)
+    return try x.builder.singleNode(name, prefix: log ? "log_softmax" : "softmax", .softmax(attrs), x)
+  }
+}
+
+/// Maxout: the maximum over each run of `pieces` consecutive channels (axis 1), so
+/// `Dense(units · pieces)` followed by `Maxout(pieces:)` is a maxout unit layer.
+public struct Maxout: Layer {
+  public var pieces: Int
+  public var name: String?
+
+  public init(pieces: Int, name: String? = nil) {
+    self.pieces = pieces
+    self.name = name
+  }
+
+  public func callAsFunction(_ x: Symbol) throws -> Symbol {
+    try x.builder.singleNode(name, prefix: "maxout", .maxout(MaxoutAttrs(pieces: pieces)), x)
+  }
+}

@@ -1,0 +1,165 @@
+/// `[N, C, W]`, `[N, C, H, W]` or `[N, C, D, H, W]` for 1, 2 or 3 spatial axes.
+func spatialLayout(_ rank: Int) -> String {
+  "[N, C, " + ["D", "H", "W"].suffix(rank).joined(separator: ", ") + "]"
+}
+
+/// A convolution layer over `Rank` spatial axes; use `Conv1D`, `Conv2D` or `Conv3D`.
+///
+/// Input `[N, C_in, *spatial]`, output `[N, outChannels, *out]`, weight
+/// `[outChannels, C_in / groups, *kernel]` named `<layer>.weight`, bias `<layer>.bias`.
+///
+/// ```swift
+/// Conv2D(16, kernel: 3, padding: .same, activation: .relu)       // 3×3, 16 filters
+/// Conv2D(32, kernel: 3, stride: 2, padding: 1, paddingMode: .reflect)
+/// Conv2D.depthwise(kernel: 3, padding: 1)                        // groups = channels
+/// ```
+public struct Conv<Rank: SpatialRank>: Layer {
+  /// How many output channels, and how the input channels are grouped.
+  public enum Channels: Hashable, Sendable {
+    case grouped(outChannels: Int, groups: Int)
+    /// groups = input channels, `multiplier` outputs per input channel.
+    case depthwise(multiplier: Int)
+  }
+
+  public var channels: Channels
+  public var kernel: Dims
+  public var stride: Dims
+  public var padding: ConvPadding
+  public var paddingMode: PaddingMode
+  public var dilation: Dims
+  public var useBias: Bool
+  public var activation: UnaryFunction?
+  public var weightInitializer: Initializer
+  public var biasInitializer: Initializer
+  /// If set, the input must have this many channels (checked when the model is built).
+  public var inChannels: Int?
+  public var name: String?
+
+  public init(
+    _ outChannels: Int, kernel: Dims, stride: Dims = 1, padding: ConvPadding = .valid,
+    paddingMode: PaddingMode = .zero, dilation: Dims = 1, groups: Int = 1, bias: Bool = true,
+    activation: UnaryFunction? = nil, weightInitializer: Initializer = .heNormal,
+    biasInitializer: Initializer = .zeros, inChannels: Int? = nil, name: String? = nil
+  ) {
+    self.channels = .grouped(outChannels: outChannels, groups: groups)
+    self.kernel = kernel
+    self.stride = stride
+    self.padding = padding
+    self.paddingMode = paddingMode
+    self.dilation = dilation
+    self.useBias = bias
+    self.activation = activation
+    self.weightInitializer = weightInitializer
+    self.biasInitializer = biasInitializer
+    self.inChannels = inChannels
+    self.name = name
+  }
+
+  /// A depthwise convolution: every input channel convolved with its own `multiplier` filters.
+  public static func depthwise(
+    kernel: Dims, stride: Dims = 1, padding: ConvPadding = .valid, paddingMode: PaddingMode = .zero,
+    dilation: Dims = 1, multiplier: Int = 1, bias: Bool = true, activation: UnaryFunction? = nil,
+    name: String? = nil
+  ) -> Conv {
+    var conv = Conv(
+      1, kernel: kernel, stride: stride, padding: padding, paddingMode: paddingMode,
+      dilation: dilation, bias: bias, activation: activation, name: name)
+    conv.channels = .depthwise(multiplier: multiplier)
+    return conv
+  }
+
+  public func callAsFunction(_ x: Symbol) throws -> Symbol {
+    let b = x.builder
+    let op = "Conv\(Rank.count)D"
+    return try b.layer(name, prefix: "conv") { layer in
+      try b.requireRank(x, Rank.count + 2, layer: layer, op: op, layout: spatialLayout(Rank.count))
+      let inputChannels = x.shape[1]
+      if let inChannels, inChannels != inputChannels {
+        throw KilnError.shape(node: layer, op: op, message: "input has \(inputChannels) channels, layer expects \(inChannels)")
+      }
+      let (outChannels, groups): (Int, Int)
+      switch channels {
+      case .grouped(let out, let g): (outChannels, groups) = (out, g)
+      case .depthwise(let multiplier): (outChannels, groups) = (inputChannels * multiplier, inputChannels)
+      }
+      guard groups >= 1, inputChannels % groups == 0 else {
+        throw KilnError.shape(node: layer, op: op, message: "\(inputChannels) input channels do not divide into \(groups) groups")
+      }
+      let kernel = try kernel.expanded(to: Rank.count, "kernel", layer: layer)
+      let stride = try stride.expanded(to: Rank.count, "stride", layer: layer)
+      let dilation = try dilation.expanded(to: Rank.count, "dilation", layer: layer)
+      let padding = try padding.resolve(
+        input: Array(x.shape[2...]), kernel: kernel, stride: stride, dilation: dilation, layer: layer)
+      let weight = try b.parameter("weight", shape: [outChannels, inputChannels / groups] + kernel, initializer: weightInitializer)
+      let bias = useBias ? [try b.parameter("bias", shape: [outChannels], initializer: biasInitializer)] : []
+      let attrs = ConvAttrs(stride: stride, padding: padding, paddingMode: paddingMode, dilation: dilation, groups: groups)
+      return try b.activation(try b.add(layer, .conv(attrs), [x, weight] + bias), activation)
+    }
+  }
+}
+
+public typealias Conv1D = Conv<Spatial1>
+public typealias Conv2D = Conv<Spatial2>
+public typealias Conv3D = Conv<Spatial3>
+
+/// A transposed convolution layer over `Rank` spatial axes; use `ConvTranspose1D/2D/3D`.
+///
+/// Input `[N, C_in, *spatial]`, weight `[C_in, outChannels / groups, *kernel]`; output size per axis
+/// (in − 1)·stride − 2·padding + dilation·(kernel − 1) + outputPadding + 1.
+/// `ConvTranspose2D(16, kernel: 2, stride: 2)` doubles height and width.
+public struct ConvTranspose<Rank: SpatialRank>: Layer {
+  public var outChannels: Int
+  public var kernel: Dims
+  public var stride: Dims
+  public var padding: Dims
+  public var outputPadding: Dims
+  public var dilation: Dims
+  public var groups: Int
+  public var useBias: Bool
+  public var activation: UnaryFunction?
+  public var weightInitializer: Initializer
+  public var name: String?
+
+  public init(
+    _ outChannels: Int, kernel: Dims, stride: Dims = 1, padding: Dims = 0, outputPadding: Dims = 0,
+    dilation: Dims = 1, groups: Int = 1, bias: Bool = true, activation: UnaryFunction? = nil,
+    weightInitializer: Initializer = .heNormal, name: String? = nil
+  ) {
+    self.outChannels = outChannels
+    self.kernel = kernel
+    self.stride = stride
+    self.padding = padding
+    self.outputPadding = outputPadding
+    self.dilation = dilation
+    self.groups = groups
+    self.useBias = bias
+    self.activation = activation
+    self.weightInitializer = weightInitializer
+    self.name = name
+  }
+
+  public func callAsFunction(_ x: Symbol) throws -> Symbol {
+    let b = x.builder
+    let op = "ConvTranspose\(Rank.count)D"
+    return try b.layer(name, prefix: "conv_transpose") { layer in
+      try b.requireRank(x, Rank.count + 2, layer: layer, op: op, layout: spatialLayout(Rank.count))
+      guard groups >= 1, outChannels % groups == 0 else {
+        throw KilnError.shape(node: layer, op: op, message: "\(outChannels) output channels do not divide into \(groups) groups")
+      }
+      let pads = try padding.expanded(to: Rank.count, "padding", layer: layer)
+      let attrs = ConvTransposeAttrs(
+        stride: try stride.expanded(to: Rank.count, "stride", layer: layer),
+        padding: Padding(before: pads, after: pads),
+        outputPadding: try outputPadding.expanded(to: Rank.count, "output padding", layer: layer),
+        dilation: try dilation.expanded(to: Rank.count, "dilation", layer: layer), groups: groups)
+      let kernel = try kernel.expanded(to: Rank.count, "kernel", layer: layer)
+      let weight = try b.parameter("weight", shape: [x.shape[1], outChannels / groups] + kernel, initializer: weightInitializer)
+      let bias = useBias ? [try b.parameter("bias", shape: [outChannels], initializer: .zeros)] : []
+      return try b.activation(try b.add(layer, .convTranspose(attrs), [x, weight] + bias), activation)
+    }
+  }
+}
+
+public typealias ConvTranspose1D = ConvTranspose<Spatial1>
+public typealias ConvTranspose2D = ConvTranspose<Spatial2>
+public typealias ConvTranspose3D = ConvTranspose<Spatial3>

@@ -1,0 +1,93 @@
+/// Builds a pooling node; shared by `MaxPool` and `AvgPool`.
+private func pool(
+  _ x: Symbol, rank: Int, kind: PoolKind, kernel: Dims, stride: Dims?, padding: Dims, ceilMode: Bool,
+  countIncludePad: Bool, name: String?
+) throws -> Symbol {
+  let b = x.builder
+  let op = (kind == .max ? "MaxPool" : "AvgPool") + "\(rank)D"
+  return try b.layer(name, prefix: kind == .max ? "max_pool" : "avg_pool") { layer in
+    try b.requireRank(x, rank + 2, layer: layer, op: op, layout: spatialLayout(rank))
+    let kernel = try kernel.expanded(to: rank, "kernel", layer: layer)
+    let pads = try padding.expanded(to: rank, "padding", layer: layer)
+    let attrs = PoolAttrs(
+      kind: kind, kernel: kernel, stride: try (stride ?? Dims(kernel)).expanded(to: rank, "stride", layer: layer),
+      padding: Padding(before: pads, after: pads), ceilMode: ceilMode, countIncludePad: countIncludePad)
+    return try b.add(layer, .pool(attrs), [x])
+  }
+}
+
+/// Max pooling over `Rank` spatial axes (`MaxPool1D/2D/3D`); the stride defaults to the kernel.
+/// Padding counts as −∞. `MaxPool2D(2)` halves height and width.
+public struct MaxPool<Rank: SpatialRank>: Layer {
+  public var kernel: Dims
+  public var stride: Dims?
+  public var padding: Dims
+  public var ceilMode: Bool
+  public var name: String?
+
+  public init(_ kernel: Dims, stride: Dims? = nil, padding: Dims = 0, ceilMode: Bool = false, name: String? = nil) {
+    self.kernel = kernel
+    self.stride = stride
+    self.padding = padding
+    self.ceilMode = ceilMode
+    self.name = name
+  }
+
+  public func callAsFunction(_ x: Symbol) throws -> Symbol {
+    try pool(
+      x, rank: Rank.count, kind: .max, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode,
+      countIncludePad: true, name: name)
+  }
+}
+
+/// Average pooling over `Rank` spatial axes (`AvgPool1D/2D/3D`); the stride defaults to the kernel.
+/// With `countIncludePad` (the default, as PyTorch) padding counts in the divisor.
+public struct AvgPool<Rank: SpatialRank>: Layer {
+  public var kernel: Dims
+  public var stride: Dims?
+  public var padding: Dims
+  public var ceilMode: Bool
+  public var countIncludePad: Bool
+  public var name: String?
+
+  public init(
+    _ kernel: Dims, stride: Dims? = nil, padding: Dims = 0, ceilMode: Bool = false,
+    countIncludePad: Bool = true, name: String? = nil
+  ) {
+    self.kernel = kernel
+    self.stride = stride
+    self.padding = padding
+    self.ceilMode = ceilMode
+    self.countIncludePad = countIncludePad
+    self.name = name
+  }
+
+  public func callAsFunction(_ x: Symbol) throws -> Symbol {
+    try pool(
+      x, rank: Rank.count, kind: .average, kernel: kernel, stride: stride, padding: padding,
+      ceilMode: ceilMode, countIncludePad: countIncludePad, name: name)
+  }
+}
+
+public typealias MaxPool1D = MaxPool<Spatial1>
+public typealias MaxPool2D = MaxPool<Spatial2>
+public typealias MaxPool3D = MaxPool<Spatial3>
+public typealias AvgPool1D = AvgPool<Spatial1>
+public typealias AvgPool2D = AvgPool<Spatial2>
+public typealias AvgPool3D = AvgPool<Spatial3>
+
+/// Global average or max pooling, `[N, C, *spatial]` → `[N, C, 1, …]`; follow it with `Flatten()`.
+public struct GlobalPool: Layer {
+  public var kind: PoolKind
+  public var name: String?
+
+  public init(_ kind: PoolKind, name: String? = nil) {
+    self.kind = kind
+    self.name = name
+  }
+
+  public func callAsFunction(_ x: Symbol) throws -> Symbol {
+    try x.builder.singleNode(
+      name, prefix: kind == .max ? "global_max_pool" : "global_avg_pool", .globalPool(GlobalPoolAttrs(kind: kind)), x)
+  }
+}

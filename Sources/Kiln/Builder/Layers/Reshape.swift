@@ -1,0 +1,49 @@
+/// `[N, …]` → `[N, ∏…]`, between convolutional features and dense layers.
+public struct Flatten: Layer {
+  public var name: String?
+
+  public init(name: String? = nil) { self.name = name }
+
+  public func callAsFunction(_ x: Symbol) throws -> Symbol {
+    let shape = [x.shape.first ?? 1, x.shape.dropFirst().reduce(1, *)]
+    return try x.builder.singleNode(name, prefix: "flatten", .reshape(ReshapeAttrs(shape: shape)), x)
+  }
+}
+
+/// Reshapes each sample: `[N, …]` → `[N] + shape`; one entry of `shape` may be −1.
+public struct Reshape: Layer {
+  public var shape: [Int]
+  public var name: String?
+
+  public init(_ shape: [Int], name: String? = nil) {
+    self.shape = shape
+    self.name = name
+  }
+
+  public func callAsFunction(_ x: Symbol) throws -> Symbol {
+    var target = [x.shape[0]] + shape
+    let known = target.filter { $0 != -1 }.reduce(1, *)
+    if let hole = target.firstIndex(of: -1), known > 0 { target[hole] = x.type.elementCount / known }
+    return try x.builder.singleNode(name, prefix: "reshape", .reshape(ReshapeAttrs(shape: target)), x)
+  }
+}
+
+/// Pads the spatial axes of `[N, C, *spatial]` by `padding` on both sides, made up as `mode` says:
+/// `Pad(2)` turns a 28×28 image into 32×32.
+public struct Pad: Layer {
+  public var padding: Dims
+  public var mode: PaddingMode
+  public var name: String?
+
+  public init(_ padding: Dims, mode: PaddingMode = .zero, name: String? = nil) {
+    self.padding = padding
+    self.mode = mode
+    self.name = name
+  }
+
+  public func callAsFunction(_ x: Symbol) throws -> Symbol {
+    let spatial = try padding.expanded(to: max(x.rank - 2, 0), "padding", layer: name ?? "pad")
+    let pads = [0, 0] + spatial
+    return try x.builder.singleNode(name, prefix: "pad", .pad(PadAttrs(before: pads, after: pads, mode: mode)), x)
+  }
+}

@@ -1,0 +1,110 @@
+/// Images with integer class labels, held as normalised floats `[count, channels, height, width]`.
+public struct Dataset: Sendable {
+  /// Per-pixel normalisation: x ↦ (x / 255 − mean) / std.
+  public struct Normalization: Sendable, Equatable {
+    public var mean: Float
+    public var std: Float
+    public init(mean: Float, std: Float) {
+      self.mean = mean
+      self.std = std
+    }
+    /// Pixels scaled to 0…1 only.
+    public static let unit = Normalization(mean: 0, std: 1)
+  }
+
+  /// Shape of one image, `[channels, height, width]`.
+  public let imageShape: [Int]
+  public let pixels: [Float]
+  public let labels: [Int]
+  public let classCount: Int
+
+  /// A data set from images and labels files in IDX format (optionally gzip-compressed).
+  /// `limit` keeps the first images; `padding` adds zero borders (28×28 → 32×32 for LeNet-5).
+  public init(
+    images imagesPath: String, labels labelsPath: String, classCount: Int = 10, limit: Int? = nil,
+    padding: Int = 0, normalization: Normalization = .unit
+  ) throws {
+    let images = try IDXFile(path: imagesPath)
+    let labels = try IDXFile(path: labelsPath)
+    guard images.dimensions.count == 3 else {
+      throw KilnError.file(path: imagesPath, message: "holds a tensor of dimensions \(images.dimensions), not [count, height, width] images")
+    }
+    guard labels.dimensions.count == 1, labels.dimensions[0] == images.dimensions[0] else {
+      throw KilnError.file(path: labelsPath, message: "has labels of dimensions \(labels.dimensions) for \(images.dimensions[0]) images")
+    }
+    if let bad = labels.bytes.first(where: { Int($0) >= classCount }) {
+      throw KilnError.file(path: labelsPath, message: "holds label \(bad), outside 0..<\(classCount)")
+    }
+    let count = min(limit ?? Int.max, images.dimensions[0])
+    let (height, width) = (images.dimensions[1], images.dimensions[2])
+    let (paddedHeight, paddedWidth) = (height + 2 * padding, width + 2 * padding)
+    let background = (0 - normalization.mean) / normalization.std
+    var pixels = [Float](repeating: background, count: count * paddedHeight * paddedWidth)
+    for image in 0..<count {
+      for row in 0..<height {
+        for column in 0..<width {
+          let value = Float(images.bytes[(image * height + row) * width + column]) / 255
+          pixels[(image * paddedHeight + row + padding) * paddedWidth + column + padding] = (value - normalization.mean) / normalization.std
+        }
+      }
+    }
+    self.imageShape = [1, paddedHeight, paddedWidth]
+    self.pixels = pixels
+    self.labels = labels.bytes.prefix(count).map(Int.init)
+    self.classCount = classCount
+  }
+
+  public var count: Int { labels.count }
+
+  /// The images at `indices` as one batch `[indices.count, C, H, W]` with their labels `[n]`.
+  public func batch(_ indices: [Int]) -> (images: Tensor<Float>, labels: Tensor<Float>) {
+    let size = imageShape.reduce(1, *)
+    var scalars: [Float] = []
+    scalars.reserveCapacity(indices.count * size)
+    for index in indices { scalars.append(contentsOf: pixels[(index * size)..<((index + 1) * size)]) }
+    return (Tensor(shape: [indices.count] + imageShape, scalars: scalars), Tensor(shape: [indices.count], scalars: indices.map { Float(labels[$0]) }))
+  }
+
+  /// The sample indices of one epoch split into batches of `size`, shuffled by `seed` (nil keeps
+  /// file order). The last, smaller batch is dropped when `dropLast` is set (static-shape models
+  /// need full batches).
+  public func batchIndices(size: Int, shuffleSeed seed: UInt64?, dropLast: Bool = true) -> [[Int]] {
+    var order = Array(0..<count)
+    if let seed {
+      var generator = SplitMix64(seed: seed)
+      order.shuffle(using: &generator)
+    }
+    var batches = stride(from: 0, to: count, by: size).map { Array(order[$0..<min($0 + size, count)]) }
+    if dropLast, let last = batches.last, last.count < size { batches.removeLast() }
+    return batches
+  }
+}
+
+/// The Fashion-MNIST data set (Zalando): 28×28 greyscale clothing images in 10 classes, 60,000 for
+/// training and 10,000 for testing, as installed by Debian's `dataset-fashion-mnist` package.
+public enum FashionMNIST {
+  public static let defaultDirectory = "/usr/share/datasets/fashion-mnist"
+  public static let classNames = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+  ]
+  /// Mean and standard deviation of the training pixels scaled to 0…1.
+  public static let normalization = Dataset.Normalization(mean: 0.2860, std: 0.3530)
+
+  public enum Split: String, Sendable, CaseIterable {
+    case train
+    case test = "t10k"
+  }
+
+  /// The images and labels files of `split` in `directory`.
+  public static func files(_ split: Split, directory: String = defaultDirectory) -> (images: String, labels: String) {
+    ("\(directory)/\(split.rawValue)-images-idx3-ubyte.gz", "\(directory)/\(split.rawValue)-labels-idx1-ubyte.gz")
+  }
+
+  /// Loads `split`, normalised with the training statistics.
+  public static func load(
+    _ split: Split, directory: String = defaultDirectory, limit: Int? = nil, padding: Int = 0
+  ) throws -> Dataset {
+    let (images, labels) = files(split, directory: directory)
+    return try Dataset(images: images, labels: labels, limit: limit, padding: padding, normalization: normalization)
+  }
+}

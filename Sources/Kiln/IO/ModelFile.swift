@@ -1,0 +1,66 @@
+import Foundation
+
+/// The on-disk form of a model's graph: versioned, human-readable JSON. Weights go separately
+/// into a safetensors file.
+struct ModelFile: Codable {
+  static let currentVersion = 1
+  var format = "kiln-model"
+  var version = ModelFile.currentVersion
+  var graph: Graph
+}
+
+extension Model {
+  /// Writes the graph as JSON to `graphPath` and the parameters as safetensors to `weightsPath`.
+  public func save(graph graphPath: String, weights weightsPath: String) throws {
+    try Model.saveGraph(graph, to: graphPath)
+    try SafeTensors.write(parameters.entries, metadata: ["format": "kiln", "model": graph.name], to: weightsPath)
+  }
+
+  /// Writes `graph` as a versioned JSON model file, atomically.
+  public static func saveGraph(_ graph: Graph, to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try AtomicFile.write(try encoder.encode(ModelFile(graph: graph)), to: path)
+  }
+
+  /// Reads a graph written by `saveGraph(_:to:)`.
+  public static func loadGraph(from path: String) throws -> Graph {
+    let data = try AtomicFile.read(path)
+    let file: ModelFile
+    do {
+      file = try JSONDecoder().decode(ModelFile.self, from: data)
+    } catch let error as KilnError {
+      throw KilnError.file(path: path, message: "the graph is inconsistent: \(error)")
+    } catch {
+      throw KilnError.file(path: path, message: "not a Kiln model file (\(error))")
+    }
+    guard file.format == "kiln-model", file.version == ModelFile.currentVersion else {
+      throw KilnError.file(path: path, message: "format \(file.format) version \(file.version) is not kiln-model version \(ModelFile.currentVersion)")
+    }
+    return file.graph
+  }
+
+  /// Reads a model saved by `save(graph:weights:)`.
+  public static func load(graph graphPath: String, weights weightsPath: String) throws -> Model {
+    try Model.loadGraph(from: graphPath).withWeights(from: weightsPath)
+  }
+
+  /// A copy whose parameters are read from the safetensors file at `path`; every parameter must be
+  /// there with its shape.
+  public func loadingWeights(from path: String) throws -> Model {
+    try graph.withWeights(from: path)
+  }
+}
+
+extension Graph {
+  /// A model of this graph with parameters read from a safetensors file.
+  public func withWeights(from path: String) throws -> Model {
+    var store = ParameterStore()
+    for (name, tensor) in try SafeTensors.read(path).tensors { store[name] = tensor }
+    do {
+      return try Model(graph: self, parameters: store)
+    } catch let error as KilnError {
+      throw KilnError.file(path: path, message: "\(error)")
+    }
+  }
+}

@@ -1,0 +1,58 @@
+extension Graph {
+  /// The training form of this (inference) graph: batch norm normalises with the batch's own
+  /// statistics and updates its running statistics (`stateUpdates`), and dropout is active.
+  ///
+  /// The batch statistics are ordinary nodes (mean and biased variance over every axis but the
+  /// channels), so differentiating the training graph differentiates through them. The running
+  /// variance is updated with the unbiased variance, as PyTorch does.
+  public func forTraining() throws -> Graph {
+    var result = Graph(name: name)
+    var map: [ValueID] = []
+    for node in nodes {
+      let inputs = node.inputs.map { map[$0.id] }
+      switch node.op {
+      case .batchNorm(let attrs):
+        map.append(try result.appendTrainingBatchNorm(node.name, attrs, inputs: inputs))
+      case .dropout(var attrs):
+        attrs.training = true
+        map.append(try result.append(node.name, .dropout(attrs), inputs: inputs))
+      default:
+        map.append(try result.append(node.name, node.op, inputs: inputs))
+      }
+    }
+    result.outputs = outputs.map { map[$0.id] }
+    return result
+  }
+
+  private mutating func appendTrainingBatchNorm(_ name: String, _ attrs: BatchNormAttrs, inputs: [ValueID]) throws -> ValueID {
+    let (x, gamma, beta, runningMean, runningVariance) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4])
+    let shape = self[x].type.shape
+    let channels = [shape[1]]
+    let axes = [0] + Array(2..<shape.count)
+    let count = axes.map { shape[$0] }.reduce(1, *)
+    guard count > 1 else {
+      throw KilnError.shape(node: name, op: "BatchNorm", message: "training needs more than one value per channel, got input \(self[x].type); use a larger batch")
+    }
+    let meanKept = try append("\(name).batch_mean_kept", .reduce(ReduceAttrs(.mean, axes: axes, keepDims: true)), inputs: [x])
+    let centered = try append("\(name).centered", .binary(BinaryAttrs(.sub)), inputs: [x, meanKept])
+    let squares = try append("\(name).squares", .binary(BinaryAttrs(.mul)), inputs: [centered, centered])
+    let varianceKept = try append("\(name).batch_var_kept", .reduce(ReduceAttrs(.mean, axes: axes, keepDims: true)), inputs: [squares])
+    let mean = try append("\(name).batch_mean", .reshape(ReshapeAttrs(shape: channels)), inputs: [meanKept])
+    let variance = try append("\(name).batch_var", .reshape(ReshapeAttrs(shape: channels)), inputs: [varianceKept])
+    let y = try append(name, .batchNorm(attrs), inputs: [x, gamma, beta, mean, variance])
+    let unbiased = Double(count) / Double(count - 1)
+    try addStateUpdate(state: runningMean, newValue: try appendMovingAverage("\(name).new_running_mean", runningMean, mean, attrs.momentum, 1))
+    try addStateUpdate(
+      state: runningVariance, newValue: try appendMovingAverage("\(name).new_running_var", runningVariance, variance, attrs.momentum, unbiased))
+    return y
+  }
+
+  /// `(1 − momentum)·old + momentum·scale·batch`.
+  private mutating func appendMovingAverage(
+    _ name: String, _ old: ValueID, _ batch: ValueID, _ momentum: Double, _ scale: Double
+  ) throws -> ValueID {
+    let kept = try append("\(name).old", .unary(UnaryAttrs(.affine(scale: 1 - momentum, shift: 0))), inputs: [old])
+    let added = try append("\(name).batch", .unary(UnaryAttrs(.affine(scale: momentum * scale, shift: 0))), inputs: [batch])
+    return try append(name, .binary(BinaryAttrs(.add)), inputs: [kept, added])
+  }
+}

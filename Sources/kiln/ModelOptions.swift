@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Kiln
+
+/// The model argument shared by every command, with its input-shape and seed options.
+struct ModelOptions: ParsableArguments {
+  @Argument(help: "A zoo name (see `kiln zoo`) or a Kiln model file (.json).")
+  var model: String
+
+  @Option(name: .customLong("input-shape"), help: "Input shape for a zoo model, e.g. 8,1,32,32 (default: the published shape).")
+  var inputShape: String?
+
+  @Option(help: "Seed of the initial weights when no --weights are given.")
+  var seed: UInt64 = 0
+
+  func validate() throws {
+    if let inputShape { _ = try parseShape(inputShape) }
+  }
+
+  /// Whether the argument names a model file rather than a zoo entry.
+  var isFile: Bool { model.hasSuffix(".json") || FileManager.default.fileExists(atPath: model) }
+
+  /// The model's graph (no weights are made).
+  func graph() throws -> Graph {
+    let shape = try inputShape.map(parseShape)
+    guard isFile else { return try Zoo.entry(named: model).graph(input: shape) }
+    if shape != nil {
+      throw ValidationError("--input-shape applies to zoo models; a model file's input shape is fixed")
+    }
+    return try Model.loadGraph(from: model)
+  }
+
+  /// The model with weights read from `weights`, or freshly initialised from --seed when nil.
+  func model(weights: String?) throws -> Model {
+    let graph = try graph()
+    return try weights.map { try graph.withWeights(from: $0) } ?? Model(graph: graph, seed: seed)
+  }
+}
+
+/// `8,1,32,32` → `[8, 1, 32, 32]`.
+func parseShape(_ text: String) throws -> [Int] {
+  let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+  guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
+    throw ValidationError("--input-shape \(text) is not a list of positive integers such as 1,1,32,32")
+  }
+  return parts.compactMap { $0 }
+}

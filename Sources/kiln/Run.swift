@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import Kiln
+import RealModule
+
+struct Run: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run a model's forward pass in the reference interpreter and print its output.",
+    discussion: """
+      --input takes an IDX image file (gzipped or not; its labels file is found by name, and the
+      image is normalised with the Fashion-MNIST statistics and zero-padded to the model's input),
+      or a safetensors file holding the input tensor. Without --input a seeded random image is used.
+      Classifier outputs are printed as the top classes with their softmax probabilities.
+
+      Examples:
+        kiln run lenet5 --input /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --index 3
+        kiln run lenet5 --weights lenet5.safetensors --input image.safetensors --json
+      """)
+
+  @OptionGroup var options: ModelOptions
+
+  @Option(help: "Weights (safetensors) whose names and shapes match the model's parameters.")
+  var weights: String?
+
+  @Option(help: "Input: an IDX images file or a safetensors file.")
+  var input: String?
+
+  @Option(help: "Which image of an IDX file to run.")
+  var index = 0
+
+  @Option(help: "How many classes to list.")
+  var top = 5
+
+  @Flag(help: "Print JSON.")
+  var json = false
+
+  func validate() throws {
+    guard index >= 0 else { throw ValidationError("--index must be 0 or more, got \(index)") }
+    guard top >= 1 else { throw ValidationError("--top must be 1 or more, got \(top)") }
+  }
+
+  func run() throws {
+    let model = try options.model(weights: weights)
+    guard let inputType = model.inputType, model.graph.inputs.count == 1 else {
+      throw ValidationError("kiln run needs a model with exactly one input")
+    }
+    let (tensor, label, source) = try loadInput(inputType.shape)
+    let output = try model.predict(tensor)
+    let ranking = output.rank == 2 && output.shape[0] == 1 ? topClasses(output.scalars) : []
+    let names = output.count == 10 && label != nil ? FashionMNIST.classNames : nil
+    if json {
+      let report = Report(
+        model: model.graph.name, input: source, label: label, outputShape: output.shape, output: output.scalars,
+        top: ranking.map { Report.Entry(index: $0.index, name: names?[$0.index], probability: $0.probability) })
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      print(String(decoding: try encoder.encode(report), as: UTF8.self))
+      return
+    }
+    print("model \(model.graph.name), input \(source)" + (weights == nil ? " (untrained weights, seed \(options.seed))" : ""))
+    if let label { print("true class: \(label)" + (names.map { " (\($0[label]))" } ?? "")) }
+    print("output \(TensorType(output.shape))")
+    for entry in ranking {
+      let name = names.map { " \($0[entry.index])" } ?? ""
+      print(String(format: "  class %d%@: %.4f", entry.index, name, entry.probability))
+    }
+    if ranking.isEmpty { print(output.scalars.prefix(20).map { String($0) }.joined(separator: " ")) }
+  }
+
+  /// The input tensor, its true label if known, and a description of where it came from.
+  private func loadInput(_ shape: [Int]) throws -> (Tensor<Float>, Int?, String) {
+    guard let input else {
+      var generator = SplitMix64(seed: options.seed)
+      let scalars = (0..<shape.reduce(1, *)).map { _ in Float(generator.nextNormal()) }
+      return (Tensor(shape: shape, scalars: scalars), nil, "random normal (seed \(options.seed))")
+    }
+    if input.hasSuffix(".safetensors") {
+      let tensors = try SafeTensors.read(input).tensors
+      guard let found = tensors.count == 1 ? tensors.first : tensors.first(where: { $0.name == "input" }) else {
+        throw ValidationError("\(input) holds \(tensors.count) tensors; name the input tensor `input`")
+      }
+      guard found.tensor.shape == shape else {
+        throw ValidationError("\(input): tensor \(found.name) is \(TensorType(found.tensor.shape)) but the model expects \(TensorType(shape))")
+      }
+      return (found.tensor, nil, "\(input) [\(found.name)]")
+    }
+    let labels = input.replacingOccurrences(of: "images-idx3", with: "labels-idx1")
+    guard labels != input else {
+      throw ValidationError("\(input) is neither a .safetensors file nor an IDX images file named *images-idx3*")
+    }
+    guard shape.count == 4, shape[0] == 1, shape[1] == 1, shape[2] == shape[3], shape[2] >= 28, (shape[2] - 28) % 2 == 0 else {
+      throw ValidationError("an IDX image (1×28×28) fits models with input [1,1,S,S] for even S ≥ 28, not \(TensorType(shape))")
+    }
+    let data = try Dataset(
+      images: input, labels: labels, limit: index + 1, padding: (shape[2] - 28) / 2, normalization: FashionMNIST.normalization)
+    guard index < data.count else { throw ValidationError("--index \(index) is outside the \(data.count) images of \(input)") }
+    let batch = data.batch([index])
+    return (batch.images, data.labels[index], "\(input) #\(index)")
+  }
+
+  private func topClasses(_ logits: [Float]) -> [(index: Int, probability: Float)] {
+    let top = logits.max() ?? 0
+    let exps = logits.map { Float.exp($0 - top) }
+    let total = exps.reduce(0, +)
+    let ranked: [(index: Int, probability: Float)] = exps.indices.map { ($0, exps[$0] / total) }
+    return Array(ranked.sorted { $0.probability > $1.probability }.prefix(self.top))
+  }
+
+  private struct Report: Encodable {
+    struct Entry: Encodable {
+      var index: Int
+      var name: String?
+      var probability: Float
+    }
+    var model: String
+    var input: String
+    var label: Int?
+    var outputShape: [Int]
+    var output: [Float]
+    var top: [Entry]
+  }
+}
