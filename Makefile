@@ -1,0 +1,22 @@
+# Kiln's two entry points: `make demo` (set up, build, run the main job) and `make test`.
+KILN := .build/release/kiln
+FMNIST := /usr/share/datasets/fashion-mnist
+
+.PHONY: setup build demo test clean
+
+setup:
+	./scripts/setup.sh
+
+build: setup
+	swift build -c release
+
+demo: build
+	$(KILN) summary lenet5
+	$(KILN) run lenet5 --input $(FMNIST)/t10k-images-idx3-ubyte.gz --index 0
+
+test: setup
+	swift build
+	swift test
+
+clean:
+	rm -rf .build
