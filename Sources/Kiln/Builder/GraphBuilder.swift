@@ -49,9 +49,12 @@ public final class GraphBuilder {
 
   /// Runs `body` in the scope of a layer called `name`, or a fresh `prefix<n>` when nil. The layer's
   /// main node takes the layer's name; `body` receives it.
-  func layer<T>(_ name: String?, prefix: String, _ body: (String) throws -> T) rethrows -> T {
+  func layer<T>(_ name: String?, prefix: String, _ body: (String) throws -> T) throws -> T {
     let local = name ?? freshName(prefix)
     let full = qualified(local)
+    if graph.index(of: full) != nil || graph.nodes.contains(where: { $0.name.hasPrefix(full + ".") }) {
+      throw KilnError.invalidArgument("the layer name \(full) is already used in graph \(graph.name); give the layer another name")
+    }
     scopes.append(local)
     defer { scopes.removeLast() }
     return try body(full)

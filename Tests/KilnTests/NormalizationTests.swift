@@ -1,0 +1,51 @@
+import Testing
+
+@testable import Kiln
+
+@Suite struct NormalizationTests {
+  @Test func batchNormWithGivenStatistics() throws {
+    // Channel 0: 2·(x − 2)/1; channel 1: (x − 15)/5 + 1.
+    let op = Op.batchNorm(BatchNormAttrs(epsilon: 0))
+    let out = try apply(op, [T([1, 2, 1, 2], [1, 3, 10, 20]), T([2], [2, 1]), T([2], [0, 1]), T([2], [2, 15]), T([2], [1, 25])])
+    expectClose(out, [1, 2, 1, 2], [-2, 2, 0, 2], tolerance: 1e-12)
+  }
+
+  func batchNormModel() throws -> Model {
+    try Model(name: "bn", input: [2, 1, 1, 2]) { BatchNorm(epsilon: 0, momentum: 0.1, name: "bn") }
+  }
+
+  @Test func trainingUsesBatchStatisticsAndUpdatesRunningOnes() throws {
+    let model = try batchNormModel()
+    let training = try model.graph.forTraining()
+    #expect(training.stateUpdates.count == 2)
+    let x = T([2, 1, 1, 2], [1, 3, 5, 7])
+    let run = try Interpreter<Double>(training).run(model.parameterFeeds(as: Double.self).merging(["input": x]) { $1 })
+    // Mean 4, biased variance (9 + 1 + 1 + 9)/4 = 5.
+    let root5 = Double(5).squareRoot()
+    expectClose(run.outputs[0], [2, 1, 1, 2], [-3 / root5, -1 / root5, 1 / root5, 3 / root5], tolerance: 1e-12)
+    // Running mean 0.9·0 + 0.1·4; running variance 0.9·1 + 0.1·(20/3) (unbiased).
+    expectClose(try #require(run.stateUpdates["bn.running_mean"]), [1], [0.4], tolerance: 1e-12)
+    expectClose(try #require(run.stateUpdates["bn.running_var"]), [1], [0.9 + 2.0 / 3], tolerance: 1e-12)
+    // The inference graph normalises with the running statistics (0 and 1): the identity here.
+    expectClose(try model.predict(x), [2, 1, 1, 2], [1, 3, 5, 7], tolerance: 1e-12)
+  }
+
+  @Test func trainingNeedsMoreThanOneValuePerChannel() throws {
+    expectError("bn (BatchNorm): training needs more than one value per channel") {
+      _ = try Graph(name: "one", input: [1, 3]) { BatchNorm(name: "bn") }.forTraining()
+    }
+  }
+
+  @Test func dropoutIsTheIdentityAtInferenceAndSeededInTraining() throws {
+    let graph = try Graph(name: "drop", input: [1, 10_000]) { Dropout(0.5, seed: 7) }
+    let ones = Tensor<Double>(shape: [1, 10_000], repeating: 1)
+    #expect(try Interpreter<Double>(graph).run(["input": ones]).outputs[0] == ones)
+    let training = try Interpreter<Double>(graph.forTraining())
+    let first = try training.run(["input": ones]).outputs[0]
+    #expect(first.scalars.allSatisfy { $0 == 0 || $0 == 2 }, "survivors are scaled by 1/(1 − rate)")
+    let dropped = first.scalars.filter { $0 == 0 }.count
+    #expect((4_700...5_300).contains(dropped), "about half of 10,000 dropped, got \(dropped)")
+    #expect(try training.run(["input": ones]).outputs[0] == first, "same seed and step, same mask")
+    #expect(try training.run(["input": ones], step: 1).outputs[0] != first, "another step, another mask")
+  }
+}
