@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct KilnCommand: ParsableCommand {
@@ -15,4 +16,22 @@ struct KilnCommand: ParsableCommand {
         kiln dump lenet5 --dot > lenet5.dot
       """,
     subcommands: [Summary.self, Run.self, Dump.self, ZooList.self])
+
+  /// Runs the command; any error is printed as one line (`Error: …`) with a non-zero exit code,
+  /// without the usage text that argument-parser appends by default.
+  static func main() {
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch {
+      let code = exitCode(for: error)
+      if code == .success {
+        print(fullMessage(for: error))
+        return
+      }
+      let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+      FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+      Foundation.exit(code.rawValue)
+    }
+  }
 }

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+@testable import Kiln
+
+/// End-to-end runs of the `kiln` executable built by `swift build`.
+@Suite struct CLITests {
+  struct Result {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+  }
+
+  func kiln(_ arguments: String...) throws -> Result {
+    let binary = packageRoot.appendingPathComponent(".build/debug/kiln")
+    guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+      throw KilnError.invalidArgument("\(binary.path) is missing: run `swift build` before `swift test` (make test does)")
+    }
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    let (out, err) = (Pipe(), Pipe())
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+  }
+
+  /// Expects a failure whose message is one line containing `fragment`.
+  func expectFailure(_ result: Result, _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(result.status != 0, sourceLocation: sourceLocation)
+    let lines = result.stderr.split(separator: "\n").filter { !$0.isEmpty }
+    #expect(lines.count == 1, "one-line error, got: \(result.stderr)", sourceLocation: sourceLocation)
+    #expect(result.stderr.contains(fragment), "\(result.stderr) lacks \(fragment)", sourceLocation: sourceLocation)
+  }
+
+  @Test func zooHelpIsGolden() throws {
+    let help = try kiln("zoo", "--help")
+    #expect(help.status == 0)
+    #expect(help.stdout == """
+      OVERVIEW: List the models of the zoo.
+
+      Examples:
+        kiln zoo
+        kiln summary lenet5
+
+      USAGE: kiln zoo
+
+      OPTIONS:
+        -h, --help              Show help information.
+
+
+      """)
+  }
+
+  @Test(arguments: ["summary", "run", "dump", "zoo"])
+  func everyCommandHasHelpWithExamples(command: String) throws {
+    let help = try kiln(command, "--help")
+    #expect(help.status == 0)
+    #expect(help.stdout.contains("Examples:"))
+    #expect(help.stdout.contains("kiln \(command)") || command == "zoo")
+  }
+
+  @Test func zooAndSummary() throws {
+    let zoo = try kiln("zoo")
+    #expect(zoo.status == 0 && zoo.stdout.contains("lenet5  input 1,1,32,32  61706 parameters"))
+    let summary = try kiln("summary", "lenet5")
+    #expect(summary.status == 0 && summary.stdout.contains("Parameters: 61,706 (trainable 61,706, state 0)"))
+    let json = try kiln("summary", "lenet5", "--input-shape", "4,1,32,32", "--json")
+    let decoded = try JSONDecoder().decode(Kiln.Summary.self, from: Data(json.stdout.utf8))
+    #expect(decoded.rows[0].outputShape == [4, 6, 28, 28])
+    #expect(decoded.multiplyAdds == 4 * 416_520)
+  }
+
+  @Test func dumpPrintsTheGraph() throws {
+    #expect(try kiln("dump", "lenet5").stdout == Zoo.lenet5().text)
+    #expect(try kiln("dump", "lenet5", "--dot").stdout.hasPrefix("digraph \"lenet5\""))
+  }
+
+  @Test func runClassifiesAFashionMNISTImage() throws {
+    let images = FashionMNIST.files(.test).images
+    let result = try kiln("run", "lenet5", "--input", images, "--index", "0", "--json")
+    #expect(result.status == 0, "\(result.stderr)")
+    let report = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    #expect(report["label"] as? Int == 9)
+    let top = try #require(report["top"] as? [[String: Any]])
+    #expect(top.count == 5)
+    #expect(top.compactMap { $0["probability"] as? Double }.reduce(0, +) <= 1.0001)
+    let text = try kiln("run", "lenet5", "--input", images, "--index", "0")
+    #expect(text.stdout.contains("true class: 9 (Ankle boot)"))
+  }
+
+  @Test func runsAModelFileWithItsWeights() throws {
+    let directory = try temporaryDirectory()
+    let model = try Model(graph: Zoo.lenet5(), seed: 5)
+    try model.save(graph: directory + "/lenet5.json", weights: directory + "/lenet5.safetensors")
+    let input = Tensor<Float>(random([1, 1, 32, 32], seed: 6))
+    try SafeTensors.write([("input", input)], to: directory + "/x.safetensors")
+    let result = try kiln("run", directory + "/lenet5.json", "--weights", directory + "/lenet5.safetensors", "--input", directory + "/x.safetensors", "--json")
+    #expect(result.status == 0, "\(result.stderr)")
+    let report = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    let output = try #require(report["output"] as? [Double])
+    let expected = try model.predict(input).scalars
+    for (a, b) in zip(output, expected) { #expect(abs(a - Double(b)) < 1e-5) }
+  }
+
+  @Test func badInputGivesOneLineErrors() throws {
+    expectFailure(try kiln("summary", "nosuch"), "no model nosuch in the zoo (there are: lenet5)")
+    expectFailure(try kiln("summary", "lenet5", "--input-shape", "1,x"), "--input-shape 1,x is not a list of positive integers")
+    expectFailure(try kiln("summary", "lenet5", "--input-shape", "1,1,4,4"), "conv1 (Conv2D): output would be empty")
+    expectFailure(try kiln("run", "lenet5", "--weights", "/nonexistent/w.safetensors"), "/nonexistent/w.safetensors: no such file")
+    expectFailure(try kiln("run", "lenet5", "--index=-1", "--input", "x"), "--index must be 0 or more")
+    expectFailure(try kiln("run", "lenet5", "--input", "notes.txt"), "neither a .safetensors file nor an IDX images file")
+    expectFailure(try kiln("frobnicate"), "Unexpected argument 'frobnicate'")
+  }
+}
