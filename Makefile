@@ -1,6 +1,5 @@
 # Kiln's two entry points: `make demo` (set up, build, run the main job) and `make test`.
 KILN := .build/release/kiln
-FMNIST := /usr/share/datasets/fashion-mnist
 
 .PHONY: setup build demo test clean
 
@@ -12,7 +11,8 @@ build: setup
 
 demo: build
 	$(KILN) summary lenet5
-	$(KILN) run lenet5 --input $(FMNIST)/t10k-images-idx3-ubyte.gz --index 0
+	$(KILN) run lenet5 --index 0
+	.build/release/residual-block
 
 test: setup
 	swift build

@@ -27,5 +27,7 @@ let package = Package(
         .product(name: "RealModule", package: "swift-numerics"),
       ]),
     .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnRuntime"]),
+    // Examples a user copies from; each is run by the tests.
+    .executableTarget(name: "residual-block", dependencies: ["Kiln"], path: "examples/residual-block"),
   ]
 )

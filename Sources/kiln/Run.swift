@@ -9,10 +9,13 @@ struct Run: ParsableCommand {
     discussion: """
       --input takes an IDX image file (gzipped or not; its labels file is found by name, and the
       image is normalised with the Fashion-MNIST statistics and zero-padded to the model's input),
-      or a safetensors file holding the input tensor. Without --input a seeded random image is used.
-      Classifier outputs are printed as the top classes with their softmax probabilities.
+      or a safetensors file holding the input tensor. Without --input, a model whose input is one
+      greyscale image gets Fashion-MNIST test image --index from --data-dir, and any other model a
+      seeded random input. Classifier outputs are printed as the top classes with their softmax
+      probabilities.
 
       Examples:
+        kiln run lenet5 --index 3
         kiln run lenet5 --input /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --index 3
         kiln run lenet5 --weights lenet5.safetensors --input image.safetensors --json
       """)
@@ -27,6 +30,9 @@ struct Run: ParsableCommand {
 
   @Option(help: "Which image of an IDX file to run.")
   var index = 0
+
+  @Option(name: .customLong("data-dir"), help: "Where the Fashion-MNIST IDX files are.")
+  var dataDirectory = FashionMNIST.defaultDirectory
 
   @Option(help: "How many classes to list.")
   var top = 5
@@ -69,7 +75,7 @@ struct Run: ParsableCommand {
 
   /// The input tensor, its true label if known, and a description of where it came from.
   private func loadInput(_ shape: [Int]) throws -> (Tensor<Float>, Int?, String) {
-    guard let input else {
+    guard let input = input ?? (fitsImage(shape) ? FashionMNIST.files(.test, directory: dataDirectory).images : nil) else {
       var generator = SplitMix64(seed: options.seed)
       let scalars = (0..<shape.reduce(1, *)).map { _ in Float(generator.nextNormal()) }
       return (Tensor(shape: shape, scalars: scalars), nil, "random normal (seed \(options.seed))")
@@ -88,7 +94,7 @@ struct Run: ParsableCommand {
     guard labels != input else {
       throw ValidationError("\(input) is neither a .safetensors file nor an IDX images file named *images-idx3*")
     }
-    guard shape.count == 4, shape[0] == 1, shape[1] == 1, shape[2] == shape[3], shape[2] >= 28, (shape[2] - 28) % 2 == 0 else {
+    guard fitsImage(shape) else {
       throw ValidationError("an IDX image (1×28×28) fits models with input [1,1,S,S] for even S ≥ 28, not \(TensorType(shape))")
     }
     let data = try Dataset(
@@ -96,6 +102,11 @@ struct Run: ParsableCommand {
     guard index < data.count else { throw ValidationError("--index \(index) is outside the \(data.count) images of \(input)") }
     let batch = data.batch([index])
     return (batch.images, data.labels[index], "\(input) #\(index)")
+  }
+
+  /// Whether a 1×28×28 image, zero-padded equally on all sides, fills an input of `shape`.
+  private func fitsImage(_ shape: [Int]) -> Bool {
+    shape.count == 4 && shape[0] == 1 && shape[1] == 1 && shape[2] == shape[3] && shape[2] >= 28 && (shape[2] - 28) % 2 == 0
   }
 
   private func topClasses(_ logits: [Float]) -> [(index: Int, probability: Float)] {

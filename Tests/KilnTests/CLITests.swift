@@ -11,8 +11,10 @@ import Testing
     var stderr: String
   }
 
-  func kiln(_ arguments: String...) throws -> Result {
-    let binary = packageRoot.appendingPathComponent(".build/debug/kiln")
+  func kiln(_ arguments: String...) throws -> Result { try execute("kiln", arguments) }
+
+  func execute(_ executable: String, _ arguments: [String]) throws -> Result {
+    let binary = packageRoot.appendingPathComponent(".build/debug/\(executable)")
     guard FileManager.default.isExecutableFile(atPath: binary.path) else {
       throw KilnError.invalidArgument("\(binary.path) is missing: run `swift build` before `swift test` (make test does)")
     }
@@ -89,8 +91,10 @@ import Testing
     let top = try #require(report["top"] as? [[String: Any]])
     #expect(top.count == 5)
     #expect(top.compactMap { $0["probability"] as? Double }.reduce(0, +) <= 1.0001)
-    let text = try kiln("run", "lenet5", "--input", images, "--index", "0")
-    #expect(text.stdout.contains("true class: 9 (Ankle boot)"))
+    // Without --input, the Fashion-MNIST test set from --data-dir.
+    let text = try kiln("run", "lenet5", "--index", "1", "--data-dir", FashionMNIST.defaultDirectory)
+    #expect(text.stdout.contains("true class: 2 (Pullover)"))
+    expectFailure(try kiln("run", "lenet5", "--data-dir", "/nonexistent"), "/nonexistent/t10k-images-idx3-ubyte.gz: no such file")
   }
 
   @Test func runsAModelFileWithItsWeights() throws {
@@ -105,6 +109,13 @@ import Testing
     let output = try #require(report["output"] as? [Double])
     let expected = try model.predict(input).scalars
     for (a, b) in zip(output, expected) { #expect(abs(a - Double(b)) < 1e-5) }
+  }
+
+  @Test func residualBlockExampleRuns() throws {
+    let result = try execute("residual-block", [])
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stdout.contains("Parameters: 20,418 (trainable 20,194, state 224)"))
+    #expect(result.stdout.contains("logits for the first Fashion-MNIST test image: ["))
   }
 
   @Test func badInputGivesOneLineErrors() throws {
