@@ -21,18 +21,44 @@ enum WindowKernels {
     }
   }
 
+  /// The spatial geometry of a convolution, lifted to three axes.
+  struct Geometry {
+    var input: [Int]
+    var output: [Int]
+    var kernel: [Int]
+    var stride: [Int]
+    var dilation: [Int]
+    var padBefore: [Int]
+
+    init(x: [Int], out: [Int], weight: [Int], stride: [Int], dilation: [Int], padBefore: [Int]) {
+      input = lift(x[2...], fill: 1)
+      output = lift(out[2...], fill: 1)
+      kernel = lift(weight[2...], fill: 1)
+      self.stride = lift(stride, fill: 1)
+      self.dilation = lift(dilation, fill: 1)
+      self.padBefore = lift(padBefore, fill: 0)
+    }
+
+    /// `sourceTables` from the output to the input (convolution reads through these).
+    func gatherTables(mode: PaddingMode) -> [[Int]] {
+      sourceTables(input: input, output: output, kernel: kernel, stride: stride, dilation: dilation, padBefore: padBefore, mode: mode)
+    }
+
+    /// For input index i and tap k, the output index `[i·K + k]` it reaches, or −1 (transposed
+    /// convolution writes through these): the same arithmetic with the roles swapped.
+    func scatterTables() -> [[Int]] {
+      sourceTables(input: output, output: input, kernel: kernel, stride: stride, dilation: dilation, padBefore: padBefore, mode: .zero)
+    }
+  }
+
   static func conv<S: KilnScalar>(
     _ x: Tensor<S>, _ w: Tensor<S>, _ bias: Tensor<S>?, _ a: ConvAttrs, shape: [Int]
   ) -> Tensor<S> {
     let (batch, inChannels, outChannels) = (x.shape[0], x.shape[1], shape[1])
     let (inPerGroup, outPerGroup) = (inChannels / a.groups, outChannels / a.groups)
-    let input = lift(x.shape[2...], fill: 1)
-    let output = lift(shape[2...], fill: 1)
-    let kernel = lift(w.shape[2...], fill: 1)
-    let tables = sourceTables(
-      input: input, output: output, kernel: kernel, stride: lift(a.stride, fill: 1),
-      dilation: lift(a.dilation, fill: 1), padBefore: lift(a.padding.before, fill: 0),
-      mode: a.paddingMode)
+    let geometry = Geometry(x: x.shape, out: shape, weight: w.shape, stride: a.stride, dilation: a.dilation, padBefore: a.padding.before)
+    let (input, output, kernel) = (geometry.input, geometry.output, geometry.kernel)
+    let tables = geometry.gatherTables(mode: a.paddingMode)
     let (inPlane, outPlane, taps) = (input.reduce(1, *), output.reduce(1, *), kernel.reduce(1, *))
     var out = [S](repeating: 0, count: shape.reduce(1, *))
     x.scalars.withUnsafeBufferPointer { xs in
@@ -81,20 +107,9 @@ enum WindowKernels {
   ) -> Tensor<S> {
     let (batch, inChannels, outChannels) = (x.shape[0], x.shape[1], shape[1])
     let (inPerGroup, outPerGroup) = (inChannels / a.groups, w.shape[1])
-    let input = lift(x.shape[2...], fill: 1)
-    let output = lift(shape[2...], fill: 1)
-    let kernel = lift(w.shape[2...], fill: 1)
-    let stride = lift(a.stride, fill: 1)
-    let dilation = lift(a.dilation, fill: 1)
-    let padBefore = lift(a.padding.before, fill: 0)
-    // targets[axis][i·K + k]: the output index input index i reaches through tap k, or −1.
-    let targets = (0..<3).map { axis in
-      (0..<(input[axis] * kernel[axis])).map { slot in
-        let (i, k) = slot.quotientAndRemainder(dividingBy: kernel[axis])
-        let position = i * stride[axis] - padBefore[axis] + k * dilation[axis]
-        return (0..<output[axis]).contains(position) ? position : -1
-      }
-    }
+    let geometry = Geometry(x: x.shape, out: shape, weight: w.shape, stride: a.stride, dilation: a.dilation, padBefore: a.padding.before)
+    let (input, output, kernel) = (geometry.input, geometry.output, geometry.kernel)
+    let targets = geometry.scatterTables()
     let (inPlane, outPlane, taps) = (input.reduce(1, *), output.reduce(1, *), kernel.reduce(1, *))
     var out = [S](repeating: 0, count: shape.reduce(1, *))
     for n in 0..<batch {

@@ -1,3 +1,14 @@
+/// The input and weight of a (transposed) convolution, after the checks both share.
+private func convolutionOperands(_ inputs: [TensorType], groups: Int) throws -> (TensorType, TensorType) {
+  try requireInputs(inputs, 2...3)
+  let (x, w) = (inputs[0], inputs[1])
+  try requireFloat(x, "input")
+  try require((3...5).contains(x.rank), "input must be [N, C, *spatial] with 1 to 3 spatial axes, got \(x)")
+  try require(w.rank == x.rank, "weight \(w) must have rank \(x.rank) to match input \(x)")
+  try require(groups >= 1, "groups must be at least 1, got \(groups)")
+  return (x, w)
+}
+
 /// Convolution over 1, 2 or 3 spatial axes (cross-correlation, as in every framework).
 ///
 /// Inputs: `x` `[N, C_in, *spatial]`, `weight` `[C_out, C_in / groups, *kernel]`, optional
@@ -26,12 +37,7 @@ public struct ConvAttrs: OpAttributes {
   }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
-    try requireInputs(inputs, 2...3)
-    let (x, w) = (inputs[0], inputs[1])
-    try requireFloat(x, "input")
-    try require((3...5).contains(x.rank), "input must be [N, C, *spatial] with 1 to 3 spatial axes, got \(x)")
-    try require(w.rank == x.rank, "weight \(w) must have rank \(x.rank) to match input \(x)")
-    try require(groups >= 1, "groups must be at least 1, got \(groups)")
+    let (x, w) = try convolutionOperands(inputs, groups: groups)
     let (inChannels, outChannels) = (x.shape[1], w.shape[0])
     try require(
       w.shape[1] * groups == inChannels,
@@ -91,12 +97,7 @@ public struct ConvTransposeAttrs: OpAttributes {
   }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
-    try requireInputs(inputs, 2...3)
-    let (x, w) = (inputs[0], inputs[1])
-    try requireFloat(x, "input")
-    try require((3...5).contains(x.rank), "input must be [N, C, *spatial] with 1 to 3 spatial axes, got \(x)")
-    try require(w.rank == x.rank, "weight \(w) must have rank \(x.rank) to match input \(x)")
-    try require(groups >= 1, "groups must be at least 1, got \(groups)")
+    let (x, w) = try convolutionOperands(inputs, groups: groups)
     try require(
       w.shape[0] == x.shape[1],
       "input has \(x.shape[1]) channels, weight expects \(w.shape[0])")
