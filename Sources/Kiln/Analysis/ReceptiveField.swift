@@ -35,7 +35,8 @@ public struct ReceptiveField: Codable, Equatable, Sendable, CustomStringConverti
       switch node.op {
       case .input:
         field = spatialRank >= 1 ? ReceptiveField(size: Array(repeating: 1, count: spatialRank), jump: Array(repeating: 1, count: spatialRank)) : nil
-      case .parameter, .globalPool, .dense, .matmul, .embedding, .loss, .reduce:
+      case .parameter, .globalPool, .dense, .matmul, .embedding, .loss, .reduce, .convInputGrad, .convWeightGrad,
+        .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad, .sliceGrad, .padGrad, .batchNormGrad, .lossGrad:
         field = nil
       case .conv(let a):
         field = windowed(kernel: Array(graph[node.inputs[1]].type.shape[2...]), stride: a.stride, dilation: a.dilation)

@@ -30,6 +30,18 @@ public enum Op: Codable, Hashable, Sendable {
   case batchNorm(BatchNormAttrs)
   case dropout(DropoutAttrs)
   case loss(LossAttrs)
+  // Backward (the adjoints autodiff emits)
+  case convInputGrad(ConvInputGradAttrs)
+  case convWeightGrad(ConvWeightGradAttrs)
+  case poolGrad(PoolGradAttrs)
+  case reduceGrad(ReduceGradAttrs)
+  case unaryGrad(UnaryGradAttrs)
+  case maxoutGrad(MaxoutGradAttrs)
+  case embeddingGrad(EmbeddingGradAttrs)
+  case sliceGrad(SliceGradAttrs)
+  case padGrad(PadGradAttrs)
+  case batchNormGrad(BatchNormGradAttrs)
+  case lossGrad(LossGradAttrs)
 
   /// The attribute struct of this op.
   public var attributes: any OpAttributes {
@@ -56,6 +68,17 @@ public enum Op: Codable, Hashable, Sendable {
     case .batchNorm(let a): return a
     case .dropout(let a): return a
     case .loss(let a): return a
+    case .convInputGrad(let a): return a
+    case .convWeightGrad(let a): return a
+    case .poolGrad(let a): return a
+    case .reduceGrad(let a): return a
+    case .unaryGrad(let a): return a
+    case .maxoutGrad(let a): return a
+    case .embeddingGrad(let a): return a
+    case .sliceGrad(let a): return a
+    case .padGrad(let a): return a
+    case .batchNormGrad(let a): return a
+    case .lossGrad(let a): return a
     }
   }
 
@@ -84,6 +107,17 @@ public enum Op: Codable, Hashable, Sendable {
     case .batchNorm: return "batch_norm"
     case .dropout: return "dropout"
     case .loss: return "loss"
+    case .convInputGrad: return "conv_input_grad"
+    case .convWeightGrad: return "conv_weight_grad"
+    case .poolGrad: return "pool_grad"
+    case .reduceGrad: return "reduce_grad"
+    case .unaryGrad: return "unary_grad"
+    case .maxoutGrad: return "maxout_grad"
+    case .embeddingGrad: return "embedding_grad"
+    case .sliceGrad: return "slice_grad"
+    case .padGrad: return "pad_grad"
+    case .batchNormGrad: return "batch_norm_grad"
+    case .lossGrad: return "loss_grad"
     }
   }
 
@@ -114,6 +148,9 @@ public enum Op: Codable, Hashable, Sendable {
     case .batchNorm: return "BatchNorm"
     case .dropout: return "Dropout"
     case .loss(let a): return a.kind.rawValue.prefix(1).uppercased() + a.kind.rawValue.dropFirst()
+    case .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad,
+      .sliceGrad, .padGrad, .batchNormGrad, .lossGrad:
+      return "Gradient(\(mnemonic))"
     }
   }
 }

@@ -69,6 +69,20 @@ public struct Interpreter<Scalar: KilnScalar>: Sendable {
       return ElementwiseKernels.batchNorm(x[0], gamma: x[1], beta: x[2], mean: x[3], variance: x[4], epsilon: a.epsilon)
     case .dropout(let a): return ElementwiseKernels.dropout(x[0], a, step: step)
     case .loss(let a): return try LossKernels.loss(x[0], x[1], a, node: node.name)
+    case .convInputGrad(let a): return GradientKernels.convInputGrad(x[0], x[1], a)
+    case .convWeightGrad(let a): return GradientKernels.convWeightGrad(x[0], x[1], a, shape: shape)
+    case .poolGrad(let a): return WindowKernels.poolGrad(x[0], x[1], a.pool)
+    case .reduceGrad(let a): return GradientKernels.reduceGrad(x[0], x[1], a.reduce)
+    case .unaryGrad(let a): return GradientKernels.unaryGrad(x[0], x[1], x[2], a.function)
+    case .maxoutGrad(let a): return GradientKernels.maxoutGrad(x[0], x[1], pieces: a.pieces)
+    case .embeddingGrad: return try GradientKernels.embeddingGrad(x[0], x[1], shape: shape, node: node.name)
+    case .sliceGrad(let a):
+      return GradientKernels.scatterAdd(x[0], offsets: LayoutKernels.sliceOffsets(a.slice, input: shape, output: x[0].shape), shape: shape)
+    case .padGrad(let a):
+      return GradientKernels.scatterAdd(x[0], offsets: LayoutKernels.padOffsets(a.pad, input: shape, output: x[0].shape), shape: shape)
+    case .batchNormGrad(let a):
+      return GradientKernels.batchNormGrad(x[0], gamma: x[1], mean: x[2], variance: x[3], dy: x[4], a)
+    case .lossGrad(let a): return GradientKernels.lossGrad(x[0], x[1], x[2], a)
     }
   }
 

@@ -6,24 +6,30 @@ enum LayoutKernels {
     return Gather.apply(x, offsets: Gather.offsets(tables), shape: a.permutation.map { x.shape[$0] })
   }
 
+  /// Offsets into a tensor of `input` shape that `a` gathers into its `output`.
+  static func sliceOffsets(_ a: SliceAttrs, input: [Int], output: [Int]) -> [Int] {
+    let strides = Tensor<Double>.strides(of: input)
+    return Gather.offsets(input.indices.map { axis in
+      (0..<output[axis]).map { ((axis == a.axis ? a.start + $0 * a.step : $0)) * strides[axis] }
+    })
+  }
+
   static func slice<S: KilnScalar>(_ x: Tensor<S>, _ a: SliceAttrs, shape: [Int]) -> Tensor<S> {
-    let strides = x.strides
-    let tables = x.shape.indices.map { axis in
-      axis == a.axis
-        ? (0..<shape[axis]).map { (a.start + $0 * a.step) * strides[axis] }
-        : (0..<x.shape[axis]).map { $0 * strides[axis] }
-    }
-    return Gather.apply(x, offsets: Gather.offsets(tables), shape: shape)
+    Gather.apply(x, offsets: sliceOffsets(a, input: x.shape, output: shape), shape: shape)
+  }
+
+  /// Offsets into a tensor of `input` shape that `a` gathers into its padded `output` (−1 for zeros).
+  static func padOffsets(_ a: PadAttrs, input: [Int], output: [Int]) -> [Int] {
+    let strides = Tensor<Double>.strides(of: input)
+    return Gather.offsets(input.indices.map { axis in
+      (0..<output[axis]).map { i in
+        a.mode.source(i - a.before[axis], size: input[axis]).map { $0 * strides[axis] } ?? -1
+      }
+    })
   }
 
   static func pad<S: KilnScalar>(_ x: Tensor<S>, _ a: PadAttrs, shape: [Int]) -> Tensor<S> {
-    let strides = x.strides
-    let tables = x.shape.indices.map { axis in
-      (0..<shape[axis]).map { i in
-        a.mode.source(i - a.before[axis], size: x.shape[axis]).map { $0 * strides[axis] } ?? -1
-      }
-    }
-    return Gather.apply(x, offsets: Gather.offsets(tables), shape: shape)
+    Gather.apply(x, offsets: padOffsets(a, input: x.shape, output: shape), shape: shape)
   }
 
   /// `x` broadcast to `shape` (numpy rules).

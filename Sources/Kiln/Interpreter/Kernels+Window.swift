@@ -100,25 +100,34 @@ enum WindowKernels {
     return Tensor(shape: shape, scalars: out)
   }
 
-  /// Transposed convolution as a scatter: every input element adds its kernel-weighted copy into
-  /// the outputs it reaches.
+  /// Transposed convolution: every input element adds its kernel-weighted copy into the outputs
+  /// it reaches.
   static func convTranspose<S: KilnScalar>(
     _ x: Tensor<S>, _ w: Tensor<S>, _ bias: Tensor<S>?, _ a: ConvTransposeAttrs, shape: [Int]
   ) -> Tensor<S> {
-    let (batch, inChannels, outChannels) = (x.shape[0], x.shape[1], shape[1])
-    let (inPerGroup, outPerGroup) = (inChannels / a.groups, w.shape[1])
     let geometry = Geometry(x: x.shape, out: shape, weight: w.shape, stride: a.stride, dilation: a.dilation, padBefore: a.padding.before)
-    let (input, output, kernel) = (geometry.input, geometry.output, geometry.kernel)
-    let targets = geometry.scatterTables()
+    var out = scatter(x, w, tables: geometry.scatterTables(), from: geometry.input, to: geometry.output, kernel: geometry.kernel, groups: a.groups, shape: shape)
+    if let bias {
+      let plane = geometry.output.reduce(1, *)
+      for index in out.scalars.indices { out.scalars[index] += bias.scalars[(index / plane) % shape[1]] }
+    }
+    return out
+  }
+
+  /// The adjoint of a convolution's gather: each element of `source` `[N, C_s, *from]` adds
+  /// `source · w[c_s, c_d, k]` into destination index `tables[axis][i·K + k]` (skipped where −1) of
+  /// every channel `c_d` of its group in a `shape` = `[N, C_d, *to]` tensor. `w` is
+  /// `[C_s, C_d / groups, *kernel]`. Transposed convolution and a convolution's input gradient
+  /// are both this.
+  static func scatter<S: KilnScalar>(
+    _ source: Tensor<S>, _ w: Tensor<S>, tables: [[Int]], from input: [Int], to output: [Int], kernel: [Int],
+    groups: Int, shape: [Int]
+  ) -> Tensor<S> {
+    let (batch, inChannels, outChannels) = (source.shape[0], source.shape[1], shape[1])
+    let (inPerGroup, outPerGroup) = (inChannels / groups, w.shape[1])
     let (inPlane, outPlane, taps) = (input.reduce(1, *), output.reduce(1, *), kernel.reduce(1, *))
     var out = [S](repeating: 0, count: shape.reduce(1, *))
-    for n in 0..<batch {
-      for oc in 0..<outChannels {
-        let base = (n * outChannels + oc) * outPlane
-        for p in 0..<outPlane { out[base + p] = bias?.scalars[oc] ?? 0 }
-      }
-    }
-    x.scalars.withUnsafeBufferPointer { xs in
+    source.scalars.withUnsafeBufferPointer { xs in
       w.scalars.withUnsafeBufferPointer { ws in
         for n in 0..<batch {
           for ic in 0..<inChannels {
@@ -133,11 +142,11 @@ enum WindowKernels {
                     let outBase = (n * outChannels + group * outPerGroup + ocInGroup) * outPlane
                     var wIndex = (ic * outPerGroup + ocInGroup) * taps
                     for kd in 0..<kernel[0] {
-                      let od = targets[0][id * kernel[0] + kd]
+                      let od = tables[0][id * kernel[0] + kd]
                       for kh in 0..<kernel[1] {
-                        let oh = targets[1][ih * kernel[1] + kh]
+                        let oh = tables[1][ih * kernel[1] + kh]
                         for kw in 0..<kernel[2] {
-                          let ow = targets[2][iw * kernel[2] + kw]
+                          let ow = tables[2][iw * kernel[2] + kw]
                           if od >= 0 && oh >= 0 && ow >= 0 {
                             out[outBase + (od * output[1] + oh) * output[2] + ow] += value * ws[wIndex]
                           }
@@ -172,10 +181,11 @@ enum WindowKernels {
     }
   }
 
-  /// Max or average pooling. A max takes the first of equal maxima in row-major window order.
-  static func pool<S: KilnScalar>(_ x: Tensor<S>, _ a: PoolAttrs, shape: [Int]) -> Tensor<S> {
-    let input = lift(x.shape[2...], fill: 1)
-    let output = lift(shape[2...], fill: 1)
+  /// Calls `body` for every pooling window in output order with the input offsets the window
+  /// covers (row-major, real elements only) and the average's divisor.
+  static func forEachWindow(_ a: PoolAttrs, input shape: [Int], output outShape: [Int], _ body: (_ output: Int, _ cells: [Int], _ divisor: Int) -> Void) {
+    let input = lift(shape[2...], fill: 1)
+    let output = lift(outShape[2...], fill: 1)
     let kernel = lift(a.kernel, fill: 1)
     let stride = lift(a.stride, fill: 1)
     let before = lift(a.padding.before, fill: 0)
@@ -183,39 +193,59 @@ enum WindowKernels {
     let axes = (0..<3).map {
       extents(input: input[$0], output: output[$0], kernel: kernel[$0], stride: stride[$0], before: before[$0], after: after[$0])
     }
-    let (planes, inPlane) = (shape[0] * shape[1], input.reduce(1, *))
-    var out: [S] = []
-    out.reserveCapacity(shape.reduce(1, *))
+    let (planes, inPlane) = (outShape[0] * outShape[1], input.reduce(1, *))
+    var cells: [Int] = []
+    var index = 0
     for plane in 0..<planes {
       let base = plane * inPlane
       for d in axes[0] {
         for h in axes[1] {
           for w in axes[2] {
-            var best = -S.infinity
-            var sum: S = 0
+            cells.removeAll(keepingCapacity: true)
             for id in d.start..<d.end {
               for ih in h.start..<h.end {
-                for iw in w.start..<w.end {
-                  let value = x.scalars[base + (id * input[1] + ih) * input[2] + iw]
-                  if value > best { best = value }
-                  sum += value
-                }
+                for iw in w.start..<w.end { cells.append(base + (id * input[1] + ih) * input[2] + iw) }
               }
             }
-            switch a.kind {
-            case .max:
-              out.append(best)
-            case .average:
-              let count =
-                a.countIncludePad
-                ? d.paddedCount * h.paddedCount * w.paddedCount
-                : (d.end - d.start) * (h.end - h.start) * (w.end - w.start)
-              out.append(sum / S(count))
-            }
+            let divisor =
+              a.countIncludePad ? d.paddedCount * h.paddedCount * w.paddedCount : max(cells.count, 1)
+            body(index, cells, divisor)
+            index += 1
           }
         }
       }
     }
+  }
+
+  /// The offset of the first maximum among `cells` of `x`.
+  static func firstMaximum<S: KilnScalar>(_ x: Tensor<S>, _ cells: [Int]) -> Int {
+    var best = cells[0]
+    for cell in cells.dropFirst() where x.scalars[cell] > x.scalars[best] { best = cell }
+    return best
+  }
+
+  /// Max or average pooling. A max takes the first of equal maxima in row-major window order.
+  static func pool<S: KilnScalar>(_ x: Tensor<S>, _ a: PoolAttrs, shape: [Int]) -> Tensor<S> {
+    var out = [S](repeating: 0, count: shape.reduce(1, *))
+    forEachWindow(a, input: x.shape, output: shape) { index, cells, divisor in
+      switch a.kind {
+      case .max: out[index] = x.scalars[firstMaximum(x, cells)]
+      case .average: out[index] = cells.reduce(S(0)) { $0 + x.scalars[$1] } / S(divisor)
+      }
+    }
     return Tensor(shape: shape, scalars: out)
+  }
+
+  /// The gradient of `pool`: each window's `dy` goes to its first maximum, or is spread over its
+  /// real elements by the forward divisor.
+  static func poolGrad<S: KilnScalar>(_ x: Tensor<S>, _ dy: Tensor<S>, _ a: PoolAttrs) -> Tensor<S> {
+    var dx = [S](repeating: 0, count: x.count)
+    forEachWindow(a, input: x.shape, output: dy.shape) { index, cells, divisor in
+      switch a.kind {
+      case .max: dx[firstMaximum(x, cells)] += dy.scalars[index]
+      case .average: for cell in cells { dx[cell] += dy.scalars[index] / S(divisor) }
+      }
+    }
+    return Tensor(shape: x.shape, scalars: dx)
   }
 }

@@ -6,22 +6,17 @@ extension Graph {
   /// channels), so differentiating the training graph differentiates through them. The running
   /// variance is updated with the unbiased variance, as PyTorch does.
   public func forTraining() throws -> Graph {
-    var result = Graph(name: name)
-    var map: [ValueID] = []
-    for node in nodes {
-      let inputs = node.inputs.map { map[$0.id] }
+    try rewritten { node, inputs, result in
       switch node.op {
       case .batchNorm(let attrs):
-        map.append(try result.appendTrainingBatchNorm(node.name, attrs, inputs: inputs))
+        return try result.appendTrainingBatchNorm(node.name, attrs, inputs: inputs)
       case .dropout(var attrs):
         attrs.training = true
-        map.append(try result.append(node.name, .dropout(attrs), inputs: inputs))
+        return try result.append(node.name, .dropout(attrs), inputs: inputs)
       default:
-        map.append(try result.append(node.name, node.op, inputs: inputs))
+        return try result.append(copyOf: node, inputs: inputs)
       }
     }
-    result.outputs = outputs.map { map[$0.id] }
-    return result
   }
 
   private mutating func appendTrainingBatchNorm(_ name: String, _ attrs: BatchNormAttrs, inputs: [ValueID]) throws -> ValueID {

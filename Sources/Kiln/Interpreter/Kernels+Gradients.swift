@@ -1,0 +1,178 @@
+import RealModule
+
+/// Reference kernels of the backward ops (see `Ops/Gradients.swift`).
+enum GradientKernels {
+  static func convInputGrad<S: KilnScalar>(_ dy: Tensor<S>, _ w: Tensor<S>, _ a: ConvInputGradAttrs) -> Tensor<S> {
+    let conv = a.conv
+    let geometry = WindowKernels.Geometry(
+      x: a.inputShape, out: dy.shape, weight: w.shape, stride: conv.stride, dilation: conv.dilation, padBefore: conv.padding.before)
+    // The forward op gathered input[table[o·K + k]] into output o; its adjoint scatters back.
+    return WindowKernels.scatter(
+      dy, w, tables: geometry.gatherTables(mode: conv.paddingMode), from: geometry.output, to: geometry.input,
+      kernel: geometry.kernel, groups: conv.groups, shape: a.inputShape)
+  }
+
+  static func convWeightGrad<S: KilnScalar>(_ x: Tensor<S>, _ dy: Tensor<S>, _ a: ConvWeightGradAttrs, shape: [Int]) -> Tensor<S> {
+    let conv = a.conv
+    let geometry = WindowKernels.Geometry(
+      x: x.shape, out: dy.shape, weight: shape, stride: conv.stride, dilation: conv.dilation, padBefore: conv.padding.before)
+    let (input, output, kernel) = (geometry.input, geometry.output, geometry.kernel)
+    let tables = geometry.gatherTables(mode: conv.paddingMode)
+    let (batch, inChannels, outChannels) = (x.shape[0], x.shape[1], dy.shape[1])
+    let (inPerGroup, outPerGroup) = (inChannels / conv.groups, outChannels / conv.groups)
+    let (inPlane, outPlane, taps) = (input.reduce(1, *), output.reduce(1, *), kernel.reduce(1, *))
+    var dw = [S](repeating: 0, count: shape.reduce(1, *))
+    for n in 0..<batch {
+      for oc in 0..<outChannels {
+        let group = oc / outPerGroup
+        var dyIndex = (n * outChannels + oc) * outPlane
+        for od in 0..<output[0] {
+          for oh in 0..<output[1] {
+            for ow in 0..<output[2] {
+              let gradient = dy.scalars[dyIndex]
+              dyIndex += 1
+              for icInGroup in 0..<inPerGroup {
+                let xBase = (n * inChannels + group * inPerGroup + icInGroup) * inPlane
+                var wIndex = (oc * inPerGroup + icInGroup) * taps
+                for kd in 0..<kernel[0] {
+                  let sd = tables[0][od * kernel[0] + kd]
+                  for kh in 0..<kernel[1] {
+                    let sh = tables[1][oh * kernel[1] + kh]
+                    for kw in 0..<kernel[2] {
+                      let sw = tables[2][ow * kernel[2] + kw]
+                      if sd >= 0 && sh >= 0 && sw >= 0 {
+                        dw[wIndex] += gradient * x.scalars[xBase + (sd * input[1] + sh) * input[2] + sw]
+                      }
+                      wIndex += 1
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return Tensor(shape: shape, scalars: dw)
+  }
+
+  /// For each element of `x`, the element of the (keep-dims) reduction output it contributes to.
+  static func reductionSlots(_ shape: [Int], axes: [Int]) -> (slots: [Int], count: Int) {
+    let kept = shape.indices.map { axes.contains($0) ? 1 : shape[$0] }
+    return (Gather.offsets(Gather.broadcastTables(source: kept, target: shape)), kept.reduce(1, *))
+  }
+
+  static func reduceGrad<S: KilnScalar>(_ x: Tensor<S>, _ dy: Tensor<S>, _ a: ReduceAttrs) -> Tensor<S> {
+    let (slots, count) = reductionSlots(x.shape, axes: a.axes)
+    switch a.kind {
+    case .sum:
+      return Tensor(shape: x.shape, scalars: slots.map { dy.scalars[$0] })
+    case .mean:
+      let n = S(x.count / max(count, 1))
+      return Tensor(shape: x.shape, scalars: slots.map { dy.scalars[$0] / n })
+    case .max:
+      var winner = [Int](repeating: -1, count: count)
+      for (index, slot) in slots.enumerated() where winner[slot] < 0 || x.scalars[index] > x.scalars[winner[slot]] {
+        winner[slot] = index
+      }
+      var dx = [S](repeating: 0, count: x.count)
+      for (slot, index) in winner.enumerated() { dx[index] += dy.scalars[slot] }
+      return Tensor(shape: x.shape, scalars: dx)
+    }
+  }
+
+  static func unaryGrad<S: KilnScalar>(_ x: Tensor<S>, _ y: Tensor<S>, _ dy: Tensor<S>, _ function: UnaryFunction) -> Tensor<S> {
+    let derivative: (S, S) -> S
+    switch function {
+    case .relu: derivative = { x, _ in x > 0 ? 1 : 0 }
+    case .leakyReLU(let slope): derivative = { x, _ in x > 0 ? 1 : S(slope) }
+    // y = α(eˣ − 1) for x ≤ 0, so y′ = αeˣ = y + α.
+    case .elu(let alpha): derivative = { x, y in x > 0 ? 1 : y + S(alpha) }
+    case .sigmoid: derivative = { _, y in y * (1 - y) }
+    case .tanh: derivative = { _, y in 1 - y * y }
+    case .affine(let scale, _): derivative = { _, _ in S(scale) }
+    }
+    return Tensor(shape: x.shape, scalars: x.scalars.indices.map { derivative(x.scalars[$0], y.scalars[$0]) * dy.scalars[$0] })
+  }
+
+  static func maxoutGrad<S: KilnScalar>(_ x: Tensor<S>, _ dy: Tensor<S>, pieces: Int) -> Tensor<S> {
+    let inner = x.shape[2...].reduce(1, *)
+    var dx = [S](repeating: 0, count: x.count)
+    for g in 0..<(dy.shape[0] * dy.shape[1]) {
+      for i in 0..<inner {
+        var best = g * pieces * inner + i
+        for p in 1..<pieces {
+          let candidate = (g * pieces + p) * inner + i
+          if x.scalars[candidate] > x.scalars[best] { best = candidate }
+        }
+        dx[best] += dy.scalars[g * inner + i]
+      }
+    }
+    return Tensor(shape: x.shape, scalars: dx)
+  }
+
+  static func embeddingGrad<S: KilnScalar>(_ indices: Tensor<S>, _ dy: Tensor<S>, shape: [Int], node: String) throws -> Tensor<S> {
+    let (vocabulary, dim) = (shape[0], shape[1])
+    var table = [S](repeating: 0, count: vocabulary * dim)
+    for (row, value) in indices.scalars.enumerated() {
+      let index = Int(value)
+      guard (0..<vocabulary).contains(index) else {
+        throw KilnError.runtime(node: node, message: "index \(value) is outside the vocabulary 0..<\(vocabulary)")
+      }
+      for d in 0..<dim { table[index * dim + d] += dy.scalars[row * dim + d] }
+    }
+    return Tensor(shape: shape, scalars: table)
+  }
+
+  /// Adds each element of `dy` into `x`-shaped zeros at the offset it was gathered from.
+  static func scatterAdd<S: KilnScalar>(_ dy: Tensor<S>, offsets: [Int], shape: [Int]) -> Tensor<S> {
+    var dx = [S](repeating: 0, count: shape.reduce(1, *))
+    for (value, offset) in zip(dy.scalars, offsets) where offset >= 0 { dx[offset] += value }
+    return Tensor(shape: shape, scalars: dx)
+  }
+
+  static func batchNormGrad<S: KilnScalar>(_ x: Tensor<S>, gamma: Tensor<S>, mean: Tensor<S>, variance: Tensor<S>, dy: Tensor<S>, _ a: BatchNormGradAttrs) -> Tensor<S> {
+    let channels = x.shape[1]
+    let inner = x.shape[2...].reduce(1, *)
+    let inverse = variance.scalars.map { 1 / S.sqrt($0 + S(a.epsilon)) }
+    let channel = { (index: Int) in (index / inner) % channels }
+    if a.operand == .input {
+      return Tensor(shape: x.shape, scalars: dy.scalars.indices.map { dy.scalars[$0] * gamma.scalars[channel($0)] * inverse[channel($0)] })
+    }
+    var sums = [S](repeating: 0, count: channels)
+    for index in x.scalars.indices {
+      let c = channel(index)
+      let centered = x.scalars[index] - mean.scalars[c]
+      switch a.operand {
+      case .input: break
+      case .gamma: sums[c] += dy.scalars[index] * centered * inverse[c]
+      case .beta: sums[c] += dy.scalars[index]
+      case .mean: sums[c] -= dy.scalars[index] * gamma.scalars[c] * inverse[c]
+      // ∂/∂σ² of γ(x − μ)(σ² + ε)^(−1/2) is −½·γ(x − μ)(σ² + ε)^(−3/2).
+      case .variance: sums[c] -= dy.scalars[index] * gamma.scalars[c] * centered * inverse[c] * inverse[c] * inverse[c] / 2
+      }
+    }
+    return Tensor(shape: [channels], scalars: sums)
+  }
+
+  static func lossGrad<S: KilnScalar>(_ prediction: Tensor<S>, _ target: Tensor<S>, _ dy: Tensor<S>, _ a: LossGradAttrs) -> Tensor<S> {
+    let count = a.loss.kind == .softmaxCrossEntropy ? prediction.shape[0] : prediction.count
+    let scale = dy.scalars[0] / (a.loss.reduction == .mean ? S(count) : 1)
+    var gradient: [S]
+    switch a.loss.kind {
+    case .softmaxCrossEntropy:
+      let classes = prediction.shape[1]
+      gradient = ElementwiseKernels.softmax(prediction, axis: 1, log: false).scalars
+      for (row, label) in target.scalars.enumerated() { gradient[row * classes + Int(label)] -= 1 }
+      return Tensor(shape: prediction.shape, scalars: gradient.map { $0 * scale })
+    case .binaryCrossEntropy:
+      // ∂/∂z = σ(z) − t; ∂/∂t = −z.
+      gradient = zip(prediction.scalars, target.scalars).map { z, t in
+        a.operand == .prediction ? ElementwiseKernels.sigmoid(z) - t : -z
+      }
+    case .meanSquaredError:
+      gradient = zip(prediction.scalars, target.scalars).map { p, t in a.operand == .prediction ? 2 * (p - t) : 2 * (t - p) }
+    }
+    return Tensor(shape: prediction.shape, scalars: gradient.map { $0 * scale })
+  }
+}
