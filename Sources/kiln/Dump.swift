@@ -10,6 +10,7 @@ struct Dump: ParsableCommand {
       Examples:
         kiln dump lenet5
         kiln dump lenet5 --training
+        kiln dump lenet5 --backward --freeze conv1,conv2
         kiln dump lenet5 --dot | dot -Tsvg > lenet5.svg
       """)
 
@@ -21,9 +22,20 @@ struct Dump: ParsableCommand {
   @Flag(help: "Dump the training form (batch statistics, active dropout).")
   var training = false
 
+  @Flag(help: "Dump the training form with a softmax cross-entropy loss and its backward graph.")
+  var backward = false
+
+  @Option(help: "With --backward: comma-separated layer names whose parameters get no gradient.")
+  var freeze: String?
+
   func run() throws {
     var graph = try options.graph()
-    if training { graph = try graph.forTraining() }
+    if training || backward { graph = try graph.forTraining() }
+    if backward {
+      graph = try graph.withLoss(.softmaxCrossEntropy)
+      let frozen = freeze.map { $0.split(separator: ",").map(String.init) } ?? []
+      graph = try graph.differentiated(loss: graph.outputs[0], withRespectTo: graph.trainableParameters(frozenPrefixes: frozen)).graph
+    }
     print(dot ? graph.dot : graph.text, terminator: "")
   }
 }

@@ -80,6 +80,10 @@ import Testing
   @Test func dumpPrintsTheGraph() throws {
     #expect(try kiln("dump", "lenet5").stdout == Zoo.lenet5().text)
     #expect(try kiln("dump", "lenet5", "--dot").stdout.hasPrefix("digraph \"lenet5\""))
+    let backward = try kiln("dump", "lenet5", "--backward", "--freeze", "conv1").stdout
+    #expect(backward.contains("grad.conv2.weight = conv_weight_grad("))
+    #expect(!backward.contains("grad.conv1"))
+    #expect(backward.contains("outputs %"))
   }
 
   @Test func runClassifiesAFashionMNISTImage() throws {
