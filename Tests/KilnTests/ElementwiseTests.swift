@@ -26,6 +26,10 @@ import Testing
     expectClose(try apply(.unary(UnaryAttrs(function)), [T([4], [-2, -0.5, 0, 1.5])]), [4], expected, tolerance: 1e-12)
   }
 
+  @Test func squareRoot() throws {
+    expectClose(try apply(.unary(UnaryAttrs(.sqrt)), [T([3], [0, 2.25, 16])]), [3], [0, 1.5, 4])
+  }
+
   @Test func sigmoidDoesNotOverflow() throws {
     expectClose(try apply(.unary(UnaryAttrs(.sigmoid)), [T([2], [-1000, 1000])]), [2], [0, 1])
   }

@@ -95,6 +95,11 @@ import Testing
     try GradientCheck.checkOp(.unary(UnaryAttrs(function)), shapes: [[3, 4, 5]])
   }
 
+  @Test func squareRoot() throws {
+    let positive = T([3, 4], random([3, 4], seed: 2).scalars.map { 0.5 + abs($0) })
+    try GradientCheck.checkOp(.unary(UnaryAttrs(.sqrt)), shapes: [[3, 4]], values: [0: positive])
+  }
+
   @Test func maxoutSoftmaxAndReductions() throws {
     try GradientCheck.checkOp(.maxout(MaxoutAttrs(pieces: 3)), shapes: [[2, 6, 4]])
     for axis in 0..<3 {

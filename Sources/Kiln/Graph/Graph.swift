@@ -20,8 +20,8 @@ public struct Node: Codable, Hashable, Sendable {
   public var type: TensorType
 }
 
-/// A state parameter (batch norm running mean, …) and the value that replaces it after a run of a
-/// training graph.
+/// A parameter (a weight, a batch-norm running mean, an optimizer moment) and the value that
+/// replaces it after a run of a training graph.
 public struct StateUpdate: Codable, Hashable, Sendable {
   public var state: ValueID
   public var newValue: ValueID
@@ -37,7 +37,8 @@ public struct Graph: Codable, Equatable, Sendable {
   public private(set) var nodes: [Node] = []
   /// The values a run returns, in order (the logits; the loss of a training graph).
   public var outputs: [ValueID] = []
-  /// Running-statistic updates of a training graph (empty for a model's inference graph).
+  /// The parameters a run of a training graph replaces: weights (by the optimizer), running
+  /// statistics and optimizer state. Empty for a model's inference graph.
   public private(set) var stateUpdates: [StateUpdate] = []
 
   public init(name: String) { self.name = name }
@@ -56,8 +57,11 @@ public struct Graph: Codable, Equatable, Sendable {
     return ValueID(nodes.count - 1)
   }
 
-  /// Records that a training run replaces `state` (a `.state` parameter) by `newValue`.
+  /// Records that a training run replaces the parameter `state` by `newValue`.
   public mutating func addStateUpdate(state: ValueID, newValue: ValueID) throws {
+    if stateUpdates.contains(where: { $0.state == state }) {
+      throw KilnError.invalidGraph("\(self[state].name) is updated twice")
+    }
     stateUpdates.append(StateUpdate(state: state, newValue: newValue))
     try verifyStateUpdate(stateUpdates[stateUpdates.count - 1])
   }
@@ -99,14 +103,16 @@ public struct Graph: Codable, Equatable, Sendable {
       throw KilnError.invalidGraph("output \(output) is not a node of \(name)")
     }
     for update in stateUpdates { try verifyStateUpdate(update) }
+    if Set(stateUpdates.map(\.state)).count != stateUpdates.count {
+      throw KilnError.invalidGraph("a parameter is updated twice")
+    }
   }
 
   private func verifyStateUpdate(_ update: StateUpdate) throws {
     guard nodes.indices.contains(update.state.id), nodes.indices.contains(update.newValue.id),
-      case .parameter(let attrs) = self[update.state].op, attrs.role == .state,
-      self[update.newValue].type == attrs.type
+      case .parameter(let attrs) = self[update.state].op, self[update.newValue].type == attrs.type
     else {
-      throw KilnError.invalidGraph("state update \(update.state) ← \(update.newValue) needs a state parameter and a value of its type")
+      throw KilnError.invalidGraph("update \(update.state) ← \(update.newValue) needs a parameter and a value of its type")
     }
   }
 

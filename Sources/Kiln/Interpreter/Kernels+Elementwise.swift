@@ -23,6 +23,7 @@ enum ElementwiseKernels {
     case .sigmoid: f = sigmoid
     case .tanh: f = { S.tanh($0) }
     case .affine(let scale, let shift): f = { S(scale) * $0 + S(shift) }
+    case .sqrt: f = { S.sqrt($0) }
     }
     return Tensor(shape: x.shape, scalars: x.scalars.map(f))
   }

@@ -91,6 +91,7 @@ enum GradientKernels {
     case .sigmoid: derivative = { _, y in y * (1 - y) }
     case .tanh: derivative = { _, y in 1 - y * y }
     case .affine(let scale, _): derivative = { _, _ in S(scale) }
+    case .sqrt: derivative = { _, y in 1 / (2 * y) }
     }
     return Tensor(shape: x.shape, scalars: x.scalars.indices.map { derivative(x.scalars[$0], y.scalars[$0]) * dy.scalars[$0] })
   }

@@ -44,6 +44,8 @@ public enum UnaryFunction: Codable, Hashable, Sendable {
   case tanh
   /// `scale·x + shift`.
   case affine(scale: Double, shift: Double)
+  /// √x (optimizer updates divide by the root of second moments).
+  case sqrt
 
   /// The function's name alone: `relu`, `leaky_relu`, `affine`.
   public var name: String {
@@ -54,12 +56,13 @@ public enum UnaryFunction: Codable, Hashable, Sendable {
     case .sigmoid: return "sigmoid"
     case .tanh: return "tanh"
     case .affine: return "affine"
+    case .sqrt: return "sqrt"
     }
   }
 
   var text: String {
     switch self {
-    case .relu, .sigmoid, .tanh: return name
+    case .relu, .sigmoid, .tanh, .sqrt: return name
     case .leakyReLU(let slope): return "leaky_relu slope=\(slope)"
     case .elu(let alpha): return "elu alpha=\(alpha)"
     case .affine(let scale, let shift): return "affine scale=\(scale) shift=\(shift)"
