@@ -6,44 +6,37 @@ enum GradientKernels {
     let conv = a.conv
     let geometry = WindowKernels.Geometry(
       x: a.inputShape, out: dy.shape, weight: w.shape, stride: conv.stride, dilation: conv.dilation, padBefore: conv.padding.before)
-    // The forward op gathered input[table[o·K + k]] into output o; its adjoint scatters back.
+    // The forward op gathered input[table[o·taps + t]] into output o; its adjoint scatters back.
     return WindowKernels.scatter(
-      dy, w, tables: geometry.gatherTables(mode: conv.paddingMode), from: geometry.output, to: geometry.input,
-      kernel: geometry.kernel, groups: conv.groups, shape: a.inputShape)
+      dy, w, table: geometry.gatherTable(mode: conv.paddingMode), taps: geometry.kernel.reduce(1, *),
+      outPlane: geometry.input.reduce(1, *), groups: conv.groups, shape: a.inputShape)
   }
 
   static func convWeightGrad<S: KilnScalar>(_ x: Tensor<S>, _ dy: Tensor<S>, _ a: ConvWeightGradAttrs, shape: [Int]) -> Tensor<S> {
     let conv = a.conv
     let geometry = WindowKernels.Geometry(
       x: x.shape, out: dy.shape, weight: shape, stride: conv.stride, dilation: conv.dilation, padBefore: conv.padding.before)
-    let (input, output, kernel) = (geometry.input, geometry.output, geometry.kernel)
-    let tables = geometry.gatherTables(mode: conv.paddingMode)
+    let table = geometry.gatherTable(mode: conv.paddingMode)
     let (batch, inChannels, outChannels) = (x.shape[0], x.shape[1], dy.shape[1])
     let (inPerGroup, outPerGroup) = (inChannels / conv.groups, outChannels / conv.groups)
-    let (inPlane, outPlane, taps) = (input.reduce(1, *), output.reduce(1, *), kernel.reduce(1, *))
+    let (inPlane, outPlane, taps) = (geometry.input.reduce(1, *), geometry.output.reduce(1, *), geometry.kernel.reduce(1, *))
     var dw = [S](repeating: 0, count: shape.reduce(1, *))
-    for n in 0..<batch {
-      for oc in 0..<outChannels {
-        let group = oc / outPerGroup
-        var dyIndex = (n * outChannels + oc) * outPlane
-        for od in 0..<output[0] {
-          for oh in 0..<output[1] {
-            for ow in 0..<output[2] {
-              let gradient = dy.scalars[dyIndex]
-              dyIndex += 1
-              for icInGroup in 0..<inPerGroup {
-                let xBase = (n * inChannels + group * inPerGroup + icInGroup) * inPlane
-                var wIndex = (oc * inPerGroup + icInGroup) * taps
-                for kd in 0..<kernel[0] {
-                  let sd = tables[0][od * kernel[0] + kd]
-                  for kh in 0..<kernel[1] {
-                    let sh = tables[1][oh * kernel[1] + kh]
-                    for kw in 0..<kernel[2] {
-                      let sw = tables[2][ow * kernel[2] + kw]
-                      if sd >= 0 && sh >= 0 && sw >= 0 {
-                        dw[wIndex] += gradient * x.scalars[xBase + (sd * input[1] + sh) * input[2] + sw]
-                      }
-                      wIndex += 1
+    x.scalars.withUnsafeBufferPointer { xs in
+      dy.scalars.withUnsafeBufferPointer { dys in
+        table.withUnsafeBufferPointer { table in
+          dw.withUnsafeMutableBufferPointer { dw in
+            for n in 0..<batch {
+              for oc in 0..<outChannels {
+                let group = oc / outPerGroup
+                let dyBase = (n * outChannels + oc) * outPlane
+                for o in 0..<outPlane {
+                  let gradient = dys[dyBase + o]
+                  for icInGroup in 0..<inPerGroup {
+                    let xBase = (n * inChannels + group * inPerGroup + icInGroup) * inPlane
+                    let wBase = (oc * inPerGroup + icInGroup) * taps
+                    for t in 0..<taps {
+                      let source = table[o * taps + t]
+                      if source >= 0 { dw[wBase + t] += gradient * xs[xBase + source] }
                     }
                   }
                 }

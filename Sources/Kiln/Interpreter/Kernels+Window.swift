@@ -39,57 +39,75 @@ enum WindowKernels {
       self.padBefore = lift(padBefore, fill: 0)
     }
 
-    /// `sourceTables` from the output to the input (convolution reads through these).
-    func gatherTables(mode: PaddingMode) -> [[Int]] {
-      sourceTables(input: input, output: output, kernel: kernel, stride: stride, dilation: dilation, padBefore: padBefore, mode: mode)
+    /// For output position o (flattened over D, H, W) and tap t (flattened over the kernel), the
+    /// flattened input position convolution reads at `[o·taps + t]`, or −1 for a zero.
+    func gatherTable(mode: PaddingMode) -> [Int] {
+      let perAxis = sourceTables(input: input, output: output, kernel: kernel, stride: stride, dilation: dilation, padBefore: padBefore, mode: mode)
+      return WindowKernels.flatten(perAxis, positions: output, kernel: kernel, target: input)
     }
 
-    /// For input index i and tap k, the output index `[i·K + k]` it reaches, or −1 (transposed
-    /// convolution writes through these): the same arithmetic with the roles swapped.
-    func scatterTables() -> [[Int]] {
-      sourceTables(input: output, output: input, kernel: kernel, stride: stride, dilation: dilation, padBefore: padBefore, mode: .zero)
+    /// For input position i and tap t, the flattened output position a transposed convolution
+    /// writes at `[i·taps + t]`, or −1: the same arithmetic with the roles swapped.
+    func scatterTable() -> [Int] {
+      let perAxis = sourceTables(input: output, output: input, kernel: kernel, stride: stride, dilation: dilation, padBefore: padBefore, mode: .zero)
+      return WindowKernels.flatten(perAxis, positions: input, kernel: kernel, target: output)
     }
   }
 
+  /// Combines per-axis tables (`[p·K + k]` → index on that axis, or −1) into one table over
+  /// flattened positions and taps (`[p·taps + t]` → flattened index into `target`, or −1).
+  static func flatten(_ perAxis: [[Int]], positions: [Int], kernel: [Int], target: [Int]) -> [Int] {
+    var table: [Int] = []
+    table.reserveCapacity(positions.reduce(1, *) * kernel.reduce(1, *))
+    for pd in 0..<positions[0] {
+      for ph in 0..<positions[1] {
+        for pw in 0..<positions[2] {
+          for kd in 0..<kernel[0] {
+            let d = perAxis[0][pd * kernel[0] + kd]
+            for kh in 0..<kernel[1] {
+              let h = perAxis[1][ph * kernel[1] + kh]
+              for kw in 0..<kernel[2] {
+                let w = perAxis[2][pw * kernel[2] + kw]
+                table.append(d < 0 || h < 0 || w < 0 ? -1 : (d * target[1] + h) * target[2] + w)
+              }
+            }
+          }
+        }
+      }
+    }
+    return table
+  }
+
+  /// Convolution as a gather: each output sums weight × input over its taps (table from
+  /// `Geometry.gatherTable`), for the input channels of its group.
   static func conv<S: KilnScalar>(
     _ x: Tensor<S>, _ w: Tensor<S>, _ bias: Tensor<S>?, _ a: ConvAttrs, shape: [Int]
   ) -> Tensor<S> {
     let (batch, inChannels, outChannels) = (x.shape[0], x.shape[1], shape[1])
     let (inPerGroup, outPerGroup) = (inChannels / a.groups, outChannels / a.groups)
     let geometry = Geometry(x: x.shape, out: shape, weight: w.shape, stride: a.stride, dilation: a.dilation, padBefore: a.padding.before)
-    let (input, output, kernel) = (geometry.input, geometry.output, geometry.kernel)
-    let tables = geometry.gatherTables(mode: a.paddingMode)
-    let (inPlane, outPlane, taps) = (input.reduce(1, *), output.reduce(1, *), kernel.reduce(1, *))
+    let table = geometry.gatherTable(mode: a.paddingMode)
+    let (inPlane, outPlane, taps) = (geometry.input.reduce(1, *), geometry.output.reduce(1, *), geometry.kernel.reduce(1, *))
     var out = [S](repeating: 0, count: shape.reduce(1, *))
     x.scalars.withUnsafeBufferPointer { xs in
       w.scalars.withUnsafeBufferPointer { ws in
-        for n in 0..<batch {
-          for oc in 0..<outChannels {
-            let group = oc / outPerGroup
-            var index = (n * outChannels + oc) * outPlane
-            for od in 0..<output[0] {
-              for oh in 0..<output[1] {
-                for ow in 0..<output[2] {
+        table.withUnsafeBufferPointer { table in
+          out.withUnsafeMutableBufferPointer { out in
+            for n in 0..<batch {
+              for oc in 0..<outChannels {
+                let group = oc / outPerGroup
+                let outBase = (n * outChannels + oc) * outPlane
+                for o in 0..<outPlane {
                   var sum: S = bias?.scalars[oc] ?? 0
                   for icInGroup in 0..<inPerGroup {
                     let xBase = (n * inChannels + group * inPerGroup + icInGroup) * inPlane
-                    var wIndex = (oc * inPerGroup + icInGroup) * taps
-                    for kd in 0..<kernel[0] {
-                      let sd = tables[0][od * kernel[0] + kd]
-                      for kh in 0..<kernel[1] {
-                        let sh = tables[1][oh * kernel[1] + kh]
-                        for kw in 0..<kernel[2] {
-                          let sw = tables[2][ow * kernel[2] + kw]
-                          if sd >= 0 && sh >= 0 && sw >= 0 {
-                            sum += xs[xBase + (sd * input[1] + sh) * input[2] + sw] * ws[wIndex]
-                          }
-                          wIndex += 1
-                        }
-                      }
+                    let wBase = (oc * inPerGroup + icInGroup) * taps
+                    for t in 0..<taps {
+                      let source = table[o * taps + t]
+                      if source >= 0 { sum += xs[xBase + source] * ws[wBase + t] }
                     }
                   }
-                  out[index] = sum
-                  index += 1
+                  out[outBase + o] = sum
                 }
               }
             }
@@ -106,7 +124,7 @@ enum WindowKernels {
     _ x: Tensor<S>, _ w: Tensor<S>, _ bias: Tensor<S>?, _ a: ConvTransposeAttrs, shape: [Int]
   ) -> Tensor<S> {
     let geometry = Geometry(x: x.shape, out: shape, weight: w.shape, stride: a.stride, dilation: a.dilation, padBefore: a.padding.before)
-    var out = scatter(x, w, tables: geometry.scatterTables(), from: geometry.input, to: geometry.output, kernel: geometry.kernel, groups: a.groups, shape: shape)
+    var out = scatter(x, w, table: geometry.scatterTable(), taps: geometry.kernel.reduce(1, *), outPlane: geometry.output.reduce(1, *), groups: a.groups, shape: shape)
     if let bias {
       let plane = geometry.output.reduce(1, *)
       for index in out.scalars.indices { out.scalars[index] += bias.scalars[(index / plane) % shape[1]] }
@@ -114,45 +132,34 @@ enum WindowKernels {
     return out
   }
 
-  /// The adjoint of a convolution's gather: each element of `source` `[N, C_s, *from]` adds
-  /// `source · w[c_s, c_d, k]` into destination index `tables[axis][i·K + k]` (skipped where −1) of
-  /// every channel `c_d` of its group in a `shape` = `[N, C_d, *to]` tensor. `w` is
+  /// The adjoint of a convolution's gather: each element of `source` `[N, C_s, *positions]` adds
+  /// `source · w[c_s, c_d, t]` into flattened position `table[p·taps + t]` (skipped where −1) of
+  /// every channel `c_d` of its group in a `shape` = `[N, C_d, …]` tensor. `w` is
   /// `[C_s, C_d / groups, *kernel]`. Transposed convolution and a convolution's input gradient
   /// are both this.
   static func scatter<S: KilnScalar>(
-    _ source: Tensor<S>, _ w: Tensor<S>, tables: [[Int]], from input: [Int], to output: [Int], kernel: [Int],
-    groups: Int, shape: [Int]
+    _ source: Tensor<S>, _ w: Tensor<S>, table: [Int], taps: Int, outPlane: Int, groups: Int, shape: [Int]
   ) -> Tensor<S> {
     let (batch, inChannels, outChannels) = (source.shape[0], source.shape[1], shape[1])
     let (inPerGroup, outPerGroup) = (inChannels / groups, w.shape[1])
-    let (inPlane, outPlane, taps) = (input.reduce(1, *), output.reduce(1, *), kernel.reduce(1, *))
+    let inPlane = source.count / max(batch * inChannels, 1)
     var out = [S](repeating: 0, count: shape.reduce(1, *))
     source.scalars.withUnsafeBufferPointer { xs in
       w.scalars.withUnsafeBufferPointer { ws in
-        for n in 0..<batch {
-          for ic in 0..<inChannels {
-            let group = ic / inPerGroup
-            var xIndex = (n * inChannels + ic) * inPlane
-            for id in 0..<input[0] {
-              for ih in 0..<input[1] {
-                for iw in 0..<input[2] {
-                  let value = xs[xIndex]
-                  xIndex += 1
+        table.withUnsafeBufferPointer { table in
+          out.withUnsafeMutableBufferPointer { out in
+            for n in 0..<batch {
+              for ic in 0..<inChannels {
+                let group = ic / inPerGroup
+                let xBase = (n * inChannels + ic) * inPlane
+                for i in 0..<inPlane {
+                  let value = xs[xBase + i]
                   for ocInGroup in 0..<outPerGroup {
                     let outBase = (n * outChannels + group * outPerGroup + ocInGroup) * outPlane
-                    var wIndex = (ic * outPerGroup + ocInGroup) * taps
-                    for kd in 0..<kernel[0] {
-                      let od = tables[0][id * kernel[0] + kd]
-                      for kh in 0..<kernel[1] {
-                        let oh = tables[1][ih * kernel[1] + kh]
-                        for kw in 0..<kernel[2] {
-                          let ow = tables[2][iw * kernel[2] + kw]
-                          if od >= 0 && oh >= 0 && ow >= 0 {
-                            out[outBase + (od * output[1] + oh) * output[2] + ow] += value * ws[wIndex]
-                          }
-                          wIndex += 1
-                        }
-                      }
+                    let wBase = (ic * outPerGroup + ocInGroup) * taps
+                    for t in 0..<taps {
+                      let target = table[i * taps + t]
+                      if target >= 0 { out[outBase + target] += value * ws[wBase + t] }
                     }
                   }
                 }
