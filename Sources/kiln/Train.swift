@@ -97,51 +97,30 @@ struct Train: ParsableCommand {
     }
     let rates: LearningRateSchedule =
       schedule == "step" ? .step(lr, every: stepEpochs, gamma: 0.1) : schedule == "cosine" ? .cosine(lr, epochs: epochs) : .constant(lr)
-    let progress = Progress(total: train.count / batch)
     for epoch in firstEpoch..<epochs {
-      let batches = train.batchIndices(size: batch, shuffleSeed: options.seed &+ UInt64(epoch))
-      var (seen, correct, lossSum) = (0, 0, 0.0)
-      let start = Date()
-      for (index, indices) in batches.enumerated() {
-        let (images, labels) = train.batch(indices)
-        let rate = rates.rate(step: trainer.steps, stepsPerEpoch: batches.count)
-        let (loss, logits) = try trainer.step(["input": images, "labels": labels], learningRate: rate)
-        seen += indices.count
-        lossSum += Double(loss) * Double(indices.count)
-        correct += zip(argmaxRows(logits), labels.scalars).filter { $0 == Int($1) }.count
-        progress.show(
-          epoch: epoch + 1, of: epochs, done: index + 1, loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
-          rate: Double(seen) / Date().timeIntervalSince(start))
+      let result = try trainer.trainEpoch(on: train, epoch: epoch, seed: options.seed, schedule: rates) { done, total, sofar in
+        Progress.show(epoch: epoch + 1, of: epochs, done: done, total: total, sofar)
       }
-      let trained = try trainer.trainedModel
-      let (accuracy, testLoss) = try trained.evaluate(on: test)
+      let (accuracy, testLoss) = try trainer.trainedModel.evaluate(on: test)
       try trainer.saveCheckpoint(to: checkpointPath, epoch: epoch + 1)
-      progress.finish(String(format: "epoch %d: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%, %.0f img/s",
-        epoch + 1, lossSum / Double(max(seen, 1)), 100 * Double(correct) / Double(max(seen, 1)), testLoss, 100 * accuracy,
-        Double(seen) / Date().timeIntervalSince(start)))
+      Progress.finish(String(format: "epoch %d: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%, %.0f img/s",
+        epoch + 1, result.meanLoss, 100 * result.accuracy, testLoss, 100 * accuracy, Double(result.samples) / result.seconds))
     }
     try SafeTensors.write(try trainer.trainedModel.parameters.entries, metadata: ["format": "kiln", "model": model.graph.name], to: out)
     print("wrote \(out) and \(checkpointPath)")
   }
-
-  private func argmaxRows(_ logits: Tensor<Float>) -> [Int] {
-    let classes = logits.shape[1]
-    return (0..<logits.shape[0]).map { row in
-      (0..<classes).max { logits.scalars[row * classes + $0] < logits.scalars[row * classes + $1] } ?? 0
-    }
-  }
 }
 
-/// A one-line progress bar on a terminal; occasional plain lines otherwise (logs, tests).
-struct Progress {
-  let total: Int
-  let isTerminal = isatty(STDERR_FILENO) != 0
+/// A one-line progress bar on a terminal; a plain line every quarter epoch otherwise (logs, tests).
+enum Progress {
+  static let isTerminal = isatty(STDERR_FILENO) != 0
 
-  func show(epoch: Int, of epochs: Int, done: Int, loss: Double, accuracy: Double, rate: Double) {
+  static func show(epoch: Int, of epochs: Int, done: Int, total: Int, _ sofar: Trainer.EpochResult) {
     let width = 30
     let filled = width * done / max(total, 1)
     let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
-    let line = String(format: "epoch %d/%d [%@] %d/%d loss %.4f acc %.2f%% %.0f img/s", epoch, epochs, bar, done, total, loss, 100 * accuracy, rate)
+    let rate = Double(sofar.samples) / max(sofar.seconds, 1e-9)
+    let line = String(format: "epoch %d/%d [%@] %d/%d loss %.4f acc %.2f%% %.0f img/s", epoch, epochs, bar, done, total, sofar.meanLoss, 100 * sofar.accuracy, rate)
     if isTerminal {
       FileHandle.standardError.write(Data("\r\(line)".utf8))
     } else if done % max(total / 4, 1) == 0 {
@@ -149,7 +128,7 @@ struct Progress {
     }
   }
 
-  func finish(_ summary: String) {
+  static func finish(_ summary: String) {
     if isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     print(summary)
   }

@@ -46,6 +46,43 @@ public struct Trainer: Sendable {
     return (run[training.loss].scalars[0], run[training.logits])
   }
 
+  /// What one epoch of training measured.
+  public struct EpochResult: Sendable {
+    public var samples: Int
+    public var meanLoss: Double
+    public var accuracy: Double
+    public var seconds: Double
+  }
+
+  /// One epoch over `data` in batches of the training batch size, shuffled with `seed` + `epoch`
+  /// (so a resumed run sees the same order), the learning rate from `schedule`. `progress` is
+  /// called after every batch with the batches done and the running result.
+  public mutating func trainEpoch(
+    on data: Dataset, epoch: Int, seed: UInt64, schedule: LearningRateSchedule,
+    progress: (_ done: Int, _ of: Int, _ sofar: EpochResult) -> Void = { _, _, _ in }
+  ) throws -> EpochResult {
+    let batches = data.batchIndices(size: batchSize, shuffleSeed: seed &+ UInt64(epoch))
+    guard !batches.isEmpty else {
+      throw KilnError.invalidArgument("\(data.count) samples do not fill one batch of \(batchSize)")
+    }
+    let start = Date()
+    var result = EpochResult(samples: 0, meanLoss: 0, accuracy: 0, seconds: 0)
+    var (lossSum, correct) = (0.0, 0)
+    for (index, indices) in batches.enumerated() {
+      let (images, labels) = data.batch(indices)
+      let rate = schedule.rate(step: steps, stepsPerEpoch: batches.count)
+      let (loss, logits) = try step(["input": images, "labels": labels], learningRate: rate)
+      result.samples += indices.count
+      lossSum += Double(loss) * Double(indices.count)
+      correct += zip(logits.argmaxRows(), labels.scalars).filter { $0 == Int($1) }.count
+      result.meanLoss = lossSum / Double(result.samples)
+      result.accuracy = Double(correct) / Double(result.samples)
+      result.seconds = Date().timeIntervalSince(start)
+      progress(index + 1, batches.count, result)
+    }
+    return result
+  }
+
   /// The trained model: the inference graph with the current weights and running statistics.
   public var trainedModel: Model {
     get throws {
@@ -60,7 +97,9 @@ public struct Trainer: Sendable {
   /// Writes every parameter (weights, running statistics, optimizer state) with the step count and
   /// `epoch` to `path`, atomically.
   public func saveCheckpoint(to path: String, epoch: Int) throws {
-    let optimizer = String(decoding: try JSONEncoder().encode(training.optimizer), as: UTF8.self)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    let optimizer = String(decoding: try encoder.encode(training.optimizer), as: UTF8.self)
     let metadata = ["format": "kiln-checkpoint", "model": model.name, "optimizer": optimizer, "steps": "\(steps)", "epoch": "\(epoch)"]
     try SafeTensors.write(parameters.entries, metadata: metadata, to: path)
   }
@@ -76,9 +115,9 @@ public struct Trainer: Sendable {
     guard metadata["model"] == model.name else {
       throw fail("is a checkpoint of model \(metadata["model"] ?? "?"), not \(model.name)")
     }
-    let optimizer = String(decoding: try JSONEncoder().encode(training.optimizer), as: UTF8.self)
-    guard metadata["optimizer"] == optimizer else {
-      throw fail("was written with optimizer \(metadata["optimizer"] ?? "?"), not \(optimizer); resume with the same optimizer settings")
+    let saved = metadata["optimizer"].flatMap { try? JSONDecoder().decode(Optimizer.self, from: Data($0.utf8)) }
+    guard saved == training.optimizer else {
+      throw fail("was written with optimizer \(metadata["optimizer"] ?? "?"), not \(training.optimizer); resume with the same optimizer settings")
     }
     var store = parameters
     for (name, tensor) in tensors {
@@ -110,12 +149,22 @@ extension Model {
       let logits = try sized.predict(images)
       let classes = logits.shape[1]
       let logProbabilities = ElementwiseKernels.softmax(logits, axis: 1, log: true)
+      correct += zip(logits.argmaxRows(), labels.scalars).filter { $0 == Int($1) }.count
       for (row, label) in labels.scalars.enumerated() {
-        let scores = logits.scalars[(row * classes)..<((row + 1) * classes)]
-        if scores.indices.max(by: { scores[$0] < scores[$1] }).map({ $0 - row * classes }) == Int(label) { correct += 1 }
         totalLoss -= Double(logProbabilities.scalars[row * classes + Int(label)])
       }
     }
     return (Double(correct) / Double(max(data.count, 1)), totalLoss / Double(max(data.count, 1)))
+  }
+}
+
+extension Tensor {
+  /// The index of the largest element of each row of a `[rows, columns]` tensor (the first one
+  /// on ties): the predicted class of each sample.
+  public func argmaxRows() -> [Int] {
+    let columns = shape[1]
+    return (0..<shape[0]).map { row in
+      (0..<columns).reduce(0) { best, column in scalars[row * columns + column] > scalars[row * columns + best] ? column : best }
+    }
   }
 }
