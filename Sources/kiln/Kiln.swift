@@ -15,7 +15,7 @@ struct KilnCommand: ParsableCommand {
         kiln run lenet5 --input /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --index 0
         kiln dump lenet5 --dot > lenet5.dot
       """,
-    subcommands: [Summary.self, Run.self, Dump.self, Train.self, ZooList.self])
+    subcommands: [Summary.self, Run.self, Dump.self, Train.self, SaliencyCommand.self, ZooList.self])
 
   /// Runs the command; any error is printed as one line (`Error: …`) with a non-zero exit code,
   /// without the usage text that argument-parser appends by default.
@@ -34,4 +34,10 @@ struct KilnCommand: ParsableCommand {
       Foundation.exit(code.rawValue)
     }
   }
+}
+
+/// Writes a line to standard output at once (`print` is block-buffered on pipes), for the
+/// progress of long commands.
+func say(_ line: String) {
+  FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

@@ -93,7 +93,7 @@ struct Train: ParsableCommand {
     var firstEpoch = 0
     if let resume {
       firstEpoch = try trainer.resume(from: resume)
-      print("resumed \(resume) after epoch \(firstEpoch) (step \(trainer.steps))")
+      say("resumed \(resume) after epoch \(firstEpoch) (step \(trainer.steps))")
     }
     let rates: LearningRateSchedule =
       schedule == "step" ? .step(lr, every: stepEpochs, gamma: 0.1) : schedule == "cosine" ? .cosine(lr, epochs: epochs) : .constant(lr)
@@ -107,7 +107,7 @@ struct Train: ParsableCommand {
         epoch + 1, result.meanLoss, 100 * result.accuracy, testLoss, 100 * accuracy, Double(result.samples) / result.seconds))
     }
     try SafeTensors.write(try trainer.trainedModel.parameters.entries, metadata: ["format": "kiln", "model": model.graph.name], to: out)
-    print("wrote \(out) and \(checkpointPath)")
+    say("wrote \(out) and \(checkpointPath)")
   }
 }
 
@@ -130,6 +130,6 @@ enum Progress {
 
   static func finish(_ summary: String) {
     if isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    print(summary)
+    say(summary)
   }
 }

@@ -58,7 +58,7 @@ import Testing
       """)
   }
 
-  @Test(arguments: ["summary", "run", "dump", "zoo"])
+  @Test(arguments: ["summary", "run", "dump", "train", "saliency", "zoo"])
   func everyCommandHasHelpWithExamples(command: String) throws {
     let help = try kiln(command, "--help")
     #expect(help.status == 0)
@@ -120,6 +120,30 @@ import Testing
     #expect(result.status == 0, "\(result.stderr)")
     #expect(result.stdout.contains("Parameters: 20,418 (trainable 20,194, state 224)"))
     #expect(result.stdout.contains("logits for the first Fashion-MNIST test image: ["))
+  }
+
+  @Test func trainResumeAndSaliency() throws {
+    let directory = try temporaryDirectory()
+    let out = directory + "/lenet5.safetensors"
+    let train = try kiln("train", "lenet5", "--epochs", "1", "--limit", "64", "--batch", "32", "--optimizer", "adam", "--lr", "0.001", "--out", out)
+    #expect(train.status == 0, "\(train.stderr)")
+    #expect(train.stdout.contains("epoch 1: train loss"))
+    #expect(FileManager.default.fileExists(atPath: directory + "/lenet5.ckpt.safetensors"))
+    let resumed = try kiln(
+      "train", "lenet5", "--epochs", "2", "--limit", "64", "--batch", "32", "--optimizer", "adam", "--lr", "0.001", "--out", out,
+      "--resume", directory + "/lenet5.ckpt.safetensors")
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    #expect(resumed.stdout.contains("resumed") && resumed.stdout.contains("epoch 2:") && !resumed.stdout.contains("epoch 1:"))
+    let saliency = try kiln("saliency", "lenet5", "--weights", out, "--index", "0", "--out", directory + "/map.png")
+    #expect(saliency.status == 0, "\(saliency.stderr)")
+    #expect(saliency.stdout.contains("true class Ankle boot"))
+    let png = try Data(contentsOf: URL(fileURLWithPath: directory + "/map.png"))
+    #expect(png.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+    expectFailure(
+      try kiln("train", "lenet5", "--limit", "64", "--batch", "32", "--optimizer", "momentum", "--out", out, "--resume", directory + "/lenet5.ckpt.safetensors"),
+      "was written with optimizer")
+    expectFailure(try kiln("train", "lenet5", "--optimizer", "lion"), "--optimizer lion is not one of sgd, momentum, nesterov, adagrad, rmsprop, adam")
+    expectFailure(try kiln("train", "lenet5", "--freeze", "conv7", "--limit", "64"), "cannot freeze conv7")
   }
 
   @Test func badInputGivesOneLineErrors() throws {

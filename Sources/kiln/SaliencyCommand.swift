@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Kiln
+
+struct SaliencyCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "saliency",
+    abstract: "Write a PNG of where a classifier looks: input, gradient saliency and occlusion maps.",
+    discussion: """
+      For Fashion-MNIST test image --index, the PNG shows three panels side by side: the image,
+      |∂ score / ∂ input| of the top class (hot colours: large gradients), and the drop in that
+      score when a --patch × --patch square around each pixel is hidden.
+
+      Examples:
+        kiln saliency lenet5 --weights lenet5.safetensors --index 0 --out saliency.png
+        kiln saliency lenet5 --weights lenet5.safetensors --index 7 --patch 6 --out coat.png
+      """)
+
+  @OptionGroup var options: ModelOptions
+
+  @Option(help: "Trained weights (safetensors).")
+  var weights: String?
+
+  @Option(help: "Which Fashion-MNIST test image.")
+  var index = 0
+
+  @Option(name: .customLong("data-dir"), help: "Where the Fashion-MNIST IDX files are.")
+  var dataDirectory = FashionMNIST.defaultDirectory
+
+  @Option(help: "Side of the occluding square, in pixels.")
+  var patch = 4
+
+  @Option(help: "The PNG to write.")
+  var out = "saliency.png"
+
+  func validate() throws {
+    guard index >= 0 else { throw ValidationError("--index must be 0 or more, got \(index)") }
+    guard patch >= 1 else { throw ValidationError("--patch must be at least 1, got \(patch)") }
+  }
+
+  func run() throws {
+    let model = try options.model(weights: weights)
+    guard let shape = model.inputType?.shape, shape.count == 4, shape[0] == 1, shape[1] == 1, shape[2] >= 28, (shape[2] - 28) % 2 == 0 else {
+      throw ValidationError("saliency maps need a single-image greyscale model (input [1,1,S,S], S ≥ 28 and even)")
+    }
+    let data = try FashionMNIST.load(.test, directory: dataDirectory, limit: index + 1, padding: (shape[2] - 28) / 2)
+    guard index < data.count else { throw ValidationError("--index \(index) is outside the test set") }
+    let image = data.batch([index]).images
+    let logits = try model.predict(image)
+    let top = logits.argmaxRows()[0]
+    let gradient = try Saliency.gradient(model, input: image, class: top)
+    let occlusion = try Saliency.occlusion(model, input: image, class: top, patch: patch, stride: max(patch / 2, 1), fill: image.scalars.min() ?? 0)
+    let (height, width, scale, gap) = (shape[2], shape[3], 8, 8)
+    var picture = RGBImage(width: 3 * width * scale + 2 * gap, height: height * scale, fill: 255)
+    let panels = [
+      RGBImage.map(image.scalars, width: width, height: height),
+      RGBImage.map(gradient.scalars.map(abs), width: width, height: height, colormap: RGBImage.hot),
+      RGBImage.map(occlusion.scalars.map { max($0, 0) }, width: width, height: height, colormap: RGBImage.hot),
+    ]
+    for (i, panel) in panels.enumerated() { picture.draw(panel, x: i * (width * scale + gap), y: 0, scale: scale) }
+    try picture.writePNG(to: out)
+    let names = FashionMNIST.classNames
+    print("image \(index): true class \(names[data.labels[index]]), predicted \(names[top]); wrote \(out)")
+  }
+}
