@@ -29,5 +29,6 @@ let package = Package(
     .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnRuntime"]),
     // Examples a user copies from; each is run by the tests.
     .executableTarget(name: "residual-block", dependencies: ["Kiln"], path: "examples/residual-block"),
+    .executableTarget(name: "transfer-learning", dependencies: ["Kiln"], path: "examples/transfer-learning"),
   ]
 )

@@ -54,7 +54,27 @@ public struct Dataset: Sendable {
     self.classCount = classCount
   }
 
+  private init(imageShape: [Int], pixels: [Float], labels: [Int], classCount: Int) {
+    self.imageShape = imageShape
+    self.pixels = pixels
+    self.labels = labels
+    self.classCount = classCount
+  }
+
   public var count: Int { labels.count }
+
+  /// The samples whose label is in `classes`, relabelled by position in `classes`
+  /// (`[5, 7]`: class 5 becomes 0, class 7 becomes 1) — a new task from a label split.
+  public func selecting(classes: [Int]) -> Dataset {
+    let size = imageShape.reduce(1, *)
+    var (pixels, labels): ([Float], [Int]) = ([], [])
+    for (index, label) in self.labels.enumerated() {
+      guard let relabelled = classes.firstIndex(of: label) else { continue }
+      pixels.append(contentsOf: self.pixels[(index * size)..<((index + 1) * size)])
+      labels.append(relabelled)
+    }
+    return Dataset(imageShape: imageShape, pixels: pixels, labels: labels, classCount: classes.count)
+  }
 
   /// The images at `indices` as one batch `[indices.count, C, H, W]` with their labels `[n]`.
   public func batch(_ indices: [Int]) -> (images: Tensor<Float>, labels: Tensor<Float>) {
