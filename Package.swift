@@ -6,6 +6,7 @@ let package = Package(
   platforms: [.macOS(.v14)],
   products: [
     .library(name: "Kiln", targets: ["Kiln"]),
+    .library(name: "KilnLLVM", targets: ["KilnLLVM"]),
     .executable(name: "kiln", targets: ["kiln"]),
   ],
   dependencies: [
@@ -20,6 +21,16 @@ let package = Package(
     .target(
       name: "Kiln",
       dependencies: ["CZlib", .product(name: "RealModule", package: "swift-numerics")]),
+    // LLVM 14's C API (Debian's llvm-14-dev); the headers are symlinked into include/.
+    .target(
+      name: "CLLVM",
+      cSettings: [.define("__STDC_CONSTANT_MACROS"), .define("__STDC_FORMAT_MACROS"), .define("__STDC_LIMIT_MACROS")],
+      linkerSettings: [.linkedLibrary("LLVM-14")]),
+    // Lowering of graphs to native code through LLVM: JIT and ahead-of-time objects.
+    .target(
+      name: "KilnLLVM",
+      dependencies: ["Kiln", "CLLVM", "KilnRuntime"],
+      linkerSettings: [.linkedLibrary("openblas")]),
     .executableTarget(
       name: "kiln",
       dependencies: [
@@ -27,6 +38,7 @@ let package = Package(
         .product(name: "RealModule", package: "swift-numerics"),
       ]),
     .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnRuntime"]),
+    .testTarget(name: "KilnLLVMTests", dependencies: ["KilnLLVM", "Kiln"]),
     // Examples a user copies from; each is run by the tests.
     .executableTarget(name: "residual-block", dependencies: ["Kiln"], path: "examples/residual-block"),
     .executableTarget(name: "transfer-learning", dependencies: ["Kiln"], path: "examples/transfer-learning"),

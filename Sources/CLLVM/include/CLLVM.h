@@ -1,0 +1,12 @@
+// LLVM 14's C API for Swift (include/llvm-c and include/llvm are symlinks into Debian's llvm-14-dev).
+#include <llvm-c/Core.h>
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/Error.h>
+
+/// Registers the host target and its assembly printer (static inline in LLVM's headers).
+void cllvm_init_native(void);

@@ -1,0 +1,6 @@
+#include "CLLVM.h"
+
+void cllvm_init_native(void) {
+  LLVMInitializeNativeTarget();
+  LLVMInitializeNativeAsmPrinter();
+}

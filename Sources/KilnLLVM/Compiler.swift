@@ -1,0 +1,181 @@
+import CLLVM
+import Foundation
+import Kiln
+
+/// Compiles graphs to native code through LLVM: each node becomes a kernel function (loops
+/// specialised to its static shapes, or BLAS calls), and one entry function runs them in order
+/// over caller buffers and a planned arena.
+///
+/// ```swift
+/// let compiled = try Compiler().compile(model)
+/// let logits = try compiled.predict(image)
+/// ```
+public final class Compiler: @unchecked Sendable {
+  let target: HostTarget
+
+  public init() throws { target = try HostTarget() }
+
+  /// The CPU LLVM targets and whether it has AVX-512.
+  public var targetDescription: String { "\(target.cpu) (\(target.triple))" + (target.hasAVX512 ? ", AVX-512" : "") }
+
+  /// JIT-compiles `model`'s graph; its parameters are bound to the result.
+  public func compile(_ model: Model) throws -> CompiledModel {
+    try CompiledModel(compiler: self, graph: model.graph, parameters: model.parameters)
+  }
+
+  /// The optimised module as assembly (tests check it for vector instructions).
+  public func assembly(_ graph: Graph) throws -> String {
+    let ir = try build(graph, symbol: "kiln_entry", context: nil).ir
+    try target.optimize(ir)
+    return try target.assembly(ir)
+  }
+
+  /// Builds the LLVM module for `graph`: kernels plus the entry `i32 symbol(float* arena, float** slots)`.
+  func build(_ graph: Graph, symbol: String, context: LLVMContextRef?) throws -> (ir: IRBuilder, plan: MemoryPlan) {
+    try graph.verify()
+    let plan = MemoryPlan(graph) { Lowering.scratchSize(graph.nodes[$0], graph) }
+    let ir = IRBuilder(name: graph.name, context: context)
+    let pointerPointer = LLVMPointerType(ir.floatPointer, 0)!
+    // Kernels first, each its own function.
+    var kernels: [Int: LLVMValueRef] = [:]
+    for (index, node) in graph.nodes.enumerated() {
+      switch node.op {
+      case .input, .parameter: continue
+      default: break
+      }
+      if MemoryPlan.isView(node.op) && !graph.outputs.contains(ValueID(index)) { continue }
+      let scratch = plan.scratch[index] != nil
+      let parameters = Array(repeating: ir.floatPointer, count: 1 + node.inputs.count + (scratch ? 1 : 0))
+      let function = ir.function("k\(index)", parameters: parameters, returns: ir.i32, isInternal: true)
+      ir.beginBody(of: function)
+      let kernel = Kernel(
+        ir: ir, node: node, inputTypes: node.inputs.map { graph[$0].type },
+        inputs: (0..<node.inputs.count).map { LLVMGetParam(function, UInt32($0 + 1)) }, output: LLVMGetParam(function, 0),
+        scratch: scratch ? LLVMGetParam(function, UInt32(node.inputs.count + 1)) : nil)
+      try Lowering.emit(kernel)
+      LLVMBuildRet(ir.builder, ir.int32(0))
+      kernels[index] = function
+    }
+    // The entry: resolve every operand's pointer, call the kernels, stop at the first failure.
+    let entry = ir.function(symbol, parameters: [ir.floatPointer, pointerPointer], returns: ir.i32, isInternal: false)
+    ir.beginBody(of: entry)
+    let (arena, slots) = (LLVMGetParam(entry, 0)!, LLVMGetParam(entry, 1)!)
+    func pointer(_ location: MemoryPlan.Location) -> LLVMValueRef {
+      switch location {
+      case .slot(let slot):
+        var index: [LLVMValueRef?] = [ir.int(slot)]
+        let address = LLVMBuildGEP2(ir.builder, ir.floatPointer, slots, &index, 1, "")!
+        return LLVMBuildLoad2(ir.builder, ir.floatPointer, address, "")!
+      case .arena(let offset):
+        return ir.element(arena, ir.int(offset))
+      }
+    }
+    for (index, node) in graph.nodes.enumerated() {
+      guard let kernel = kernels[index], let location = plan.locations[index] else { continue }
+      var arguments = [pointer(location)] + node.inputs.compactMap { plan.locations[$0.id].map(pointer) }
+      if let offset = plan.scratch[index] { arguments.append(ir.element(arena, ir.int(offset))) }
+      let status = ir.call(kernel, arguments)
+      ir.when(ir.icmp(LLVMIntNE, status, ir.int32(0))) { LLVMBuildRet(ir.builder, status); LLVMPositionBuilderAtEnd(ir.builder, ir.newBlock("dead")) }
+    }
+    // Outputs that are views or sources are copied into their slots.
+    let firstOutputSlot = graph.inputs.count + graph.parameters.count
+    for (position, output) in graph.outputs.enumerated() {
+      let slot = firstOutputSlot + position
+      guard let location = plan.locations[output.id], location != .slot(slot) else { continue }
+      let (from, to) = (pointer(location), pointer(.slot(slot)))
+      ir.loop(graph[output].type.elementCount) { i in ir.store(ir.load(from, i), to, i) }
+    }
+    LLVMBuildRet(ir.builder, ir.int32(0))
+    try ir.verify()
+    return (ir, plan)
+  }
+}
+
+/// A graph compiled to native code with its parameters bound: call `run` or `predict`.
+/// One instance holds one arena, so it runs one call at a time; compile again (or create more
+/// instances) for concurrent use.
+public final class CompiledModel: @unchecked Sendable {
+  public let graph: Graph
+  /// Seconds spent building, optimising and JIT-compiling.
+  public let compileSeconds: Double
+  /// Planned arena bytes, and what the intermediates would take without reuse.
+  public let arenaBytes: Int
+  public let naiveBytes: Int
+
+  private let jit: JIT
+  private typealias Entry = @convention(c) (UnsafeMutablePointer<Float>?, UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?) -> Int32
+  private let entry: Entry
+  /// The arena and one buffer per slot (inputs, parameters, outputs), allocated once.
+  private let arena: UnsafeMutableBufferPointer<Float>
+  private let slots: [UnsafeMutableBufferPointer<Float>]
+  private let slotPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>
+  private let lock = NSLock()
+
+  init(compiler: Compiler, graph: Graph, parameters store: ParameterStore) throws {
+    let start = Date()
+    self.graph = graph
+    let context = LLVMOrcCreateNewThreadSafeContext()!
+    defer { LLVMOrcDisposeThreadSafeContext(context) }
+    let (ir, plan) = try compiler.build(graph, symbol: "kiln_entry", context: LLVMOrcThreadSafeContextGetContext(context))
+    try compiler.target.optimize(ir)
+    jit = try JIT(ir, context: context)
+    entry = unsafeBitCast(try jit.address(of: "kiln_entry"), to: Entry.self)
+    compileSeconds = Date().timeIntervalSince(start)
+    arenaBytes = plan.arenaSize * 4
+    naiveBytes = plan.naiveSize * 4
+    for value in graph.parameters where store[graph[value].name]?.shape != graph[value].type.shape {
+      throw KilnError.invalidArgument("parameter \(graph[value].name) \(graph[value].type) of \(graph.name) has no value of its shape")
+    }
+    arena = .allocate(capacity: max(plan.arenaSize, 1))
+    arena.initialize(repeating: 0)
+    slots = plan.slotValues.map { value in
+      let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(graph[value].type.elementCount, 1))
+      buffer.initialize(repeating: 0)
+      if let tensor = store[graph[value].name], case .parameter = graph[value].op {
+        _ = buffer.initialize(from: tensor.scalars)
+      }
+      return buffer
+    }
+    slotPointers = .allocate(capacity: slots.count)
+    for (index, slot) in slots.enumerated() { slotPointers[index] = slot.baseAddress }
+  }
+
+  deinit {
+    arena.deallocate()
+    for slot in slots { slot.deallocate() }
+    slotPointers.deallocate()
+  }
+
+  /// Runs the compiled graph on `inputs` (by input name; integer inputs hold whole numbers) and
+  /// returns the outputs.
+  public func run(_ inputs: [String: Tensor<Float>]) throws -> [Tensor<Float>] {
+    lock.lock()
+    defer { lock.unlock() }
+    for (slot, value) in graph.inputs.enumerated() {
+      let node = graph[value]
+      guard let tensor = inputs[node.name], tensor.shape == node.type.shape else {
+        throw KilnError.runtime(node: node.name, message: "expects an input of shape \(node.type) (got \(inputs[node.name].map { TensorType($0.shape).description } ?? "none"))")
+      }
+      // Integer inputs travel as int32 bit patterns.
+      for (index, scalar) in tensor.scalars.enumerated() {
+        slots[slot][index] = node.type.dtype == .i32 ? Float(bitPattern: UInt32(bitPattern: Int32(scalar))) : scalar
+      }
+    }
+    let status = entry(arena.baseAddress, slotPointers)
+    guard status == 0 else {
+      throw KilnError.runtime(node: graph.name, message: "compiled code failed with status \(status) (an index or label out of range)")
+    }
+    let firstOutput = graph.inputs.count + graph.parameters.count
+    return graph.outputs.enumerated().map { position, value in
+      Tensor(shape: graph[value].type.shape, scalars: Array(slots[firstOutput + position].prefix(graph[value].type.elementCount)))
+    }
+  }
+
+  /// The first output for a single-input model.
+  public func predict(_ input: Tensor<Float>) throws -> Tensor<Float> {
+    guard let name = graph.inputs.first.map({ graph[$0].name }), let output = try run([name: input]).first else {
+      throw KilnError.invalidArgument("\(graph.name) has no input or no output")
+    }
+    return output
+  }
+}

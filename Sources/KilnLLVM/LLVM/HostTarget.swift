@@ -1,0 +1,83 @@
+import CLLVM
+import Kiln
+
+/// The machine Kiln compiles for: the host's triple, CPU name and — what matters on CPUs newer
+/// than LLVM 14, which may name them "generic" — its full feature string (AVX-512, FMA, …).
+final class HostTarget: @unchecked Sendable {
+  let machine: LLVMTargetMachineRef
+  let triple: String
+  let cpu: String
+  let features: String
+
+  /// The host target machine, at optimisation level 3, position-independent (for `.so` files).
+  init() throws {
+    cllvm_init_native()
+    let tripleText = LLVMGetDefaultTargetTriple()
+    let cpuText = LLVMGetHostCPUName()
+    let featureText = LLVMGetHostCPUFeatures()
+    defer {
+      LLVMDisposeMessage(tripleText)
+      LLVMDisposeMessage(cpuText)
+      LLVMDisposeMessage(featureText)
+    }
+    triple = tripleText.map { String(cString: $0) } ?? ""
+    cpu = cpuText.map { String(cString: $0) } ?? "generic"
+    features = featureText.map { String(cString: $0) } ?? ""
+    var target: LLVMTargetRef?
+    var message: UnsafeMutablePointer<CChar>?
+    guard LLVMGetTargetFromTriple(triple, &target, &message) == 0, let target else {
+      defer { LLVMDisposeMessage(message) }
+      throw KilnError.invalidArgument("LLVM has no target for \(triple): \(message.map { String(cString: $0) } ?? "")")
+    }
+    guard let machine = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault) else {
+      throw KilnError.invalidArgument("LLVM cannot create a target machine for \(cpu) (\(triple))")
+    }
+    self.machine = machine
+  }
+
+  deinit { LLVMDisposeTargetMachine(machine) }
+
+  var hasAVX512: Bool { features.contains("+avx512f") }
+
+  /// Sets the module's triple and data layout and runs the O3 pipeline on it.
+  func optimize(_ ir: IRBuilder) throws {
+    LLVMSetTarget(ir.module, triple)
+    let layout = LLVMCreateTargetDataLayout(machine)
+    LLVMSetModuleDataLayout(ir.module, layout)
+    LLVMDisposeTargetData(layout)
+    let options = LLVMCreatePassBuilderOptions()
+    defer { LLVMDisposePassBuilderOptions(options) }
+    if let error = LLVMRunPasses(ir.module, "default<O3>", machine, options) {
+      throw KilnError.invalidGraph("LLVM optimisation failed: \(consume(error))")
+    }
+  }
+
+  /// The module as assembly text (to check which instructions the kernels use).
+  func assembly(_ ir: IRBuilder) throws -> String {
+    var message: UnsafeMutablePointer<CChar>?
+    var buffer: LLVMMemoryBufferRef?
+    guard LLVMTargetMachineEmitToMemoryBuffer(machine, ir.module, LLVMAssemblyFile, &message, &buffer) == 0, let buffer else {
+      defer { LLVMDisposeMessage(message) }
+      throw KilnError.invalidGraph("LLVM could not emit assembly: \(message.map { String(cString: $0) } ?? "")")
+    }
+    defer { LLVMDisposeMemoryBuffer(buffer) }
+    return String(decoding: UnsafeRawBufferPointer(start: LLVMGetBufferStart(buffer), count: LLVMGetBufferSize(buffer)), as: UTF8.self)
+  }
+
+  /// Writes the module as an object file for ahead-of-time builds.
+  func emitObject(_ ir: IRBuilder, to path: String) throws {
+    var message: UnsafeMutablePointer<CChar>?
+    var file = Array(path.utf8CString)
+    if LLVMTargetMachineEmitToFile(machine, ir.module, &file, LLVMObjectFile, &message) != 0 {
+      defer { LLVMDisposeMessage(message) }
+      throw KilnError.file(path: path, message: "LLVM could not write the object: \(message.map { String(cString: $0) } ?? "")")
+    }
+  }
+}
+
+/// The message of an LLVM error, which is consumed.
+func consume(_ error: LLVMErrorRef) -> String {
+  let message = LLVMGetErrorMessage(error)
+  defer { LLVMDisposeErrorMessage(message) }
+  return message.map { String(cString: $0) } ?? "unknown LLVM error"
+}

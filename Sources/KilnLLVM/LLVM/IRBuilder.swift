@@ -1,0 +1,267 @@
+import CLLVM
+import Kiln
+
+/// One LLVM module under construction, with the small part of the IR builder Kiln's kernels use:
+/// counted loops, float arithmetic, loads and stores at element indices, constant tables and
+/// BLAS calls. Owns its context, module and builder.
+final class IRBuilder {
+  let context: LLVMContextRef
+  let module: LLVMModuleRef
+  let builder: LLVMBuilderRef
+  private var ownsModule = true
+  private let ownsContext: Bool
+
+  let f32: LLVMTypeRef
+  let i32: LLVMTypeRef
+  let i64: LLVMTypeRef
+  let i1: LLVMTypeRef
+  let void: LLVMTypeRef
+  let floatPointer: LLVMTypeRef
+  let intPointer: LLVMTypeRef
+
+  /// A module in `context` (which the caller keeps alive, e.g. the JIT's thread-safe context), or
+  /// in a context of its own.
+  init(name: String, context shared: LLVMContextRef? = nil) {
+    ownsContext = shared == nil
+    context = shared ?? LLVMContextCreate()
+    module = LLVMModuleCreateWithNameInContext(name, context)
+    builder = LLVMCreateBuilderInContext(context)
+    f32 = LLVMFloatTypeInContext(context)
+    i32 = LLVMInt32TypeInContext(context)
+    i64 = LLVMInt64TypeInContext(context)
+    i1 = LLVMInt1TypeInContext(context)
+    void = LLVMVoidTypeInContext(context)
+    floatPointer = LLVMPointerType(f32, 0)
+    intPointer = LLVMPointerType(i32, 0)
+  }
+
+  deinit {
+    LLVMDisposeBuilder(builder)
+    if ownsModule { LLVMDisposeModule(module) }
+    if ownsContext { LLVMContextDispose(context) }
+  }
+
+  // MARK: - Functions and blocks
+
+  /// Declares a function; `internal` ones may be inlined and dropped after optimisation.
+  /// Pointer parameters are marked `noalias`, and the function asks for 512-bit vectors.
+  func function(_ name: String, parameters: [LLVMTypeRef], returns: LLVMTypeRef, isInternal: Bool) -> LLVMValueRef {
+    var types: [LLVMTypeRef?] = parameters
+    let type = LLVMFunctionType(returns, &types, UInt32(types.count), 0)
+    let function = LLVMAddFunction(module, name, type)!
+    if isInternal { LLVMSetLinkage(function, LLVMInternalLinkage) }
+    let noalias = LLVMGetEnumAttributeKindForName("noalias", 7)
+    for (index, parameter) in parameters.enumerated() where LLVMGetTypeKind(parameter) == LLVMPointerTypeKind {
+      LLVMAddAttributeAtIndex(function, UInt32(index + 1), LLVMCreateEnumAttribute(context, noalias, 0))
+    }
+    // LLVMAttributeFunctionIndex is ~0U.
+    LLVMAddAttributeAtIndex(function, UInt32.max, LLVMCreateStringAttribute(context, "prefer-vector-width", 19, "512", 3))
+    return function
+  }
+
+  /// Starts emitting at a new entry block of `function`.
+  func beginBody(of function: LLVMValueRef) {
+    LLVMPositionBuilderAtEnd(builder, LLVMAppendBasicBlockInContext(context, function, "entry"))
+  }
+
+  var currentFunction: LLVMValueRef { LLVMGetBasicBlockParent(LLVMGetInsertBlock(builder))! }
+
+  func newBlock(_ name: String) -> LLVMBasicBlockRef {
+    LLVMAppendBasicBlockInContext(context, currentFunction, name)!
+  }
+
+  // MARK: - Loops
+
+  /// `for i in 0..<count { body(i) }` with an i64 counter; nothing when `count` is 0.
+  func loop(_ count: Int, _ body: (LLVMValueRef) throws -> Void) rethrows {
+    guard count > 0 else { return }
+    try loop(from: int(0), to: int(count), knownNonEmpty: true, body)
+  }
+
+  /// `for i in start..<end { body(i) }` over i64 values computed at run time.
+  func loop(from start: LLVMValueRef, to end: LLVMValueRef, knownNonEmpty: Bool = false, _ body: (LLVMValueRef) throws -> Void) rethrows {
+    let preheader = LLVMGetInsertBlock(builder)
+    let header = newBlock("loop")
+    let exit = newBlock("loop.exit")
+    if knownNonEmpty {
+      LLVMBuildBr(builder, header)
+    } else {
+      LLVMBuildCondBr(builder, LLVMBuildICmp(builder, LLVMIntSLT, start, end, "nonempty"), header, exit)
+    }
+    LLVMPositionBuilderAtEnd(builder, header)
+    let index = LLVMBuildPhi(builder, i64, "i")!
+    try body(index)
+    let next = LLVMBuildAdd(builder, index, int(1), "next")!
+    let latch = LLVMGetInsertBlock(builder)
+    LLVMBuildCondBr(builder, LLVMBuildICmp(builder, LLVMIntSLT, next, end, "more"), header, exit)
+    var values: [LLVMValueRef?] = [start, next]
+    var blocks: [LLVMBasicBlockRef?] = [preheader, latch]
+    LLVMAddIncoming(index, &values, &blocks, 2)
+    LLVMPositionBuilderAtEnd(builder, exit)
+  }
+
+  /// Runs `then` only where `condition` holds.
+  func when(_ condition: LLVMValueRef, _ then: () throws -> Void) rethrows {
+    let body = newBlock("then")
+    let done = newBlock("endif")
+    LLVMBuildCondBr(builder, condition, body, done)
+    LLVMPositionBuilderAtEnd(builder, body)
+    try then()
+    LLVMBuildBr(builder, done)
+    LLVMPositionBuilderAtEnd(builder, done)
+  }
+
+  // MARK: - Values
+
+  func int(_ value: Int) -> LLVMValueRef { LLVMConstInt(i64, UInt64(bitPattern: Int64(value)), 1) }
+  func int32(_ value: Int) -> LLVMValueRef { LLVMConstInt(i32, UInt64(bitPattern: Int64(value)), 1) }
+  func float(_ value: Double) -> LLVMValueRef { LLVMConstReal(f32, value) }
+
+  func add(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildAdd(builder, a, b, "")! }
+  func sub(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildSub(builder, a, b, "")! }
+  func mul(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildMul(builder, a, b, "")! }
+  /// a·`scale` + `offset` on i64 values, folding the constants.
+  func affine(_ a: LLVMValueRef, _ scale: Int, _ offset: Int = 0) -> LLVMValueRef {
+    let scaled = scale == 1 ? a : mul(a, int(scale))
+    return offset == 0 ? scaled : add(scaled, int(offset))
+  }
+
+  func fadd(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildFAdd(builder, a, b, "")! }
+  func fsub(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildFSub(builder, a, b, "")! }
+  func fmul(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildFMul(builder, a, b, "")! }
+  func fdiv(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildFDiv(builder, a, b, "")! }
+
+  func select(_ condition: LLVMValueRef, _ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef {
+    LLVMBuildSelect(builder, condition, a, b, "")!
+  }
+
+  func fcmp(_ predicate: LLVMRealPredicate, _ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef {
+    LLVMBuildFCmp(builder, predicate, a, b, "")!
+  }
+
+  func icmp(_ predicate: LLVMIntPredicate, _ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef {
+    LLVMBuildICmp(builder, predicate, a, b, "")!
+  }
+
+  func and(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildAnd(builder, a, b, "")! }
+
+  /// max(a, b) for floats (a when b is NaN).
+  func fmax(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { select(fcmp(LLVMRealOGT, b, a), b, a) }
+
+  /// a·b + c through `llvm.fmuladd`, which becomes an FMA instruction.
+  func fma(_ a: LLVMValueRef, _ b: LLVMValueRef, _ c: LLVMValueRef) -> LLVMValueRef {
+    intrinsic("llvm.fmuladd.f32", [a, b, c])
+  }
+
+  /// Calls a float intrinsic (`llvm.exp.f32`, `llvm.sqrt.f32`, …).
+  func intrinsic(_ name: String, _ arguments: [LLVMValueRef]) -> LLVMValueRef {
+    let id = LLVMLookupIntrinsicID(name, name.utf8.count)
+    var types: [LLVMTypeRef?] = [f32]
+    let declaration = LLVMGetIntrinsicDeclaration(module, id, &types, 1)
+    var args: [LLVMValueRef?] = arguments
+    return LLVMBuildCall2(builder, LLVMIntrinsicGetType(context, id, &types, 1), declaration, &args, UInt32(args.count), "")!
+  }
+
+  func toFloat(_ value: LLVMValueRef) -> LLVMValueRef { LLVMBuildSIToFP(builder, value, f32, "")! }
+  func toInt64(_ value: LLVMValueRef) -> LLVMValueRef { LLVMBuildSExt(builder, value, i64, "")! }
+
+  // MARK: - Memory
+
+  /// A float stack slot in the function's entry block (where mem2reg turns it into registers;
+  /// an alloca inside a loop would grow the stack on every iteration).
+  func stackSlot() -> LLVMValueRef {
+    let entry = LLVMGetEntryBasicBlock(currentFunction)
+    let placer = LLVMCreateBuilderInContext(context)!
+    defer { LLVMDisposeBuilder(placer) }
+    if let first = LLVMGetFirstInstruction(entry) {
+      LLVMPositionBuilderBefore(placer, first)
+    } else {
+      LLVMPositionBuilderAtEnd(placer, entry)
+    }
+    return LLVMBuildAlloca(placer, f32, "slot")!
+  }
+
+  func element(_ pointer: LLVMValueRef, _ index: LLVMValueRef, type: LLVMTypeRef? = nil) -> LLVMValueRef {
+    var indices: [LLVMValueRef?] = [index]
+    return LLVMBuildGEP2(builder, type ?? f32, pointer, &indices, 1, "")!
+  }
+
+  func load(_ pointer: LLVMValueRef, _ index: LLVMValueRef) -> LLVMValueRef {
+    LLVMBuildLoad2(builder, f32, element(pointer, index), "")!
+  }
+
+  func loadInt(_ pointer: LLVMValueRef, _ index: LLVMValueRef) -> LLVMValueRef {
+    toInt64(LLVMBuildLoad2(builder, i32, element(pointer, index, type: i32), "")!)
+  }
+
+  func store(_ value: LLVMValueRef, _ pointer: LLVMValueRef, _ index: LLVMValueRef) {
+    LLVMBuildStore(builder, value, element(pointer, index))
+  }
+
+  /// A private constant array of i32 (index tables), as an `i32*`.
+  func table(_ values: [Int]) -> LLVMValueRef {
+    var constants: [LLVMValueRef?] = values.map { LLVMConstInt(i32, UInt64(bitPattern: Int64($0)), 1) }
+    let array = LLVMConstArray(i32, &constants, UInt32(constants.count))
+    let global = LLVMAddGlobal(module, LLVMArrayType(i32, UInt32(values.count)), "table")!
+    LLVMSetInitializer(global, array)
+    LLVMSetGlobalConstant(global, 1)
+    LLVMSetLinkage(global, LLVMPrivateLinkage)
+    LLVMSetUnnamedAddr(global, 1)
+    return LLVMBuildBitCast(builder, global, intPointer, "")!
+  }
+
+  /// `float*` reinterpreted as `i32*` (integer tensors share the 4-byte buffers).
+  func asInts(_ pointer: LLVMValueRef) -> LLVMValueRef { LLVMBuildBitCast(builder, pointer, intPointer, "")! }
+
+  // MARK: - Calls
+
+  func call(_ function: LLVMValueRef, _ arguments: [LLVMValueRef]) -> LLVMValueRef {
+    var args: [LLVMValueRef?] = arguments
+    return LLVMBuildCall2(builder, LLVMGlobalGetValueType(function), function, &args, UInt32(args.count), "")!
+  }
+
+  /// An external function, declared once.
+  func external(_ name: String, parameters: [LLVMTypeRef], returns: LLVMTypeRef) -> LLVMValueRef {
+    if let existing = LLVMGetNamedFunction(module, name) { return existing }
+    var types: [LLVMTypeRef?] = parameters
+    return LLVMAddFunction(module, name, LLVMFunctionType(returns, &types, UInt32(types.count), 0))!
+  }
+
+  /// C = α·op(A)·op(B) + β·C through `cblas_sgemm`, row-major.
+  func sgemm(
+    transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, a: LLVMValueRef, lda: Int,
+    b: LLVMValueRef, ldb: Int, c: LLVMValueRef, ldc: Int, beta: Double = 0
+  ) {
+    let sgemm = external(
+      "cblas_sgemm", parameters: [i32, i32, i32, i32, i32, i32, f32, floatPointer, i32, floatPointer, i32, f32, floatPointer, i32],
+      returns: void)
+    _ = call(sgemm, [
+      int32(101), int32(transposeA ? 112 : 111), int32(transposeB ? 112 : 111), int32(m), int32(n), int32(k), float(1),
+      a, int32(lda), b, int32(ldb), float(beta), c, int32(ldc),
+    ])
+  }
+
+  // MARK: - Module
+
+  /// Checks the module; an LLVM complaint becomes a Kiln error.
+  func verify() throws {
+    var message: UnsafeMutablePointer<CChar>?
+    defer { LLVMDisposeMessage(message) }
+    if LLVMVerifyModule(module, LLVMReturnStatusAction, &message) != 0 {
+      throw KilnError.invalidGraph("LLVM rejected the generated code: \(message.map { String(cString: $0) } ?? "")")
+    }
+  }
+
+  /// The textual IR (for tests and `kiln dump --llvm`).
+  var text: String {
+    let raw = LLVMPrintModuleToString(module)
+    defer { LLVMDisposeMessage(raw) }
+    return raw.map { String(cString: $0) } ?? ""
+  }
+
+  /// Hands the module to an owner that disposes of it (the JIT).
+  func releaseModule() -> LLVMModuleRef {
+    ownsModule = false
+    return module
+  }
+}

@@ -1,0 +1,36 @@
+import CLLVM
+import Kiln
+
+/// An ORC LLJIT instance holding one compiled module. JIT'd code resolves symbols of this
+/// process (libopenblas's `cblas_sgemm`, the runtime).
+final class JIT: @unchecked Sendable {
+  private let jit: LLVMOrcLLJITRef
+
+  /// Compiles `ir` (built in `context`'s LLVM context) and makes its functions callable.
+  init(_ ir: IRBuilder, context: LLVMOrcThreadSafeContextRef) throws {
+    var instance: LLVMOrcLLJITRef?
+    if let error = LLVMOrcCreateLLJIT(&instance, nil) { throw KilnError.invalidGraph("cannot start the JIT: \(consume(error))") }
+    guard let instance else { throw KilnError.invalidGraph("cannot start the JIT") }
+    jit = instance
+    var generator: LLVMOrcDefinitionGeneratorRef?
+    if let error = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&generator, LLVMOrcLLJITGetGlobalPrefix(jit), nil, nil) {
+      throw KilnError.invalidGraph("the JIT cannot search this process's symbols: \(consume(error))")
+    }
+    LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(jit), generator)
+    let module = LLVMOrcCreateNewThreadSafeModule(ir.releaseModule(), context)
+    if let error = LLVMOrcLLJITAddLLVMIRModule(jit, LLVMOrcLLJITGetMainJITDylib(jit), module) {
+      throw KilnError.invalidGraph("the JIT rejected the module: \(consume(error))")
+    }
+  }
+
+  deinit { _ = LLVMOrcDisposeLLJIT(jit) }
+
+  /// The address of `symbol`, compiling it on first use.
+  func address(of symbol: String) throws -> UInt {
+    var address: LLVMOrcExecutorAddress = 0
+    if let error = LLVMOrcLLJITLookup(jit, &address, symbol) {
+      throw KilnError.invalidGraph("the JIT cannot find \(symbol): \(consume(error))")
+    }
+    return UInt(address)
+  }
+}

@@ -1,0 +1,292 @@
+import CLLVM
+import Kiln
+import RealModule
+
+/// How each op becomes loops (or BLAS calls). One case per op; ops the backend cannot lower yet
+/// throw an error naming the node.
+enum Lowering {
+  /// Scratch elements a node's kernel needs (im2col buffers).
+  static func scratchSize(_ node: Node, _ graph: Graph) -> Int {
+    switch node.op {
+    case .conv(let a):
+      let x = graph[node.inputs[0]].type.shape
+      let w = graph[node.inputs[1]].type.shape
+      return isPointwise(a, weight: w) ? 0 : (x[1] / a.groups) * w[2...].reduce(1, *) * node.type.shape[2...].reduce(1, *)
+    default:
+      return 0
+    }
+  }
+
+  /// A 1×1 (×1) convolution with stride 1 and no padding reads its input as the im2col matrix.
+  static func isPointwise(_ a: ConvAttrs, weight: [Int]) -> Bool {
+    weight[2...].allSatisfy { $0 == 1 } && a.stride.allSatisfy { $0 == 1 } && (a.padding.before + a.padding.after).allSatisfy { $0 == 0 }
+  }
+
+  static func emit(_ k: Kernel) throws {
+    let ir = k.ir
+    let x = k.inputs.first
+    switch k.node.op {
+    case .input, .parameter:
+      return
+    case .conv(let a):
+      try emitConvolution(k, a)
+    case .pool(let a):
+      emitPool(k, a)
+    case .globalPool(let a):
+      let inner = k.inputTypes[0].shape[2...].reduce(1, *)
+      ir.loop(k.count) { plane in
+        let base = ir.mul(plane, ir.int(inner))
+        let result = reduce(ir, count: inner, start: a.kind == .max ? ir.float(-.infinity) : ir.float(0)) { i, acc in
+          let v = ir.load(x!, ir.add(base, i))
+          return a.kind == .max ? ir.fmax(acc, v) : ir.fadd(acc, v)
+        }
+        ir.store(a.kind == .max ? result : ir.fdiv(result, ir.float(Double(inner))), k.output, plane)
+      }
+    case .dense:
+      let w = k.inputTypes[1].shape
+      let rows = k.count / w[0]
+      ir.sgemm(transposeB: true, m: rows, n: w[0], k: w[1], a: x!, lda: w[1], b: k.inputs[1], ldb: w[1], c: k.output, ldc: w[0])
+      if k.inputs.count > 2 { addBias(k, k.inputs[2], channels: w[0], inner: 1) }
+    case .matmul:
+      emitMatmul(k)
+    case .unary(let a):
+      k.elementwise { i in unary(ir, a.function, ir.load(x!, i)) }
+    case .binary(let a):
+      let tables = k.inputTypes.map { k.gatherTable(IndexTables.broadcast(source: $0.shape, target: k.type.shape)) }
+      k.elementwise { i in
+        let (l, r) = (k.gathered(k.inputs[0], tables[0], i), k.gathered(k.inputs[1], tables[1], i))
+        switch a.op {
+        case .add: return ir.fadd(l, r)
+        case .sub: return ir.fsub(l, r)
+        case .mul: return ir.fmul(l, r)
+        case .div: return ir.fdiv(l, r)
+        }
+      }
+    case .maxout(let a):
+      let inner = k.inputTypes[0].shape[2...].reduce(1, *)
+      ir.loop(k.count / inner) { group in
+        ir.loop(inner) { i in
+          let first = ir.add(ir.mul(ir.mul(group, ir.int(a.pieces)), ir.int(inner)), i)
+          let best = reduce(ir, count: a.pieces, start: ir.float(-.infinity)) { p, acc in
+            ir.fmax(acc, ir.load(x!, ir.add(first, ir.mul(p, ir.int(inner)))))
+          }
+          ir.store(best, k.output, ir.add(ir.mul(group, ir.int(inner)), i))
+        }
+      }
+    case .softmax(let a):
+      emitSoftmax(k, a)
+    case .reduce(let a):
+      let slots = IndexTables.reductionSlots(input: k.inputTypes[0].shape, axes: a.axes)
+      let table = ir.table(slots)
+      let initial = a.kind == .max ? ir.float(-.infinity) : ir.float(0)
+      k.elementwise { _ in initial }
+      ir.loop(k.inputTypes[0].elementCount) { i in
+        let slot = ir.loadInt(table, i)
+        let (old, v) = (ir.load(k.output, slot), ir.load(x!, i))
+        ir.store(a.kind == .max ? ir.fmax(old, v) : ir.fadd(old, v), k.output, slot)
+      }
+      if a.kind == .mean {
+        let scale = Double(k.count) / Double(k.inputTypes[0].elementCount)
+        k.elementwise { i in ir.fmul(ir.load(k.output, i), ir.float(scale)) }
+      }
+    case .concat(let a):
+      let outer = k.type.shape[..<a.axis].reduce(1, *)
+      let inner = k.type.shape[(a.axis + 1)...].reduce(1, *)
+      var offset = 0
+      for (part, type) in zip(k.inputs, k.inputTypes) {
+        let block = type.shape[a.axis] * inner
+        let start = offset
+        ir.loop(outer) { o in
+          ir.loop(block) { i in
+            ir.store(ir.load(part, ir.add(ir.mul(o, ir.int(block)), i)), k.output, ir.add(ir.mul(o, ir.int(k.type.shape[a.axis] * inner)), ir.add(i, ir.int(start))))
+          }
+        }
+        offset += block
+      }
+    case .slice(let a):
+      let table = k.gatherTable(IndexTables.slice(input: k.inputTypes[0].shape, output: k.type.shape, attrs: a))
+      k.elementwise { i in k.gathered(x!, table, i) }
+    case .transpose(let a):
+      let table = k.gatherTable(IndexTables.transpose(input: k.inputTypes[0].shape, attrs: a))
+      k.elementwise { i in k.gathered(x!, table, i) }
+    case .pad(let a):
+      let table = k.gatherTable(IndexTables.pad(input: k.inputTypes[0].shape, output: k.type.shape, attrs: a))
+      k.elementwise { i in k.gathered(x!, table, i) }
+    case .reshape, .dropout:
+      // Views (see MemoryPlan.isView) have no kernel unless they are an output, which copies.
+      k.elementwise { i in ir.load(x!, i) }
+    case .batchNorm(let a):
+      let channels = k.type.shape[1]
+      let inner = k.type.shape[2...].reduce(1, *)
+      ir.loop(k.count / (channels * inner)) { n in
+        ir.loop(channels) { c in
+          let inverse = ir.fdiv(ir.float(1), ir.intrinsic("llvm.sqrt.f32", [ir.fadd(ir.load(k.inputs[4], c), ir.float(a.epsilon))]))
+          let scale = ir.fmul(ir.load(k.inputs[1], c), inverse)
+          let shift = ir.fsub(ir.load(k.inputs[2], c), ir.fmul(ir.load(k.inputs[3], c), scale))
+          let base = ir.mul(ir.add(ir.mul(n, ir.int(channels)), c), ir.int(inner))
+          ir.loop(inner) { i in
+            let at = ir.add(base, i)
+            ir.store(ir.fma(ir.load(x!, at), scale, shift), k.output, at)
+          }
+        }
+      }
+    case .embedding:
+      let (vocabulary, dim) = (k.inputTypes[1].shape[0], k.inputTypes[1].shape[1])
+      let indices = ir.asInts(x!)
+      ir.loop(k.inputTypes[0].elementCount) { row in
+        let index = ir.loadInt(indices, row)
+        let outside = LLVMBuildOr(ir.builder, ir.icmp(LLVMIntSLT, index, ir.int(0)), ir.icmp(LLVMIntSGE, index, ir.int(vocabulary)), "")!
+        ir.when(outside) { k.fail(6) }
+        ir.loop(dim) { d in
+          ir.store(ir.load(k.inputs[1], ir.add(ir.mul(index, ir.int(dim)), d)), k.output, ir.add(ir.mul(row, ir.int(dim)), d))
+        }
+      }
+    case .convTranspose, .loss, .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad,
+      .sliceGrad, .padGrad, .batchNormGrad, .lossGrad:
+      throw KilnError.invalidArgument("\(k.node.name): the LLVM backend cannot compile \(k.node.op.mnemonic) yet; run it in the interpreter (--backend interp)")
+    }
+  }
+
+  /// Folds `count` values into one: `combine(i, accumulator)` for i in 0..<count.
+  static func reduce(_ ir: IRBuilder, count: Int, start: LLVMValueRef, _ combine: (LLVMValueRef, LLVMValueRef) -> LLVMValueRef) -> LLVMValueRef {
+    let slot = ir.stackSlot()
+    LLVMBuildStore(ir.builder, start, slot)
+    ir.loop(count) { i in
+      LLVMBuildStore(ir.builder, combine(i, LLVMBuildLoad2(ir.builder, ir.f32, slot, "")!), slot)
+    }
+    return LLVMBuildLoad2(ir.builder, ir.f32, slot, "")!
+  }
+
+  static func unary(_ ir: IRBuilder, _ function: UnaryFunction, _ v: LLVMValueRef) -> LLVMValueRef {
+    switch function {
+    case .relu: return ir.fmax(v, ir.float(0))
+    case .leakyReLU(let slope): return ir.select(ir.fcmp(LLVMRealOGT, v, ir.float(0)), v, ir.fmul(v, ir.float(slope)))
+    case .elu(let alpha):
+      let negative = ir.fmul(ir.float(alpha), ir.fsub(ir.intrinsic("llvm.exp.f32", [v]), ir.float(1)))
+      return ir.select(ir.fcmp(LLVMRealOGT, v, ir.float(0)), v, negative)
+    case .sigmoid:
+      return ir.fdiv(ir.float(1), ir.fadd(ir.float(1), ir.intrinsic("llvm.exp.f32", [ir.fsub(ir.float(0), v)])))
+    case .tanh:
+      // 1 − 2/(e^{2x} + 1): exact to float rounding, and ±1 where e^{2x} overflows or vanishes.
+      let e = ir.intrinsic("llvm.exp.f32", [ir.fmul(v, ir.float(2))])
+      return ir.fsub(ir.float(1), ir.fdiv(ir.float(2), ir.fadd(e, ir.float(1))))
+    case .affine(let scale, let shift): return ir.fma(v, ir.float(scale), ir.float(shift))
+    case .sqrt: return ir.intrinsic("llvm.sqrt.f32", [v])
+    }
+  }
+
+  /// `out[c·inner + i] += bias[c]` for every sample.
+  static func addBias(_ k: Kernel, _ bias: LLVMValueRef, channels: Int, inner: Int) {
+    let ir = k.ir
+    ir.loop(k.count / (channels * inner)) { n in
+      ir.loop(channels) { c in
+        let b = ir.load(bias, c)
+        let base = ir.mul(ir.add(ir.mul(n, ir.int(channels)), c), ir.int(inner))
+        ir.loop(inner) { i in
+          let at = ir.add(base, i)
+          ir.store(ir.fadd(ir.load(k.output, at), b), k.output, at)
+        }
+      }
+    }
+  }
+
+  /// im2col (through the interpreter's tap table) and one SGEMM per sample and group.
+  static func emitConvolution(_ k: Kernel, _ a: ConvAttrs) throws {
+    let ir = k.ir
+    let (xShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
+    let (inChannels, outChannels) = (xShape[1], k.type.shape[1])
+    let (inPerGroup, outPerGroup) = (inChannels / a.groups, outChannels / a.groups)
+    let inPlane = xShape[2...].reduce(1, *)
+    let outPlane = k.type.shape[2...].reduce(1, *)
+    let taps = wShape[2...].reduce(1, *)
+    let depth = inPerGroup * taps
+    let pointwise = isPointwise(a, weight: wShape)
+    // Table transposed to [t·outPlane + o] so the im2col inner loop reads it contiguously.
+    let gather = IndexTables.convolutionGather(input: xShape, output: k.type.shape, weight: wShape, attrs: a)
+    let table = pointwise ? nil : ir.table((0..<(taps * outPlane)).map { gather[($0 % outPlane) * taps + $0 / outPlane] })
+    ir.loop(xShape[0]) { n in
+      for group in 0..<a.groups {
+        let xGroup = ir.element(k.inputs[0], ir.affine(n, inChannels * inPlane, group * inPerGroup * inPlane))
+        var columns = xGroup
+        if let table, let scratch = k.scratch {
+          columns = scratch
+          ir.loop(inPerGroup) { c in
+            let channel = ir.mul(c, ir.int(inPlane))
+            ir.loop(taps) { t in
+              let row = ir.mul(ir.add(ir.mul(c, ir.int(taps)), t), ir.int(outPlane))
+              ir.loop(outPlane) { o in
+                let index = ir.loadInt(table, ir.add(ir.mul(t, ir.int(outPlane)), o))
+                let valid = ir.icmp(LLVMIntSGE, index, ir.int(0))
+                let value = ir.load(xGroup, ir.add(channel, ir.select(valid, index, ir.int(0))))
+                ir.store(ir.select(valid, value, ir.float(0)), scratch, ir.add(row, o))
+              }
+            }
+          }
+        }
+        let w = ir.element(k.inputs[1], ir.int(group * outPerGroup * depth))
+        let out = ir.element(k.output, ir.affine(n, outChannels * outPlane, group * outPerGroup * outPlane))
+        ir.sgemm(m: outPerGroup, n: outPlane, k: depth, a: w, lda: depth, b: columns, ldb: outPlane, c: out, ldc: outPlane)
+      }
+    }
+    if k.inputs.count > 2 { addBias(k, k.inputs[2], channels: outChannels, inner: outPlane) }
+  }
+
+  /// Max or average over each window's cells (the interpreter's window table).
+  static func emitPool(_ k: Kernel, _ a: PoolAttrs) {
+    let ir = k.ir
+    let inShape = k.inputTypes[0].shape
+    let (inPlane, outPlane, taps) = (inShape[2...].reduce(1, *), k.type.shape[2...].reduce(1, *), a.kernel.reduce(1, *))
+    let (cells, divisors) = IndexTables.poolWindows(input: inShape, output: k.type.shape, attrs: a)
+    let table = ir.table(cells)
+    let divisorTable = a.kind == .average ? ir.table(divisors) : nil
+    ir.loop(k.count / outPlane) { plane in
+      let xBase = ir.mul(plane, ir.int(inPlane))
+      ir.loop(outPlane) { o in
+        let start = a.kind == .max ? ir.float(-.infinity) : ir.float(0)
+        let result = reduce(ir, count: taps, start: start) { t, acc in
+          let index = ir.loadInt(table, ir.add(ir.mul(o, ir.int(taps)), t))
+          let valid = ir.icmp(LLVMIntSGE, index, ir.int(0))
+          let v = ir.load(k.inputs[0], ir.add(xBase, ir.select(valid, index, ir.int(0))))
+          return ir.select(valid, a.kind == .max ? ir.fmax(acc, v) : ir.fadd(acc, v), acc)
+        }
+        let value = divisorTable.map { ir.fdiv(result, ir.toFloat(ir.loadInt($0, o))) } ?? result
+        ir.store(value, k.output, ir.add(ir.mul(plane, ir.int(outPlane)), o))
+      }
+    }
+  }
+
+  static func emitMatmul(_ k: Kernel) {
+    let ir = k.ir
+    let (a, b) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
+    let (m, inner, n) = (a[a.count - 2], a[a.count - 1], b[b.count - 1])
+    let batch = Array(k.type.shape.dropLast(2))
+    let aOffsets = IndexTables.broadcast(source: Array(a.dropLast(2)), target: batch)
+    let bOffsets = IndexTables.broadcast(source: Array(b.dropLast(2)), target: batch)
+    for (index, (aOffset, bOffset)) in zip(aOffsets, bOffsets).enumerated() {
+      ir.sgemm(
+        m: m, n: n, k: inner, a: ir.element(k.inputs[0], ir.int(aOffset * m * inner)), lda: inner,
+        b: ir.element(k.inputs[1], ir.int(bOffset * inner * n)), ldb: n, c: ir.element(k.output, ir.int(index * m * n)), ldc: n)
+    }
+  }
+
+  static func emitSoftmax(_ k: Kernel, _ a: SoftmaxAttrs) {
+    let ir = k.ir
+    let shape = k.type.shape
+    let (outer, size, inner) = (shape[..<a.axis].reduce(1, *), shape[a.axis], shape[(a.axis + 1)...].reduce(1, *))
+    ir.loop(outer) { o in
+      ir.loop(inner) { i in
+        let base = ir.add(ir.mul(o, ir.int(size * inner)), i)
+        let at = { (j: LLVMValueRef) in ir.add(base, ir.mul(j, ir.int(inner))) }
+        let top = reduce(ir, count: size, start: ir.float(-.infinity)) { j, acc in ir.fmax(acc, ir.load(k.inputs[0], at(j))) }
+        let total = reduce(ir, count: size, start: ir.float(0)) { j, acc in
+          ir.fadd(acc, ir.intrinsic("llvm.exp.f32", [ir.fsub(ir.load(k.inputs[0], at(j)), top)]))
+        }
+        let logTotal = ir.intrinsic("llvm.log.f32", [total])
+        ir.loop(size) { j in
+          let shifted = ir.fsub(ir.fsub(ir.load(k.inputs[0], at(j)), top), logTotal)
+          ir.store(a.log ? shifted : ir.intrinsic("llvm.exp.f32", [shifted]), k.output, at(j))
+        }
+      }
+    }
+  }
+}

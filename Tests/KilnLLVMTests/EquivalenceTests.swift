@@ -1,0 +1,129 @@
+import Foundation
+import Kiln
+import Testing
+
+@testable import KilnLLVM
+
+/// Compiled code against the reference interpreter: equal within 1e-5 relative (f32).
+@Suite struct EquivalenceTests {
+  static let compiler = Result { try Compiler() }
+
+  func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor<Float> {
+    var generator = SplitMix64(seed: seed)
+    return Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float(generator.nextNormal()) })
+  }
+
+  /// Compiles `model`, runs it and the interpreter on `inputs`, and compares every output.
+  func expectEquivalent(_ model: Model, _ inputs: [String: Tensor<Float>], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let compiled = try Self.compiler.get().compile(model)
+    let expected = try model.run(inputs)
+    let actual = try compiled.run(inputs)
+    for (a, e) in zip(actual, expected) {
+      #expect(a.shape == e.shape, sourceLocation: sourceLocation)
+      let scale = max(1, e.scalars.map(abs).max() ?? 0)
+      let worst = zip(a.scalars, e.scalars).map { abs($0 - $1) }.max() ?? 0
+      #expect(worst <= 1e-5 * scale, "largest difference \(worst) (scale \(scale))", sourceLocation: sourceLocation)
+    }
+  }
+
+  /// A one-op model on random inputs `in0`, `in1`, … (integer inputs given).
+  func expectOpEquivalent(_ op: Op, _ shapes: [[Int]], integerInputs: [Int: Tensor<Float>] = [:], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    var graph = Graph(name: "op")
+    let values = try shapes.enumerated().map {
+      try graph.append("in\($0.offset)", .input(InputAttrs(TensorType($0.element, integerInputs[$0.offset] == nil ? .f32 : .i32))))
+    }
+    graph.outputs = [try graph.append("op", op, inputs: values)]
+    var feeds: [String: Tensor<Float>] = [:]
+    for (index, shape) in shapes.enumerated() { feeds["in\(index)"] = integerInputs[index] ?? randomTensor(shape, seed: UInt64(index + 1)) }
+    try expectEquivalent(Model(graph: graph, parameters: ParameterStore()), feeds, sourceLocation: sourceLocation)
+  }
+
+  static let convolutions: [(spatial: [Int], kernel: Int, stride: Int, pad: Int, mode: PaddingMode, dilation: Int, groups: Int)] = [
+    ([17], 3, 1, 1, .zero, 1, 1), ([19], 5, 2, 2, .reflect, 1, 2), ([13, 11], 3, 1, 1, .zero, 1, 1), ([12, 13], 3, 2, 1, .replicate, 2, 1),
+    ([9, 9], 3, 1, 2, .circular, 1, 4), ([8, 7], 1, 1, 0, .zero, 1, 1), ([8, 8], 1, 2, 0, .zero, 1, 2), ([5, 6, 7], 3, 1, 1, .zero, 1, 1),
+  ]
+
+  @Test(arguments: convolutions.indices)
+  func convolution(case index: Int) throws {
+    let c = Self.convolutions[index]
+    let rank = c.spatial.count
+    let attrs = ConvAttrs(
+      stride: Array(repeating: c.stride, count: rank), padding: .symmetric(c.pad, rank: rank), paddingMode: c.mode,
+      dilation: Array(repeating: c.dilation, count: rank), groups: c.groups)
+    try expectOpEquivalent(.conv(attrs), [[2, 4] + c.spatial, [8, 4 / c.groups] + Array(repeating: c.kernel, count: rank), [8]])
+  }
+
+  @Test(arguments: [PoolKind.max, .average])
+  func pooling(kind: PoolKind) throws {
+    for (spatial, kernel, stride, pad, ceil) in [([9], 3, 2, 1, true), ([11, 10], 2, 2, 0, false), ([7, 9], 3, 2, 1, true), ([4, 5, 6], 2, 2, 1, false)] {
+      let rank = spatial.count
+      let attrs = PoolAttrs(
+        kind: kind, kernel: Array(repeating: kernel, count: rank), stride: Array(repeating: stride, count: rank),
+        padding: .symmetric(pad, rank: rank), ceilMode: ceil, countIncludePad: spatial.count != 2)
+      try expectOpEquivalent(.pool(attrs), [[2, 3] + spatial])
+    }
+    try expectOpEquivalent(.globalPool(GlobalPoolAttrs(kind: kind)), [[2, 3, 5, 7]])
+  }
+
+  @Test func elementwiseAndActivations() throws {
+    for function in [UnaryFunction.relu, .leakyReLU(slope: 0.2), .elu(alpha: 1.3), .sigmoid, .tanh, .affine(scale: 2, shift: -1)] {
+      try expectOpEquivalent(.unary(UnaryAttrs(function)), [[3, 37]])
+    }
+    for op in BinaryOperator.allCases {
+      try expectOpEquivalent(.binary(BinaryAttrs(op)), [[2, 3, 17], [2, 3, 17]])
+      try expectOpEquivalent(.binary(BinaryAttrs(op)), [[2, 3, 17], [3, 1]])
+    }
+    try expectOpEquivalent(.maxout(MaxoutAttrs(pieces: 3)), [[2, 9, 5]])
+    for axis in 0..<3 {
+      try expectOpEquivalent(.softmax(SoftmaxAttrs(axis: axis)), [[2, 7, 3]])
+      try expectOpEquivalent(.softmax(SoftmaxAttrs(axis: axis, log: true)), [[2, 7, 3]])
+    }
+  }
+
+  @Test func linearAlgebraAndLayout() throws {
+    try expectOpEquivalent(.dense(DenseAttrs()), [[5, 33], [7, 33], [7]])
+    try expectOpEquivalent(.matmul(MatMulAttrs()), [[2, 3, 5, 4], [3, 4, 6]])
+    for kind in [ReduceKind.sum, .mean, .max] { try expectOpEquivalent(.reduce(ReduceAttrs(kind, axes: [0, 2], keepDims: true)), [[3, 4, 5]]) }
+    try expectOpEquivalent(.concat(ConcatAttrs(axis: 1)), [[2, 3, 5], [2, 1, 5], [2, 4, 5]])
+    try expectOpEquivalent(.slice(SliceAttrs(axis: 2, start: 1, end: 8, step: 3)), [[2, 3, 9]])
+    try expectOpEquivalent(.transpose(TransposeAttrs(permutation: [0, 2, 1, 3])), [[2, 3, 4, 5]])
+    try expectOpEquivalent(.reshape(ReshapeAttrs(shape: [6, 10])), [[2, 3, 10]])
+    for mode in PaddingMode.allCases { try expectOpEquivalent(.pad(PadAttrs(before: [0, 1, 2], after: [0, 2, 1], mode: mode)), [[2, 3, 4]]) }
+    try expectOpEquivalent(.batchNorm(BatchNormAttrs()), [[2, 3, 5, 5], [3], [3], [3], [3]].map { $0 })
+  }
+
+  @Test func embeddingAndItsRangeCheck() throws {
+    let indices = Tensor<Float>(shape: [2, 3], scalars: [4, 0, 2, 1, 1, 3])
+    try expectOpEquivalent(.embedding(EmbeddingAttrs()), [[2, 3], [5, 4]], integerInputs: [0: indices])
+    var graph = Graph(name: "e")
+    let i = try graph.append("i", .input(InputAttrs(TensorType([1], .i32))))
+    let t = try graph.append("t", .input(InputAttrs(TensorType([5, 4]))))
+    graph.outputs = [try graph.append("op", .embedding(EmbeddingAttrs()), inputs: [i, t])]
+    let compiled = try Self.compiler.get().compile(Model(graph: graph, parameters: ParameterStore()))
+    #expect(throws: KilnError.self) { _ = try compiled.run(["i": Tensor(shape: [1], scalars: [7]), "t": randomTensor([5, 4], seed: 1)]) }
+  }
+
+  @Test func lenet5AndABlockOfLayers() throws {
+    let lenet = try Model(graph: Zoo.lenet5(input: [3, 1, 32, 32]), seed: 4)
+    try expectEquivalent(lenet, ["input": randomTensor([3, 1, 32, 32], seed: 5)])
+    let block = try Model(name: "block", input: [2, 3, 9, 9], seed: 6) { x in
+      var y = try x.apply(Conv2D(8, kernel: 3, padding: 1, paddingMode: .reflect, bias: false)).apply(BatchNorm()).relu()
+      y = try y.apply(Conv2D.depthwise(kernel: 3, stride: 2, padding: 1)).apply(Conv2D(8, kernel: 1, activation: .relu))
+      let shortcut = try x.apply(Conv2D(8, kernel: 1, stride: 2))
+      let merged = try (y + shortcut).channelShuffle(groups: 2)
+      return try Symbol.concat([merged, merged.apply(MaxPool2D(3, stride: 1, padding: 1))]).globalAvgPool().flattened().apply(Dense(5)).softmax()
+    }
+    try expectEquivalent(block, ["input": randomTensor([2, 3, 9, 9], seed: 7)])
+  }
+
+  @Test func kernelsAreVectorised() throws {
+    let graph = try Graph(name: "v", input: [1, 16, 20, 20]) {
+      Conv2D(16, kernel: 3, padding: 1, activation: .relu)
+      MaxPool2D(2)
+    }
+    let assembly = try Self.compiler.get().assembly(graph)
+    #expect(assembly.contains("cblas_sgemm"))
+    // Packed single-precision instructions on ymm or zmm registers.
+    #expect(assembly.range(of: #"v(max|add|mul|fmadd[0-9]*)ps\s+%[yz]mm"#, options: .regularExpression) != nil)
+  }
+}
