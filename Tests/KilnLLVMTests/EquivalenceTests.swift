@@ -53,6 +53,24 @@ import Testing
     try expectOpEquivalent(.conv(attrs), [[2, 4] + c.spatial, [8, 4 / c.groups] + Array(repeating: c.kernel, count: rank), [8]])
   }
 
+  @Test func transposedConvolution() throws {
+    for (spatial, stride, pad, outputPad, dilation, groups) in [([5], 2, 0, 0, 1, 1), ([6, 5], 2, 1, 1, 1, 2), ([4, 4], 3, 0, 2, 1, 1), ([3, 4, 3], 2, 1, 0, 2, 1)] {
+      let rank = spatial.count
+      let attrs = ConvTransposeAttrs(
+        stride: Array(repeating: stride, count: rank), padding: .symmetric(pad, rank: rank), outputPadding: Array(repeating: outputPad, count: rank),
+        dilation: Array(repeating: dilation, count: rank), groups: groups)
+      try expectOpEquivalent(.convTranspose(attrs), [[2, 4] + spatial, [4, 6 / groups] + Array(repeating: 3, count: rank), [6]])
+    }
+  }
+
+  @Test func losses() throws {
+    let labels = Tensor<Float>(shape: [4], scalars: [0, 3, 2, 4])
+    try expectOpEquivalent(.loss(LossAttrs(.softmaxCrossEntropy)), [[4, 5], [4]], integerInputs: [1: labels])
+    try expectOpEquivalent(.loss(LossAttrs(.softmaxCrossEntropy, reduction: .sum)), [[4, 5], [4]], integerInputs: [1: labels])
+    try expectOpEquivalent(.loss(LossAttrs(.binaryCrossEntropy)), [[3, 7], [3, 7]])
+    try expectOpEquivalent(.loss(LossAttrs(.meanSquaredError, reduction: .sum)), [[3, 7], [3, 7]])
+  }
+
   @Test(arguments: [PoolKind.max, .average])
   func pooling(kind: PoolKind) throws {
     for (spatial, kernel, stride, pad, ceil) in [([9], 3, 2, 1, true), ([11, 10], 2, 2, 0, false), ([7, 9], 3, 2, 1, true), ([4, 5, 6], 2, 2, 1, false)] {

@@ -8,6 +8,13 @@ public enum IndexTables {
       .gatherTable(mode: attrs.paddingMode)
   }
 
+  /// For input position i and tap t of a transposed convolution, the flattened output position
+  /// it adds into at `[i·taps + t]`, or −1.
+  public static func transposedConvolutionScatter(input: [Int], output: [Int], weight: [Int], attrs: ConvTransposeAttrs) -> [Int] {
+    WindowKernels.Geometry(x: input, out: output, weight: weight, stride: attrs.stride, dilation: attrs.dilation, padBefore: attrs.padding.before)
+      .scatterTable()
+  }
+
   /// For pooling: the input positions each window covers (`[o·taps + t]`, −1 in the padding) and
   /// each window's average divisor.
   public static func poolWindows(input: [Int], output: [Int], attrs: PoolAttrs) -> (cells: [Int], divisors: [Int]) {

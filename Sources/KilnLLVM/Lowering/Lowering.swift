@@ -12,6 +12,11 @@ enum Lowering {
       let x = graph[node.inputs[0]].type.shape
       let w = graph[node.inputs[1]].type.shape
       return isPointwise(a, weight: w) ? 0 : (x[1] / a.groups) * w[2...].reduce(1, *) * node.type.shape[2...].reduce(1, *)
+    case .convTranspose:
+      // One group's columns: (C_out / groups)·taps × input positions.
+      let x = graph[node.inputs[0]].type.shape
+      let w = graph[node.inputs[1]].type.shape
+      return w[1...].reduce(1, *) * x[2...].reduce(1, *)
     default:
       return 0
     }
@@ -141,7 +146,11 @@ enum Lowering {
           ir.store(ir.load(k.inputs[1], ir.add(ir.mul(index, ir.int(dim)), d)), k.output, ir.add(ir.mul(row, ir.int(dim)), d))
         }
       }
-    case .convTranspose, .loss, .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad,
+    case .convTranspose(let a):
+      emitTransposedConvolution(k, a)
+    case .loss(let a):
+      emitLoss(k, a)
+    case .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad,
       .sliceGrad, .padGrad, .batchNormGrad, .lossGrad:
       throw KilnError.invalidArgument("\(k.node.name): the LLVM backend cannot compile \(k.node.op.mnemonic) yet; run it in the interpreter (--backend interp)")
     }
@@ -229,6 +238,83 @@ enum Lowering {
       }
     }
     if k.inputs.count > 2 { addBias(k, k.inputs[2], channels: outChannels, inner: outPlane) }
+  }
+
+  /// Per sample and group: columns = Wᵀ·x by SGEMM, then col2im adds each column entry into the
+  /// output position it reaches (the interpreter's scatter table).
+  static func emitTransposedConvolution(_ k: Kernel, _ a: ConvTransposeAttrs) {
+    let ir = k.ir
+    let (xShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
+    let (inChannels, outChannels) = (xShape[1], k.type.shape[1])
+    let (inPerGroup, outPerGroup) = (inChannels / a.groups, wShape[1])
+    let (inPlane, outPlane, taps) = (xShape[2...].reduce(1, *), k.type.shape[2...].reduce(1, *), wShape[2...].reduce(1, *))
+    let table = ir.table(IndexTables.transposedConvolutionScatter(input: xShape, output: k.type.shape, weight: wShape, attrs: a))
+    guard let columns = k.scratch else { return }
+    k.elementwise { _ in ir.float(0) }
+    ir.loop(xShape[0]) { n in
+      for group in 0..<a.groups {
+        let x = ir.element(k.inputs[0], ir.affine(n, inChannels * inPlane, group * inPerGroup * inPlane))
+        let w = ir.element(k.inputs[1], ir.int(group * inPerGroup * outPerGroup * taps))
+        ir.sgemm(transposeA: true, m: outPerGroup * taps, n: inPlane, k: inPerGroup, a: w, lda: outPerGroup * taps, b: x, ldb: inPlane, c: columns, ldc: inPlane)
+        let out = ir.element(k.output, ir.affine(n, outChannels * outPlane, group * outPerGroup * outPlane))
+        ir.loop(outPerGroup) { oc in
+          ir.loop(taps) { t in
+            let row = ir.mul(ir.add(ir.mul(oc, ir.int(taps)), t), ir.int(inPlane))
+            ir.loop(inPlane) { i in
+              let target = ir.loadInt(table, ir.add(ir.mul(i, ir.int(taps)), t))
+              ir.when(ir.icmp(LLVMIntSGE, target, ir.int(0))) {
+                let at = ir.add(ir.mul(oc, ir.int(outPlane)), target)
+                ir.store(ir.fadd(ir.load(out, at), ir.load(columns, ir.add(row, i))), out, at)
+              }
+            }
+          }
+        }
+      }
+    }
+    if k.inputs.count > 2 { addBias(k, k.inputs[2], channels: outChannels, inner: outPlane) }
+  }
+
+  /// The three losses, reduced to one number; a label outside the classes returns status 6.
+  static func emitLoss(_ k: Kernel, _ a: LossAttrs) {
+    let ir = k.ir
+    let (prediction, target) = (k.inputs[0], k.inputs[1])
+    let shape = k.inputTypes[0].shape
+    let total: LLVMValueRef
+    let count: Int
+    switch a.kind {
+    case .softmaxCrossEntropy:
+      let classes = shape[1]
+      count = shape[0]
+      let labels = ir.asInts(target)
+      total = reduce(ir, count: shape[0], start: ir.float(0)) { row, acc in
+        let label = ir.loadInt(labels, row)
+        let outside = LLVMBuildOr(ir.builder, ir.icmp(LLVMIntSLT, label, ir.int(0)), ir.icmp(LLVMIntSGE, label, ir.int(classes)), "")!
+        ir.when(outside) { k.fail(6) }
+        let base = ir.mul(row, ir.int(classes))
+        let top = reduce(ir, count: classes, start: ir.float(-.infinity)) { j, m in ir.fmax(m, ir.load(prediction, ir.add(base, j))) }
+        let sum = reduce(ir, count: classes, start: ir.float(0)) { j, s in
+          ir.fadd(s, ir.intrinsic("llvm.exp.f32", [ir.fsub(ir.load(prediction, ir.add(base, j)), top)]))
+        }
+        // −log softmax[label] = log Σ e^(z − max) − (z_label − max)
+        let term = ir.fsub(ir.intrinsic("llvm.log.f32", [sum]), ir.fsub(ir.load(prediction, ir.add(base, label)), top))
+        return ir.fadd(acc, term)
+      }
+    case .binaryCrossEntropy:
+      count = k.inputTypes[0].elementCount
+      total = reduce(ir, count: count, start: ir.float(0)) { i, acc in
+        let (z, t) = (ir.load(prediction, i), ir.load(target, i))
+        let magnitude = ir.select(ir.fcmp(LLVMRealOLT, z, ir.float(0)), ir.fsub(ir.float(0), z), z)
+        let softplus = ir.intrinsic("llvm.log.f32", [ir.fadd(ir.float(1), ir.intrinsic("llvm.exp.f32", [ir.fsub(ir.float(0), magnitude)]))])
+        return ir.fadd(acc, ir.fadd(ir.fsub(ir.fmax(z, ir.float(0)), ir.fmul(z, t)), softplus))
+      }
+    case .meanSquaredError:
+      count = k.inputTypes[0].elementCount
+      total = reduce(ir, count: count, start: ir.float(0)) { i, acc in
+        let d = ir.fsub(ir.load(prediction, i), ir.load(target, i))
+        return ir.fma(d, d, acc)
+      }
+    }
+    ir.store(a.reduction == .mean ? ir.fdiv(total, ir.float(Double(count))) : total, k.output, ir.int(0))
   }
 
   /// Max or average over each window's cells (the interpreter's window table).
