@@ -15,7 +15,7 @@ let package = Package(
   ],
   targets: [
     // C runtime shared by JIT'd code and every exported .so: error codes, arena.
-    .target(name: "KilnRuntime", path: "runtime"),
+    .target(name: "KilnRuntime", path: "runtime", linkerSettings: [.linkedLibrary("openblas")]),
     // zlib, for the gzip-compressed IDX files of the Fashion-MNIST package.
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
     .target(
@@ -34,7 +34,7 @@ let package = Package(
     .executableTarget(
       name: "kiln",
       dependencies: [
-        "Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "Kiln", "KilnLLVM", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "RealModule", package: "swift-numerics"),
       ]),
     .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnRuntime"]),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kiln
+import KilnLLVM
 import RealModule
 
 struct Run: ParsableCommand {
@@ -40,6 +41,9 @@ struct Run: ParsableCommand {
   @Flag(help: "Print JSON.")
   var json = false
 
+  @Option(help: "jit (compiled with LLVM) or interp (the reference interpreter).")
+  var backend = Backend.jit
+
   func validate() throws {
     guard index >= 0 else { throw ValidationError("--index must be 0 or more, got \(index)") }
     guard top >= 1 else { throw ValidationError("--top must be 1 or more, got \(top)") }
@@ -51,7 +55,7 @@ struct Run: ParsableCommand {
       throw ValidationError("kiln run needs a model with exactly one input")
     }
     let (tensor, label, source) = try loadInput(inputType.shape)
-    let output = try model.predict(tensor)
+    let output = backend == .jit ? try Compiler().compile(model).predict(tensor) : try model.predict(tensor)
     let ranking = output.rank == 2 && output.shape[0] == 1 ? topClasses(output.scalars) : []
     let names = output.count == 10 && label != nil ? FashionMNIST.classNames : nil
     if json {
@@ -63,7 +67,7 @@ struct Run: ParsableCommand {
       print(String(decoding: try encoder.encode(report), as: UTF8.self))
       return
     }
-    print("model \(model.graph.name), input \(source)" + (weights == nil ? " (untrained weights, seed \(options.seed))" : ""))
+ print("model \(model.graph.name) (\(backend.rawValue)), input \(source)" + (weights == nil ? " (untrained weights, seed \(options.seed))" : ""))
     if let label { print("true class: \(label)" + (names.map { " (\($0[label]))" } ?? "")) }
     print("output \(TensorType(output.shape))")
     for entry in ranking {

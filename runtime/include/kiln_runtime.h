@@ -52,6 +52,12 @@ void kiln_arena_free(kiln_arena *arena);
  */
 void *kiln_arena_at(const kiln_arena *arena, size_t offset, size_t bytes);
 
+/**
+ * The name of the kernel family OpenBLAS chose for this CPU when it loaded ("Cooperlake",
+ * "SkylakeX", "Haswell", "Prescott", …). Benchmarks report it: a wrong guess costs 5–10×.
+ */
+const char *kiln_blas_core(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -153,10 +153,10 @@ final class IRBuilder {
     intrinsic("llvm.fmuladd.f32", [a, b, c])
   }
 
-  /// Calls a float intrinsic (`llvm.exp.f32`, `llvm.sqrt.f32`, …).
-  func intrinsic(_ name: String, _ arguments: [LLVMValueRef]) -> LLVMValueRef {
+  /// Calls a float intrinsic (`llvm.exp.f32`, `llvm.sqrt.f32`, …), overloaded on `type`.
+  func intrinsic(_ name: String, _ arguments: [LLVMValueRef], type: LLVMTypeRef? = nil) -> LLVMValueRef {
     let id = LLVMLookupIntrinsicID(name, name.utf8.count)
-    var types: [LLVMTypeRef?] = [f32]
+    var types: [LLVMTypeRef?] = [type ?? f32]
     let declaration = LLVMGetIntrinsicDeclaration(module, id, &types, 1)
     var args: [LLVMValueRef?] = arguments
     return LLVMBuildCall2(builder, LLVMIntrinsicGetType(context, id, &types, 1), declaration, &args, UInt32(args.count), "")!

@@ -1,0 +1,144 @@
+import Foundation
+import Kiln
+import KilnRuntime
+
+/// Compiled against interpreted timings of a model, per layer and whole, with GFLOPS against
+/// the machine's peak measured on the spot.
+public struct BenchmarkReport: Codable, Sendable {
+  public struct Row: Codable, Sendable {
+    public var name: String
+    public var op: String
+    public var outputShape: [Int]
+    public var flops: Int
+    public var interpretedMilliseconds: Double
+    public var compiledMillisecondsMin: Double
+    public var compiledMillisecondsMedian: Double
+    public var speedup: Double { interpretedMilliseconds / compiledMillisecondsMin }
+    public var gflops: Double { Double(flops) / (compiledMillisecondsMin * 1e6) }
+
+    private enum CodingKeys: String, CodingKey {
+      case name, op, outputShape, flops, interpretedMilliseconds, compiledMillisecondsMin, compiledMillisecondsMedian
+    }
+  }
+
+  public var model: String
+  public var cpu: String
+  public var target: String
+  public var blasCore: String
+  public var threads: Int
+  public var peakGFLOPS: Double
+  public var compileSeconds: Double
+  public var arenaBytes: Int
+  public var naiveBytes: Int
+  public var layers: [Row]
+  public var total: Row
+
+  /// A table for people.
+  public var text: String {
+    var lines = [
+      "model \(model) on \(cpu); LLVM target \(target); OpenBLAS kernel \(blasCore); \(threads) thread",
+      String(format: "fp32 peak measured now: %.1f GFLOPS; JIT compile %.3f s; arena %@ planned against %@ without reuse",
+        peakGFLOPS, compileSeconds, bytes(arenaBytes), bytes(naiveBytes)),
+      "",
+      pad("layer", 22) + pad("op", 16) + pad("output", 16) + "   interp ms   compiled ms (min/median)   speedup   GFLOPS  % peak",
+    ]
+    for row in layers + [total] {
+      if row.name == total.name { lines.append(String(repeating: "-", count: 118)) }
+      lines.append(pad(row.name, 22) + pad(row.op, 16) + pad(TensorType(row.outputShape).description, 16) + String(
+        format: " %11.4f   %11.4f / %-11.4f  %8.1fx %8.2f %6.1f%%", row.interpretedMilliseconds, row.compiledMillisecondsMin,
+        row.compiledMillisecondsMedian, row.speedup, row.gflops, 100 * row.gflops / peakGFLOPS))
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  private func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? String(text.prefix(width - 1)) + " " : text + String(repeating: " ", count: width - text.count)
+  }
+
+  private func bytes(_ count: Int) -> String {
+    count >= 1 << 20 ? String(format: "%.2f MiB", Double(count) / 1_048_576) : String(format: "%.1f KiB", Double(count) / 1024)
+  }
+}
+
+/// Runs benchmarks: repetitions bounded by count and by a time budget per measurement.
+public enum Benchmark {
+  /// Benchmarks `model` on a seeded random input: the whole model and, with `perLayer`, each
+  /// computing node on its real input activations.
+  public static func run(_ model: Model, compiler: Compiler, repetitions: Int = 50, perLayer: Bool = true) throws -> BenchmarkReport {
+    let peak = try PeakProbe.measure(compiler)
+    let feeds = Dictionary(uniqueKeysWithValues: model.graph.inputs.map { value in
+      let node = model.graph[value]
+      var generator = SplitMix64(seed: 1)
+      let scalars = (0..<node.type.elementCount).map { _ in node.type.dtype == .i32 ? Float(generator.next() % 2) : Float(generator.nextNormal()) }
+      return (node.name, Tensor(shape: node.type.shape, scalars: scalars))
+    })
+    let compiled = try compiler.compile(model)
+    let interpreter = try Interpreter<Float>(model.graph)
+    let parameterFeeds = model.parameterFeeds(as: Float.self).merging(feeds) { $1 }
+    let summary = Summary(model.graph)
+    let total = BenchmarkReport.Row(
+      name: "total", op: "model", outputShape: model.graph.outputs.first.map { model.graph[$0].type.shape } ?? [], flops: summary.flops,
+      interpretedMilliseconds: try time(repetitions: max(repetitions / 10, 2)) { _ = try interpreter.run(parameterFeeds) }.min,
+      compiledMillisecondsMin: 0, compiledMillisecondsMedian: 0)
+    let compiledTimes = try time(repetitions: repetitions) { _ = try compiled.run(feeds) }
+    var totalRow = total
+    (totalRow.compiledMillisecondsMin, totalRow.compiledMillisecondsMedian) = (compiledTimes.min, compiledTimes.median)
+    var layers: [BenchmarkReport.Row] = []
+    if perLayer {
+      let activations = try interpreter.run(parameterFeeds)
+      for (index, node) in model.graph.nodes.enumerated() {
+        switch node.op {
+        case .input, .parameter: continue
+        default: if MemoryPlan.isView(node.op) { continue }
+        }
+        layers.append(try layer(node, index: index, model.graph, activations, compiler: compiler, repetitions: repetitions))
+      }
+    }
+    return BenchmarkReport(
+      model: model.graph.name, cpu: cpuName(), target: compiler.targetDescription, blasCore: String(cString: kiln_blas_core()),
+      threads: 1, peakGFLOPS: peak, compileSeconds: compiled.compileSeconds, arenaBytes: compiled.arenaBytes,
+      naiveBytes: compiled.naiveBytes, layers: layers, total: totalRow)
+  }
+
+  /// One node alone, fed the activations it sees in the model.
+  private static func layer(
+    _ node: Node, index: Int, _ graph: Graph, _ activations: Execution<Float>, compiler: Compiler, repetitions: Int
+  ) throws -> BenchmarkReport.Row {
+    var single = Graph(name: node.name)
+    let operands = try node.inputs.enumerated().map { try single.append("in\($0.offset)", .input(InputAttrs(graph[$0.element].type))) }
+    single.outputs = [try single.append("op", node.op, inputs: operands)]
+    let feeds = Dictionary(uniqueKeysWithValues: node.inputs.enumerated().map { ("in\($0.offset)", activations[$0.element]) })
+    let interpreter = try Interpreter<Float>(single)
+    let compiled = try compiler.compile(Model(graph: single, parameters: ParameterStore()))
+    let interpreted = try time(repetitions: max(repetitions / 10, 2)) { _ = try interpreter.run(feeds) }
+    let times = try time(repetitions: repetitions) { _ = try compiled.run(feeds) }
+    let inputTypes = node.inputs.map { graph[$0].type }
+    return BenchmarkReport.Row(
+      name: node.name, op: node.op.mnemonic, outputShape: node.type.shape, flops: node.op.attributes.flops(inputTypes, output: node.type),
+      interpretedMilliseconds: interpreted.min, compiledMillisecondsMin: times.min, compiledMillisecondsMedian: times.median)
+  }
+
+  /// Minimum and median milliseconds of `body` over up to `repetitions` runs (after one warm-up),
+  /// stopping early after two seconds.
+  static func time(repetitions: Int, _ body: () throws -> Void) throws -> (min: Double, median: Double) {
+    try body()
+    var samples: [Double] = []
+    let deadline = DispatchTime.now().uptimeNanoseconds + 2_000_000_000
+    for _ in 0..<max(repetitions, 1) {
+      let start = DispatchTime.now().uptimeNanoseconds
+      try body()
+      let end = DispatchTime.now().uptimeNanoseconds
+      samples.append(Double(end - start) / 1e6)
+      if end > deadline { break }
+    }
+    samples.sort()
+    return (samples[0], samples[samples.count / 2])
+  }
+
+  /// The CPU's model name from /proc/cpuinfo (what `lscpu` shows).
+  static func cpuName() -> String {
+    let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    let line = info.split(separator: "\n").first { $0.hasPrefix("model name") }
+    return line.flatMap { $0.split(separator: ":", maxSplits: 1).last }.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+  }
+}

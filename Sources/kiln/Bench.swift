@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import Kiln
+import KilnLLVM
+
+struct Bench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Time compiled code against the reference interpreter, per layer and for the whole model.",
+    discussion: """
+      Prints, per layer and in total: interpreted and compiled milliseconds (minimum, and median
+      of the compiled runs), the speedup, GFLOPS, and the share of this machine's fp32 peak,
+      measured on the spot with an FMA loop. The header names the CPU, LLVM's target, the OpenBLAS
+      kernel in use, the JIT compile time and the planned arena. Machines are shared and noisy:
+      compare ratios from one run, never absolute times across runs.
+
+      Examples:
+        kiln bench lenet5
+        kiln bench lenet5 --batch 64 --json
+      """)
+
+  @OptionGroup var options: ModelOptions
+
+  @Option(help: "Batch size.")
+  var batch = 1
+
+  @Option(help: "Threads (only 1 so far).")
+  var threads = 1
+
+  @Option(help: "Timed repetitions of each compiled measurement (within two seconds).")
+  var repetitions = 50
+
+  @Flag(name: .customLong("no-layers"), help: "Time the whole model only.")
+  var noLayers = false
+
+  @Flag(help: "Print JSON.")
+  var json = false
+
+  func validate() throws {
+    guard batch >= 1, repetitions >= 1 else { throw ValidationError("--batch and --repetitions must be positive") }
+    guard threads == 1 else { throw ValidationError("--threads \(threads): compiled code runs on one thread so far") }
+  }
+
+  func run() throws {
+    let single = try options.model(weights: nil)
+    let model = try Model(graph: single.graph.rebatched(to: batch), parameters: single.parameters)
+    let report = try Benchmark.run(model, compiler: Compiler(), repetitions: repetitions, perLayer: !noLayers)
+    if json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      print(String(decoding: try encoder.encode(report), as: UTF8.self))
+    } else {
+      print(report.text, terminator: "")
+    }
+  }
+}
