@@ -31,7 +31,7 @@ public final class Compiler: @unchecked Sendable {
   }
 
   /// Builds the LLVM module for `graph`: kernels plus the entry `i32 symbol(float* arena, float** slots)`.
-  func build(_ graph: Graph, symbol: String, context: LLVMContextRef?) throws -> (ir: IRBuilder, plan: MemoryPlan) {
+  func build(_ graph: Graph, symbol: String, context: LLVMContextRef?, hidden: Bool = false) throws -> (ir: IRBuilder, plan: MemoryPlan) {
     try graph.verify()
     let plan = MemoryPlan(graph) { Lowering.scratchSize(graph.nodes[$0], graph) }
     let ir = IRBuilder(name: graph.name, context: context)
@@ -58,6 +58,8 @@ public final class Compiler: @unchecked Sendable {
     }
     // The entry: resolve every operand's pointer, call the kernels, stop at the first failure.
     let entry = ir.function(symbol, parameters: [ir.floatPointer, pointerPointer], returns: ir.i32, isInternal: false)
+    // In a shared object only the generated C API is exported.
+    if hidden { LLVMSetVisibility(entry, LLVMHiddenVisibility) }
     ir.beginBody(of: entry)
     let (arena, slots) = (LLVMGetParam(entry, 0)!, LLVMGetParam(entry, 1)!)
     func pointer(_ location: MemoryPlan.Location) -> LLVMValueRef {

@@ -90,6 +90,9 @@ struct Train: ParsableCommand {
     let settings = Optimizer(Optimizer.Kind(rawValue: optimizer) ?? .sgd, momentum: momentum, weightDecay: weightDecay)
     var trainer = try Trainer(model: model, optimizer: settings, frozen: freeze.map { $0.split(separator: ",").map(String.init) } ?? [])
     let checkpointPath = checkpoint ?? (out.hasSuffix(".safetensors") ? String(out.dropLast(12)) + ".ckpt.safetensors" : out + ".ckpt")
+    for file in [out, checkpointPath] {
+      try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: file).deletingLastPathComponent().path, withIntermediateDirectories: true)
+    }
     var firstEpoch = 0
     if let resume {
       firstEpoch = try trainer.resume(from: resume)

@@ -1,0 +1,88 @@
+import Foundation
+import Kiln
+
+/// Where the C runtime's sources are: `KILN_RUNTIME_DIR`, else `runtime/` of the Kiln checkout
+/// this binary was built from.
+func runtimeDirectory() -> String {
+  if let override = ProcessInfo.processInfo.environment["KILN_RUNTIME_DIR"] { return override }
+  return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("runtime").path
+}
+
+extension Compiler {
+  /// Compiles `model` ahead of time into a self-contained shared object at `path` (weights
+  /// embedded, the C runtime linked in; it needs only libc, libm and libopenblas) and writes its
+  /// C header beside it (`lenet5.so` → `lenet5.h`). Both are written to temporary names and
+  /// renamed. Returns the header's path.
+  @discardableResult
+  public func emitSharedObject(_ model: Model, to path: String, prefix requested: String? = nil) throws -> String {
+    let prefix = CInterface.identifier(requested ?? model.graph.name)
+    let output = URL(fileURLWithPath: path)
+    let headerPath = output.deletingPathExtension().appendingPathExtension("h").path
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-aot-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: work) }
+
+    let (ir, plan) = try build(model.graph, symbol: "\(prefix)_kiln_entry", context: nil, hidden: true)
+    try target.optimize(ir)
+    let object = work.appendingPathComponent("\(prefix).o").path
+    try target.emitObject(ir, to: object)
+
+    var weights = Data()
+    for value in model.graph.parameters {
+      guard let tensor = model.parameters[model.graph[value].name] else {
+        throw KilnError.invalidArgument("parameter \(model.graph[value].name) of \(model.graph.name) has no value")
+      }
+      for scalar in tensor.scalars { withUnsafeBytes(of: scalar.bitPattern.littleEndian) { weights.append(contentsOf: $0) } }
+    }
+    let weightsPath = work.appendingPathComponent("weights.bin").path
+    try weights.write(to: URL(fileURLWithPath: weightsPath))
+    let interface = CInterface(graph: model.graph, prefix: prefix, plan: plan, weightsPath: weightsPath)
+    try Data(interface.header.utf8).write(to: work.appendingPathComponent("\(prefix).h"))
+    let wrapper = work.appendingPathComponent("\(prefix)_api.c").path
+    try Data(interface.wrapper.utf8).write(to: URL(fileURLWithPath: wrapper))
+
+    let runtime = runtimeDirectory()
+    let sources = try FileManager.default.contentsOfDirectory(atPath: runtime).filter { $0.hasSuffix(".c") }.sorted().map { "\(runtime)/\($0)" }
+    guard !sources.isEmpty else {
+      throw KilnError.file(path: runtime, message: "holds no C runtime sources; set KILN_RUNTIME_DIR to Kiln's runtime/ directory")
+    }
+    let linked = work.appendingPathComponent("\(prefix).so").path
+    try run("cc", ["-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-I", "\(runtime)/include", "-I", work.path, wrapper, object]
+      + sources + ["-lopenblas", "-lm", "-o", linked])
+    try install(linked, at: output.path)
+    try install(work.appendingPathComponent("\(prefix).h").path, at: headerPath)
+    return headerPath
+  }
+
+  /// Moves `file` over `destination` through a temporary name in the destination's directory.
+  private func install(_ file: String, at destination: String) throws {
+    let temporary = destination + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
+    try? FileManager.default.removeItem(atPath: temporary)
+    do {
+      try FileManager.default.copyItem(atPath: file, toPath: temporary)
+    } catch {
+      throw KilnError.file(path: destination, message: "cannot be written: \(error.localizedDescription)")
+    }
+    guard rename(temporary, destination) == 0 else {
+      try? FileManager.default.removeItem(atPath: temporary)
+      throw KilnError.file(path: destination, message: "cannot be renamed into place")
+    }
+  }
+
+  /// Runs a build tool; its complaints become an error.
+  private func run(_ tool: String, _ arguments: [String]) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [tool] + arguments
+    let errors = Pipe()
+    process.standardError = errors
+    process.standardOutput = errors
+    try process.run()
+    let message = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+      throw KilnError.invalidArgument("\(tool) failed building the shared object: \(String(decoding: message, as: UTF8.self).prefix(2000))")
+    }
+  }
+}
