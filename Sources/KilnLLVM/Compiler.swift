@@ -30,7 +30,8 @@ public final class Compiler: @unchecked Sendable {
     return try target.assembly(ir)
   }
 
-  /// Builds the LLVM module for `graph`: kernels plus the entry `i32 symbol(float* arena, float** slots)`.
+  /// Builds the LLVM module for `graph`: kernels plus the entry
+  /// `i32 symbol(float* arena, float** slots, i64 step)`.
   func build(_ graph: Graph, symbol: String, context: LLVMContextRef?, hidden: Bool = false) throws -> (ir: IRBuilder, plan: MemoryPlan) {
     try graph.verify()
     let plan = MemoryPlan(graph) { Lowering.scratchSize(graph.nodes[$0], graph) }
@@ -45,23 +46,24 @@ public final class Compiler: @unchecked Sendable {
       }
       if MemoryPlan.isView(node.op) && !graph.outputs.contains(ValueID(index)) { continue }
       let scratch = plan.scratch[index] != nil
-      let parameters = Array(repeating: ir.floatPointer, count: 1 + node.inputs.count + (scratch ? 1 : 0))
+      let parameters = Array(repeating: ir.floatPointer, count: 1 + node.inputs.count + (scratch ? 1 : 0)) + [ir.i64]
       let function = ir.function("k\(index)", parameters: parameters, returns: ir.i32, isInternal: true)
       ir.beginBody(of: function)
       let kernel = Kernel(
         ir: ir, node: node, inputTypes: node.inputs.map { graph[$0].type },
         inputs: (0..<node.inputs.count).map { LLVMGetParam(function, UInt32($0 + 1)) }, output: LLVMGetParam(function, 0),
-        scratch: scratch ? LLVMGetParam(function, UInt32(node.inputs.count + 1)) : nil)
+        scratch: scratch ? LLVMGetParam(function, UInt32(node.inputs.count + 1)) : nil,
+        step: LLVMGetParam(function, UInt32(parameters.count - 1)))
       try Lowering.emit(kernel)
       LLVMBuildRet(ir.builder, ir.int32(0))
       kernels[index] = function
     }
     // The entry: resolve every operand's pointer, call the kernels, stop at the first failure.
-    let entry = ir.function(symbol, parameters: [ir.floatPointer, pointerPointer], returns: ir.i32, isInternal: false)
+    let entry = ir.function(symbol, parameters: [ir.floatPointer, pointerPointer, ir.i64], returns: ir.i32, isInternal: false)
     // In a shared object only the generated C API is exported.
     if hidden { LLVMSetVisibility(entry, LLVMHiddenVisibility) }
     ir.beginBody(of: entry)
-    let (arena, slots) = (LLVMGetParam(entry, 0)!, LLVMGetParam(entry, 1)!)
+    let (arena, slots, step) = (LLVMGetParam(entry, 0)!, LLVMGetParam(entry, 1)!, LLVMGetParam(entry, 2)!)
     func pointer(_ location: MemoryPlan.Location) -> LLVMValueRef {
       switch location {
       case .slot(let slot):
@@ -76,7 +78,7 @@ public final class Compiler: @unchecked Sendable {
       guard let kernel = kernels[index], let location = plan.locations[index] else { continue }
       var arguments = [pointer(location)] + node.inputs.compactMap { plan.locations[$0.id].map(pointer) }
       if let offset = plan.scratch[index] { arguments.append(ir.element(arena, ir.int(offset))) }
-      let status = ir.call(kernel, arguments)
+      let status = ir.call(kernel, arguments + [step])
       ir.when(ir.icmp(LLVMIntNE, status, ir.int32(0))) { LLVMBuildRet(ir.builder, status); LLVMPositionBuilderAtEnd(ir.builder, ir.newBlock("dead")) }
     }
     // Outputs that are views or sources are copied into their slots.
@@ -86,6 +88,12 @@ public final class Compiler: @unchecked Sendable {
       guard let location = plan.locations[output.id], location != .slot(slot) else { continue }
       let (from, to) = (pointer(location), pointer(.slot(slot)))
       ir.loop(graph[output].type.elementCount) { i in ir.store(ir.load(from, i), to, i) }
+    }
+    // A training graph's updates replace the parameters in their slots, after every kernel ran.
+    for update in graph.stateUpdates {
+      guard let from = plan.locations[update.newValue.id], let to = plan.locations[update.state.id], from != to else { continue }
+      let (source, target) = (pointer(from), pointer(to))
+      ir.loop(graph[update.state].type.elementCount) { i in ir.store(ir.load(source, i), target, i) }
     }
     LLVMBuildRet(ir.builder, ir.int32(0))
     try ir.verify()
@@ -105,7 +113,7 @@ public final class CompiledModel: @unchecked Sendable {
   public let naiveBytes: Int
 
   private let jit: JIT
-  private typealias Entry = @convention(c) (UnsafeMutablePointer<Float>?, UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?) -> Int32
+  private typealias Entry = @convention(c) (UnsafeMutablePointer<Float>?, UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?, Int64) -> Int32
   private let entry: Entry
   /// The arena and one buffer per slot (inputs, parameters, outputs), allocated once.
   private let arena: UnsafeMutableBufferPointer<Float>
@@ -150,7 +158,7 @@ public final class CompiledModel: @unchecked Sendable {
 
   /// Runs the compiled graph on `inputs` (by input name; integer inputs hold whole numbers) and
   /// returns the outputs.
-  public func run(_ inputs: [String: Tensor<Float>]) throws -> [Tensor<Float>] {
+  public func run(_ inputs: [String: Tensor<Float>], step: UInt64 = 0) throws -> [Tensor<Float>] {
     lock.lock()
     defer { lock.unlock() }
     for (slot, value) in graph.inputs.enumerated() {
@@ -163,7 +171,7 @@ public final class CompiledModel: @unchecked Sendable {
         slots[slot][index] = node.type.dtype == .i32 ? Float(bitPattern: UInt32(bitPattern: Int32(scalar))) : scalar
       }
     }
-    let status = entry(arena.baseAddress, slotPointers)
+    let status = entry(arena.baseAddress, slotPointers, Int64(bitPattern: step))
     guard status == 0 else {
       throw KilnError.runtime(node: graph.name, message: "compiled code failed with status \(status) (an index or label out of range)")
     }
@@ -171,6 +179,27 @@ public final class CompiledModel: @unchecked Sendable {
     return graph.outputs.enumerated().map { position, value in
       Tensor(shape: graph[value].type.shape, scalars: Array(slots[firstOutput + position].prefix(graph[value].type.elementCount)))
     }
+  }
+
+  /// The current value of parameter `name` (training graphs update them in place).
+  public func parameter(_ name: String) -> Tensor<Float>? {
+    guard let value = graph.index(of: name), let slot = slotIndex(value) else { return nil }
+    return Tensor(shape: graph[value].type.shape, scalars: Array(slots[slot].prefix(graph[value].type.elementCount)))
+  }
+
+  /// Replaces parameter `name`'s value.
+  public func setParameter(_ name: String, _ tensor: Tensor<Float>) throws {
+    lock.lock()
+    defer { lock.unlock() }
+    guard let value = graph.index(of: name), let slot = slotIndex(value), tensor.shape == graph[value].type.shape else {
+      throw KilnError.invalidArgument("\(graph.name) has no parameter \(name) of shape \(TensorType(tensor.shape))")
+    }
+    for (index, scalar) in tensor.scalars.enumerated() { slots[slot][index] = scalar }
+  }
+
+  private func slotIndex(_ value: ValueID) -> Int? {
+    guard case .parameter = graph[value].op else { return nil }
+    return graph.parameters.firstIndex(of: value).map { graph.inputs.count + $0 }
   }
 
   /// The first output for a single-input model.

@@ -128,7 +128,7 @@ struct CInterface {
 
       #define EXPORT __attribute__((visibility("default")))
 
-      int \(entrySymbol)(float *arena, float **slots);
+      int \(entrySymbol)(float *arena, float **slots, int64_t step);
 
       /* The weights, embedded read-only and 64-byte aligned. */
       __asm__(".section .rodata\\n.balign 64\\n.globl \(prefix)_weights\\n.hidden \(prefix)_weights\\n\(prefix)_weights:\\n.incbin \\"\(weightsPath)\\"\\n.previous\\n");
@@ -173,7 +173,7 @@ struct CInterface {
         context->error[0] = 0;
         if (\(nullChecks.joined(separator: " || "))) return fail(context, KILN_ERR_INVALID_ARGUMENT, "\(prefix)_infer: an input or output buffer is NULL");
       \((inputBindings + outputBindings).joined(separator: "\n"))
-        int status = \(entrySymbol)((float *)context->arena.base, context->slots);
+        int status = \(entrySymbol)((float *)context->arena.base, context->slots, 0);
         if (status != KILN_OK) return fail(context, status, "\(prefix)_infer: %s (a class label or embedding index outside its range)", kiln_status_string((kiln_status)status));
         return KILN_OK;
       }

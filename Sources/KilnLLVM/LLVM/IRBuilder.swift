@@ -169,7 +169,7 @@ final class IRBuilder {
 
   /// A float stack slot in the function's entry block (where mem2reg turns it into registers;
   /// an alloca inside a loop would grow the stack on every iteration).
-  func stackSlot() -> LLVMValueRef {
+  func stackSlot(type: LLVMTypeRef? = nil) -> LLVMValueRef {
     let entry = LLVMGetEntryBasicBlock(currentFunction)
     let placer = LLVMCreateBuilderInContext(context)!
     defer { LLVMDisposeBuilder(placer) }
@@ -178,7 +178,7 @@ final class IRBuilder {
     } else {
       LLVMPositionBuilderAtEnd(placer, entry)
     }
-    return LLVMBuildAlloca(placer, f32, "slot")!
+    return LLVMBuildAlloca(placer, type ?? f32, "slot")!
   }
 
   func element(_ pointer: LLVMValueRef, _ index: LLVMValueRef, type: LLVMTypeRef? = nil) -> LLVMValueRef {

@@ -13,6 +13,8 @@ struct Kernel {
   let output: LLVMValueRef
   /// Scratch memory, when the kernel asked for some.
   let scratch: LLVMValueRef?
+  /// The run's step number (i64), which numbers dropout masks.
+  let step: LLVMValueRef
 
   var type: TensorType { node.type }
   var count: Int { node.type.elementCount }

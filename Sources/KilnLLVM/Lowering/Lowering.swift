@@ -5,26 +5,19 @@ import RealModule
 /// How each op becomes loops (or BLAS calls). One case per op; ops the backend cannot lower yet
 /// throw an error naming the node.
 enum Lowering {
-  /// Scratch elements a node's kernel needs (im2col buffers).
+  /// Scratch elements a node's kernel needs (im2col columns and the like).
   static func scratchSize(_ node: Node, _ graph: Graph) -> Int {
+    let types = node.inputs.map { graph[$0].type.shape }
     switch node.op {
-    case .conv(let a):
-      let x = graph[node.inputs[0]].type.shape
-      let w = graph[node.inputs[1]].type.shape
-      return isPointwise(a, weight: w) ? 0 : (x[1] / a.groups) * w[2...].reduce(1, *) * node.type.shape[2...].reduce(1, *)
+    case .conv(let a): return ConvolutionShape(x: types[0], weight: types[1], output: node.type.shape, groups: a.groups).columnsSize(a)
+    case .convWeightGrad(let a): return ConvolutionShape(x: types[0], weight: node.type.shape, output: types[1], groups: a.conv.groups).columnsSize(a.conv)
+    case .convInputGrad(let a): return ConvolutionShape(x: node.type.shape, weight: types[1], output: types[0], groups: a.conv.groups).depth * types[0][2...].reduce(1, *)
     case .convTranspose:
       // One group's columns: (C_out / groups)·taps × input positions.
-      let x = graph[node.inputs[0]].type.shape
-      let w = graph[node.inputs[1]].type.shape
-      return w[1...].reduce(1, *) * x[2...].reduce(1, *)
-    default:
-      return 0
+      return types[1][1...].reduce(1, *) * types[0][2...].reduce(1, *)
+    case .reduceGrad(let a) where a.reduce.kind == .max: return 2 * node.type.elementCount
+    default: return 0
     }
-  }
-
-  /// A 1×1 (×1) convolution with stride 1 and no padding reads its input as the im2col matrix.
-  static func isPointwise(_ a: ConvAttrs, weight: [Int]) -> Bool {
-    weight[2...].allSatisfy { $0 == 1 } && a.stride.allSatisfy { $0 == 1 } && (a.padding.before + a.padding.after).allSatisfy { $0 == 0 }
   }
 
   static func emit(_ k: Kernel) throws {
@@ -34,7 +27,7 @@ enum Lowering {
     case .input, .parameter:
       return
     case .conv(let a):
-      try emitConvolution(k, a)
+      ConvolutionLowering.forward(k, a)
     case .pool(let a):
       emitPool(k, a)
     case .globalPool(let a):
@@ -117,6 +110,8 @@ enum Lowering {
     case .pad(let a):
       let table = k.gatherTable(IndexTables.pad(input: k.inputTypes[0].shape, output: k.type.shape, attrs: a))
       k.elementwise { i in k.gathered(x!, table, i) }
+    case .dropout(let a) where !MemoryPlan.isView(k.node.op):
+      emitDropout(k, a)
     case .reshape, .dropout:
       // Views (see MemoryPlan.isView) have no kernel unless they are an output, which copies.
       k.elementwise { i in ir.load(x!, i) }
@@ -147,12 +142,12 @@ enum Lowering {
         }
       }
     case .convTranspose(let a):
-      emitTransposedConvolution(k, a)
+      ConvolutionLowering.transposed(k, a)
     case .loss(let a):
       emitLoss(k, a)
     case .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad,
       .sliceGrad, .padGrad, .batchNormGrad, .lossGrad:
-      throw KilnError.invalidArgument("\(k.node.name): the LLVM backend cannot compile \(k.node.op.mnemonic) yet; run it in the interpreter (--backend interp)")
+      try GradientLowering.emit(k)
     }
   }
 
@@ -199,79 +194,26 @@ enum Lowering {
     }
   }
 
-  /// im2col (through the interpreter's tap table) and one SGEMM per sample and group.
-  static func emitConvolution(_ k: Kernel, _ a: ConvAttrs) throws {
+  /// Training-mode dropout with the interpreter's mask: element i survives when
+  /// mix(seed ^ mix(step + mix(i))) / 2⁶⁴ ≥ rate (SplitMix64's mix), scaled by 1/(1 − rate).
+  static func emitDropout(_ k: Kernel, _ a: DropoutAttrs) {
     let ir = k.ir
-    let (xShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
-    let (inChannels, outChannels) = (xShape[1], k.type.shape[1])
-    let (inPerGroup, outPerGroup) = (inChannels / a.groups, outChannels / a.groups)
-    let inPlane = xShape[2...].reduce(1, *)
-    let outPlane = k.type.shape[2...].reduce(1, *)
-    let taps = wShape[2...].reduce(1, *)
-    let depth = inPerGroup * taps
-    let pointwise = isPointwise(a, weight: wShape)
-    // Table transposed to [t·outPlane + o] so the im2col inner loop reads it contiguously.
-    let gather = IndexTables.convolutionGather(input: xShape, output: k.type.shape, weight: wShape, attrs: a)
-    let table = pointwise ? nil : ir.table((0..<(taps * outPlane)).map { gather[($0 % outPlane) * taps + $0 / outPlane] })
-    ir.loop(xShape[0]) { n in
-      for group in 0..<a.groups {
-        let xGroup = ir.element(k.inputs[0], ir.affine(n, inChannels * inPlane, group * inPerGroup * inPlane))
-        var columns = xGroup
-        if let table, let scratch = k.scratch {
-          columns = scratch
-          ir.loop(inPerGroup) { c in
-            let channel = ir.mul(c, ir.int(inPlane))
-            ir.loop(taps) { t in
-              let row = ir.mul(ir.add(ir.mul(c, ir.int(taps)), t), ir.int(outPlane))
-              ir.loop(outPlane) { o in
-                let index = ir.loadInt(table, ir.add(ir.mul(t, ir.int(outPlane)), o))
-                let valid = ir.icmp(LLVMIntSGE, index, ir.int(0))
-                let value = ir.load(xGroup, ir.add(channel, ir.select(valid, index, ir.int(0))))
-                ir.store(ir.select(valid, value, ir.float(0)), scratch, ir.add(row, o))
-              }
-            }
-          }
-        }
-        let w = ir.element(k.inputs[1], ir.int(group * outPerGroup * depth))
-        let out = ir.element(k.output, ir.affine(n, outChannels * outPlane, group * outPerGroup * outPlane))
-        ir.sgemm(m: outPerGroup, n: outPlane, k: depth, a: w, lda: depth, b: columns, ldb: outPlane, c: out, ldc: outPlane)
-      }
+    func constant(_ value: UInt64) -> LLVMValueRef { LLVMConstInt(ir.i64, value, 0) }
+    func mix(_ value: LLVMValueRef) -> LLVMValueRef {
+      var z = value
+      z = LLVMBuildMul(ir.builder, LLVMBuildXor(ir.builder, z, LLVMBuildLShr(ir.builder, z, constant(30), ""), ""), constant(0xBF58_476D_1CE4_E5B9), "")
+      z = LLVMBuildMul(ir.builder, LLVMBuildXor(ir.builder, z, LLVMBuildLShr(ir.builder, z, constant(27), ""), ""), constant(0x94D0_49BB_1331_11EB), "")
+      return LLVMBuildXor(ir.builder, z, LLVMBuildLShr(ir.builder, z, constant(31), ""), "")
     }
-    if k.inputs.count > 2 { addBias(k, k.inputs[2], channels: outChannels, inner: outPlane) }
-  }
-
-  /// Per sample and group: columns = Wᵀ·x by SGEMM, then col2im adds each column entry into the
-  /// output position it reaches (the interpreter's scatter table).
-  static func emitTransposedConvolution(_ k: Kernel, _ a: ConvTransposeAttrs) {
-    let ir = k.ir
-    let (xShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
-    let (inChannels, outChannels) = (xShape[1], k.type.shape[1])
-    let (inPerGroup, outPerGroup) = (inChannels / a.groups, wShape[1])
-    let (inPlane, outPlane, taps) = (xShape[2...].reduce(1, *), k.type.shape[2...].reduce(1, *), wShape[2...].reduce(1, *))
-    let table = ir.table(IndexTables.transposedConvolutionScatter(input: xShape, output: k.type.shape, weight: wShape, attrs: a))
-    guard let columns = k.scratch else { return }
-    k.elementwise { _ in ir.float(0) }
-    ir.loop(xShape[0]) { n in
-      for group in 0..<a.groups {
-        let x = ir.element(k.inputs[0], ir.affine(n, inChannels * inPlane, group * inPerGroup * inPlane))
-        let w = ir.element(k.inputs[1], ir.int(group * inPerGroup * outPerGroup * taps))
-        ir.sgemm(transposeA: true, m: outPerGroup * taps, n: inPlane, k: inPerGroup, a: w, lda: outPerGroup * taps, b: x, ldb: inPlane, c: columns, ldc: inPlane)
-        let out = ir.element(k.output, ir.affine(n, outChannels * outPlane, group * outPerGroup * outPlane))
-        ir.loop(outPerGroup) { oc in
-          ir.loop(taps) { t in
-            let row = ir.mul(ir.add(ir.mul(oc, ir.int(taps)), t), ir.int(inPlane))
-            ir.loop(inPlane) { i in
-              let target = ir.loadInt(table, ir.add(ir.mul(i, ir.int(taps)), t))
-              ir.when(ir.icmp(LLVMIntSGE, target, ir.int(0))) {
-                let at = ir.add(ir.mul(oc, ir.int(outPlane)), target)
-                ir.store(ir.fadd(ir.load(out, at), ir.load(columns, ir.add(row, i))), out, at)
-              }
-            }
-          }
-        }
-      }
+    let scale = ir.float(1 / (1 - a.rate))
+    k.elementwise { i in
+      let bits = mix(LLVMBuildXor(ir.builder, constant(a.seed), mix(ir.add(k.step, mix(i))), "")!)
+      let unit = LLVMBuildFMul(
+        ir.builder, LLVMBuildUIToFP(ir.builder, LLVMBuildLShr(ir.builder, bits, constant(11), ""), LLVMDoubleTypeInContext(ir.context), ""),
+        LLVMConstReal(LLVMDoubleTypeInContext(ir.context), 0x1p-53), "")!
+      let keep = LLVMBuildFCmp(ir.builder, LLVMRealOGE, unit, LLVMConstReal(LLVMDoubleTypeInContext(ir.context), a.rate), "")!
+      return ir.select(keep, ir.fmul(ir.load(k.inputs[0], i), scale), ir.float(0))
     }
-    if k.inputs.count > 2 { addBias(k, k.inputs[2], channels: outChannels, inner: outPlane) }
   }
 
   /// The three losses, reduced to one number; a label outside the classes returns status 6.

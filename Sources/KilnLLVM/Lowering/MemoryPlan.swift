@@ -59,7 +59,7 @@ struct MemoryPlan {
     for (index, node) in graph.nodes.enumerated() {
       for input in node.inputs { lastUse[roots[input.id].id] = max(lastUse[roots[input.id].id], index) }
     }
-    for output in outputs { lastUse[roots[output.id].id] = graph.nodes.count }
+    for output in outputs + graph.stateUpdates.map(\.newValue) { lastUse[roots[output.id].id] = graph.nodes.count }
 
     var live: [(offset: Int, size: Int, until: Int)] = []
     func allocate(_ size: Int, until: Int) -> Int {
@@ -78,7 +78,7 @@ struct MemoryPlan {
       live.removeAll { $0.until < index }
       let size = scratchSize(index)
       if size > 0 { scratch[index] = allocate(size, until: index) }
-      guard locations[index] == nil, roots[index].id == index, lastUse[index] >= 0 || outputs.contains(ValueID(index)) else { continue }
+      guard locations[index] == nil, roots[index].id == index, lastUse[index] >= 0 else { continue }
       switch node.op {
       case .input, .parameter: continue
       default: locations[index] = .arena(allocate(node.type.elementCount, until: max(lastUse[index], index)))

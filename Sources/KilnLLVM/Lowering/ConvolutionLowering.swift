@@ -1,0 +1,161 @@
+import CLLVM
+import Kiln
+
+/// The sizes of one convolution, seen from its forward direction.
+struct ConvolutionShape {
+  let batch, inChannels, outChannels, groups, inPlane, outPlane, taps: Int
+  var inPerGroup: Int { inChannels / groups }
+  var outPerGroup: Int { outChannels / groups }
+  /// Rows of the im2col matrix: (C_in / groups)·taps.
+  var depth: Int { inPerGroup * taps }
+
+  init(x: [Int], weight: [Int], output: [Int], groups: Int) {
+    batch = x[0]
+    inChannels = x[1]
+    outChannels = output[1]
+    self.groups = groups
+    inPlane = x[2...].reduce(1, *)
+    outPlane = output[2...].reduce(1, *)
+    taps = weight[2...].reduce(1, *)
+  }
+
+  /// A 1×1 convolution with stride 1 and no padding reads its input as the im2col matrix.
+  func isPointwise(_ a: ConvAttrs) -> Bool {
+    taps == 1 && inPlane == outPlane && a.stride.allSatisfy { $0 == 1 } && (a.padding.before + a.padding.after).allSatisfy { $0 == 0 }
+  }
+
+  /// Scratch for one group's im2col matrix (none when pointwise).
+  func columnsSize(_ a: ConvAttrs) -> Int { isPointwise(a) ? 0 : depth * outPlane }
+}
+
+/// Convolutions as im2col / col2im around SGEMM, all driven by the interpreter's tap tables
+/// (so padding modes, dilation and strides mean exactly what they mean in the interpreter).
+enum ConvolutionLowering {
+  /// The tap table transposed to `[t·positions + p]`, so inner loops over positions read it
+  /// contiguously.
+  static func transposedTable(_ ir: IRBuilder, _ table: [Int], positions: Int, taps: Int) -> LLVMValueRef {
+    ir.table((0..<(taps * positions)).map { table[($0 % positions) * taps + $0 / positions] })
+  }
+
+  /// columns[(c·taps + t)·P + p] = source[c·sourcePlane + table[t·P + p]] (0 where −1).
+  static func im2col(_ ir: IRBuilder, source: LLVMValueRef, table: LLVMValueRef, columns: LLVMValueRef, channels: Int, taps: Int, positions: Int, sourcePlane: Int) {
+    ir.loop(channels) { c in
+      let channel = ir.mul(c, ir.int(sourcePlane))
+      ir.loop(taps) { t in
+        let row = ir.mul(ir.add(ir.mul(c, ir.int(taps)), t), ir.int(positions))
+        ir.loop(positions) { p in
+          let index = ir.loadInt(table, ir.add(ir.mul(t, ir.int(positions)), p))
+          let valid = ir.icmp(LLVMIntSGE, index, ir.int(0))
+          let value = ir.load(source, ir.add(channel, ir.select(valid, index, ir.int(0))))
+          ir.store(ir.select(valid, value, ir.float(0)), columns, ir.add(row, p))
+        }
+      }
+    }
+  }
+
+  /// The adjoint of `im2col`: destination[c·destinationPlane + table[t·P + p]] += columns[(c·taps + t)·P + p].
+  static func col2im(_ ir: IRBuilder, columns: LLVMValueRef, table: LLVMValueRef, destination: LLVMValueRef, channels: Int, taps: Int, positions: Int, destinationPlane: Int) {
+    ir.loop(channels) { c in
+      ir.loop(taps) { t in
+        let row = ir.mul(ir.add(ir.mul(c, ir.int(taps)), t), ir.int(positions))
+        ir.loop(positions) { p in
+          let target = ir.loadInt(table, ir.add(ir.mul(t, ir.int(positions)), p))
+          ir.when(ir.icmp(LLVMIntSGE, target, ir.int(0))) {
+            let at = ir.add(ir.mul(c, ir.int(destinationPlane)), target)
+            ir.store(ir.fadd(ir.load(destination, at), ir.load(columns, ir.add(row, p))), destination, at)
+          }
+        }
+      }
+    }
+  }
+
+  /// y = W·im2col(x) per sample and group, then the bias.
+  static func forward(_ k: Kernel, _ a: ConvAttrs) {
+    let ir = k.ir
+    let (xShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
+    let s = ConvolutionShape(x: xShape, weight: wShape, output: k.type.shape, groups: a.groups)
+    let gather = IndexTables.convolutionGather(input: xShape, output: k.type.shape, weight: wShape, attrs: a)
+    let table = s.isPointwise(a) ? nil : transposedTable(ir, gather, positions: s.outPlane, taps: s.taps)
+    ir.loop(s.batch) { n in
+      for group in 0..<a.groups {
+        let x = ir.element(k.inputs[0], ir.affine(n, s.inChannels * s.inPlane, group * s.inPerGroup * s.inPlane))
+        var columns = x
+        if let table, let scratch = k.scratch {
+          im2col(ir, source: x, table: table, columns: scratch, channels: s.inPerGroup, taps: s.taps, positions: s.outPlane, sourcePlane: s.inPlane)
+          columns = scratch
+        }
+        let w = ir.element(k.inputs[1], ir.int(group * s.outPerGroup * s.depth))
+        let out = ir.element(k.output, ir.affine(n, s.outChannels * s.outPlane, group * s.outPerGroup * s.outPlane))
+        ir.sgemm(m: s.outPerGroup, n: s.outPlane, k: s.depth, a: w, lda: s.depth, b: columns, ldb: s.outPlane, c: out, ldc: s.outPlane)
+      }
+    }
+    if k.inputs.count > 2 { Lowering.addBias(k, k.inputs[2], channels: s.outChannels, inner: s.outPlane) }
+  }
+
+  /// dW = Σₙ dy·im2col(x)ᵀ per group. Inputs: x, dy.
+  static func weightGradient(_ k: Kernel, _ a: ConvWeightGradAttrs) {
+    let ir = k.ir
+    let (xShape, dyShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
+    let s = ConvolutionShape(x: xShape, weight: k.type.shape, output: dyShape, groups: a.conv.groups)
+    let gather = IndexTables.convolutionGather(input: xShape, output: dyShape, weight: k.type.shape, attrs: a.conv)
+    let table = s.isPointwise(a.conv) ? nil : transposedTable(ir, gather, positions: s.outPlane, taps: s.taps)
+    k.elementwise { _ in ir.float(0) }
+    ir.loop(s.batch) { n in
+      for group in 0..<a.conv.groups {
+        let x = ir.element(k.inputs[0], ir.affine(n, s.inChannels * s.inPlane, group * s.inPerGroup * s.inPlane))
+        var columns = x
+        if let table, let scratch = k.scratch {
+          im2col(ir, source: x, table: table, columns: scratch, channels: s.inPerGroup, taps: s.taps, positions: s.outPlane, sourcePlane: s.inPlane)
+          columns = scratch
+        }
+        let dy = ir.element(k.inputs[1], ir.affine(n, s.outChannels * s.outPlane, group * s.outPerGroup * s.outPlane))
+        let dw = ir.element(k.output, ir.int(group * s.outPerGroup * s.depth))
+        ir.sgemm(transposeB: true, m: s.outPerGroup, n: s.depth, k: s.outPlane, a: dy, lda: s.outPlane, b: columns, ldb: s.outPlane, c: dw, ldc: s.depth, beta: 1)
+      }
+    }
+  }
+
+  /// dx = col2im(Wᵀ·dy) per sample and group. Inputs: dy, W.
+  static func inputGradient(_ k: Kernel, _ a: ConvInputGradAttrs) {
+    let ir = k.ir
+    let (dyShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
+    let s = ConvolutionShape(x: a.inputShape, weight: wShape, output: dyShape, groups: a.conv.groups)
+    let gather = IndexTables.convolutionGather(input: a.inputShape, output: dyShape, weight: wShape, attrs: a.conv)
+    let table = transposedTable(ir, gather, positions: s.outPlane, taps: s.taps)
+    guard let columns = k.scratch else { return }
+    k.elementwise { _ in ir.float(0) }
+    ir.loop(s.batch) { n in
+      for group in 0..<a.conv.groups {
+        let dy = ir.element(k.inputs[0], ir.affine(n, s.outChannels * s.outPlane, group * s.outPerGroup * s.outPlane))
+        let w = ir.element(k.inputs[1], ir.int(group * s.outPerGroup * s.depth))
+        ir.sgemm(transposeA: true, m: s.depth, n: s.outPlane, k: s.outPerGroup, a: w, lda: s.depth, b: dy, ldb: s.outPlane, c: columns, ldc: s.outPlane)
+        let dx = ir.element(k.output, ir.affine(n, s.inChannels * s.inPlane, group * s.inPerGroup * s.inPlane))
+        col2im(ir, columns: columns, table: table, destination: dx, channels: s.inPerGroup, taps: s.taps, positions: s.outPlane, destinationPlane: s.inPlane)
+      }
+    }
+  }
+
+  /// y = col2im(Wᵀ·x) per sample and group through the transposed convolution's scatter table,
+  /// then the bias.
+  static func transposed(_ k: Kernel, _ a: ConvTransposeAttrs) {
+    let ir = k.ir
+    let (xShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
+    let (inChannels, outChannels) = (xShape[1], k.type.shape[1])
+    let (inPerGroup, outPerGroup) = (inChannels / a.groups, wShape[1])
+    let (inPlane, outPlane, taps) = (xShape[2...].reduce(1, *), k.type.shape[2...].reduce(1, *), wShape[2...].reduce(1, *))
+    let scatter = IndexTables.transposedConvolutionScatter(input: xShape, output: k.type.shape, weight: wShape, attrs: a)
+    let table = transposedTable(ir, scatter, positions: inPlane, taps: taps)
+    guard let columns = k.scratch else { return }
+    k.elementwise { _ in ir.float(0) }
+    ir.loop(xShape[0]) { n in
+      for group in 0..<a.groups {
+        let x = ir.element(k.inputs[0], ir.affine(n, inChannels * inPlane, group * inPerGroup * inPlane))
+        let w = ir.element(k.inputs[1], ir.int(group * inPerGroup * outPerGroup * taps))
+        ir.sgemm(transposeA: true, m: outPerGroup * taps, n: inPlane, k: inPerGroup, a: w, lda: outPerGroup * taps, b: x, ldb: inPlane, c: columns, ldc: inPlane)
+        let out = ir.element(k.output, ir.affine(n, outChannels * outPlane, group * outPerGroup * outPlane))
+        col2im(ir, columns: columns, table: table, destination: out, channels: outPerGroup, taps: taps, positions: inPlane, destinationPlane: outPlane)
+      }
+    }
+    if k.inputs.count > 2 { Lowering.addBias(k, k.inputs[2], channels: outChannels, inner: outPlane) }
+  }
+}

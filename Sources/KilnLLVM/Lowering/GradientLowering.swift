@@ -1,0 +1,249 @@
+import CLLVM
+import Kiln
+
+/// The backward ops: the same semantics as the interpreter's gradient kernels, as loops.
+enum GradientLowering {
+  static func emit(_ k: Kernel) throws {
+    let ir = k.ir
+    switch k.node.op {
+    case .convInputGrad(let a):
+      ConvolutionLowering.inputGradient(k, a)
+    case .convWeightGrad(let a):
+      ConvolutionLowering.weightGradient(k, a)
+    case .poolGrad(let a):
+      poolGradient(k, a.pool)
+    case .reduceGrad(let a):
+      reduceGradient(k, a.reduce)
+    case .unaryGrad(let a):
+      k.elementwise { i in ir.fmul(derivative(ir, a.function, x: ir.load(k.inputs[0], i), y: ir.load(k.inputs[1], i)), ir.load(k.inputs[2], i)) }
+    case .maxoutGrad(let a):
+      let inner = k.type.shape[2...].reduce(1, *)
+      k.elementwise { _ in ir.float(0) }
+      ir.loop(k.inputTypes[1].elementCount / inner) { group in
+        ir.loop(inner) { i in
+          let first = ir.add(ir.mul(ir.mul(group, ir.int(a.pieces)), ir.int(inner)), i)
+          let best = firstMaximum(ir, count: a.pieces) { p in
+            let at = ir.add(first, ir.mul(p, ir.int(inner)))
+            return (ir.load(k.inputs[0], at), at, nil)
+          }
+          ir.store(ir.load(k.inputs[1], ir.add(ir.mul(group, ir.int(inner)), i)), k.output, best)
+        }
+      }
+    case .embeddingGrad:
+      let dim = k.type.shape[1]
+      let vocabulary = k.type.shape[0]
+      let indices = ir.asInts(k.inputs[0])
+      k.elementwise { _ in ir.float(0) }
+      ir.loop(k.inputTypes[0].elementCount) { row in
+        let index = ir.loadInt(indices, row)
+        let outside = LLVMBuildOr(ir.builder, ir.icmp(LLVMIntSLT, index, ir.int(0)), ir.icmp(LLVMIntSGE, index, ir.int(vocabulary)), "")!
+        ir.when(outside) { k.fail(6) }
+        ir.loop(dim) { d in
+          let at = ir.add(ir.mul(index, ir.int(dim)), d)
+          ir.store(ir.fadd(ir.load(k.output, at), ir.load(k.inputs[1], ir.add(ir.mul(row, ir.int(dim)), d))), k.output, at)
+        }
+      }
+    case .sliceGrad(let a):
+      scatterAdd(k, IndexTables.slice(input: k.type.shape, output: k.inputTypes[0].shape, attrs: a.slice))
+    case .padGrad(let a):
+      scatterAdd(k, IndexTables.pad(input: k.type.shape, output: k.inputTypes[0].shape, attrs: a.pad))
+    case .batchNormGrad(let a):
+      batchNormGradient(k, a)
+    case .lossGrad(let a):
+      lossGradient(k, a)
+    default:
+      throw KilnError.invalidArgument("\(k.node.name): \(k.node.op.mnemonic) is not a gradient op")
+    }
+  }
+
+  /// f′ at x (or from the output y), as in the interpreter.
+  static func derivative(_ ir: IRBuilder, _ function: UnaryFunction, x: LLVMValueRef, y: LLVMValueRef) -> LLVMValueRef {
+    let positive = ir.fcmp(LLVMRealOGT, x, ir.float(0))
+    switch function {
+    case .relu: return ir.select(positive, ir.float(1), ir.float(0))
+    case .leakyReLU(let slope): return ir.select(positive, ir.float(1), ir.float(slope))
+    case .elu(let alpha): return ir.select(positive, ir.float(1), ir.fadd(y, ir.float(alpha)))
+    case .sigmoid: return ir.fmul(y, ir.fsub(ir.float(1), y))
+    case .tanh: return ir.fsub(ir.float(1), ir.fmul(y, y))
+    case .affine(let scale, _): return ir.float(scale)
+    case .sqrt: return ir.fdiv(ir.float(1), ir.fmul(ir.float(2), y))
+    }
+  }
+
+  /// The position of the first maximum among `count` candidates; `candidate(i)` gives a value,
+  /// its position and whether it counts (nil: always).
+  static func firstMaximum(_ ir: IRBuilder, count: Int, _ candidate: (LLVMValueRef) -> (LLVMValueRef, LLVMValueRef, LLVMValueRef?)) -> LLVMValueRef {
+    let bestValue = ir.stackSlot()
+    let bestIndex = ir.stackSlot(type: ir.i64)
+    LLVMBuildStore(ir.builder, ir.float(-.infinity), bestValue)
+    LLVMBuildStore(ir.builder, ir.int(-1), bestIndex)
+    ir.loop(count) { i in
+      let (value, position, valid) = candidate(i)
+      let current = LLVMBuildLoad2(ir.builder, ir.f32, bestValue, "")!
+      let index = LLVMBuildLoad2(ir.builder, ir.i64, bestIndex, "")!
+      var better = ir.icmp(LLVMIntSLT, index, ir.int(0))
+      better = LLVMBuildOr(ir.builder, better, ir.fcmp(LLVMRealOGT, value, current), "")!
+      if let valid { better = ir.and(better, valid) }
+      LLVMBuildStore(ir.builder, ir.select(better, value, current), bestValue)
+      LLVMBuildStore(ir.builder, ir.select(better, position, index), bestIndex)
+    }
+    return LLVMBuildLoad2(ir.builder, ir.i64, bestIndex, "")!
+  }
+
+  static func poolGradient(_ k: Kernel, _ a: PoolAttrs) {
+    let ir = k.ir
+    let (xShape, dyShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
+    let (inPlane, outPlane, taps) = (xShape[2...].reduce(1, *), dyShape[2...].reduce(1, *), a.kernel.reduce(1, *))
+    let (cells, divisors) = IndexTables.poolWindows(input: xShape, output: dyShape, attrs: a)
+    let table = ir.table(cells)
+    let divisorTable = ir.table(divisors)
+    k.elementwise { _ in ir.float(0) }
+    ir.loop(k.inputTypes[1].elementCount / outPlane) { plane in
+      let base = ir.mul(plane, ir.int(inPlane))
+      ir.loop(outPlane) { o in
+        let gradient = ir.load(k.inputs[1], ir.add(ir.mul(plane, ir.int(outPlane)), o))
+        let cell = { (t: LLVMValueRef) in ir.loadInt(table, ir.add(ir.mul(o, ir.int(taps)), t)) }
+        switch a.kind {
+        case .max:
+          let best = firstMaximum(ir, count: taps) { t in
+            let index = cell(t)
+            let valid = ir.icmp(LLVMIntSGE, index, ir.int(0))
+            let position = ir.add(base, ir.select(valid, index, ir.int(0)))
+            return (ir.load(k.inputs[0], position), position, valid)
+          }
+          ir.when(ir.icmp(LLVMIntSGE, best, ir.int(0))) {
+            ir.store(ir.fadd(ir.load(k.output, best), gradient), k.output, best)
+          }
+        case .average:
+          let share = ir.fdiv(gradient, ir.toFloat(ir.loadInt(divisorTable, o)))
+          ir.loop(taps) { t in
+            let index = cell(t)
+            ir.when(ir.icmp(LLVMIntSGE, index, ir.int(0))) {
+              let position = ir.add(base, index)
+              ir.store(ir.fadd(ir.load(k.output, position), share), k.output, position)
+            }
+          }
+        }
+      }
+    }
+  }
+
+  static func reduceGradient(_ k: Kernel, _ a: ReduceAttrs) {
+    let ir = k.ir
+    let slots = ir.table(IndexTables.reductionSlots(input: k.type.shape, axes: a.axes))
+    let (count, reduced) = (k.count, k.inputTypes[1].elementCount)
+    switch a.kind {
+    case .sum, .mean:
+      let scale = a.kind == .mean ? Double(reduced) / Double(count) : 1
+      k.elementwise { i in ir.fmul(ir.load(k.inputs[1], ir.loadInt(slots, i)), ir.float(scale)) }
+    case .max:
+      // Pass 1: each group's maximum; pass 2: the first element equal to it takes the gradient.
+      guard let scratch = k.scratch else { return }
+      let taken = ir.element(scratch, ir.int(reduced))
+      ir.loop(reduced) { j in
+        ir.store(ir.float(-.infinity), scratch, j)
+        ir.store(ir.float(0), taken, j)
+      }
+      ir.loop(count) { i in
+        let slot = ir.loadInt(slots, i)
+        ir.store(ir.fmax(ir.load(scratch, slot), ir.load(k.inputs[0], i)), scratch, slot)
+      }
+      k.elementwise { i in
+        let slot = ir.loadInt(slots, i)
+        let wins = ir.and(ir.fcmp(LLVMRealOEQ, ir.load(k.inputs[0], i), ir.load(scratch, slot)), ir.fcmp(LLVMRealOEQ, ir.load(taken, slot), ir.float(0)))
+        ir.store(ir.select(wins, ir.float(1), ir.load(taken, slot)), taken, slot)
+        return ir.select(wins, ir.load(k.inputs[1], slot), ir.float(0))
+      }
+    }
+  }
+
+  /// out = 0, then out[offsets[i]] += dy[i] (skipping −1).
+  static func scatterAdd(_ k: Kernel, _ offsets: [Int]) {
+    let ir = k.ir
+    let table = ir.table(offsets)
+    k.elementwise { _ in ir.float(0) }
+    ir.loop(offsets.count) { i in
+      let target = ir.loadInt(table, i)
+      ir.when(ir.icmp(LLVMIntSGE, target, ir.int(0))) {
+        ir.store(ir.fadd(ir.load(k.output, target), ir.load(k.inputs[0], i)), k.output, target)
+      }
+    }
+  }
+
+  /// Inputs x, γ, μ, σ², dy.
+  static func batchNormGradient(_ k: Kernel, _ a: BatchNormGradAttrs) {
+    let ir = k.ir
+    let shape = k.inputTypes[0].shape
+    let (channels, inner) = (shape[1], shape[2...].reduce(1, *))
+    let samples = k.inputTypes[0].elementCount / (channels * inner)
+    let (x, gamma, mean, variance, dy) = (k.inputs[0], k.inputs[1], k.inputs[2], k.inputs[3], k.inputs[4])
+    ir.loop(channels) { c in
+      let inverse = ir.fdiv(ir.float(1), ir.intrinsic("llvm.sqrt.f32", [ir.fadd(ir.load(variance, c), ir.float(a.epsilon))]))
+      let scale = ir.fmul(ir.load(gamma, c), inverse)
+      if a.operand == .input {
+        ir.loop(samples) { n in
+          let base = ir.mul(ir.add(ir.mul(n, ir.int(channels)), c), ir.int(inner))
+          ir.loop(inner) { i in
+            let at = ir.add(base, i)
+            ir.store(ir.fmul(ir.load(dy, at), scale), k.output, at)
+          }
+        }
+        return
+      }
+      let total = Lowering.reduce(ir, count: samples * inner, start: ir.float(0)) { j, acc in
+        let (n, i) = (LLVMBuildSDiv(ir.builder, j, ir.int(inner), "")!, LLVMBuildSRem(ir.builder, j, ir.int(inner), "")!)
+        let position = ir.add(ir.mul(ir.add(ir.mul(n, ir.int(channels)), c), ir.int(inner)), i)
+        let g = ir.load(dy, position)
+        let centered = ir.fsub(ir.load(x, position), ir.load(mean, c))
+        switch a.operand {
+        case .input: return acc
+        case .gamma: return ir.fma(g, ir.fmul(centered, inverse), acc)
+        case .beta: return ir.fadd(acc, g)
+        case .mean: return ir.fsub(acc, ir.fmul(g, scale))
+        case .variance:
+          let cube = ir.fmul(ir.fmul(inverse, inverse), inverse)
+          return ir.fsub(acc, ir.fmul(ir.fmul(g, ir.load(gamma, c)), ir.fmul(centered, ir.fmul(cube, ir.float(0.5)))))
+        }
+      }
+      ir.store(total, k.output, c)
+    }
+  }
+
+  /// Inputs prediction, target, dy (a scalar).
+  static func lossGradient(_ k: Kernel, _ a: LossGradAttrs) {
+    let ir = k.ir
+    let shape = k.inputTypes[0].shape
+    let (prediction, target) = (k.inputs[0], k.inputs[1])
+    let count = a.loss.kind == .softmaxCrossEntropy ? shape[0] : k.inputTypes[0].elementCount
+    let scale = ir.fdiv(ir.load(k.inputs[2], ir.int(0)), ir.float(a.loss.reduction == .mean ? Double(count) : 1))
+    switch a.loss.kind {
+    case .softmaxCrossEntropy:
+      let classes = shape[1]
+      let labels = ir.asInts(target)
+      ir.loop(shape[0]) { row in
+        let base = ir.mul(row, ir.int(classes))
+        let label = ir.loadInt(labels, row)
+        let top = Lowering.reduce(ir, count: classes, start: ir.float(-.infinity)) { j, m in ir.fmax(m, ir.load(prediction, ir.add(base, j))) }
+        let sum = Lowering.reduce(ir, count: classes, start: ir.float(0)) { j, s in
+          ir.fadd(s, ir.intrinsic("llvm.exp.f32", [ir.fsub(ir.load(prediction, ir.add(base, j)), top)]))
+        }
+        ir.loop(classes) { j in
+          let probability = ir.fdiv(ir.intrinsic("llvm.exp.f32", [ir.fsub(ir.load(prediction, ir.add(base, j)), top)]), sum)
+          let hot = ir.select(ir.icmp(LLVMIntEQ, j, label), ir.float(1), ir.float(0))
+          ir.store(ir.fmul(ir.fsub(probability, hot), scale), k.output, ir.add(base, j))
+        }
+      }
+    case .binaryCrossEntropy:
+      k.elementwise { i in
+        let (z, t) = (ir.load(prediction, i), ir.load(target, i))
+        let gradient = a.operand == .prediction ? ir.fsub(Lowering.unary(ir, .sigmoid, z), t) : ir.fsub(ir.float(0), z)
+        return ir.fmul(gradient, scale)
+      }
+    case .meanSquaredError:
+      k.elementwise { i in
+        let difference = ir.fsub(ir.load(prediction, i), ir.load(target, i))
+        return ir.fmul(ir.fmul(difference, ir.float(a.operand == .prediction ? 2 : -2)), scale)
+      }
+    }
+  }
+}

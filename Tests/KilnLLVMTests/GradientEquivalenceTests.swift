@@ -1,0 +1,120 @@
+import Foundation
+import Kiln
+import Testing
+
+@testable import KilnLLVM
+
+/// Compiled backward graphs against the interpreter: every VJP, then whole training steps.
+@Suite struct GradientEquivalenceTests {
+  let base = EquivalenceTests()
+
+  /// op on inputs in0…, loss Σ op·probe, gradients with respect to every float input.
+  func expectGradientsEquivalent(_ op: Op, _ shapes: [[Int]], integerInputs: [Int: Tensor<Float>] = [:], positive: Set<Int> = [], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    var graph = Graph(name: "grad")
+    let values = try shapes.enumerated().map {
+      try graph.append("in\($0.offset)", .input(InputAttrs(TensorType($0.element, integerInputs[$0.offset] == nil ? .f32 : .i32))))
+    }
+    let output = try graph.append("op", op, inputs: values)
+    var loss = output
+    var feeds: [String: Tensor<Float>] = [:]
+    if graph[output].type.elementCount > 1 {
+      let probe = try graph.append("probe", .input(InputAttrs(graph[output].type)))
+      let product = try graph.append("probed", .binary(BinaryAttrs(.mul)), inputs: [output, probe])
+      loss = try graph.append("loss", .reduce(ReduceAttrs(.sum, axes: Array(0..<graph[output].type.rank))), inputs: [product])
+      feeds["probe"] = base.randomTensor(graph[output].type.shape, seed: 99)
+    }
+    let targets = values.enumerated().filter { integerInputs[$0.offset] == nil }.map(\.element)
+    let differentiated = try graph.differentiated(loss: loss, withRespectTo: targets)
+    for (index, shape) in shapes.enumerated() {
+      var tensor = integerInputs[index] ?? base.randomTensor(shape, seed: UInt64(index + 1))
+      if positive.contains(index) { tensor.scalars = tensor.scalars.map { 0.5 + abs($0) } }
+      feeds["in\(index)"] = tensor
+    }
+    try base.expectEquivalent(Model(graph: differentiated.graph, parameters: ParameterStore()), feeds, sourceLocation: sourceLocation)
+  }
+
+  @Test func convolutionGradients() throws {
+    for (spatial, stride, pad, mode, dilation, groups) in [
+      ([9], 2, 1, PaddingMode.reflect, 1, 2), ([7, 6], 1, 1, .zero, 1, 1), ([8, 7], 2, 2, .circular, 2, 1), ([6, 6], 1, 0, .zero, 1, 4), ([4, 5, 4], 1, 1, .replicate, 1, 1),
+    ] {
+      let rank = spatial.count
+      let attrs = ConvAttrs(
+        stride: Array(repeating: stride, count: rank), padding: .symmetric(pad, rank: rank), paddingMode: mode,
+        dilation: Array(repeating: dilation, count: rank), groups: groups)
+      try expectGradientsEquivalent(.conv(attrs), [[2, 4] + spatial, [4, 4 / groups] + Array(repeating: 3, count: rank), [4]])
+    }
+    try expectGradientsEquivalent(.conv(ConvAttrs(stride: [1, 1], padding: .symmetric(0, rank: 2), dilation: [1, 1])), [[2, 3, 4, 4], [5, 3, 1, 1]])
+    let transposed = ConvTransposeAttrs(stride: [2, 2], padding: .symmetric(1, rank: 2), outputPadding: [1, 0], dilation: [1, 1], groups: 2)
+    try expectGradientsEquivalent(.convTranspose(transposed), [[2, 4, 4, 3], [4, 3, 3, 3], [6]])
+  }
+
+  @Test func poolingAndReductionGradients() throws {
+    for kind in [PoolKind.max, .average] {
+      let attrs = PoolAttrs(kind: kind, kernel: [3, 3], stride: [2, 2], padding: .symmetric(1, rank: 2), ceilMode: true, countIncludePad: false)
+      try expectGradientsEquivalent(.pool(attrs), [[2, 3, 7, 6]])
+      try expectGradientsEquivalent(.globalPool(GlobalPoolAttrs(kind: kind)), [[2, 3, 5, 4]])
+    }
+    for kind in [ReduceKind.sum, .mean, .max] { try expectGradientsEquivalent(.reduce(ReduceAttrs(kind, axes: [1])), [[3, 5, 4]]) }
+    try expectGradientsEquivalent(.maxout(MaxoutAttrs(pieces: 2)), [[2, 6, 5]])
+  }
+
+  @Test func elementwiseLayoutAndLinearGradients() throws {
+    for function in [UnaryFunction.relu, .leakyReLU(slope: 0.1), .elu(alpha: 1), .sigmoid, .tanh, .affine(scale: 3, shift: 1)] {
+      try expectGradientsEquivalent(.unary(UnaryAttrs(function)), [[4, 9]])
+    }
+    try expectGradientsEquivalent(.unary(UnaryAttrs(.sqrt)), [[4, 9]], positive: [0])
+    for op in BinaryOperator.allCases { try expectGradientsEquivalent(.binary(BinaryAttrs(op)), [[2, 3, 5], [3, 1]], positive: op == .div ? [1] : []) }
+    try expectGradientsEquivalent(.softmax(SoftmaxAttrs(axis: 1)), [[3, 7]])
+    try expectGradientsEquivalent(.softmax(SoftmaxAttrs(axis: 0, log: true)), [[3, 7]])
+    try expectGradientsEquivalent(.dense(DenseAttrs()), [[4, 9], [5, 9], [5]])
+    try expectGradientsEquivalent(.matmul(MatMulAttrs()), [[2, 3, 4], [4, 5]])
+    try expectGradientsEquivalent(.concat(ConcatAttrs(axis: 2)), [[2, 3, 2], [2, 3, 5]])
+    try expectGradientsEquivalent(.slice(SliceAttrs(axis: 1, start: 1, end: 7, step: 2)), [[2, 8, 3]])
+    try expectGradientsEquivalent(.transpose(TransposeAttrs(permutation: [2, 0, 1])), [[2, 3, 4]])
+    for mode in PaddingMode.allCases { try expectGradientsEquivalent(.pad(PadAttrs(before: [0, 2, 1], after: [1, 1, 2], mode: mode)), [[2, 3, 4]]) }
+    try expectGradientsEquivalent(.batchNorm(BatchNormAttrs()), [[3, 2, 4], [2], [2], [2], [2]], positive: [4])
+    try expectGradientsEquivalent(.embedding(EmbeddingAttrs()), [[2, 3], [5, 4]], integerInputs: [0: Tensor(shape: [2, 3], scalars: [4, 0, 4, 1, 2, 4])])
+    try expectGradientsEquivalent(.dropout(DropoutAttrs(rate: 0.3, seed: 5, training: true)), [[4, 33]])
+  }
+
+  @Test func lossGradients() throws {
+    try expectGradientsEquivalent(.loss(LossAttrs(.softmaxCrossEntropy)), [[4, 5], [4]], integerInputs: [1: Tensor(shape: [4], scalars: [1, 0, 4, 2])])
+    try expectGradientsEquivalent(.loss(LossAttrs(.binaryCrossEntropy, reduction: .sum)), [[3, 5], [3, 5]])
+    try expectGradientsEquivalent(.loss(LossAttrs(.meanSquaredError)), [[3, 5], [3, 5]])
+  }
+
+  @Test(arguments: [Optimizer.Kind.momentum, .adam])
+  func trainingStepsMatchTheInterpreter(optimizer kind: Optimizer.Kind) throws {
+    let model = try Model(name: "net", input: [4, 1, 12, 12], seed: 3) {
+      Conv2D(4, kernel: 3, padding: 1, bias: false)
+      BatchNorm()
+      Activation(.relu)
+      MaxPool2D(2)
+      Dropout(0.2)
+      Flatten()
+      Dense(5)
+    }
+    let training = try TrainingGraph(model: model.graph, optimizer: Optimizer(kind))
+    var store = ParameterStore()
+    for value in training.graph.parameters {
+      let name = training.graph[value].name
+      store[name] = model.parameters[name] ?? Model.initialParameters(for: training.graph, seed: 0)[name]
+    }
+    let compiled = try Compiler().compile(Model(graph: training.graph, parameters: store))
+    let interpreter = try Interpreter<Float>(training.graph)
+    var feeds = store.entries.reduce(into: [String: Tensor<Float>]()) { $0[$1.name] = $1.tensor }
+    let batch = ["input": base.randomTensor([4, 1, 12, 12], seed: 8), "labels": Tensor(shape: [4], scalars: [0, 4, 2, 1]),
+                 TrainingGraph.learningRateInput: Tensor(shape: [], scalars: [0.05])]
+    for step in 0..<3 {
+      let expected = try interpreter.run(feeds.merging(batch) { $1 }, step: UInt64(step))
+      let actual = try compiled.run(batch, step: UInt64(step))
+      #expect(abs(actual[0].scalars[0] - expected[training.loss].scalars[0]) <= 1e-5 * max(1, abs(actual[0].scalars[0])), "loss at step \(step)")
+      feeds.merge(expected.stateUpdates) { $1 }
+      for (name, value) in expected.stateUpdates {
+        let mine = try #require(compiled.parameter(name))
+        let worst = zip(mine.scalars, value.scalars).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 1e-4 * max(1, value.scalars.map(abs).max() ?? 0), "\(name) after step \(step): \(worst)")
+      }
+    }
+  }
+}
