@@ -25,6 +25,8 @@ public final class Compiler: @unchecked Sendable {
 
   /// The optimised module as assembly (tests check it for vector instructions).
   public func assembly(_ graph: Graph) throws -> String {
+    llvmLock.lock()
+    defer { llvmLock.unlock() }
     let ir = try build(graph, symbol: "kiln_entry", context: nil).ir
     try target.optimize(ir)
     return try target.assembly(ir)
@@ -123,6 +125,8 @@ public final class CompiledModel: @unchecked Sendable {
 
   init(compiler: Compiler, graph: Graph, parameters store: ParameterStore) throws {
     let start = Date()
+    llvmLock.lock()
+    defer { llvmLock.unlock() }
     self.graph = graph
     let context = LLVMOrcCreateNewThreadSafeContext()!
     defer { LLVMOrcDisposeThreadSafeContext(context) }

@@ -9,6 +9,9 @@ enum PeakProbe {
   static func measure(_ compiler: Compiler) throws -> Double {
     let lanes = compiler.target.hasAVX512 ? 16 : 8
     let accumulators = 12
+    // Held through the timing too, so no compilation competes for the core.
+    llvmLock.lock()
+    defer { llvmLock.unlock() }
     let context = LLVMOrcCreateNewThreadSafeContext()!
     defer { LLVMOrcDisposeThreadSafeContext(context) }
     let ir = IRBuilder(name: "peak", context: LLVMOrcThreadSafeContextGetContext(context))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kiln
+import KilnLLVM
 
 struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -68,6 +69,9 @@ struct Train: ParsableCommand {
   @Option(help: "Use only the first N training and test images (quick runs).")
   var limit: Int?
 
+  @Option(help: "jit (the training step compiled with LLVM) or interp (the reference interpreter).")
+  var backend = Backend.jit
+
   func validate() throws {
     guard dataset == "fashion-mnist" else { throw ValidationError("--dataset \(dataset) is not known; use fashion-mnist") }
     guard Optimizer.Kind(rawValue: optimizer) != nil else {
@@ -88,7 +92,15 @@ struct Train: ParsableCommand {
     let train = try FashionMNIST.load(.train, directory: dataDirectory, limit: limit, padding: padding)
     let test = try FashionMNIST.load(.test, directory: dataDirectory, limit: limit, padding: padding)
     let settings = Optimizer(Optimizer.Kind(rawValue: optimizer) ?? .sgd, momentum: momentum, weightDecay: weightDecay)
-    var trainer = try Trainer(model: model, optimizer: settings, frozen: freeze.map { $0.split(separator: ",").map(String.init) } ?? [])
+    let frozen = freeze.map { $0.split(separator: ",").map(String.init) } ?? []
+    var trainer: Trainer
+    switch backend {
+    case .jit:
+      let compiler = try Compiler()
+      trainer = try Trainer(model: model, optimizer: settings, frozen: frozen) { try CompiledTraining($0, parameters: $1, compiler: compiler) }
+    case .interp:
+      trainer = try Trainer(model: model, optimizer: settings, frozen: frozen)
+    }
     let checkpointPath = checkpoint ?? (out.hasSuffix(".safetensors") ? String(out.dropLast(12)) + ".ckpt.safetensors" : out + ".ckpt")
     for file in [out, checkpointPath] {
       try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: file).deletingLastPathComponent().path, withIntermediateDirectories: true)
@@ -104,13 +116,25 @@ struct Train: ParsableCommand {
       let result = try trainer.trainEpoch(on: train, epoch: epoch, seed: options.seed, schedule: rates) { done, total, sofar in
         Progress.show(epoch: epoch + 1, of: epochs, done: done, total: total, sofar)
       }
-      let (accuracy, testLoss) = try trainer.trainedModel.evaluate(on: test)
+      let (accuracy, testLoss) = try evaluate(try trainer.trainedModel, on: test)
       try trainer.saveCheckpoint(to: checkpointPath, epoch: epoch + 1)
       Progress.finish(String(format: "epoch %d: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%, %.0f img/s",
         epoch + 1, result.meanLoss, 100 * result.accuracy, testLoss, 100 * accuracy, Double(result.samples) / result.seconds))
     }
     try SafeTensors.write(try trainer.trainedModel.parameters.entries, metadata: ["format": "kiln", "model": model.graph.name], to: out)
     say("wrote \(out) and \(checkpointPath)")
+  }
+
+  /// Test accuracy and loss with the chosen backend (compiled per test batch size).
+  private func evaluate(_ model: Model, on data: Dataset) throws -> (accuracy: Double, loss: Double) {
+    guard backend == .jit else { return try model.evaluate(on: data) }
+    let compiler = try Compiler()
+    var compiled: [Int: CompiledModel] = [:]
+    return try model.evaluate(on: data) { sized, images in
+      let batch = images.shape[0]
+      if compiled[batch] == nil { compiled[batch] = try compiler.compile(sized) }
+      return try compiled[batch]!.predict(images)
+    }
   }
 }
 

@@ -1,19 +1,61 @@
 import Foundation
 
-/// Trains a model with its training graph in the reference interpreter, one batch at a time, and
-/// saves and resumes checkpoints bit-exactly.
-public struct Trainer: Sendable {
+/// Runs the steps of a training graph and holds its parameters: the reference interpreter
+/// (`InterpretedTraining`) or compiled code (KilnLLVM's `CompiledTraining`).
+public protocol TrainingEngine: AnyObject {
+  /// One step on `feeds` (the batch and `learning_rate`); replaces the parameters it holds by
+  /// their updated values and returns the loss and the logits.
+  func step(_ feeds: [String: Tensor<Float>], step: UInt64) throws -> (loss: Float, logits: Tensor<Float>)
+  /// The current value of a parameter of the training graph.
+  func parameter(_ name: String) -> Tensor<Float>?
+  func setParameter(_ name: String, _ tensor: Tensor<Float>) throws
+}
+
+/// Training steps in the reference interpreter.
+public final class InterpretedTraining: TrainingEngine {
+  private let training: TrainingGraph
+  private let interpreter: Interpreter<Float>
+  private var parameters: ParameterStore
+
+  public init(_ training: TrainingGraph, parameters: ParameterStore) throws {
+    self.training = training
+    interpreter = try Interpreter(training.graph)
+    self.parameters = parameters
+  }
+
+  public func step(_ feeds: [String: Tensor<Float>], step: UInt64) throws -> (loss: Float, logits: Tensor<Float>) {
+    var all = feeds
+    for (name, tensor) in parameters.entries { all[name] = tensor }
+    let run = try interpreter.run(all, step: step)
+    for (name, tensor) in run.stateUpdates { parameters[name] = tensor }
+    return (run[training.loss].scalars[0], run[training.logits])
+  }
+
+  public func parameter(_ name: String) -> Tensor<Float>? { parameters[name] }
+
+  public func setParameter(_ name: String, _ tensor: Tensor<Float>) throws {
+    guard parameters[name]?.shape == tensor.shape else {
+      throw KilnError.invalidArgument("the training graph has no parameter \(name) of shape \(TensorType(tensor.shape))")
+    }
+    parameters[name] = tensor
+  }
+}
+
+/// Trains a model with its training graph, one batch at a time, on an engine (the interpreter by
+/// default), and saves and resumes checkpoints bit-exactly.
+public struct Trainer {
   public let model: Graph
   public let training: TrainingGraph
-  /// Every parameter of the training graph: weights, running statistics, optimizer state.
-  public private(set) var parameters: ParameterStore
   /// Steps taken so far (numbers dropout masks; advances the learning-rate schedule).
   public private(set) var steps: Int = 0
-  private let interpreter: Interpreter<Float>
+  private let engine: any TrainingEngine
 
   /// A trainer starting from `model`'s weights, with fresh optimizer state. `model`'s batch size is
-  /// the training batch size.
-  public init(model: Model, optimizer: Optimizer, loss: LossKind = .softmaxCrossEntropy, frozen: [String] = []) throws {
+  /// the training batch size. `engine` makes the step runner (default: the interpreter).
+  public init(
+    model: Model, optimizer: Optimizer, loss: LossKind = .softmaxCrossEntropy, frozen: [String] = [],
+    engine: (TrainingGraph, ParameterStore) throws -> any TrainingEngine = { try InterpretedTraining($0, parameters: $1) }
+  ) throws {
     training = try TrainingGraph(model: model.graph, loss: loss, optimizer: optimizer, frozen: frozen)
     self.model = model.graph
     var store = ParameterStore()
@@ -27,8 +69,17 @@ public struct Trainer: Sendable {
         store[node.name] = Tensor(shape: attrs.type.shape, scalars: attrs.initializer.values(shape: attrs.type.shape, generator: &generator))
       }
     }
-    parameters = store
-    interpreter = try Interpreter(training.graph)
+    self.engine = try engine(training, store)
+  }
+
+  /// Every parameter of the training graph: weights, running statistics, optimizer state.
+  public var parameters: ParameterStore {
+    var store = ParameterStore()
+    for value in training.graph.parameters {
+      let name = training.graph[value].name
+      store[name] = engine.parameter(name)
+    }
+    return store
   }
 
   /// The batch size of the training graph.
@@ -38,12 +89,10 @@ public struct Trainer: Sendable {
   /// logits, and replaces the parameters by their updated values.
   public mutating func step(_ batch: [String: Tensor<Float>], learningRate: Double) throws -> (loss: Float, logits: Tensor<Float>) {
     var feeds = batch
-    for (name, tensor) in parameters.entries { feeds[name] = tensor }
     feeds[TrainingGraph.learningRateInput] = Tensor(shape: [], scalars: [Float(learningRate)])
-    let run = try interpreter.run(feeds, step: UInt64(steps))
-    for (name, tensor) in run.stateUpdates { parameters[name] = tensor }
+    let result = try engine.step(feeds, step: UInt64(steps))
     steps += 1
-    return (run[training.loss].scalars[0], run[training.logits])
+    return result
   }
 
   /// What one epoch of training measured.
@@ -87,7 +136,7 @@ public struct Trainer: Sendable {
   public var trainedModel: Model {
     get throws {
       var store = ParameterStore()
-      for value in model.parameters { store[model[value].name] = parameters[model[value].name] }
+      for value in model.parameters { store[model[value].name] = engine.parameter(model[value].name) }
       return try Model(graph: model, parameters: store)
     }
   }
@@ -119,18 +168,17 @@ public struct Trainer: Sendable {
     guard saved == training.optimizer else {
       throw fail("was written with optimizer \(metadata["optimizer"] ?? "?"), not \(training.optimizer); resume with the same optimizer settings")
     }
-    var store = parameters
+    let current = parameters
     for (name, tensor) in tensors {
-      guard let current = parameters[name] else { throw fail("holds \(name), which this training run does not have") }
-      guard current.shape == tensor.shape else {
-        throw fail("holds \(name) as \(TensorType(tensor.shape)) but the model expects \(TensorType(current.shape))")
+      guard let existing = current[name] else { throw fail("holds \(name), which this training run does not have") }
+      guard existing.shape == tensor.shape else {
+        throw fail("holds \(name) as \(TensorType(tensor.shape)) but the model expects \(TensorType(existing.shape))")
       }
-      store[name] = tensor
     }
-    if let missing = parameters.names.first(where: { name in !tensors.contains { $0.name == name } }) {
+    if let missing = current.names.first(where: { name in !tensors.contains { $0.name == name } }) {
       throw fail("lacks \(missing)")
     }
-    parameters = store
+    for (name, tensor) in tensors { try engine.setParameter(name, tensor) }
     self.steps = steps
     return epoch
   }
@@ -138,15 +186,18 @@ public struct Trainer: Sendable {
 
 extension Model {
   /// Classification accuracy and mean softmax cross-entropy over `data`, in batches of the
-  /// model's batch size (and one smaller batch for the remainder).
-  public func evaluate(on data: Dataset) throws -> (accuracy: Double, loss: Double) {
+  /// model's batch size (and one smaller batch for the remainder). `predict` runs a (possibly
+  /// re-batched) model on a batch; the default is the interpreter.
+  public func evaluate(
+    on data: Dataset, predict: (Model, Tensor<Float>) throws -> Tensor<Float> = { try $0.predict($1) }
+  ) throws -> (accuracy: Double, loss: Double) {
     guard let input = graph.inputs.first else { throw KilnError.invalidArgument("model \(graph.name) has no input") }
     let batch = graph[input].type.shape[0]
     var (correct, totalLoss) = (0, 0.0)
     for indices in data.batchIndices(size: batch, shuffleSeed: nil, dropLast: false) {
       let sized = indices.count == batch ? self : try Model(graph: graph.rebatched(to: indices.count), parameters: parameters)
       let (images, labels) = data.batch(indices)
-      let logits = try sized.predict(images)
+      let logits = try predict(sized, images)
       let classes = logits.shape[1]
       let logProbabilities = ElementwiseKernels.softmax(logits, axis: 1, log: true)
       correct += zip(logits.argmaxRows(), labels.scalars).filter { $0 == Int($1) }.count

@@ -23,10 +23,16 @@ extension Compiler {
     try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: work) }
 
-    let (ir, plan) = try build(model.graph, symbol: "\(prefix)_kiln_entry", context: nil, hidden: true)
-    try target.optimize(ir)
     let object = work.appendingPathComponent("\(prefix).o").path
-    try target.emitObject(ir, to: object)
+    llvmLock.lock()
+    let plan: MemoryPlan
+    do {
+      defer { llvmLock.unlock() }
+      let (ir, memoryPlan) = try build(model.graph, symbol: "\(prefix)_kiln_entry", context: nil, hidden: true)
+      try target.optimize(ir)
+      try target.emitObject(ir, to: object)
+      plan = memoryPlan
+    }
 
     var weights = Data()
     for value in model.graph.parameters {

@@ -1,5 +1,14 @@
 import CLLVM
+import Foundation
 import Kiln
+
+/// LLVM's global state (target registration) and its target machines are not safe to use from
+/// several threads at once: every piece of LLVM work in Kiln holds this lock (recursive, since a
+/// failed compilation disposes of LLVM objects while holding it).
+let llvmLock = NSRecursiveLock()
+
+/// Registers the native target once.
+private let nativeTargetRegistered: Void = cllvm_init_native()
 
 /// The machine Kiln compiles for: the host's triple, CPU name and — what matters on CPUs newer
 /// than LLVM 14, which may name them "generic" — its full feature string (AVX-512, FMA, …).
@@ -11,7 +20,9 @@ final class HostTarget: @unchecked Sendable {
 
   /// The host target machine, at optimisation level 3, position-independent (for `.so` files).
   init() throws {
-    cllvm_init_native()
+    llvmLock.lock()
+    defer { llvmLock.unlock() }
+    _ = nativeTargetRegistered
     let tripleText = LLVMGetDefaultTargetTriple()
     let cpuText = LLVMGetHostCPUName()
     let featureText = LLVMGetHostCPUFeatures()
@@ -35,7 +46,11 @@ final class HostTarget: @unchecked Sendable {
     self.machine = machine
   }
 
-  deinit { LLVMDisposeTargetMachine(machine) }
+  deinit {
+    llvmLock.lock()
+    defer { llvmLock.unlock() }
+    LLVMDisposeTargetMachine(machine)
+  }
 
   var hasAVX512: Bool { features.contains("+avx512f") }
 

@@ -23,7 +23,11 @@ final class JIT: @unchecked Sendable {
     }
   }
 
-  deinit { _ = LLVMOrcDisposeLLJIT(jit) }
+  deinit {
+    llvmLock.lock()
+    defer { llvmLock.unlock() }
+    _ = LLVMOrcDisposeLLJIT(jit)
+  }
 
   /// The address of `symbol`, compiling it on first use.
   func address(of symbol: String) throws -> UInt {

@@ -1,0 +1,23 @@
+import Kiln
+
+/// Training steps in JIT-compiled code: the whole training graph (forward, backward, optimizer
+/// update) is one native function; parameters stay in its buffers between steps.
+public final class CompiledTraining: TrainingEngine {
+  private let compiled: CompiledModel
+
+  public init(_ training: TrainingGraph, parameters: ParameterStore, compiler: Compiler) throws {
+    compiled = try compiler.compile(Model(graph: training.graph, parameters: parameters))
+  }
+
+  /// Seconds spent compiling the training step.
+  public var compileSeconds: Double { compiled.compileSeconds }
+
+  public func step(_ feeds: [String: Tensor<Float>], step: UInt64) throws -> (loss: Float, logits: Tensor<Float>) {
+    let outputs = try compiled.run(feeds, step: step)
+    return (outputs[0].scalars[0], outputs[1])
+  }
+
+  public func parameter(_ name: String) -> Tensor<Float>? { compiled.parameter(name) }
+
+  public func setParameter(_ name: String, _ tensor: Tensor<Float>) throws { try compiled.setParameter(name, tensor) }
+}
