@@ -62,6 +62,21 @@ import Testing
     expectError("is not a Kiln checkpoint") { _ = try sgd.resume(from: path) }
   }
 
+  @Test func mismatchedBatchesAndLabelsAreRejected() throws {
+    var trainer = try trainer()
+    let (images, labels) = data.batch(Array(0..<8))
+    expectError("input: the input expects shape [16,1,32,32] but was given [8,1,32,32]") {
+      _ = try trainer.step(["input": images, "labels": Tensor(shape: [16], repeating: 0)], learningRate: 0.1)
+    }
+    let (full, _) = data.batch(Array(0..<16))
+    expectError("labels: the input expects shape [16] but was given [8]") {
+      _ = try trainer.step(["input": full, "labels": labels], learningRate: 0.1)
+    }
+    expectError("loss: label 12.0 of sample 0 is outside 0..<10") {
+      _ = try trainer.step(["input": full, "labels": Tensor(shape: [16], repeating: 12)], learningRate: 0.1)
+    }
+  }
+
   @Test func learningRateSchedules() {
     #expect(LearningRateSchedule.constant(0.1).rate(step: 500, stepsPerEpoch: 10) == 0.1)
     // ×0.1 every 2 epochs of 10 steps: steps 0–19 at 1, 20–39 at 0.1, 40 on at 0.01.
