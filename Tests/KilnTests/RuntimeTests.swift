@@ -1,4 +1,7 @@
+import Foundation
 import KilnRuntime
+
+@testable import Kiln
 import Testing
 
 @Suite struct RuntimeTests {
@@ -31,5 +34,66 @@ import Testing
     #expect(String(cString: kiln_status_string(KILN_OK)) == "ok")
     #expect(String(cString: kiln_status_string(KILN_ERR_CORRUPT_FILE)) == "corrupt or truncated file")
     #expect(String(cString: kiln_status_string(kiln_status(rawValue: 99))) == "unknown status")
+  }
+}
+
+/// The C runtime's safetensors reader and writer against Kiln's Swift implementation.
+@Suite struct RuntimeSafetensorsTests {
+  let directory = NSTemporaryDirectory() + "kiln-runtime-\(UUID().uuidString)"
+
+  func load(_ path: String, names: [String], shapes: [[Int64]]) -> (kiln_status, [[Float]], String) {
+    let buffers = shapes.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: max(Int($0.reduce(1, *)), 1)) }
+    let dims = shapes.map { shape in
+      let pointer = UnsafeMutableBufferPointer<Int64>.allocate(capacity: max(shape.count, 1))
+      _ = pointer.initialize(from: shape)
+      return pointer
+    }
+    let cNames = names.map { strdup($0) }
+    defer {
+      buffers.forEach { $0.deallocate() }
+      dims.forEach { $0.deallocate() }
+      cNames.forEach { free($0) }
+    }
+    let tensors = names.indices.map {
+      kiln_tensor(name: cNames[$0], shape: dims[$0].baseAddress, rank: Int32(shapes[$0].count), data: buffers[$0].baseAddress)
+    }
+    var error = [CChar](repeating: 0, count: 256)
+    let status = kiln_safetensors_load(path, tensors, tensors.count, &error, error.count)
+    let values = names.indices.map { Array(buffers[$0].prefix(Int(shapes[$0].reduce(1, *)))) }
+    return (status, values, String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+  }
+
+  @Test func readsWhatSwiftWritesAndRejectsTheRest() throws {
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let path = directory + "/w.safetensors"
+    try SafeTensors.write([("a.weight", Tensor(shape: [2, 2], scalars: [1, 2, 3, 4])), ("b", Tensor(shape: [3], scalars: [-1, 0.5, 8]))], metadata: ["model": "m"], to: path)
+    let (status, buffers, _) = load(path, names: ["b", "a.weight"], shapes: [[3], [2, 2]])
+    #expect(status == KILN_OK)
+    #expect(buffers == [[-1, 0.5, 8], [1, 2, 3, 4]])
+    #expect(load(path, names: ["a.weight"], shapes: [[2, 2]]).2.contains("b is not a parameter of this model"))
+    #expect(load(path, names: ["a.weight", "b", "c"], shapes: [[2, 2], [3], [1]]).2.contains("lacks c"))
+    #expect(load(path, names: ["a.weight", "b"], shapes: [[4], [3]]).2.contains("a.weight is not an F32 tensor of the model's shape"))
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+    try bytes.prefix(bytes.count - 5).write(to: URL(fileURLWithPath: path))
+    #expect(load(path, names: ["a.weight", "b"], shapes: [[2, 2], [3]]).0 == KILN_ERR_CORRUPT_FILE)
+    #expect(load(directory + "/missing", names: [], shapes: []).0 == KILN_ERR_IO)
+  }
+
+  @Test func swiftReadsWhatCWrites() throws {
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let path = directory + "/c.safetensors"
+    var values: [Float] = [1, -2, 3.5, 4, 5, 6]
+    var shape: [Int64] = [2, 3]
+    let status = values.withUnsafeMutableBufferPointer { data in
+      shape.withUnsafeMutableBufferPointer { dims in
+        "layer.weight".withCString { name in
+          var tensor = kiln_tensor(name: name, shape: dims.baseAddress, rank: 2, data: data.baseAddress)
+          return kiln_safetensors_save(path, &tensor, 1, nil, 0)
+        }
+      }
+    }
+    #expect(status == KILN_OK)
+    let read = try SafeTensors.read(path).tensors
+    #expect(read.count == 1 && read[0].name == "layer.weight" && read[0].tensor == Tensor(shape: [2, 3], scalars: values))
   }
 }

@@ -7,6 +7,7 @@
 #define KILN_RUNTIME_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -51,6 +52,24 @@ void kiln_arena_free(kiln_arena *arena);
  * arena or the arena is empty.
  */
 void *kiln_arena_at(const kiln_arena *arena, size_t offset, size_t bytes);
+
+/** One named f32 tensor a model expects in (or writes to) a safetensors file. */
+typedef struct kiln_tensor {
+  const char *name;
+  const int64_t *shape; /**< `rank` dimensions */
+  int rank;
+  float *data;          /**< product(shape) floats */
+} kiln_tensor;
+
+/**
+ * Reads every tensor of `tensors` from the safetensors file at `path` into its `data`. The file
+ * must hold exactly these tensors (names, F32, shapes); anything else — a missing, extra or
+ * misshapen tensor, a truncated or corrupt file — is an error described in `error`.
+ */
+kiln_status kiln_safetensors_load(const char *path, const kiln_tensor *tensors, size_t count, char *error, size_t error_size);
+
+/** Writes `tensors` as a safetensors file, to a temporary name renamed over `path`. */
+kiln_status kiln_safetensors_save(const char *path, const kiln_tensor *tensors, size_t count, char *error, size_t error_size);
 
 /**
  * The name of the kernel family OpenBLAS chose for this CPU when it loaded ("Cooperlake",
