@@ -9,12 +9,16 @@ struct Compile: ParsableCommand {
     discussion: """
       Writes <out>.so (the compiled forward pass, the weights embedded, the C runtime linked in;
       it depends only on libc, libm and libopenblas) and <out>.h (a documented C API: create,
-      infer on caller-owned buffers, destroy, error messages). Every symbol starts with --prefix
+      infer on caller-owned buffers, destroy, error messages, get/set/save weights, loading
+      weights from safetensors). With --train the library also exports <prefix>_train_step: one
+      compiled training step (forward, backward, optimizer) on a batch of --batch images, with
+      weights held by the context. Every symbol starts with --prefix
       (default: the model's name), so several models link into one program.
 
       Examples:
         kiln compile lenet5 --weights lenet5.safetensors -o out/lenet5.so
         kiln compile lenet5 --batch 16 --prefix lenet5_b16 -o out/lenet5_b16.so
+        kiln compile lenet5 --train --batch 64 --optimizer momentum -o out/lenet5_train.so
       """)
 
   @OptionGroup var options: ModelOptions
@@ -31,6 +35,11 @@ struct Compile: ParsableCommand {
   @Option(name: [.customShort("o"), .long], help: "The shared object to write.")
   var output: String
 
+  @Flag(help: "Also export a training step (softmax cross-entropy and the chosen optimizer).")
+  var train = false
+
+  @OptionGroup var optimization: OptimizerOptions
+
   func validate() throws {
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
     guard output.hasSuffix(".so") else { throw ValidationError("-o \(output) should name a .so file") }
@@ -41,7 +50,14 @@ struct Compile: ParsableCommand {
     let model = try Model(graph: single.graph.rebatched(to: batch), parameters: single.parameters)
     let directory = URL(fileURLWithPath: output).deletingLastPathComponent().path
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    let header = try Compiler().emitSharedObject(model, to: output, prefix: prefix)
+    let compiler = try Compiler()
+    var header: String
+    if train {
+      let trainer = try Trainer(model: model, optimizer: optimization.settings, frozen: optimization.frozen)
+      header = try compiler.emitSharedObject(model, to: output, prefix: prefix, training: trainer.training, initial: trainer.parameters)
+    } else {
+      header = try compiler.emitSharedObject(model, to: output, prefix: prefix)
+    }
     print("wrote \(output) and \(header)")
   }
 }

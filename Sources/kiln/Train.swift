@@ -20,6 +20,7 @@ struct Train: ParsableCommand {
       """)
 
   @OptionGroup var options: ModelOptions
+  @OptionGroup var optimization: OptimizerOptions
 
   @Option(help: "The data set (only fashion-mnist for now).")
   var dataset = "fashion-mnist"
@@ -33,26 +34,14 @@ struct Train: ParsableCommand {
   @Option(help: "Batch size.")
   var batch = 64
 
-  @Option(help: "sgd, momentum, nesterov, adagrad, rmsprop or adam.")
-  var optimizer = "momentum"
-
   @Option(help: "Learning rate.")
   var lr = 0.02
-
-  @Option(help: "Momentum (momentum, nesterov).")
-  var momentum = 0.9
-
-  @Option(name: .customLong("weight-decay"), help: "L2 weight decay.")
-  var weightDecay = 0.0
 
   @Option(help: "Learning-rate schedule: constant, step (×0.1 every --step-epochs) or cosine.")
   var schedule = "constant"
 
   @Option(name: .customLong("step-epochs"), help: "Epochs between decays of the step schedule.")
   var stepEpochs = 5
-
-  @Option(help: "Comma-separated layer names whose parameters stay fixed.")
-  var freeze: String?
 
   @Option(help: "Initial weights (safetensors), e.g. to fine-tune.")
   var weights: String?
@@ -74,9 +63,6 @@ struct Train: ParsableCommand {
 
   func validate() throws {
     guard dataset == "fashion-mnist" else { throw ValidationError("--dataset \(dataset) is not known; use fashion-mnist") }
-    guard Optimizer.Kind(rawValue: optimizer) != nil else {
-      throw ValidationError("--optimizer \(optimizer) is not one of \(Optimizer.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
-    }
     guard ["constant", "step", "cosine"].contains(schedule) else { throw ValidationError("--schedule must be constant, step or cosine") }
     guard epochs >= 1, batch >= 1, lr > 0, stepEpochs >= 1 else { throw ValidationError("--epochs, --batch, --lr and --step-epochs must be positive") }
     if let limit, limit < batch { throw ValidationError("--limit \(limit) is smaller than the batch \(batch)") }
@@ -91,8 +77,8 @@ struct Train: ParsableCommand {
     let padding = (shape[2] - 28) / 2
     let train = try FashionMNIST.load(.train, directory: dataDirectory, limit: limit, padding: padding)
     let test = try FashionMNIST.load(.test, directory: dataDirectory, limit: limit, padding: padding)
-    let settings = Optimizer(Optimizer.Kind(rawValue: optimizer) ?? .sgd, momentum: momentum, weightDecay: weightDecay)
-    let frozen = freeze.map { $0.split(separator: ",").map(String.init) } ?? []
+    let settings = optimization.settings
+    let frozen = optimization.frozen
     var trainer: Trainer
     switch backend {
     case .jit:

@@ -14,8 +14,13 @@ extension Compiler {
   /// embedded, the C runtime linked in; it needs only libc, libm and libopenblas) and writes its
   /// C header beside it (`lenet5.so` → `lenet5.h`). Both are written to temporary names and
   /// renamed. Returns the header's path.
+  /// With `training`, the library also exports `<prefix>_train_step`, running the compiled training
+  /// step on the weights the context holds; `initial` then gives every parameter of the training
+  /// graph (weights, running statistics, optimizer state), as `Trainer.parameters` does.
   @discardableResult
-  public func emitSharedObject(_ model: Model, to path: String, prefix requested: String? = nil) throws -> String {
+  public func emitSharedObject(
+    _ model: Model, to path: String, prefix requested: String? = nil, training: TrainingGraph? = nil, initial: ParameterStore? = nil
+  ) throws -> String {
     let prefix = CInterface.identifier(requested ?? model.graph.name)
     let output = URL(fileURLWithPath: path)
     let headerPath = output.deletingPathExtension().appendingPathExtension("h").path
@@ -23,27 +28,32 @@ extension Compiler {
     try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: work) }
 
-    let object = work.appendingPathComponent("\(prefix).o").path
-    llvmLock.lock()
-    let plan: MemoryPlan
-    do {
+    /// Compiles `graph` into an object file in the work directory; returns its path and plan.
+    func object(_ graph: Graph, training isTraining: Bool) throws -> (path: String, entry: CInterface.Entry) {
+      let path = work.appendingPathComponent("\(prefix)_\(isTraining ? "train" : "infer").o").path
+      llvmLock.lock()
       defer { llvmLock.unlock() }
-      let (ir, memoryPlan) = try build(model.graph, symbol: "\(prefix)_kiln_entry", context: nil, hidden: true)
+      let symbol = isTraining ? "\(prefix)_kiln_train_entry" : "\(prefix)_kiln_infer_entry"
+      let (ir, plan) = try build(graph, symbol: symbol, context: nil, hidden: true)
       try target.optimize(ir)
-      try target.emitObject(ir, to: object)
-      plan = memoryPlan
+      try target.emitObject(ir, to: path)
+      return (path, CInterface.Entry(graph: graph, plan: plan))
     }
+    let inference = try object(model.graph, training: false)
+    let trainingObject = try training.map { try object($0.graph, training: true) }
+    let parameters = training?.graph ?? model.graph
+    let values = initial ?? model.parameters
 
     var weights = Data()
-    for value in model.graph.parameters {
-      guard let tensor = model.parameters[model.graph[value].name] else {
-        throw KilnError.invalidArgument("parameter \(model.graph[value].name) of \(model.graph.name) has no value")
+    for value in parameters.parameters {
+      guard let tensor = values[parameters[value].name] else {
+        throw KilnError.invalidArgument("parameter \(parameters[value].name) of \(model.graph.name) has no value")
       }
       for scalar in tensor.scalars { withUnsafeBytes(of: scalar.bitPattern.littleEndian) { weights.append(contentsOf: $0) } }
     }
     let weightsPath = work.appendingPathComponent("weights.bin").path
     try weights.write(to: URL(fileURLWithPath: weightsPath))
-    let interface = CInterface(graph: model.graph, prefix: prefix, plan: plan, weightsPath: weightsPath)
+    let interface = CInterface(inference: inference.entry, training: trainingObject?.entry, prefix: prefix, weightsPath: weightsPath)
     try Data(interface.header.utf8).write(to: work.appendingPathComponent("\(prefix).h"))
     let wrapper = work.appendingPathComponent("\(prefix)_api.c").path
     try Data(interface.wrapper.utf8).write(to: URL(fileURLWithPath: wrapper))
@@ -54,8 +64,9 @@ extension Compiler {
       throw KilnError.file(path: runtime, message: "holds no C runtime sources; set KILN_RUNTIME_DIR to Kiln's runtime/ directory")
     }
     let linked = work.appendingPathComponent("\(prefix).so").path
-    try run("cc", ["-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-I", "\(runtime)/include", "-I", work.path, wrapper, object]
-      + sources + ["-lopenblas", "-lm", "-o", linked])
+    let objects = [inference.path] + (trainingObject.map { [$0.path] } ?? [])
+    try run("cc", ["-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-I", "\(runtime)/include", "-I", work.path, wrapper]
+      + objects + sources + ["-lopenblas", "-lm", "-o", linked])
     try install(linked, at: output.path)
     try install(work.appendingPathComponent("\(prefix).h").path, at: headerPath)
     return headerPath
