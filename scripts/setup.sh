@@ -2,7 +2,7 @@
 # Installs what Kiln needs on Debian 12 (run as root, or with sudo available).
 # LLVM 14 (codegen), OpenBLAS (GEMM), zlib (gzip-compressed IDX files), Fashion-MNIST (the data).
 set -euo pipefail
-packages=(llvm-dev libopenblas-dev zlib1g-dev dataset-fashion-mnist)
+packages=(llvm-dev libopenblas-dev zlib1g-dev dataset-fashion-mnist valgrind)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -13,7 +13,9 @@ import Kiln
 public final class Compiler: @unchecked Sendable {
   let target: HostTarget
 
-  public init() throws { target = try HostTarget() }
+  /// A compiler for this machine's CPU, or for `targetCPU` (an LLVM CPU name such as
+  /// "x86-64-v3") when the code must run elsewhere.
+  public init(targetCPU: String? = nil) throws { target = try HostTarget(cpu: targetCPU) }
 
   /// The CPU LLVM targets and whether it has AVX-512.
   public var targetDescription: String { "\(target.cpu) (\(target.triple))" + (target.hasAVX512 ? ", AVX-512" : "") }

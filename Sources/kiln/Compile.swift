@@ -35,6 +35,9 @@ struct Compile: ParsableCommand {
   @Option(name: [.customShort("o"), .long], help: "The shared object to write.")
   var output: String
 
+  @Option(name: .customLong("target-cpu"), help: "An LLVM CPU name to compile for instead of this machine (e.g. x86-64-v3: AVX2, no AVX-512).")
+  var targetCPU: String?
+
   @Flag(help: "Also export a training step (softmax cross-entropy and the chosen optimizer).")
   var train = false
 
@@ -50,7 +53,7 @@ struct Compile: ParsableCommand {
     let model = try Model(graph: single.graph.rebatched(to: batch), parameters: single.parameters)
     let directory = URL(fileURLWithPath: output).deletingLastPathComponent().path
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    let compiler = try Compiler()
+    let compiler = try Compiler(targetCPU: targetCPU)
     var header: String
     if train {
       let trainer = try Trainer(model: model, optimizer: optimization.settings, frozen: optimization.frozen)

@@ -37,13 +37,39 @@ import Testing
     let libraries = needed.split(separator: "\n").compactMap { $0.split(separator: "[").last?.split(separator: "]").first.map(String.init) }.sorted()
     #expect(libraries.contains("libopenblas.so.0") && Set(libraries).isSubset(of: ["libc.so.6", "libm.so.6", "libpthread.so.0", "libopenblas.so.0"]), "\(libraries)")
     let exported = try shell("nm -D --defined-only \(directory)/lenet5.so | awk '{print $3}'").output.split(separator: "\n").map(String.init).sorted()
-    #expect(exported == ["lenet5_create", "lenet5_destroy", "lenet5_infer", "lenet5_last_error", "lenet5_set_threads"])
+    #expect(exported == [
+      "lenet5_create", "lenet5_create_from_file", "lenet5_destroy", "lenet5_get_weights", "lenet5_infer", "lenet5_last_error",
+      "lenet5_save_weights", "lenet5_set_threads", "lenet5_set_weights",
+    ])
 
     let count = 200
-    let build = try shell("make -s -C \(packageRoot.path)/examples/embed-c classify MODEL_DIR=\(directory) && mv \(packageRoot.path)/examples/embed-c/classify \(directory)/")
+    let examples = packageRoot.appendingPathComponent("examples").path
+    let build = try shell("make -s -C \(examples)/embed-c classify threads MODEL_DIR=\(directory) && mv \(examples)/embed-c/classify \(examples)/embed-c/threads \(directory)/")
     #expect(build.status == 0, "\(build.output)")
-    let run = try shell("\(directory)/classify \(FashionMNIST.defaultDirectory) \(count)")
+    let data = FashionMNIST.defaultDirectory
+    let run = try shell("\(directory)/classify \(data) \(count)")
     #expect(run.status == 0, "\(run.output)")
+
+    // The C program's logits for one image equal the interpreter's.
+    let logits = try shell("\(directory)/classify \(data) --logits 7").output.split(separator: "\n").compactMap { Float($0) }
+    let image = try FashionMNIST.load(.test, limit: 8, padding: 2).batch([7]).images
+    let expected = try model.predict(image).scalars
+    #expect(logits.count == 10)
+    for (c, e) in zip(logits, expected) { #expect(abs(c - e) <= 1e-4 * max(1, abs(e)), "C \(c) against the interpreter's \(e)") }
+
+    // Two contexts on two threads give exactly one context's results.
+    let threads = try shell("\(directory)/threads \(data) 100")
+    #expect(threads.status == 0 && threads.output.contains("identical to one context"), "\(threads.output)")
+
+    // valgrind (which cannot decode AVX-512) on the same model compiled for AVX2: no invalid
+    // access, no leak.
+    try Compiler(targetCPU: "x86-64-v3").emitSharedObject(model, to: directory + "/lenet5.so")
+    let valgrind = try shell("OPENBLAS_NUM_THREADS=1 valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \(directory)/classify \(data) 2 2>&1")
+    #expect(valgrind.status == 0 && valgrind.output.contains("ERROR SUMMARY: 0 errors"), "\(valgrind.output.suffix(1500))")
+
+    // Python through ctypes.
+    let python = try shell("python3 \(examples)/embed-python/classify.py \(directory)/lenet5.so \(data) \(count)")
+    #expect(python.status == 0, "\(python.output)")
 
     let compiled = try compiler.compile(model)
     let test = try FashionMNIST.load(.test, limit: count, padding: 2)
@@ -53,5 +79,73 @@ import Testing
       if try compiled.predict(image).argmaxRows()[0] == Int(label.scalars[0]) { correct += 1 }
     }
     #expect(run.output.contains("accuracy \(correct)/\(count) ="), "\(run.output)")
+    #expect(python.output.contains("accuracy \(correct)/\(count) ="), "\(python.output)")
+  }
+
+  @Test func weightsFilesLoadIntoContextsAndBadOnesAreRejected() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-so-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let trained = try Model(graph: Zoo.lenet5(), seed: 21)
+    try SafeTensors.write(trained.parameters.entries, to: directory + "/w.safetensors")
+    try SafeTensors.write(Array(trained.parameters.entries.dropLast()), to: directory + "/short.safetensors")
+    // A library compiled with other weights, then given the trained ones from the file.
+    try Compiler().emitSharedObject(Model(graph: Zoo.lenet5(), seed: 1), to: directory + "/lenet5.so")
+    let program = """
+      #include <stdio.h>
+      #include "lenet5.h"
+      int main(int argc, char **argv) {
+        lenet5_context *model;
+        int status = lenet5_create_from_file(&model, argv[1]);
+        if (status != LENET5_OK) { printf("status %d\\n", status); return 0; }
+        static float image[LENET5_INPUT_INPUT_SIZE], logits[LENET5_OUTPUT_FC2_SIZE];
+        for (int i = 0; i < LENET5_INPUT_INPUT_SIZE; i++) image[i] = (float)(i % 7) - 3;
+        lenet5_infer(model, image, logits);
+        for (int c = 0; c < 10; c++) printf("%.9g\\n", logits[c]);
+        float bias[10];
+        printf("get %d set %d bad %d\\n", lenet5_get_weights(model, "fc2.bias", bias, 10), lenet5_set_weights(model, "fc2.bias", bias, 10),
+               lenet5_set_weights(model, "fc9.bias", bias, 10));
+        printf("save %d\\n", lenet5_save_weights(model, argv[2]));
+        lenet5_destroy(model);
+        return 0;
+      }
+      """
+    try program.write(toFile: directory + "/load.c", atomically: true, encoding: .utf8)
+    let build = try shell("cc -O2 -I\(directory) -o \(directory)/load \(directory)/load.c \(directory)/lenet5.so -Wl,-rpath,\(directory)")
+    #expect(build.status == 0, "\(build.output)")
+    let run = try shell("\(directory)/load \(directory)/w.safetensors \(directory)/saved.safetensors").output
+    let image = Tensor<Float>(shape: [1, 1, 32, 32], scalars: (0..<1024).map { Float($0 % 7) - 3 })
+    let expected = try trained.predict(image).scalars
+    let printed = run.split(separator: "\n").prefix(10).compactMap { Float($0) }
+    #expect(printed.count == 10)
+    for (c, e) in zip(printed, expected) { #expect(abs(c - e) <= 1e-4 * max(1, abs(e))) }
+    #expect(run.contains("get 0 set 0 bad 1") && run.contains("save 0"), "\(run)")
+    // What C saved, Swift loads bit-identically.
+    #expect(try trained.loadingWeights(from: directory + "/saved.safetensors").parameters == trained.parameters)
+    #expect(try shell("\(directory)/load \(directory)/short.safetensors /dev/null").output.contains("status 3"))
+    #expect(try shell("\(directory)/load \(directory)/missing.safetensors /dev/null").output.contains("status 4"))
+  }
+
+  @Test func trainingFromCSavesWeightsKilnLoads() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-train-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let model = try Model(graph: Zoo.lenet5(input: [64, 1, 32, 32]), seed: 2)
+    let trainer = try Trainer(model: model, optimizer: Optimizer(.momentum))
+    let compiler = try Compiler()
+    try compiler.emitSharedObject(model, to: directory + "/lenet5_train.so", prefix: "lenet5", training: trainer.training, initial: trainer.parameters)
+    let examples = packageRoot.appendingPathComponent("examples").path
+    let build = try shell("make -s -C \(examples)/train-c train MODEL_DIR=\(directory) && mv \(examples)/train-c/train \(directory)/")
+    #expect(build.status == 0, "\(build.output)")
+    let run = try shell("\(directory)/train \(FashionMNIST.defaultDirectory) \(directory)/c.safetensors 1280")
+    #expect(run.status == 0 && run.output.contains("trained 1 epoch on 1280 images"), "\(run.output)")
+    // kiln loads the weights, and its compiled model agrees with C's test accuracy.
+    let trained = try model.loadingWeights(from: directory + "/c.safetensors")
+    let compiled = try compiler.compile(trained)
+    let test = try FashionMNIST.load(.test, padding: 2)
+    var correct = 0
+    for start in stride(from: 0, to: 9984, by: 64) {
+      let (images, labels) = test.batch(Array(start..<(start + 64)))
+      correct += zip(try compiled.predict(images).argmaxRows(), labels.scalars).filter { $0 == Int($1) }.count
+    }
+    #expect(run.output.contains("test accuracy \(correct)/9984"), "\(run.output) against \(correct)")
   }
 }

@@ -18,8 +18,10 @@ final class HostTarget: @unchecked Sendable {
   let cpu: String
   let features: String
 
-  /// The host target machine, at optimisation level 3, position-independent (for `.so` files).
-  init() throws {
+  /// The host target machine — or, with `cpu`, that CPU model (e.g. "x86-64-v3" for AVX2
+  /// machines and tools without AVX-512, such as valgrind) — at optimisation level 3,
+  /// position-independent (for `.so` files).
+  init(cpu requestedCPU: String? = nil) throws {
     llvmLock.lock()
     defer { llvmLock.unlock() }
     _ = nativeTargetRegistered
@@ -32,8 +34,10 @@ final class HostTarget: @unchecked Sendable {
       LLVMDisposeMessage(featureText)
     }
     triple = tripleText.map { String(cString: $0) } ?? ""
-    cpu = cpuText.map { String(cString: $0) } ?? "generic"
-    features = featureText.map { String(cString: $0) } ?? ""
+    // A named CPU brings its own features; the host's name alone may say "generic" on CPUs newer
+    // than LLVM 14, so the host's feature string comes with it.
+    cpu = requestedCPU ?? cpuText.map { String(cString: $0) } ?? "generic"
+    features = requestedCPU == nil ? featureText.map { String(cString: $0) } ?? "" : ""
     var target: LLVMTargetRef?
     var message: UnsafeMutablePointer<CChar>?
     guard LLVMGetTargetFromTriple(triple, &target, &message) == 0, let target else {
@@ -52,7 +56,7 @@ final class HostTarget: @unchecked Sendable {
     LLVMDisposeTargetMachine(machine)
   }
 
-  var hasAVX512: Bool { features.contains("+avx512f") }
+  var hasAVX512: Bool { features.contains("+avx512f") || ["skylake-avx512", "icelake-server", "sapphirerapids", "znver4", "x86-64-v4"].contains(cpu) }
 
   /// Sets the module's triple and data layout and runs the O3 pipeline on it.
   func optimize(_ ir: IRBuilder) throws {
