@@ -19,6 +19,7 @@ struct Compile: ParsableCommand {
         kiln compile lenet5 --weights lenet5.safetensors -o out/lenet5.so
         kiln compile lenet5 --batch 16 --prefix lenet5_b16 -o out/lenet5_b16.so
         kiln compile lenet5 --train --batch 64 --optimizer momentum -o out/lenet5_train.so
+        kiln compile lenet5 --weights lenet5.safetensors -o out/lenet5.o      (object + header)
       """)
 
   @OptionGroup var options: ModelOptions
@@ -32,11 +33,14 @@ struct Compile: ParsableCommand {
   @Option(help: "Prefix of every exported symbol.")
   var prefix: String?
 
-  @Option(name: [.customShort("o"), .long], help: "The shared object to write.")
+  @Option(name: [.customShort("o"), .long], help: "The shared object (.so) or relocatable object (.o) to write.")
   var output: String
 
   @Option(name: .customLong("target-cpu"), help: "An LLVM CPU name to compile for instead of this machine (e.g. x86-64-v3: AVX2, no AVX-512).")
   var targetCPU: String?
+
+  @Flag(name: .customLong("external-weights"), help: "Embed no weights: contexts are made with <prefix>_create_from_file.")
+  var externalWeights = false
 
   @Flag(help: "Also export a training step (softmax cross-entropy and the chosen optimizer).")
   var train = false
@@ -45,7 +49,9 @@ struct Compile: ParsableCommand {
 
   func validate() throws {
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-    guard output.hasSuffix(".so") else { throw ValidationError("-o \(output) should name a .so file") }
+    guard output.hasSuffix(".so") || output.hasSuffix(".o") else {
+      throw ValidationError("-o \(output) should name a .so file (or a .o object for your own build)")
+    }
   }
 
   func run() throws {
@@ -57,9 +63,10 @@ struct Compile: ParsableCommand {
     var header: String
     if train {
       let trainer = try Trainer(model: model, optimizer: optimization.settings, frozen: optimization.frozen)
-      header = try compiler.emitSharedObject(model, to: output, prefix: prefix, training: trainer.training, initial: trainer.parameters)
+      header = try compiler.emitSharedObject(
+        model, to: output, prefix: prefix, training: trainer.training, initial: trainer.parameters, embedWeights: !externalWeights)
     } else {
-      header = try compiler.emitSharedObject(model, to: output, prefix: prefix)
+      header = try compiler.emitSharedObject(model, to: output, prefix: prefix, embedWeights: !externalWeights)
     }
     print("wrote \(output) and \(header)")
   }

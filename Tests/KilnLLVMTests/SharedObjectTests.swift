@@ -123,6 +123,17 @@ import Testing
     #expect(try trained.loadingWeights(from: directory + "/saved.safetensors").parameters == trained.parameters)
     #expect(try shell("\(directory)/load \(directory)/short.safetensors /dev/null").output.contains("status 3"))
     #expect(try shell("\(directory)/load \(directory)/missing.safetensors /dev/null").output.contains("status 4"))
+
+    // Without embedded weights, only create_from_file makes contexts; as an object, it links statically.
+    try Compiler().emitSharedObject(Model(graph: Zoo.lenet5(), seed: 1), to: directory + "/lenet5.o", embedWeights: false)
+    let statically = try shell("cc -O2 -I\(directory) -o \(directory)/static \(directory)/load.c \(directory)/lenet5.o -lopenblas -lm")
+    #expect(statically.status == 0, "\(statically.output)")
+    let local = try shell("nm \(directory)/lenet5.o | grep ' T ' | awk '{print $3}'").output.split(separator: "\n").map(String.init).sorted()
+    #expect(local.allSatisfy { $0.hasPrefix("lenet5_") }, "\(local)")
+    let external = try shell("\(directory)/static \(directory)/w.safetensors /dev/null").output
+    let values = external.split(separator: "\n").prefix(10).compactMap { Float($0) }
+    for (c, e) in zip(values, expected) { #expect(abs(c - e) <= 1e-4 * max(1, abs(e))) }
+    #expect(values.count == 10, "\(external)")
   }
 
   @Test func trainingFromCSavesWeightsKilnLoads() throws {

@@ -14,8 +14,18 @@ struct CInterface {
   /// The training step, for `kiln compile --train`.
   let training: Entry?
   let prefix: String
-  /// Absolute path of the raw little-endian initial parameters, embedded with `.incbin`.
+  /// Absolute path of the raw little-endian initial parameters, embedded with `.incbin`: every
+  /// parameter in `embedded`, in order.
   let weightsPath: String
+  /// Whether the model's weights are embedded (else only optimizer state is, and contexts come
+  /// from `create_from_file`).
+  let embedsModelWeights: Bool
+
+  /// The parameters whose initial values the library embeds.
+  var embedded: [Node] {
+    let model = Set(graph.parameters.map { graph[$0].name })
+    return parameters.filter { embedsModelWeights || !model.contains($0.name) }
+  }
 
   var upper: String { prefix.uppercased() }
   func entrySymbol(training: Bool) -> String { "\(prefix)_kiln_\(training ? "train" : "infer")_entry" }
@@ -108,7 +118,7 @@ struct CInterface {
       /** An independent instance of the model: its weights, working memory and last error. */
       typedef struct \(prefix)_context \(prefix)_context;
 
-      /** Creates a context with the weights embedded in this library. */
+      /** \(embedsModelWeights ? "Creates a context with the weights embedded in this library." : "This build has no embedded weights (kiln compile --external-weights): returns \(upper)_ERR_INVALID_ARGUMENT; use \(prefix)_create_from_file.") */
       int \(prefix)_create(\(prefix)_context **context);
 
       /** Creates a context with the weights of a safetensors file (as written by kiln or save_weights). */
@@ -154,6 +164,7 @@ struct CInterface {
     }
     let index = Dictionary(uniqueKeysWithValues: parameters.enumerated().map { ($0.element.name, $0.offset) })
     let modelParameters = graph.parameters.compactMap { index[graph[$0].name] }
+    let embeddedIndices = embedded.compactMap { index[$0.name] }
     let shapes = parameters.flatMap { $0.type.shape }
     var shapeOffsets: [Int] = []
     var running = 0
@@ -224,11 +235,14 @@ struct CInterface {
       int \(entrySymbol(training: false))(float *arena, float **slots, int64_t step);
       \(training == nil ? "" : "int \(entrySymbol(training: true))(float *arena, float **slots, int64_t step);")
 
-      /* The initial parameters, embedded read-only and 64-byte aligned; each context copies them. */
+      /* The embedded initial parameters, read-only and 64-byte aligned; each context copies them. */
       __asm__(".section .rodata\\n.balign 64\\n.globl \(prefix)_weights\\n.hidden \(prefix)_weights\\n\(prefix)_weights:\\n.incbin \\"\(weightsPath)\\"\\n.previous\\n");
       extern const float \(prefix)_weights[] __attribute__((visibility("hidden")));
 
-      enum { PARAMETER_COUNT = \(parameters.count), PARAMETER_FLOATS = \(max(total, 1)), MODEL_PARAMETER_COUNT = \(modelParameters.count) };
+      enum { PARAMETER_COUNT = \(parameters.count), PARAMETER_FLOATS = \(max(total, 1)), MODEL_PARAMETER_COUNT = \(modelParameters.count),
+             EMBEDDED_COUNT = \(embeddedIndices.count), EMBEDS_MODEL_WEIGHTS = \(embedsModelWeights ? 1 : 0) };
+      /* Which parameters the blob holds, in order. */
+      static const int embedded_parameters[] = {\(embeddedIndices.isEmpty ? "0" : embeddedIndices.map(String.init).joined(separator: ", "))};
       static const char *const parameter_names[] = {\(parameters.map { "\"\($0.name)\"" }.joined(separator: ", "))};
       static const size_t parameter_offsets[] = {\(offsets.map(String.init).joined(separator: ", "))};
       static const size_t parameter_sizes[] = {\(parameters.map { String($0.type.elementCount) }.joined(separator: ", "))};
@@ -260,20 +274,34 @@ struct CInterface {
         free(context);
       }
 
-      EXPORT int \(prefix)_create(\(prefix)_context **result) {
+      /* A context with the embedded parameters (the rest zero). */
+      static int create_context(\(prefix)_context **result) {
         if (!result) return KILN_ERR_INVALID_ARGUMENT;
         *result = NULL;
         \(prefix)_context *context = calloc(1, sizeof *context);
         if (!context) return KILN_ERR_OUT_OF_MEMORY;
-        context->parameters = malloc(PARAMETER_FLOATS * sizeof(float));
+        context->parameters = calloc(PARAMETER_FLOATS, sizeof(float));
         if (!context->parameters || kiln_arena_init(&context->arena, \(max(inference.plan.arenaSize, 1) * 4), 64) != KILN_OK) {
           \(prefix)_destroy(context);
           return KILN_ERR_OUT_OF_MEMORY;
         }
-        memcpy(context->parameters, \(prefix)_weights, PARAMETER_FLOATS * sizeof(float));
+        const float *blob = \(prefix)_weights;
+        for (int i = 0; i < EMBEDDED_COUNT; i++) {
+          int p = embedded_parameters[i];
+          memcpy(context->parameters + parameter_offsets[p], blob, parameter_sizes[p] * sizeof(float));
+          blob += parameter_sizes[p];
+        }
       \(bind(inference, ["infer_slots"]))\(trainingParts.create)
         *result = context;
         return KILN_OK;
+      }
+
+      EXPORT int \(prefix)_create(\(prefix)_context **result) {
+        if (!EMBEDS_MODEL_WEIGHTS) {
+          if (result) *result = NULL;
+          return KILN_ERR_INVALID_ARGUMENT;
+        }
+        return create_context(result);
       }
 
       /* The model's parameters as runtime tensor descriptions over this context's buffer. */
@@ -288,7 +316,7 @@ struct CInterface {
       }
 
       EXPORT int \(prefix)_create_from_file(\(prefix)_context **result, const char *path) {
-        int status = \(prefix)_create(result);
+        int status = create_context(result);
         if (status != KILN_OK) return status;
         kiln_tensor tensors[MODEL_PARAMETER_COUNT + 1];
         model_tensors(*result, tensors);

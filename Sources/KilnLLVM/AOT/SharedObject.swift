@@ -12,14 +12,16 @@ func runtimeDirectory() -> String {
 extension Compiler {
   /// Compiles `model` ahead of time into a self-contained shared object at `path` (weights
   /// embedded, the C runtime linked in; it needs only libc, libm and libopenblas) and writes its
-  /// C header beside it (`lenet5.so` → `lenet5.h`). Both are written to temporary names and
-  /// renamed. Returns the header's path.
+  /// C header beside it (`lenet5.so` → `lenet5.h`). A `path` ending in `.o` gives one relocatable
+  /// object instead, to link into a program with `-lopenblas -lm`. Files are written to temporary
+  /// names and renamed. Returns the header's path.
   /// With `training`, the library also exports `<prefix>_train_step`, running the compiled training
   /// step on the weights the context holds; `initial` then gives every parameter of the training
   /// graph (weights, running statistics, optimizer state), as `Trainer.parameters` does.
   @discardableResult
   public func emitSharedObject(
-    _ model: Model, to path: String, prefix requested: String? = nil, training: TrainingGraph? = nil, initial: ParameterStore? = nil
+    _ model: Model, to path: String, prefix requested: String? = nil, training: TrainingGraph? = nil, initial: ParameterStore? = nil,
+    embedWeights: Bool = true
   ) throws -> String {
     let prefix = CInterface.identifier(requested ?? model.graph.name)
     let output = URL(fileURLWithPath: path)
@@ -41,19 +43,18 @@ extension Compiler {
     }
     let inference = try object(model.graph, training: false)
     let trainingObject = try training.map { try object($0.graph, training: true) }
-    let parameters = training?.graph ?? model.graph
     let values = initial ?? model.parameters
-
+    let weightsPath = work.appendingPathComponent("weights.bin").path
+    let interface = CInterface(
+      inference: inference.entry, training: trainingObject?.entry, prefix: prefix, weightsPath: weightsPath, embedsModelWeights: embedWeights)
     var weights = Data()
-    for value in parameters.parameters {
-      guard let tensor = values[parameters[value].name] else {
-        throw KilnError.invalidArgument("parameter \(parameters[value].name) of \(model.graph.name) has no value")
+    for node in interface.embedded {
+      guard let tensor = values[node.name] else {
+        throw KilnError.invalidArgument("parameter \(node.name) of \(model.graph.name) has no value")
       }
       for scalar in tensor.scalars { withUnsafeBytes(of: scalar.bitPattern.littleEndian) { weights.append(contentsOf: $0) } }
     }
-    let weightsPath = work.appendingPathComponent("weights.bin").path
     try weights.write(to: URL(fileURLWithPath: weightsPath))
-    let interface = CInterface(inference: inference.entry, training: trainingObject?.entry, prefix: prefix, weightsPath: weightsPath)
     try Data(interface.header.utf8).write(to: work.appendingPathComponent("\(prefix).h"))
     let wrapper = work.appendingPathComponent("\(prefix)_api.c").path
     try Data(interface.wrapper.utf8).write(to: URL(fileURLWithPath: wrapper))
@@ -63,10 +64,22 @@ extension Compiler {
     guard !sources.isEmpty else {
       throw KilnError.file(path: runtime, message: "holds no C runtime sources; set KILN_RUNTIME_DIR to Kiln's runtime/ directory")
     }
-    let linked = work.appendingPathComponent("\(prefix).so").path
     let objects = [inference.path] + (trainingObject.map { [$0.path] } ?? [])
-    try run("cc", ["-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-I", "\(runtime)/include", "-I", work.path, wrapper]
-      + objects + sources + ["-lopenblas", "-lm", "-o", linked])
+    let flags = ["-O2", "-fPIC", "-fvisibility=hidden", "-I", "\(runtime)/include", "-I", work.path]
+    let linked = work.appendingPathComponent(output.lastPathComponent).path
+    if output.pathExtension == "o" {
+      // One relocatable object for the user's own build; everything but the C API made local, so
+      // several models' objects link into one program.
+      var compiled: [String] = []
+      for (index, source) in ([wrapper] + sources).enumerated() {
+        compiled.append(work.appendingPathComponent("c\(index).o").path)
+        try run("cc", flags + ["-c", source, "-o", compiled[compiled.count - 1]])
+      }
+      try run("ld", ["-r", "-o", linked] + compiled + objects)
+      try run("objcopy", ["--localize-hidden", linked])
+    } else {
+      try run("cc", flags + ["-shared", wrapper] + objects + sources + ["-lopenblas", "-lm", "-o", linked])
+    }
     try install(linked, at: output.path)
     try install(work.appendingPathComponent("\(prefix).h").path, at: headerPath)
     return headerPath
