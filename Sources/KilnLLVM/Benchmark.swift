@@ -1,6 +1,5 @@
 import Foundation
 import Kiln
-import KilnRuntime
 
 /// Compiled against interpreted timings of a model, per layer and whole, with GFLOPS against
 /// the machine's peak measured on the spot.
@@ -95,7 +94,7 @@ public enum Benchmark {
       }
     }
     return BenchmarkReport(
-      model: model.graph.name, cpu: cpuName(), target: compiler.targetDescription, blasCore: String(cString: kiln_blas_core()),
+      model: model.graph.name, cpu: cpuName(), target: compiler.targetDescription, blasCore: BLASKernel.current,
       threads: 1, peakGFLOPS: peak, compileSeconds: compiled.compileSeconds, arenaBytes: compiled.arenaBytes,
       naiveBytes: compiled.naiveBytes, layers: layers, total: totalRow)
   }
