@@ -154,7 +154,7 @@ import Testing
   }
 
   @Test func badInputGivesOneLineErrors() throws {
-    expectFailure(try kiln("summary", "nosuch"), "no model nosuch in the zoo (there are: lenet5)")
+    expectFailure(try kiln("summary", "nosuch"), "no model nosuch in the zoo (there are: lenet5, conv64_56)")
     expectFailure(try kiln("summary", "lenet5", "--input-shape", "1,x"), "--input-shape 1,x is not a list of positive integers")
     expectFailure(try kiln("summary", "lenet5", "--input-shape", "1,1,4,4"), "conv1 (Conv2D): output would be empty")
     expectFailure(try kiln("run", "lenet5", "--weights", "/nonexistent/w.safetensors"), "/nonexistent/w.safetensors: no such file")

@@ -18,7 +18,10 @@ public enum Zoo {
   public static let entries: [ZooEntry] = [
     ZooEntry(
       name: "lenet5", summary: "LeNet-5 (LeCun et al. 1998) with ReLU and max pooling, 32×32 greyscale, 10 classes",
-      defaultInput: [1, 1, 32, 32], build: { try lenet5(input: $0) })
+      defaultInput: [1, 1, 32, 32], build: { try lenet5(input: $0) }),
+    ZooEntry(
+      name: "conv64_56", summary: "one 3×3 convolution, 64→64 channels on 56×56 (the peers' ResNet-stage benchmark anchor)",
+      defaultInput: [1, 64, 56, 56], build: { try conv64(input: $0) }),
   ]
 
   /// The entry called `name`, or an error listing the names there are.
@@ -28,6 +31,12 @@ public enum Zoo {
         "no model \(name) in the zoo (there are: \(entries.map(\.name).joined(separator: ", "))) and no such model file")
     }
     return entry
+  }
+
+  /// A single 3×3 convolution with 64 filters, padding 1 and bias — the size of ResNet's first
+  /// stage, the anchor ../shared/peers benchmarks ONNX Runtime and PyTorch on.
+  public static func conv64(input: [Int] = [1, 64, 56, 56]) throws -> Graph {
+    try Graph(name: "conv64_56", input: input) { Conv2D(64, kernel: 3, padding: 1, name: "conv") }
   }
 
   /// LeNet-5 with full C3 connectivity: conv 5×5 (6) → pool → conv 5×5 (16) → pool → conv 5×5 (120)
