@@ -11,6 +11,9 @@ public enum BLASKernel {
   /// The kernel OpenBLAS chose ("Cooperlake", "SkylakeX", "Haswell", "Prescott", …).
   public static var current: String { String(cString: kiln_blas_core()) }
 
+  /// Pins OpenBLAS to `threads` threads (process-wide; by default it uses every core).
+  public static func setThreads(_ threads: Int) { kiln_blas_set_threads(Int32(threads)) }
+
   static let avx512Kernels: Set<String> = ["skylakex", "cooperlake", "sapphirerapids"]
 
   /// Whether the CPU has AVX-512 (from /proc/cpuinfo's flags).

@@ -63,7 +63,9 @@ public struct BenchmarkReport: Codable, Sendable {
 public enum Benchmark {
   /// Benchmarks `model` on a seeded random input: the whole model and, with `perLayer`, each
   /// computing node on its real input activations.
+  /// Compiled code runs on one thread, and so does BLAS while timing (it would use every core).
   public static func run(_ model: Model, compiler: Compiler, repetitions: Int = 50, perLayer: Bool = true) throws -> BenchmarkReport {
+    BLASKernel.setThreads(1)
     let peak = try PeakProbe.measure(compiler)
     let feeds = Dictionary(uniqueKeysWithValues: model.graph.inputs.map { value in
       let node = model.graph[value]

@@ -77,6 +77,9 @@ kiln_status kiln_safetensors_save(const char *path, const kiln_tensor *tensors, 
  */
 const char *kiln_blas_core(void);
 
+/** Sets how many threads OpenBLAS uses (process-wide); benchmarks pin it to their thread count. */
+void kiln_blas_set_threads(int threads);
+
 #ifdef __cplusplus
 }
 #endif

@@ -227,17 +227,39 @@ final class IRBuilder {
     return LLVMAddFunction(module, name, LLVMFunctionType(returns, &types, UInt32(types.count), 0))!
   }
 
-  /// C = α·op(A)·op(B) + β·C through `cblas_sgemm`, row-major.
+  /// C = op(A)·op(B) + β·C, row-major, through `cblas_sgemm` — or `cblas_sgemv` when C is a single
+  /// row or column (batch-1 dense layers, 1×1 outputs), where GEMM's blocking only costs time.
   func sgemm(
     transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, a: LLVMValueRef, lda: Int,
     b: LLVMValueRef, ldb: Int, c: LLVMValueRef, ldc: Int, beta: Double = 0
   ) {
+    if n == 1 {
+      // C[:, 0] = op(A)·B[:, 0]; B's column has stride ldb unless B is transposed.
+      sgemv(transpose: transposeA, rows: transposeA ? k : m, columns: transposeA ? m : k, matrix: a, lda: lda, x: b, incX: transposeB ? 1 : ldb, y: c, incY: ldc, beta: beta)
+      return
+    }
+    if m == 1 {
+      // C[0, :] = op(B)ᵀ·A[0, :]; A's row has stride 1 unless A is transposed.
+      sgemv(transpose: !transposeB, rows: transposeB ? n : k, columns: transposeB ? k : n, matrix: b, lda: ldb, x: a, incX: transposeA ? lda : 1, y: c, incY: 1, beta: beta)
+      return
+    }
     let sgemm = external(
       "cblas_sgemm", parameters: [i32, i32, i32, i32, i32, i32, f32, floatPointer, i32, floatPointer, i32, f32, floatPointer, i32],
       returns: void)
     _ = call(sgemm, [
       int32(101), int32(transposeA ? 112 : 111), int32(transposeB ? 112 : 111), int32(m), int32(n), int32(k), float(1),
       a, int32(lda), b, int32(ldb), float(beta), c, int32(ldc),
+    ])
+  }
+
+  /// y = op(M)·x + β·y for a row-major `rows`×`columns` matrix, through `cblas_sgemv`.
+  private func sgemv(
+    transpose: Bool, rows: Int, columns: Int, matrix: LLVMValueRef, lda: Int, x: LLVMValueRef, incX: Int, y: LLVMValueRef, incY: Int, beta: Double
+  ) {
+    let sgemv = external(
+      "cblas_sgemv", parameters: [i32, i32, i32, i32, f32, floatPointer, i32, floatPointer, i32, f32, floatPointer, i32], returns: void)
+    _ = call(sgemv, [
+      int32(101), int32(transpose ? 112 : 111), int32(rows), int32(columns), float(1), matrix, int32(lda), x, int32(incX), float(beta), y, int32(incY),
     ])
   }
 
