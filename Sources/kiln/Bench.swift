@@ -45,9 +45,7 @@ struct Bench: ParsableCommand {
     let model = try Model(graph: single.graph.rebatched(to: batch), parameters: single.parameters)
     let report = try Benchmark.run(model, compiler: Compiler(), repetitions: repetitions, perLayer: !noLayers)
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try encoder.encode(report), as: UTF8.self))
+      try printJSON(report)
     } else {
       print(report.text, terminator: "")
     }

@@ -16,8 +16,7 @@ struct Evaluate: ParsableCommand {
   @Option(help: "Trained weights (safetensors).")
   var weights: String?
 
-  @Option(name: .customLong("data-dir"), help: "Where the Fashion-MNIST IDX files are.")
-  var dataDirectory = FashionMNIST.defaultDirectory
+  @OptionGroup var data: DataOptions
 
   @Option(help: "Evaluate the first N test images only.")
   var limit: Int?
@@ -30,7 +29,7 @@ struct Evaluate: ParsableCommand {
     guard let shape = model.inputType?.shape, shape.count == 4, shape[2] >= 28, (shape[2] - 28) % 2 == 0 else {
       throw ValidationError("Fashion-MNIST images need a model input [N,1,S,S] with even S ≥ 28")
     }
-    let test = try FashionMNIST.load(.test, directory: dataDirectory, limit: limit, padding: (shape[2] - 28) / 2)
+    let test = try FashionMNIST.load(.test, directory: data.directory, limit: limit, padding: (shape[2] - 28) / 2)
     let compiled = backend == .jit ? try Compiler().compile(model) : nil
     var correct = 0
     for index in 0..<test.count {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Kiln
 import KilnLLVM
 
 @main
@@ -46,10 +47,4 @@ func useFastBLASKernel() {
   let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
   execv("/proc/self/exe", arguments)
   // execv returns only on failure: carry on with the slow kernel.
-}
-
-/// Writes a line to standard output at once (`print` is block-buffered on pipes), for the
-/// progress of long commands.
-func say(_ line: String) {
-  FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

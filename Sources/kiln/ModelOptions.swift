@@ -45,3 +45,9 @@ func parseShape(_ text: String) throws -> [Int] {
   }
   return parts.compactMap { $0 }
 }
+
+/// Where the Fashion-MNIST files are, for the commands that read them.
+struct DataOptions: ParsableArguments {
+  @Option(name: .customLong("data-dir"), help: "Where the Fashion-MNIST IDX files are.")
+  var directory = FashionMNIST.defaultDirectory
+}

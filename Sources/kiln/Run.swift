@@ -32,8 +32,7 @@ struct Run: ParsableCommand {
   @Option(help: "Which image of an IDX file to run.")
   var index = 0
 
-  @Option(name: .customLong("data-dir"), help: "Where the Fashion-MNIST IDX files are.")
-  var dataDirectory = FashionMNIST.defaultDirectory
+  @OptionGroup var data: DataOptions
 
   @Option(help: "How many classes to list.")
   var top = 5
@@ -62,9 +61,7 @@ struct Run: ParsableCommand {
       let report = Report(
         model: model.graph.name, input: source, label: label, outputShape: output.shape, output: output.scalars,
         top: ranking.map { Report.Entry(index: $0.index, name: names?[$0.index], probability: $0.probability) })
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try encoder.encode(report), as: UTF8.self))
+      try printJSON(report)
       return
     }
  print("model \(model.graph.name) (\(backend.rawValue)), input \(source)" + (weights == nil ? " (untrained weights, seed \(options.seed))" : ""))
@@ -79,7 +76,7 @@ struct Run: ParsableCommand {
 
   /// The input tensor, its true label if known, and a description of where it came from.
   private func loadInput(_ shape: [Int]) throws -> (Tensor<Float>, Int?, String) {
-    guard let input = input ?? (fitsImage(shape) ? FashionMNIST.files(.test, directory: dataDirectory).images : nil) else {
+    guard let input = input ?? (fitsImage(shape) ? FashionMNIST.files(.test, directory: data.directory).images : nil) else {
       var generator = SplitMix64(seed: options.seed)
       let scalars = (0..<shape.reduce(1, *)).map { _ in Float(generator.nextNormal()) }
       return (Tensor(shape: shape, scalars: scalars), nil, "random normal (seed \(options.seed))")

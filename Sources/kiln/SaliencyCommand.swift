@@ -24,8 +24,7 @@ struct SaliencyCommand: ParsableCommand {
   @Option(help: "Which Fashion-MNIST test image.")
   var index = 0
 
-  @Option(name: .customLong("data-dir"), help: "Where the Fashion-MNIST IDX files are.")
-  var dataDirectory = FashionMNIST.defaultDirectory
+  @OptionGroup var data: DataOptions
 
   @Option(help: "Side of the occluding square, in pixels.")
   var patch = 4
@@ -43,7 +42,7 @@ struct SaliencyCommand: ParsableCommand {
     guard let shape = model.inputType?.shape, shape.count == 4, shape[0] == 1, shape[1] == 1, shape[2] >= 28, (shape[2] - 28) % 2 == 0 else {
       throw ValidationError("saliency maps need a single-image greyscale model (input [1,1,S,S], S ≥ 28 and even)")
     }
-    let data = try FashionMNIST.load(.test, directory: dataDirectory, limit: index + 1, padding: (shape[2] - 28) / 2)
+    let data = try FashionMNIST.load(.test, directory: data.directory, limit: index + 1, padding: (shape[2] - 28) / 2)
     guard index < data.count else { throw ValidationError("--index \(index) is outside the test set") }
     let image = data.batch([index]).images
     let logits = try model.predict(image)

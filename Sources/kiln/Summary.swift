@@ -19,9 +19,7 @@ struct Summary: ParsableCommand {
   func run() throws {
     let summary = Kiln.Summary(try options.graph())
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+      try printJSON(summary)
     } else {
       print(summary.text, terminator: "")
     }

@@ -25,8 +25,7 @@ struct Train: ParsableCommand {
   @Option(help: "The data set (only fashion-mnist for now).")
   var dataset = "fashion-mnist"
 
-  @Option(name: .customLong("data-dir"), help: "Where the Fashion-MNIST IDX files are.")
-  var dataDirectory = FashionMNIST.defaultDirectory
+  @OptionGroup var data: DataOptions
 
   @Option(help: "Epochs to train (in total, counting resumed ones).")
   var epochs = 10
@@ -75,8 +74,8 @@ struct Train: ParsableCommand {
       throw ValidationError("Fashion-MNIST images (1×28×28, zero-padded) need a model input [N,1,S,S] with even S ≥ 28")
     }
     let padding = (shape[2] - 28) / 2
-    let train = try FashionMNIST.load(.train, directory: dataDirectory, limit: limit, padding: padding)
-    let test = try FashionMNIST.load(.test, directory: dataDirectory, limit: limit, padding: padding)
+    let train = try FashionMNIST.load(.train, directory: data.directory, limit: limit, padding: padding)
+    let test = try FashionMNIST.load(.test, directory: data.directory, limit: limit, padding: padding)
     let settings = optimization.settings
     let frozen = optimization.frozen
     var trainer: Trainer

@@ -1,0 +1,14 @@
+import Foundation
+
+/// Writes a line to standard output at once (`print` is block-buffered on pipes), for the
+/// progress of long commands.
+func say(_ line: String) {
+  FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// Prints `value` as sorted, indented JSON (the `--json` output of every command).
+func printJSON(_ value: some Encodable) throws {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+  print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
