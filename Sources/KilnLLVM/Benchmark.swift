@@ -101,17 +101,28 @@ public enum Benchmark {
       naiveBytes: compiled.naiveBytes, layers: layers, total: totalRow)
   }
 
-  /// One node alone, fed the activations it sees in the model.
+  /// One node alone, fed the activations it sees in the model; its parameters stay bound.
   private static func layer(
     _ node: Node, index: Int, _ graph: Graph, _ activations: Execution<Float>, compiler: Compiler, repetitions: Int
   ) throws -> BenchmarkReport.Row {
     var single = Graph(name: node.name)
-    let operands = try node.inputs.enumerated().map { try single.append("in\($0.offset)", .input(InputAttrs(graph[$0.element].type))) }
+    var feeds: [String: Tensor<Float>] = [:]
+    var parameters = ParameterStore()
+    let operands = try node.inputs.enumerated().map { position, value in
+      let name = "in\(position)"
+      if case .parameter(let attrs) = graph[value].op {
+        parameters[name] = activations[value]
+        return try single.append(name, .parameter(attrs))
+      }
+      feeds[name] = activations[value]
+      return try single.append(name, .input(InputAttrs(graph[value].type)))
+    }
     single.outputs = [try single.append("op", node.op, inputs: operands)]
-    let feeds = Dictionary(uniqueKeysWithValues: node.inputs.enumerated().map { ("in\($0.offset)", activations[$0.element]) })
+    let model = try Model(graph: single, parameters: parameters)
     let interpreter = try Interpreter<Float>(single)
-    let compiled = try compiler.compile(Model(graph: single, parameters: ParameterStore()))
-    let interpreted = try time(repetitions: max(repetitions / 10, 2)) { _ = try interpreter.run(feeds) }
+    let interpreterFeeds = model.parameterFeeds(as: Float.self).merging(feeds) { $1 }
+    let compiled = try compiler.compile(model)
+    let interpreted = try time(repetitions: max(repetitions / 10, 2)) { _ = try interpreter.run(interpreterFeeds) }
     let times = try time(repetitions: repetitions) { _ = try compiled.run(feeds) }
     let inputTypes = node.inputs.map { graph[$0].type }
     return BenchmarkReport.Row(

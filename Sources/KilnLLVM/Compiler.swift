@@ -172,9 +172,11 @@ public final class CompiledModel: @unchecked Sendable {
       guard let tensor = inputs[node.name], tensor.shape == node.type.shape else {
         throw KilnError.runtime(node: node.name, message: "expects an input of shape \(node.type) (got \(inputs[node.name].map { TensorType($0.shape).description } ?? "none"))")
       }
-      // Integer inputs travel as int32 bit patterns.
-      for (index, scalar) in tensor.scalars.enumerated() {
-        slots[slot][index] = node.type.dtype == .i32 ? Float(bitPattern: UInt32(bitPattern: Int32(scalar))) : scalar
+      if node.type.dtype == .i32 {
+        // Integer inputs travel as int32 bit patterns.
+        for (index, scalar) in tensor.scalars.enumerated() { slots[slot][index] = Float(bitPattern: UInt32(bitPattern: Int32(scalar))) }
+      } else {
+        _ = slots[slot].update(fromContentsOf: tensor.scalars)
       }
     }
     let status = entry(arena.baseAddress, slotPointers, Int64(bitPattern: step))

@@ -41,6 +41,8 @@ import Testing
   static let convolutions: [(spatial: [Int], kernel: Int, stride: Int, pad: Int, mode: PaddingMode, dilation: Int, groups: Int)] = [
     ([17], 3, 1, 1, .zero, 1, 1), ([19], 5, 2, 2, .reflect, 1, 2), ([13, 11], 3, 1, 1, .zero, 1, 1), ([12, 13], 3, 2, 1, .replicate, 2, 1),
     ([9, 9], 3, 1, 2, .circular, 1, 4), ([8, 7], 1, 1, 0, .zero, 1, 1), ([8, 8], 1, 2, 0, .zero, 1, 2), ([5, 6, 7], 3, 1, 1, .zero, 1, 1),
+    // Unpadded windows take the affine im2col path.
+    ([11, 12], 3, 2, 0, .zero, 2, 1), ([13], 5, 3, 0, .zero, 1, 2), ([5, 6, 7], 2, 1, 0, .zero, 1, 1),
   ]
 
   @Test(arguments: convolutions.indices)

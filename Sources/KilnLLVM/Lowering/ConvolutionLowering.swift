@@ -28,6 +28,11 @@ struct ConvolutionShape {
   func columnsSize(_ a: ConvAttrs) -> Int { isPointwise(a) ? 0 : depth * outPlane }
 }
 
+/// Lifting of spatial lists to three axes (D, H, W), as the interpreter does.
+enum WindowLift {
+  static func lift(_ values: some Collection<Int>, fill: Int) -> [Int] { Array(repeating: fill, count: 3 - values.count) + values }
+}
+
 /// Convolutions as im2col / col2im around SGEMM, all driven by the interpreter's tap tables
 /// (so padding modes, dilation and strides mean exactly what they mean in the interpreter).
 enum ConvolutionLowering {
@@ -53,6 +58,55 @@ enum ConvolutionLowering {
     }
   }
 
+  /// Whether every window of `a` over `input` stays inside it (no padding): then im2col reads
+  /// through affine indices, with no table and no bounds checks, and vectorises.
+  static func staysInside(_ a: ConvAttrs) -> Bool {
+    (a.padding.before + a.padding.after).allSatisfy { $0 == 0 }
+  }
+
+  /// `im2col` for windows that stay inside the input: loops over (c, kd, kh, kw, od, oh, ow) with
+  /// the source index computed affinely; the innermost loop writes contiguously.
+  static func im2colInside(
+    _ ir: IRBuilder, source: LLVMValueRef, columns: LLVMValueRef, channels: Int, input: [Int], output: [Int], kernel: [Int],
+    stride: [Int], dilation: [Int]
+  ) {
+    let (inPlane, outPlane) = (input.reduce(1, *), output.reduce(1, *))
+    let taps = kernel.reduce(1, *)
+    ir.loop(channels) { c in
+      ir.loop(kernel[0]) { kd in
+        ir.loop(kernel[1]) { kh in
+          ir.loop(kernel[2]) { kw in
+            let tap = ir.add(ir.mul(ir.add(ir.mul(kd, ir.int(kernel[1])), kh), ir.int(kernel[2])), kw)
+            let row = ir.mul(ir.add(ir.mul(c, ir.int(taps)), tap), ir.int(outPlane))
+            ir.loop(output[0]) { od in
+              let id = ir.add(ir.mul(od, ir.int(stride[0])), ir.mul(kd, ir.int(dilation[0])))
+              ir.loop(output[1]) { oh in
+                let ih = ir.add(ir.mul(oh, ir.int(stride[1])), ir.mul(kh, ir.int(dilation[1])))
+                let sourceRow = ir.add(ir.mul(c, ir.int(inPlane)), ir.mul(ir.add(ir.mul(id, ir.int(input[1])), ih), ir.int(input[2])))
+                let target = ir.add(row, ir.mul(ir.add(ir.mul(od, ir.int(output[1])), oh), ir.int(output[2])))
+                let start = ir.add(sourceRow, ir.mul(kw, ir.int(dilation[2])))
+                ir.loop(output[2]) { ow in
+                  ir.store(ir.load(source, ir.add(start, ir.mul(ow, ir.int(stride[2])))), columns, ir.add(target, ow))
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// im2col by the cheapest route for `a`.
+  static func emitIm2col(_ ir: IRBuilder, _ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], source: LLVMValueRef, table: LLVMValueRef?, columns: LLVMValueRef, shape s: ConvolutionShape) {
+    if staysInside(a) {
+      im2colInside(
+        ir, source: source, columns: columns, channels: s.inPerGroup, input: WindowLift.lift(x[2...], fill: 1), output: WindowLift.lift(output[2...], fill: 1),
+        kernel: WindowLift.lift(weight[2...], fill: 1), stride: WindowLift.lift(a.stride, fill: 1), dilation: WindowLift.lift(a.dilation, fill: 1))
+    } else if let table {
+      im2col(ir, source: source, table: table, columns: columns, channels: s.inPerGroup, taps: s.taps, positions: s.outPlane, sourcePlane: s.inPlane)
+    }
+  }
+
   /// The adjoint of `im2col`: destination[c·destinationPlane + table[t·P + p]] += columns[(c·taps + t)·P + p].
   static func col2im(_ ir: IRBuilder, columns: LLVMValueRef, table: LLVMValueRef, destination: LLVMValueRef, channels: Int, taps: Int, positions: Int, destinationPlane: Int) {
     ir.loop(channels) { c in
@@ -74,14 +128,14 @@ enum ConvolutionLowering {
     let ir = k.ir
     let (xShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
     let s = ConvolutionShape(x: xShape, weight: wShape, output: k.type.shape, groups: a.groups)
-    let gather = IndexTables.convolutionGather(input: xShape, output: k.type.shape, weight: wShape, attrs: a)
-    let table = s.isPointwise(a) ? nil : transposedTable(ir, gather, positions: s.outPlane, taps: s.taps)
+    let table = s.isPointwise(a) || staysInside(a)
+      ? nil : transposedTable(ir, IndexTables.convolutionGather(input: xShape, output: k.type.shape, weight: wShape, attrs: a), positions: s.outPlane, taps: s.taps)
     ir.loop(s.batch) { n in
       for group in 0..<a.groups {
         let x = ir.element(k.inputs[0], ir.affine(n, s.inChannels * s.inPlane, group * s.inPerGroup * s.inPlane))
         var columns = x
-        if let table, let scratch = k.scratch {
-          im2col(ir, source: x, table: table, columns: scratch, channels: s.inPerGroup, taps: s.taps, positions: s.outPlane, sourcePlane: s.inPlane)
+        if !s.isPointwise(a), let scratch = k.scratch {
+          emitIm2col(ir, a, x: xShape, weight: wShape, output: k.type.shape, source: x, table: table, columns: scratch, shape: s)
           columns = scratch
         }
         let w = ir.element(k.inputs[1], ir.int(group * s.outPerGroup * s.depth))
@@ -97,15 +151,15 @@ enum ConvolutionLowering {
     let ir = k.ir
     let (xShape, dyShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
     let s = ConvolutionShape(x: xShape, weight: k.type.shape, output: dyShape, groups: a.conv.groups)
-    let gather = IndexTables.convolutionGather(input: xShape, output: dyShape, weight: k.type.shape, attrs: a.conv)
-    let table = s.isPointwise(a.conv) ? nil : transposedTable(ir, gather, positions: s.outPlane, taps: s.taps)
+    let table = s.isPointwise(a.conv) || staysInside(a.conv)
+      ? nil : transposedTable(ir, IndexTables.convolutionGather(input: xShape, output: dyShape, weight: k.type.shape, attrs: a.conv), positions: s.outPlane, taps: s.taps)
     k.elementwise { _ in ir.float(0) }
     ir.loop(s.batch) { n in
       for group in 0..<a.conv.groups {
         let x = ir.element(k.inputs[0], ir.affine(n, s.inChannels * s.inPlane, group * s.inPerGroup * s.inPlane))
         var columns = x
-        if let table, let scratch = k.scratch {
-          im2col(ir, source: x, table: table, columns: scratch, channels: s.inPerGroup, taps: s.taps, positions: s.outPlane, sourcePlane: s.inPlane)
+        if !s.isPointwise(a.conv), let scratch = k.scratch {
+          emitIm2col(ir, a.conv, x: xShape, weight: k.type.shape, output: dyShape, source: x, table: table, columns: scratch, shape: s)
           columns = scratch
         }
         let dy = ir.element(k.inputs[1], ir.affine(n, s.outChannels * s.outPlane, group * s.outPerGroup * s.outPlane))
