@@ -101,6 +101,37 @@ public enum Benchmark {
       naiveBytes: compiled.naiveBytes, layers: layers, total: totalRow)
   }
 
+  /// Times one training step (forward, backward, optimizer update) on a random batch with softmax
+  /// cross-entropy: the interpreter's step against the compiled one.
+  public static func runTraining(_ model: Model, optimizer: Optimizer, compiler: Compiler, repetitions: Int = 50) throws -> BenchmarkReport {
+    BLASKernel.setThreads(1)
+    let peak = try PeakProbe.measure(compiler)
+    guard let input = model.inputType, let logits = model.graph.outputs.first.map({ model.graph[$0].type }), logits.rank == 2 else {
+      throw KilnError.invalidArgument("training benchmarks need a classifier with logits [N, classes]")
+    }
+    var generator = SplitMix64(seed: 1)
+    let batch: [String: Tensor<Float>] = [
+      "input": Tensor(shape: input.shape, scalars: (0..<input.elementCount).map { _ in Float(generator.nextNormal()) }),
+      "labels": Tensor(shape: [input.shape[0]], scalars: (0..<input.shape[0]).map { Float($0 % logits.shape[1]) }),
+    ]
+    var compiled: CompiledTraining?
+    var fast = try Trainer(model: model, optimizer: optimizer) { training, store in
+      let engine = try CompiledTraining(training, parameters: store, compiler: compiler)
+      compiled = engine
+      return engine
+    }
+    var slow = try Trainer(model: model, optimizer: optimizer)
+    let interpreted = try time(repetitions: max(repetitions / 10, 2)) { _ = try slow.step(batch, learningRate: 0.01) }
+    let times = try time(repetitions: repetitions) { _ = try fast.step(batch, learningRate: 0.01) }
+    let summary = Summary(fast.training.graph)
+    let row = BenchmarkReport.Row(
+      name: "train step", op: optimizer.kind.rawValue, outputShape: logits.shape, flops: summary.flops,
+      interpretedMilliseconds: interpreted.min, compiledMillisecondsMin: times.min, compiledMillisecondsMedian: times.median)
+    return BenchmarkReport(
+      model: model.graph.name, cpu: cpuName(), target: compiler.targetDescription, blasCore: BLASKernel.current, threads: 1,
+      peakGFLOPS: peak, compileSeconds: compiled?.compileSeconds ?? 0, arenaBytes: 0, naiveBytes: 0, layers: [], total: row)
+  }
+
   /// One node alone, fed the activations it sees in the model; its parameters stay bound.
   private static func layer(
     _ node: Node, index: Int, _ graph: Graph, _ activations: Execution<Float>, compiler: Compiler, repetitions: Int

@@ -16,6 +16,7 @@ struct Bench: ParsableCommand {
       Examples:
         kiln bench lenet5
         kiln bench lenet5 --batch 64 --json
+        kiln bench lenet5 --batch 64 --train --optimizer momentum
       """)
 
   @OptionGroup var options: ModelOptions
@@ -35,6 +36,11 @@ struct Bench: ParsableCommand {
   @Flag(help: "Print JSON.")
   var json = false
 
+  @Flag(help: "Time a training step (forward, backward, optimizer update) instead of inference.")
+  var train = false
+
+  @OptionGroup var optimization: OptimizerOptions
+
   func validate() throws {
     guard batch >= 1, repetitions >= 1 else { throw ValidationError("--batch and --repetitions must be positive") }
     guard threads == 1 else { throw ValidationError("--threads \(threads): compiled code runs on one thread so far") }
@@ -43,7 +49,9 @@ struct Bench: ParsableCommand {
   func run() throws {
     let single = try options.model(weights: nil)
     let model = try Model(graph: single.graph.rebatched(to: batch), parameters: single.parameters)
-    let report = try Benchmark.run(model, compiler: Compiler(), repetitions: repetitions, perLayer: !noLayers)
+    let report = train
+      ? try Benchmark.runTraining(model, optimizer: optimization.settings, compiler: Compiler(), repetitions: repetitions)
+      : try Benchmark.run(model, compiler: Compiler(), repetitions: repetitions, perLayer: !noLayers)
     if json {
       try printJSON(report)
     } else {
