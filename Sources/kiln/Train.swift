@@ -117,8 +117,9 @@ struct Train: ParsableCommand {
     var compiled: [Int: CompiledModel] = [:]
     return try model.evaluate(on: data) { sized, images in
       let batch = images.shape[0]
-      if compiled[batch] == nil { compiled[batch] = try compiler.compile(sized) }
-      return try compiled[batch]!.predict(images)
+      let engine = try compiled[batch] ?? compiler.compile(sized)
+      compiled[batch] = engine
+      return try engine.predict(images)
     }
   }
 }
