@@ -38,7 +38,8 @@ public final class Compiler: @unchecked Sendable {
   /// `i32 symbol(float* arena, float** slots, i64 step)`.
   func build(_ graph: Graph, symbol: String, context: LLVMContextRef?, hidden: Bool = false) throws -> (ir: IRBuilder, plan: MemoryPlan) {
     try graph.verify()
-    let plan = MemoryPlan(graph) { Lowering.scratchSize(graph.nodes[$0], graph) }
+    let fusion = Fusion(graph)
+    let plan = MemoryPlan(graph, views: fusion.views) { Lowering.scratchSize(graph.nodes[$0], graph) }
     let ir = IRBuilder(name: graph.name, context: context)
     let pointerPointer = LLVMPointerType(ir.floatPointer, 0)!
     // Kernels first, each its own function.
@@ -48,7 +49,8 @@ public final class Compiler: @unchecked Sendable {
       case .input, .parameter: continue
       default: break
       }
-      if MemoryPlan.isView(node.op) && !graph.outputs.contains(ValueID(index)) { continue }
+      // Views need no kernel: outputs among them are copied into their slots at the end.
+      if fusion.views[index] != nil || (MemoryPlan.isView(node.op) && !graph.outputs.contains(ValueID(index))) { continue }
       let scratch = plan.scratch[index] != nil
       let parameters = Array(repeating: ir.floatPointer, count: 1 + node.inputs.count + (scratch ? 1 : 0)) + [ir.i64]
       let function = ir.function("k\(index)", parameters: parameters, returns: ir.i32, isInternal: true)
@@ -57,7 +59,7 @@ public final class Compiler: @unchecked Sendable {
         ir: ir, node: node, inputTypes: node.inputs.map { graph[$0].type },
         inputs: (0..<node.inputs.count).map { LLVMGetParam(function, UInt32($0 + 1)) }, output: LLVMGetParam(function, 0),
         scratch: scratch ? LLVMGetParam(function, UInt32(node.inputs.count + 1)) : nil,
-        step: LLVMGetParam(function, UInt32(parameters.count - 1)))
+        step: LLVMGetParam(function, UInt32(parameters.count - 1)), epilogue: fusion.epilogues[index])
       try Lowering.emit(kernel)
       LLVMBuildRet(ir.builder, ir.int32(0))
       kernels[index] = function

@@ -83,17 +83,36 @@ import Testing
     try expectGradientsEquivalent(.loss(LossAttrs(.meanSquaredError)), [[3, 5], [3, 5]])
   }
 
-  @Test(arguments: [Optimizer.Kind.momentum, .adam])
-  func trainingStepsMatchTheInterpreter(optimizer kind: Optimizer.Kind) throws {
-    let model = try Model(name: "net", input: [4, 1, 12, 12], seed: 3) {
-      Conv2D(4, kernel: 3, padding: 1, bias: false)
-      BatchNorm()
-      Activation(.relu)
-      MaxPool2D(2)
-      Dropout(0.2)
-      Flatten()
-      Dense(5)
-    }
+  /// Batch norm and dropout in training mode; activations fused into the convolution and dense
+  /// layers that produce them (their gradients then read the activated values).
+  static let trainingNets: [(Optimizer.Kind, @Sendable () throws -> Model)] = [
+    (.momentum, {
+      try Model(name: "bn", input: [4, 1, 12, 12], seed: 3) {
+        Conv2D(4, kernel: 3, padding: 1, bias: false)
+        BatchNorm()
+        Activation(.relu)
+        MaxPool2D(2)
+        Dropout(0.2)
+        Flatten()
+        Dense(5)
+      }
+    }),
+    (.adam, {
+      try Model(name: "fused", input: [4, 1, 12, 12], seed: 4) {
+        Conv2D(4, kernel: 3, activation: .tanh)
+        Conv2D(6, kernel: 3, stride: 2, padding: 1, activation: .leakyReLU(slope: 0.1))
+        AvgPool2D(2)
+        Flatten()
+        Dense(7, activation: .sigmoid)
+        Dense(5, activation: .elu(alpha: 1))
+      }
+    }),
+  ]
+
+  @Test(arguments: trainingNets.indices)
+  func trainingStepsMatchTheInterpreter(case index: Int) throws {
+    let (kind, build) = Self.trainingNets[index]
+    let model = try build()
     let training = try TrainingGraph(model: model.graph, optimizer: Optimizer(kind))
     var store = ParameterStore()
     for value in training.graph.parameters {

@@ -143,7 +143,7 @@ enum ConvolutionLowering {
         ir.sgemm(m: s.outPerGroup, n: s.outPlane, k: s.depth, a: w, lda: s.depth, b: columns, ldb: s.outPlane, c: out, ldc: s.outPlane)
       }
     }
-    if k.inputs.count > 2 { Lowering.addBias(k, k.inputs[2], channels: s.outChannels, inner: s.outPlane) }
+    Lowering.finish(k, bias: k.inputs.count > 2 ? k.inputs[2] : nil, channels: s.outChannels, inner: s.outPlane)
   }
 
   /// dW = Σₙ dy·im2col(x)ᵀ per group. Inputs: x, dy.
@@ -210,6 +210,6 @@ enum ConvolutionLowering {
         col2im(ir, columns: columns, table: table, destination: out, channels: outPerGroup, taps: taps, positions: inPlane, destinationPlane: outPlane)
       }
     }
-    if k.inputs.count > 2 { Lowering.addBias(k, k.inputs[2], channels: outChannels, inner: outPlane) }
+    Lowering.finish(k, bias: k.inputs.count > 2 ? k.inputs[2] : nil, channels: outChannels, inner: outPlane)
   }
 }

@@ -15,6 +15,8 @@ struct Kernel {
   let scratch: LLVMValueRef?
   /// The run's step number (i64), which numbers dropout masks.
   let step: LLVMValueRef
+  /// An activation fused into this kernel (see `Fusion`), applied to every output.
+  let epilogue: UnaryFunction?
 
   var type: TensorType { node.type }
   var count: Int { node.type.elementCount }

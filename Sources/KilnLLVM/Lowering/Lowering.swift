@@ -44,7 +44,7 @@ enum Lowering {
       let w = k.inputTypes[1].shape
       let rows = k.count / w[0]
       ir.sgemm(transposeB: true, m: rows, n: w[0], k: w[1], a: x!, lda: w[1], b: k.inputs[1], ldb: w[1], c: k.output, ldc: w[0])
-      if k.inputs.count > 2 { addBias(k, k.inputs[2], channels: w[0], inner: 1) }
+      finish(k, bias: k.inputs.count > 2 ? k.inputs[2] : nil, channels: w[0], inner: 1)
     case .matmul:
       emitMatmul(k)
     case .unary(let a):
@@ -179,16 +179,21 @@ enum Lowering {
     }
   }
 
-  /// `out[c·inner + i] += bias[c]` for every sample.
-  static func addBias(_ k: Kernel, _ bias: LLVMValueRef, channels: Int, inner: Int) {
+  /// `out[c·inner + i] = f(out[c·inner + i] + bias[c])` for every sample, with f the kernel's
+  /// fused activation (if any); without a bias, only f.
+  static func finish(_ k: Kernel, bias: LLVMValueRef?, channels: Int, inner: Int) {
     let ir = k.ir
+    guard bias != nil || k.epilogue != nil else { return }
     ir.loop(k.count / (channels * inner)) { n in
       ir.loop(channels) { c in
-        let b = ir.load(bias, c)
+        let b = bias.map { ir.load($0, c) }
         let base = ir.mul(ir.add(ir.mul(n, ir.int(channels)), c), ir.int(inner))
         ir.loop(inner) { i in
           let at = ir.add(base, i)
-          ir.store(ir.fadd(ir.load(k.output, at), b), k.output, at)
+          var value = ir.load(k.output, at)
+          if let b { value = ir.fadd(value, b) }
+          if let function = k.epilogue { value = unary(ir, function, value) }
+          ir.store(value, k.output, at)
         }
       }
     }

@@ -38,12 +38,17 @@ struct MemoryPlan {
     }
   }
 
-  init(_ graph: Graph, scratchSize: (Int) -> Int) {
+  /// `views` maps further view nodes (fused activations) to the node whose storage they share.
+  init(_ graph: Graph, views: [Int: Int] = [:], scratchSize: (Int) -> Int) {
     let outputs = graph.outputs
     slotValues = graph.inputs + graph.parameters + outputs
     var roots = graph.nodes.indices.map(ValueID.init)
-    for (index, node) in graph.nodes.enumerated() where MemoryPlan.isView(node.op) {
-      roots[index] = roots[node.inputs[0].id]
+    for (index, node) in graph.nodes.enumerated() {
+      if let source = views[index] {
+        roots[index] = roots[source]
+      } else if MemoryPlan.isView(node.op) {
+        roots[index] = roots[node.inputs[0].id]
+      }
     }
     self.roots = roots
     locations = Array(repeating: nil, count: graph.nodes.count)

@@ -1,0 +1,50 @@
+import Kiln
+
+/// Activations folded into the convolution or dense layer that produces their input: the
+/// producer applies the function as it adds its bias, and the activation node becomes a view of
+/// the producer's (now activated) output.
+///
+/// Only relu, leaky ReLU, ELU, sigmoid and tanh are fused: their derivatives can be computed from
+/// the activated value alone (the sign of x is the sign of y for the first three), so a backward
+/// graph that reads the producer's output still gets the right gradients.
+struct Fusion {
+  /// Producer node → the activation it applies.
+  private(set) var epilogues: [Int: UnaryFunction] = [:]
+  /// Fused activation node → its producer.
+  private(set) var views: [Int: Int] = [:]
+
+  init(_ graph: Graph) {
+    var consumers = [[Int]](repeating: [], count: graph.nodes.count)
+    for (index, node) in graph.nodes.enumerated() {
+      for input in node.inputs { consumers[input.id].append(index) }
+    }
+    let pinned = Set(graph.outputs.map(\.id) + graph.stateUpdates.flatMap { [$0.state.id, $0.newValue.id] })
+    for (index, node) in graph.nodes.enumerated() {
+      guard case .unary(let attrs) = node.op, Fusion.isFusible(attrs.function) else { continue }
+      let producer = node.inputs[0].id
+      guard epilogues[producer] == nil, !pinned.contains(producer) else { continue }
+      switch graph.nodes[producer].op {
+      case .conv, .dense: break
+      default: continue
+      }
+      // Every other reader of the producer must be this activation's own gradient.
+      let others = consumers[producer].filter { $0 != index }
+      let onlyGradients = others.allSatisfy { other in
+        if case .unaryGrad(let grad) = graph.nodes[other].op, grad.function == attrs.function, graph.nodes[other].inputs[1].id == index {
+          return true
+        }
+        return false
+      }
+      guard onlyGradients else { continue }
+      epilogues[producer] = attrs.function
+      views[index] = producer
+    }
+  }
+
+  static func isFusible(_ function: UnaryFunction) -> Bool {
+    switch function {
+    case .relu, .leakyReLU, .elu, .sigmoid, .tanh: return true
+    case .affine, .sqrt: return false
+    }
+  }
+}
