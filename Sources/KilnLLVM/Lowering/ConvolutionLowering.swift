@@ -24,8 +24,18 @@ struct ConvolutionShape {
     taps == 1 && inPlane == outPlane && a.stride.allSatisfy { $0 == 1 } && (a.padding.before + a.padding.after).allSatisfy { $0 == 0 }
   }
 
-  /// Scratch for one group's im2col matrix (none when pointwise).
-  func columnsSize(_ a: ConvAttrs) -> Int { isPointwise(a) ? 0 : depth * outPlane }
+  /// Spatial sizes of the input after padding.
+  func paddedSpatial(_ x: [Int], _ a: ConvAttrs) -> [Int] {
+    x[2...].indices.map { x[$0] + a.padding.before[$0 - 2] + a.padding.after[$0 - 2] }
+  }
+
+  /// Scratch for one group: its padded input (when padded) and its im2col matrix (none when
+  /// pointwise).
+  func scratchSize(_ a: ConvAttrs, x: [Int]) -> Int {
+    if isPointwise(a) { return 0 }
+    let padded = ConvolutionLowering.staysInside(a) ? 0 : inPerGroup * paddedSpatial(x, a).reduce(1, *)
+    return padded + depth * outPlane
+  }
 }
 
 /// Lifting of spatial lists to three axes (D, H, W), as the interpreter does.
@@ -40,22 +50,6 @@ enum ConvolutionLowering {
   /// contiguously.
   static func transposedTable(_ ir: IRBuilder, _ table: [Int], positions: Int, taps: Int) -> LLVMValueRef {
     ir.table((0..<(taps * positions)).map { table[($0 % positions) * taps + $0 / positions] })
-  }
-
-  /// columns[(c·taps + t)·P + p] = source[c·sourcePlane + table[t·P + p]] (0 where −1).
-  static func im2col(_ ir: IRBuilder, source: LLVMValueRef, table: LLVMValueRef, columns: LLVMValueRef, channels: Int, taps: Int, positions: Int, sourcePlane: Int) {
-    ir.loop(channels) { c in
-      let channel = ir.mul(c, ir.int(sourcePlane))
-      ir.loop(taps) { t in
-        let row = ir.mul(ir.add(ir.mul(c, ir.int(taps)), t), ir.int(positions))
-        ir.loop(positions) { p in
-          let index = ir.loadInt(table, ir.add(ir.mul(t, ir.int(positions)), p))
-          let valid = ir.icmp(LLVMIntSGE, index, ir.int(0))
-          let value = ir.load(source, ir.add(channel, ir.select(valid, index, ir.int(0))))
-          ir.store(ir.select(valid, value, ir.float(0)), columns, ir.add(row, p))
-        }
-      }
-    }
   }
 
   /// Whether every window of `a` over `input` stays inside it (no padding): then im2col reads
@@ -96,18 +90,41 @@ enum ConvolutionLowering {
     }
   }
 
-  /// im2col by the cheapest route for `a`.
-  static func emitIm2col(_ ir: IRBuilder, _ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], source: LLVMValueRef, table: LLVMValueRef?, columns: LLVMValueRef, shape s: ConvolutionShape) {
-    if staysInside(a) {
-      im2colInside(
-        ir, source: source, columns: columns, channels: s.inPerGroup, input: WindowLift.lift(x[2...], fill: 1), output: WindowLift.lift(output[2...], fill: 1),
-        kernel: WindowLift.lift(weight[2...], fill: 1), stride: WindowLift.lift(a.stride, fill: 1), dilation: WindowLift.lift(a.dilation, fill: 1))
-    } else if let table {
-      im2col(ir, source: source, table: table, columns: columns, channels: s.inPerGroup, taps: s.taps, positions: s.outPlane, sourcePlane: s.inPlane)
+  /// im2col for one group: affine loops straight from the input when no window leaves it;
+  /// otherwise the group's channels are first padded into scratch (zeros, or the edge values
+  /// padding modes make up, through the interpreter's pad table) and im2col reads the padded copy
+  /// affinely. `scratch` holds the padded copy (if any) and then the columns; returns the columns.
+  static func emitIm2col(
+    _ ir: IRBuilder, _ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], source: LLVMValueRef, scratch: LLVMValueRef, shape s: ConvolutionShape
+  ) -> LLVMValueRef {
+    var input = Array(x[2...])
+    var from = source
+    var columns = scratch
+    if !staysInside(a) {
+      let padded = s.paddedSpatial(x, a)
+      let paddedPlane = padded.reduce(1, *)
+      let pad = PadAttrs(before: [0] + a.padding.before, after: [0] + a.padding.after, mode: a.paddingMode)
+      let table = ir.table(IndexTables.pad(input: [1] + input, output: [1] + padded, attrs: pad))
+      ir.loop(s.inPerGroup) { c in
+        ir.loop(paddedPlane) { q in
+          let index = ir.loadInt(table, q)
+          let valid = ir.icmp(LLVMIntSGE, index, ir.int(0))
+          let value = ir.load(source, ir.add(ir.mul(c, ir.int(s.inPlane)), ir.select(valid, index, ir.int(0))))
+          ir.store(ir.select(valid, value, ir.float(0)), scratch, ir.add(ir.mul(c, ir.int(paddedPlane)), q))
+        }
+      }
+      from = scratch
+      columns = ir.element(scratch, ir.int(s.inPerGroup * paddedPlane))
+      input = padded
     }
+    im2colInside(
+      ir, source: from, columns: columns, channels: s.inPerGroup, input: WindowLift.lift(input, fill: 1),
+      output: WindowLift.lift(output[2...], fill: 1), kernel: WindowLift.lift(weight[2...], fill: 1),
+      stride: WindowLift.lift(a.stride, fill: 1), dilation: WindowLift.lift(a.dilation, fill: 1))
+    return columns
   }
 
-  /// The adjoint of `im2col`: destination[c·destinationPlane + table[t·P + p]] += columns[(c·taps + t)·P + p].
+  /// The adjoint of im2col through a tap table: destination[c·destinationPlane + table[t·P + p]] += columns[(c·taps + t)·P + p].
   static func col2im(_ ir: IRBuilder, columns: LLVMValueRef, table: LLVMValueRef, destination: LLVMValueRef, channels: Int, taps: Int, positions: Int, destinationPlane: Int) {
     ir.loop(channels) { c in
       ir.loop(taps) { t in
@@ -128,15 +145,12 @@ enum ConvolutionLowering {
     let ir = k.ir
     let (xShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
     let s = ConvolutionShape(x: xShape, weight: wShape, output: k.type.shape, groups: a.groups)
-    let table = s.isPointwise(a) || staysInside(a)
-      ? nil : transposedTable(ir, IndexTables.convolutionGather(input: xShape, output: k.type.shape, weight: wShape, attrs: a), positions: s.outPlane, taps: s.taps)
     ir.loop(s.batch) { n in
       for group in 0..<a.groups {
         let x = ir.element(k.inputs[0], ir.affine(n, s.inChannels * s.inPlane, group * s.inPerGroup * s.inPlane))
         var columns = x
         if !s.isPointwise(a), let scratch = k.scratch {
-          emitIm2col(ir, a, x: xShape, weight: wShape, output: k.type.shape, source: x, table: table, columns: scratch, shape: s)
-          columns = scratch
+          columns = emitIm2col(ir, a, x: xShape, weight: wShape, output: k.type.shape, source: x, scratch: scratch, shape: s)
         }
         let w = ir.element(k.inputs[1], ir.int(group * s.outPerGroup * s.depth))
         let out = ir.element(k.output, ir.affine(n, s.outChannels * s.outPlane, group * s.outPerGroup * s.outPlane))
@@ -151,16 +165,13 @@ enum ConvolutionLowering {
     let ir = k.ir
     let (xShape, dyShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
     let s = ConvolutionShape(x: xShape, weight: k.type.shape, output: dyShape, groups: a.conv.groups)
-    let table = s.isPointwise(a.conv) || staysInside(a.conv)
-      ? nil : transposedTable(ir, IndexTables.convolutionGather(input: xShape, output: dyShape, weight: k.type.shape, attrs: a.conv), positions: s.outPlane, taps: s.taps)
     k.elementwise { _ in ir.float(0) }
     ir.loop(s.batch) { n in
       for group in 0..<a.conv.groups {
         let x = ir.element(k.inputs[0], ir.affine(n, s.inChannels * s.inPlane, group * s.inPerGroup * s.inPlane))
         var columns = x
         if !s.isPointwise(a.conv), let scratch = k.scratch {
-          emitIm2col(ir, a.conv, x: xShape, weight: k.type.shape, output: dyShape, source: x, table: table, columns: scratch, shape: s)
-          columns = scratch
+          columns = emitIm2col(ir, a.conv, x: xShape, weight: k.type.shape, output: dyShape, source: x, scratch: scratch, shape: s)
         }
         let dy = ir.element(k.inputs[1], ir.affine(n, s.outChannels * s.outPlane, group * s.outPerGroup * s.outPlane))
         let dw = ir.element(k.output, ir.int(group * s.outPerGroup * s.depth))
