@@ -35,8 +35,8 @@ public struct BenchmarkReport: Codable, Sendable {
   /// A table for people.
   public var text: String {
     var lines = [
-      "model \(model) on \(cpu); LLVM target \(target); OpenBLAS kernel \(blasCore); \(threads) thread",
-      String(format: "fp32 peak measured now: %.1f GFLOPS; JIT compile %.3f s; arena %@ planned against %@ without reuse",
+      "model \(model) on \(cpu); LLVM target \(target); OpenBLAS kernel \(blasCore); \(threads) thread" + (threads == 1 ? "" : "s"),
+      String(format: "fp32 peak (one thread measured now, × threads): %.1f GFLOPS; JIT compile %.3f s; arena %@ planned against %@ without reuse",
         peakGFLOPS, compileSeconds, bytes(arenaBytes), bytes(naiveBytes)),
       "",
       pad("layer", 22) + pad("op", 16) + pad("output", 16) + "   interp ms   compiled ms (min/median)   speedup   GFLOPS  % peak",
@@ -63,9 +63,9 @@ public struct BenchmarkReport: Codable, Sendable {
 public enum Benchmark {
   /// Benchmarks `model` on a seeded random input: the whole model and, with `perLayer`, each
   /// computing node on its real input activations.
-  /// Compiled code runs on one thread, and so does BLAS while timing (it would use every core).
-  public static func run(_ model: Model, compiler: Compiler, repetitions: Int = 50, perLayer: Bool = true) throws -> BenchmarkReport {
-    BLASKernel.setThreads(1)
+  /// Compiled loops and BLAS both run on `threads` threads (BLAS would otherwise use every core).
+  public static func run(_ model: Model, compiler: Compiler, threads: Int = 1, repetitions: Int = 50, perLayer: Bool = true) throws -> BenchmarkReport {
+    BLASKernel.setThreads(threads)
     let peak = try PeakProbe.measure(compiler)
     let feeds = Dictionary(uniqueKeysWithValues: model.graph.inputs.map { value in
       let node = model.graph[value]
@@ -73,7 +73,7 @@ public enum Benchmark {
       let scalars = (0..<node.type.elementCount).map { _ in node.type.dtype == .i32 ? Float(generator.next() % 2) : Float(generator.nextNormal()) }
       return (node.name, Tensor(shape: node.type.shape, scalars: scalars))
     })
-    let compiled = try compiler.compile(model)
+    let compiled = try compiler.compile(model, threads: threads)
     let interpreter = try Interpreter<Float>(model.graph)
     let parameterFeeds = model.parameterFeeds(as: Float.self).merging(feeds) { $1 }
     let summary = Summary(model.graph)
@@ -92,19 +92,19 @@ public enum Benchmark {
         case .input, .parameter: continue
         default: if MemoryPlan.isView(node.op) { continue }
         }
-        layers.append(try layer(node, index: index, model.graph, activations, compiler: compiler, repetitions: repetitions))
+        layers.append(try layer(node, index: index, model.graph, activations, compiler: compiler, threads: threads, repetitions: repetitions))
       }
     }
     return BenchmarkReport(
       model: model.graph.name, cpu: cpuName(), target: compiler.targetDescription, blasCore: BLASKernel.current,
-      threads: 1, peakGFLOPS: peak, compileSeconds: compiled.compileSeconds, arenaBytes: compiled.arenaBytes,
+      threads: threads, peakGFLOPS: peak * Double(threads), compileSeconds: compiled.compileSeconds, arenaBytes: compiled.arenaBytes,
       naiveBytes: compiled.naiveBytes, layers: layers, total: totalRow)
   }
 
   /// Times one training step (forward, backward, optimizer update) on a random batch with softmax
   /// cross-entropy: the interpreter's step against the compiled one.
-  public static func runTraining(_ model: Model, optimizer: Optimizer, compiler: Compiler, repetitions: Int = 50) throws -> BenchmarkReport {
-    BLASKernel.setThreads(1)
+  public static func runTraining(_ model: Model, optimizer: Optimizer, compiler: Compiler, threads: Int = 1, repetitions: Int = 50) throws -> BenchmarkReport {
+    BLASKernel.setThreads(threads)
     let peak = try PeakProbe.measure(compiler)
     guard let input = model.inputType, let logits = model.graph.outputs.first.map({ model.graph[$0].type }), logits.rank == 2 else {
       throw KilnError.invalidArgument("training benchmarks need a classifier with logits [N, classes]")
@@ -116,7 +116,7 @@ public enum Benchmark {
     ]
     var compiled: CompiledTraining?
     var fast = try Trainer(model: model, optimizer: optimizer) { training, store in
-      let engine = try CompiledTraining(training, parameters: store, compiler: compiler)
+      let engine = try CompiledTraining(training, parameters: store, compiler: compiler, threads: threads)
       compiled = engine
       return engine
     }
@@ -128,13 +128,13 @@ public enum Benchmark {
       name: "train step", op: optimizer.kind.rawValue, outputShape: logits.shape, flops: summary.flops,
       interpretedMilliseconds: interpreted.min, compiledMillisecondsMin: times.min, compiledMillisecondsMedian: times.median)
     return BenchmarkReport(
-      model: model.graph.name, cpu: cpuName(), target: compiler.targetDescription, blasCore: BLASKernel.current, threads: 1,
-      peakGFLOPS: peak, compileSeconds: compiled?.compileSeconds ?? 0, arenaBytes: 0, naiveBytes: 0, layers: [], total: row)
+      model: model.graph.name, cpu: cpuName(), target: compiler.targetDescription, blasCore: BLASKernel.current, threads: threads,
+      peakGFLOPS: peak * Double(threads), compileSeconds: compiled?.compileSeconds ?? 0, arenaBytes: 0, naiveBytes: 0, layers: [], total: row)
   }
 
   /// One node alone, fed the activations it sees in the model; its parameters stay bound.
   private static func layer(
-    _ node: Node, index: Int, _ graph: Graph, _ activations: Execution<Float>, compiler: Compiler, repetitions: Int
+    _ node: Node, index: Int, _ graph: Graph, _ activations: Execution<Float>, compiler: Compiler, threads: Int, repetitions: Int
   ) throws -> BenchmarkReport.Row {
     var single = Graph(name: node.name)
     var feeds: [String: Tensor<Float>] = [:]
@@ -152,7 +152,7 @@ public enum Benchmark {
     let model = try Model(graph: single, parameters: parameters)
     let interpreter = try Interpreter<Float>(single)
     let interpreterFeeds = model.parameterFeeds(as: Float.self).merging(feeds) { $1 }
-    let compiled = try compiler.compile(model)
+    let compiled = try compiler.compile(model, threads: threads)
     let interpreted = try time(repetitions: max(repetitions / 10, 2)) { _ = try interpreter.run(interpreterFeeds) }
     let times = try time(repetitions: repetitions) { _ = try compiled.run(feeds) }
     let inputTypes = node.inputs.map { graph[$0].type }

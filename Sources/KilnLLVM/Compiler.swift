@@ -1,6 +1,7 @@
 import CLLVM
 import Foundation
 import Kiln
+import KilnRuntime
 
 /// Compiles graphs to native code through LLVM: each node becomes a kernel function (loops
 /// specialised to its static shapes, or BLAS calls), and one entry function runs them in order
@@ -21,8 +22,8 @@ public final class Compiler: @unchecked Sendable {
   public var targetDescription: String { "\(target.cpu) (\(target.triple))" + (target.hasAVX512 ? ", AVX-512" : "") }
 
   /// JIT-compiles `model`'s graph; its parameters are bound to the result.
-  public func compile(_ model: Model) throws -> CompiledModel {
-    try CompiledModel(compiler: self, graph: model.graph, parameters: model.parameters)
+  public func compile(_ model: Model, threads: Int = 1) throws -> CompiledModel {
+    try CompiledModel(compiler: self, graph: model.graph, parameters: model.parameters, threads: threads)
   }
 
   /// The optimised module as assembly (tests check it for vector instructions).
@@ -35,7 +36,7 @@ public final class Compiler: @unchecked Sendable {
   }
 
   /// Builds the LLVM module for `graph`: kernels plus the entry
-  /// `i32 symbol(float* arena, float** slots, i64 step)`.
+  /// `i32 symbol(float* arena, float** slots, i64 step, kiln_pool* pool)`.
   func build(_ graph: Graph, symbol: String, context: LLVMContextRef?, hidden: Bool = false) throws -> (ir: IRBuilder, plan: MemoryPlan) {
     try graph.verify()
     let fusion = Fusion(graph)
@@ -52,24 +53,25 @@ public final class Compiler: @unchecked Sendable {
       // Views need no kernel: outputs among them are copied into their slots at the end.
       if fusion.views[index] != nil || (MemoryPlan.isView(node.op) && !graph.outputs.contains(ValueID(index))) { continue }
       let scratch = plan.scratch[index] != nil
-      let parameters = Array(repeating: ir.floatPointer, count: 1 + node.inputs.count + (scratch ? 1 : 0)) + [ir.i64]
+      let parameters = Array(repeating: ir.floatPointer, count: 1 + node.inputs.count + (scratch ? 1 : 0)) + [ir.i64, ir.bytePointer]
       let function = ir.function("k\(index)", parameters: parameters, returns: ir.i32, isInternal: true)
       ir.beginBody(of: function)
       let kernel = Kernel(
         ir: ir, node: node, inputTypes: node.inputs.map { graph[$0].type },
         inputs: (0..<node.inputs.count).map { LLVMGetParam(function, UInt32($0 + 1)) }, output: LLVMGetParam(function, 0),
         scratch: scratch ? LLVMGetParam(function, UInt32(node.inputs.count + 1)) : nil,
-        step: LLVMGetParam(function, UInt32(parameters.count - 1)), epilogue: fusion.epilogues[index])
+        step: LLVMGetParam(function, UInt32(parameters.count - 2)), epilogue: fusion.epilogues[index],
+        pool: LLVMGetParam(function, UInt32(parameters.count - 1)))
       try Lowering.emit(kernel)
       LLVMBuildRet(ir.builder, ir.int32(0))
       kernels[index] = function
     }
     // The entry: resolve every operand's pointer, call the kernels, stop at the first failure.
-    let entry = ir.function(symbol, parameters: [ir.floatPointer, pointerPointer, ir.i64], returns: ir.i32, isInternal: false)
+    let entry = ir.function(symbol, parameters: [ir.floatPointer, pointerPointer, ir.i64, ir.bytePointer], returns: ir.i32, isInternal: false)
     // In a shared object only the generated C API is exported.
     if hidden { LLVMSetVisibility(entry, LLVMHiddenVisibility) }
     ir.beginBody(of: entry)
-    let (arena, slots, step) = (LLVMGetParam(entry, 0)!, LLVMGetParam(entry, 1)!, LLVMGetParam(entry, 2)!)
+    let (arena, slots, step, pool) = (LLVMGetParam(entry, 0)!, LLVMGetParam(entry, 1)!, LLVMGetParam(entry, 2)!, LLVMGetParam(entry, 3)!)
     func pointer(_ location: MemoryPlan.Location) -> LLVMValueRef {
       switch location {
       case .slot(let slot):
@@ -84,7 +86,7 @@ public final class Compiler: @unchecked Sendable {
       guard let kernel = kernels[index], let location = plan.locations[index] else { continue }
       var arguments = [pointer(location)] + node.inputs.compactMap { plan.locations[$0.id].map(pointer) }
       if let offset = plan.scratch[index] { arguments.append(ir.element(arena, ir.int(offset))) }
-      let status = ir.call(kernel, arguments + [step])
+      let status = ir.call(kernel, arguments + [step, pool])
       ir.when(ir.icmp(LLVMIntNE, status, ir.int32(0))) { LLVMBuildRet(ir.builder, status); LLVMPositionBuilderAtEnd(ir.builder, ir.newBlock("dead")) }
     }
     // Outputs that are views or sources are copied into their slots.
@@ -119,15 +121,21 @@ public final class CompiledModel: @unchecked Sendable {
   public let naiveBytes: Int
 
   private let jit: JIT
-  private typealias Entry = @convention(c) (UnsafeMutablePointer<Float>?, UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?, Int64) -> Int32
+  private typealias Entry = @convention(c) (UnsafeMutablePointer<Float>?, UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?, Int64, OpaquePointer?) -> Int32
   private let entry: Entry
   /// The arena and one buffer per slot (inputs, parameters, outputs), allocated once.
   private let arena: UnsafeMutableBufferPointer<Float>
   private let slots: [UnsafeMutableBufferPointer<Float>]
   private let slotPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>
   private let lock = NSLock()
+  /// The thread pool parallel loops run on (nil: one thread).
+  private let pool: OpaquePointer?
+  /// Threads the compiled loops use.
+  public let threads: Int
 
-  init(compiler: Compiler, graph: Graph, parameters store: ParameterStore) throws {
+  init(compiler: Compiler, graph: Graph, parameters store: ParameterStore, threads: Int = 1) throws {
+    guard threads >= 1 else { throw KilnError.invalidArgument("threads must be at least 1, got \(threads)") }
+    self.threads = threads
     let start = Date()
     llvmLock.lock()
     defer { llvmLock.unlock() }
@@ -156,9 +164,13 @@ public final class CompiledModel: @unchecked Sendable {
     }
     slotPointers = .allocate(capacity: slots.count)
     for (index, slot) in slots.enumerated() { slotPointers[index] = slot.baseAddress }
+    var pool: OpaquePointer?
+    if threads > 1 && kiln_pool_create(&pool, Int32(threads)) != KILN_OK { pool = nil }
+    self.pool = pool
   }
 
   deinit {
+    kiln_pool_destroy(pool)
     arena.deallocate()
     for slot in slots { slot.deallocate() }
     slotPointers.deallocate()
@@ -181,7 +193,7 @@ public final class CompiledModel: @unchecked Sendable {
         _ = slots[slot].update(fromContentsOf: tensor.scalars)
       }
     }
-    let status = entry(arena.baseAddress, slotPointers, Int64(bitPattern: step))
+    let status = entry(arena.baseAddress, slotPointers, Int64(bitPattern: step), pool)
     guard status == 0 else {
       throw KilnError.runtime(node: graph.name, message: "compiled code failed with status \(status) (an index or label out of range)")
     }

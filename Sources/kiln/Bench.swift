@@ -17,6 +17,7 @@ struct Bench: ParsableCommand {
         kiln bench lenet5
         kiln bench lenet5 --batch 64 --json
         kiln bench lenet5 --batch 64 --train --optimizer momentum
+        kiln bench conv64_56 --threads 2
       """)
 
   @OptionGroup var options: ModelOptions
@@ -24,7 +25,7 @@ struct Bench: ParsableCommand {
   @Option(help: "Batch size.")
   var batch = 1
 
-  @Option(help: "Threads (only 1 so far).")
+  @Option(help: "Threads for compiled loops and for BLAS.")
   var threads = 1
 
   @Option(help: "Timed repetitions of each compiled measurement (within two seconds).")
@@ -43,15 +44,15 @@ struct Bench: ParsableCommand {
 
   func validate() throws {
     guard batch >= 1, repetitions >= 1 else { throw ValidationError("--batch and --repetitions must be positive") }
-    guard threads == 1 else { throw ValidationError("--threads \(threads): compiled code runs on one thread so far") }
+    guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
   }
 
   func run() throws {
     let single = try options.model(weights: nil)
     let model = try Model(graph: single.graph.rebatched(to: batch), parameters: single.parameters)
     let report = train
-      ? try Benchmark.runTraining(model, optimizer: optimization.settings, compiler: Compiler(), repetitions: repetitions)
-      : try Benchmark.run(model, compiler: Compiler(), repetitions: repetitions, perLayer: !noLayers)
+      ? try Benchmark.runTraining(model, optimizer: optimization.settings, compiler: Compiler(), threads: threads, repetitions: repetitions)
+      : try Benchmark.run(model, compiler: Compiler(), threads: threads, repetitions: repetitions, perLayer: !noLayers)
     if json {
       try printJSON(report)
     } else {

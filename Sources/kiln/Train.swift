@@ -60,11 +60,15 @@ struct Train: ParsableCommand {
   @Option(help: "jit (the training step compiled with LLVM) or interp (the reference interpreter).")
   var backend = Backend.jit
 
+  @Option(help: "Threads for the compiled training step's loops (results are the same for any count).")
+  var threads = 1
+
   func validate() throws {
     guard dataset == "fashion-mnist" else { throw ValidationError("--dataset \(dataset) is not known; use fashion-mnist") }
     guard ["constant", "step", "cosine"].contains(schedule) else { throw ValidationError("--schedule must be constant, step or cosine") }
     guard epochs >= 1, batch >= 1, lr > 0, stepEpochs >= 1 else { throw ValidationError("--epochs, --batch, --lr and --step-epochs must be positive") }
     if let limit, limit < batch { throw ValidationError("--limit \(limit) is smaller than the batch \(batch)") }
+    guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
   }
 
   func run() throws {
@@ -82,7 +86,9 @@ struct Train: ParsableCommand {
     switch backend {
     case .jit:
       let compiler = try Compiler()
-      trainer = try Trainer(model: model, optimizer: settings, frozen: frozen) { try CompiledTraining($0, parameters: $1, compiler: compiler) }
+      trainer = try Trainer(model: model, optimizer: settings, frozen: frozen) {
+        try CompiledTraining($0, parameters: $1, compiler: compiler, threads: threads)
+      }
     case .interp:
       trainer = try Trainer(model: model, optimizer: settings, frozen: frozen)
     }

@@ -136,6 +136,27 @@ import Testing
     try expectEquivalent(block, ["input": randomTensor([2, 3, 9, 9], seed: 7)])
   }
 
+  @Test func twoThreadsGiveBitIdenticalResults() throws {
+    let compiler = try Self.compiler.get()
+    let lenet = try Model(graph: Zoo.lenet5(input: [4, 1, 32, 32]), seed: 4)
+    let input = ["input": randomTensor([4, 1, 32, 32], seed: 5)]
+    let one = try compiler.compile(lenet, threads: 1).run(input)
+    let two = try compiler.compile(lenet, threads: 2).run(input)
+    #expect(one[0].scalars.map(\.bitPattern) == two[0].scalars.map(\.bitPattern))
+    // A training step: every updated parameter identical after three steps.
+    let training = try TrainingGraph(model: lenet.graph, optimizer: Optimizer(.adam))
+    let store = Model.initialParameters(for: training.graph, seed: 0).entries.reduce(into: ParameterStore()) { store, entry in
+      store[entry.name] = lenet.parameters[entry.name] ?? entry.tensor
+    }
+    let steps = try [1, 2].map { threads in
+      let compiled = try compiler.compile(Model(graph: training.graph, parameters: store), threads: threads)
+      let batch = input.merging(["labels": Tensor(shape: [4], scalars: [1, 7, 3, 0]), TrainingGraph.learningRateInput: Tensor(shape: [], scalars: [0.01])]) { $1 }
+      for step in 0..<3 { _ = try compiled.run(batch, step: UInt64(step)) }
+      return training.trainedParameters.map { compiled.parameter($0)?.scalars.map(\.bitPattern) ?? [] }
+    }
+    #expect(steps[0] == steps[1])
+  }
+
   @Test func kernelsAreVectorised() throws {
     let graph = try Graph(name: "v", input: [1, 16, 20, 20]) {
       Conv2D(16, kernel: 3, padding: 1, activation: .relu)

@@ -97,3 +97,26 @@ import Testing
     #expect(read.count == 1 && read[0].name == "layer.weight" && read[0].tensor == Tensor(shape: [2, 3], scalars: values))
   }
 }
+
+/// The thread pool: every iteration once, in the same chunks for any thread count.
+@Suite struct ThreadPoolTests {
+  @Test(arguments: [1, 2, 3, 5])
+  func everyIterationRunsOnce(threads: Int) throws {
+    var pool: OpaquePointer?
+    #expect(kiln_pool_create(&pool, Int32(threads)) == KILN_OK)
+    defer { kiln_pool_destroy(pool) }
+    #expect(kiln_pool_threads(pool) == Int32(threads))
+    for count in [0, 1, 7, 1000] {
+      var hits = [Int32](repeating: 0, count: max(count, 1))
+      hits.withUnsafeMutableBufferPointer { buffer in
+        kiln_parallel_for(pool, Int64(count), { context, begin, end in
+          let hits = context!.assumingMemoryBound(to: Int32.self)
+          for i in begin..<end { hits[Int(i)] += 1 }
+        }, buffer.baseAddress)
+      }
+      #expect(hits.prefix(count).allSatisfy { $0 == 1 }, "count \(count)")
+    }
+    var none: OpaquePointer?
+    #expect(kiln_pool_create(&none, 0) == KILN_ERR_INVALID_ARGUMENT && none == nil)
+  }
+}

@@ -53,6 +53,32 @@ void kiln_arena_free(kiln_arena *arena);
  */
 void *kiln_arena_at(const kiln_arena *arena, size_t offset, size_t bytes);
 
+/**
+ * A fixed set of worker threads that runs parallel loops for compiled kernels. Work is split into
+ * one contiguous chunk per thread, the same way every time, so every element is computed by the
+ * same code in the same order whatever the thread count: results do not depend on it.
+ */
+typedef struct kiln_pool kiln_pool;
+
+/** The body of a parallel loop: runs iterations [begin, end) with `context`. */
+typedef void (*kiln_task)(void *context, int64_t begin, int64_t end);
+
+/** Creates a pool running loops on `threads` threads (the caller's plus threads − 1 workers). */
+kiln_status kiln_pool_create(kiln_pool **pool, int threads);
+
+/** Stops and frees a pool (NULL is allowed). */
+void kiln_pool_destroy(kiln_pool *pool);
+
+/** Threads a pool runs loops on (1 for NULL). */
+int kiln_pool_threads(const kiln_pool *pool);
+
+/**
+ * Runs task(context, begin, end) over [0, count) split into contiguous chunks, one per thread,
+ * and returns when all are done. With a NULL pool, one thread or a small count it runs inline.
+ * One loop at a time per pool.
+ */
+void kiln_parallel_for(kiln_pool *pool, int64_t count, kiln_task task, void *context);
+
 /** One named f32 tensor a model expects in (or writes to) a safetensors file. */
 typedef struct kiln_tensor {
   const char *name;

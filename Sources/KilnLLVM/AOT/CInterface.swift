@@ -139,7 +139,8 @@ struct CInterface {
       /** Writes the model's weights as safetensors (temporary file, then rename); kiln loads it with --weights. */
       int \(prefix)_save_weights(const \(prefix)_context *context, const char *path);
 
-      /** Threads for later calls; this build runs on 1 (other values are an error). */
+      /** Threads this context's later calls use for their parallel loops (default 1; results are the
+       *  same for any count). OpenBLAS's own threads are set process-wide by OPENBLAS_NUM_THREADS. */
       int \(prefix)_set_threads(\(prefix)_context *context, int threads);
 
       /** What the last failed call of this context said (empty after success). */
@@ -213,7 +214,7 @@ struct CInterface {
           if (\(nulls) || !loss) return fail(context, KILN_ERR_INVALID_ARGUMENT, "\(prefix)_train_step: an input or output buffer is NULL");
         \(inputBindings)
           context->train_slots[\(firstOutput)] = loss;
-          int status = \(entrySymbol(training: true))((float *)context->train_arena.base, context->train_slots, context->steps);
+          int status = \(entrySymbol(training: true))((float *)context->train_arena.base, context->train_slots, context->steps, context->pool);
           if (status != KILN_OK) return fail(context, status, "\(prefix)_train_step: %s (a class label outside its range)", kiln_status_string((kiln_status)status));
           context->steps++;
           return KILN_OK;
@@ -232,8 +233,8 @@ struct CInterface {
 
       #define EXPORT __attribute__((visibility("default")))
 
-      int \(entrySymbol(training: false))(float *arena, float **slots, int64_t step);
-      \(training == nil ? "" : "int \(entrySymbol(training: true))(float *arena, float **slots, int64_t step);")
+      int \(entrySymbol(training: false))(float *arena, float **slots, int64_t step, kiln_pool *pool);
+      \(training == nil ? "" : "int \(entrySymbol(training: true))(float *arena, float **slots, int64_t step, kiln_pool *pool);")
 
       /* The embedded initial parameters, read-only and 64-byte aligned; each context copies them. */
       __asm__(".section .rodata\\n.balign 64\\n.globl \(prefix)_weights\\n.hidden \(prefix)_weights\\n\(prefix)_weights:\\n.incbin \\"\(weightsPath)\\"\\n.previous\\n");
@@ -256,6 +257,7 @@ struct CInterface {
         kiln_arena arena;
         float *parameters;
         float *infer_slots[\(inferSlots)];\(trainingParts.fields)
+        kiln_pool *pool;
         char error[256];
       };
 
@@ -269,6 +271,7 @@ struct CInterface {
 
       EXPORT void \(prefix)_destroy(\(prefix)_context *context) {
         if (!context) return;
+        kiln_pool_destroy(context->pool);
         kiln_arena_free(&context->arena);\(trainingParts.destroy)
         free(context->parameters);
         free(context);
@@ -334,7 +337,7 @@ struct CInterface {
         context->error[0] = 0;
         if (\(nullChecks)) return fail(context, KILN_ERR_INVALID_ARGUMENT, "\(prefix)_infer: an input or output buffer is NULL");
       \(inferBindings)
-        int status = \(entrySymbol(training: false))((float *)context->arena.base, context->infer_slots, 0);
+        int status = \(entrySymbol(training: false))((float *)context->arena.base, context->infer_slots, 0, context->pool);
         if (status != KILN_OK) return fail(context, status, "\(prefix)_infer: %s (an embedding index outside its range)", kiln_status_string((kiln_status)status));
         return KILN_OK;
       }
@@ -371,7 +374,10 @@ struct CInterface {
 
       EXPORT int \(prefix)_set_threads(\(prefix)_context *context, int threads) {
         if (!context) return KILN_ERR_INVALID_ARGUMENT;
-        if (threads != 1) return fail(context, KILN_ERR_INVALID_ARGUMENT, "\(prefix)_set_threads: this build runs on 1 thread, not %d", threads);
+        if (threads < 1) return fail(context, KILN_ERR_INVALID_ARGUMENT, "\(prefix)_set_threads: %d threads; give 1 or more", threads);
+        kiln_pool_destroy(context->pool);
+        context->pool = NULL;
+        if (threads > 1 && kiln_pool_create(&context->pool, threads) != KILN_OK) return fail(context, KILN_ERR_OUT_OF_MEMORY, "\(prefix)_set_threads: cannot start %d threads", threads);
         return KILN_OK;
       }
 

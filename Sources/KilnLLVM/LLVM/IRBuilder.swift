@@ -18,6 +18,7 @@ final class IRBuilder {
   let void: LLVMTypeRef
   let floatPointer: LLVMTypeRef
   let intPointer: LLVMTypeRef
+  let bytePointer: LLVMTypeRef
 
   /// A module in `context` (which the caller keeps alive, e.g. the JIT's thread-safe context), or
   /// in a context of its own.
@@ -33,6 +34,7 @@ final class IRBuilder {
     void = LLVMVoidTypeInContext(context)
     floatPointer = LLVMPointerType(f32, 0)
     intPointer = LLVMPointerType(i32, 0)
+    bytePointer = LLVMPointerType(LLVMInt8TypeInContext(context), 0)
   }
 
   deinit {
@@ -169,7 +171,7 @@ final class IRBuilder {
 
   /// A float stack slot in the function's entry block (where mem2reg turns it into registers;
   /// an alloca inside a loop would grow the stack on every iteration).
-  func stackSlot(type: LLVMTypeRef? = nil) -> LLVMValueRef {
+  func stackSlot(type: LLVMTypeRef? = nil, count: Int = 1) -> LLVMValueRef {
     let entry = LLVMGetEntryBasicBlock(currentFunction)
     let placer = LLVMCreateBuilderInContext(context)!
     defer { LLVMDisposeBuilder(placer) }
@@ -178,7 +180,8 @@ final class IRBuilder {
     } else {
       LLVMPositionBuilderAtEnd(placer, entry)
     }
-    return LLVMBuildAlloca(placer, type ?? f32, "slot")!
+    return count == 1
+      ? LLVMBuildAlloca(placer, type ?? f32, "slot")! : LLVMBuildArrayAlloca(placer, type ?? f32, int(count), "slots")!
   }
 
   func element(_ pointer: LLVMValueRef, _ index: LLVMValueRef, type: LLVMTypeRef? = nil) -> LLVMValueRef {

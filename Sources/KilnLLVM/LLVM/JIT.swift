@@ -1,5 +1,6 @@
 import CLLVM
 import Kiln
+import KilnRuntime
 
 /// An ORC LLJIT instance holding one compiled module. JIT'd code resolves symbols of this
 /// process (libopenblas's `cblas_sgemm`, the runtime).
@@ -17,6 +18,20 @@ final class JIT: @unchecked Sendable {
       throw KilnError.invalidGraph("the JIT cannot search this process's symbols: \(consume(error))")
     }
     LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(jit), generator)
+    // The runtime is linked statically into the executable, where the process search does not see
+    // it: give the JIT its address directly.
+    let parallelFor: @convention(c) (OpaquePointer?, Int64, kiln_task?, UnsafeMutableRawPointer?) -> Void = kiln_parallel_for
+    var symbols = [
+      LLVMJITCSymbolMapPair(
+        Name: LLVMOrcLLJITMangleAndIntern(jit, "kiln_parallel_for"),
+        Sym: LLVMJITEvaluatedSymbol(
+          Address: LLVMOrcExecutorAddress(UInt(bitPattern: unsafeBitCast(parallelFor, to: UnsafeRawPointer.self))),
+          Flags: LLVMJITSymbolFlags(GenericFlags: UInt8(LLVMJITSymbolGenericFlagsExported.rawValue), TargetFlags: 0)))
+    ]
+    let unit = LLVMOrcAbsoluteSymbols(&symbols, symbols.count)
+    if let error = LLVMOrcJITDylibDefine(LLVMOrcLLJITGetMainJITDylib(jit), unit) {
+      throw KilnError.invalidGraph("the JIT cannot define the runtime's symbols: \(consume(error))")
+    }
     let module = LLVMOrcCreateNewThreadSafeModule(ir.releaseModule(), context)
     if let error = LLVMOrcLLJITAddLLVMIRModule(jit, LLVMOrcLLJITGetMainJITDylib(jit), module) {
       throw KilnError.invalidGraph("the JIT rejected the module: \(consume(error))")

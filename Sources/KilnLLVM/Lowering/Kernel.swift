@@ -17,6 +17,8 @@ struct Kernel {
   let step: LLVMValueRef
   /// An activation fused into this kernel (see `Fusion`), applied to every output.
   let epilogue: UnaryFunction?
+  /// The `kiln_pool *` parallel loops run on (NULL: one thread).
+  let pool: LLVMValueRef
 
   var type: TensorType { node.type }
   var count: Int { node.type.elementCount }
@@ -31,6 +33,53 @@ struct Kernel {
   /// `out[i] = f(i)` over every output element.
   func elementwise(_ value: (LLVMValueRef) -> LLVMValueRef) {
     ir.loop(count) { i in ir.store(value(i), output, i) }
+  }
+
+  /// `out[i] = f(kernel, i)` over every output element, split across the pool's threads; `f` must
+  /// reach operands through the kernel it is given.
+  func parallelElementwise(_ value: (Kernel, LLVMValueRef) -> LLVMValueRef) {
+    parallelLoop(count) { k, _, i in k.ir.store(value(k, i), k.output, i) }
+  }
+
+  /// `for i in 0..<count { body(kernel, captured, i) }` split across the pool's threads: the body
+  /// is outlined into a task function that receives this kernel's operands (and `captured`
+  /// values of the enclosing code) through a context array, and `kiln_parallel_for` runs it in
+  /// the same chunks for any thread count. Iterations must write disjoint memory and not fail.
+  func parallelLoop(_ count: Int, capturing captured: [LLVMValueRef] = [], _ body: (Kernel, [LLVMValueRef], LLVMValueRef) -> Void) {
+    guard count > 0 else { return }
+    let operands = [output] + inputs + (scratch.map { [$0] } ?? []) + [step, pool] + captured
+    let task = ir.function("task", parameters: [ir.bytePointer, ir.i64, ir.i64], returns: ir.void, isInternal: true)
+    let caller = LLVMGetInsertBlock(ir.builder)!
+
+    ir.beginBody(of: task)
+    let array = LLVMBuildBitCast(ir.builder, LLVMGetParam(task, 0), LLVMPointerType(ir.bytePointer, 0), "")!
+    let unpacked = operands.enumerated().map { index, original -> LLVMValueRef in
+      let raw = LLVMBuildLoad2(ir.builder, ir.bytePointer, ir.element(array, ir.int(index), type: ir.bytePointer), "")!
+      let type = LLVMTypeOf(original)!
+      return LLVMGetTypeKind(type) == LLVMPointerTypeKind ? LLVMBuildBitCast(ir.builder, raw, type, "")! : LLVMBuildPtrToInt(ir.builder, raw, type, "")!
+    }
+    let n = inputs.count
+    let afterScratch = n + 1 + (scratch == nil ? 0 : 1)
+    // Loops nested in the task run inline (a NULL pool).
+    let inner = Kernel(
+      ir: ir, node: node, inputTypes: inputTypes, inputs: Array(unpacked[1..<(n + 1)]), output: unpacked[0],
+      scratch: scratch == nil ? nil : unpacked[n + 1], step: unpacked[afterScratch], epilogue: epilogue,
+      pool: LLVMConstPointerNull(ir.bytePointer))
+    let innerCaptured = Array(unpacked.suffix(captured.count))
+    ir.loop(from: LLVMGetParam(task, 1), to: LLVMGetParam(task, 2)) { i in body(inner, innerCaptured, i) }
+    LLVMBuildRetVoid(ir.builder)
+
+    LLVMPositionBuilderAtEnd(ir.builder, caller)
+    let slots = ir.stackSlot(type: ir.bytePointer, count: operands.count)
+    for (index, value) in operands.enumerated() {
+      let type = LLVMTypeOf(value)!
+      let raw = LLVMGetTypeKind(type) == LLVMPointerTypeKind
+        ? LLVMBuildBitCast(ir.builder, value, ir.bytePointer, "")! : LLVMBuildIntToPtr(ir.builder, value, ir.bytePointer, "")!
+      LLVMBuildStore(ir.builder, raw, ir.element(slots, ir.int(index), type: ir.bytePointer))
+    }
+    let parallelFor = ir.external(
+      "kiln_parallel_for", parameters: [ir.bytePointer, ir.i64, LLVMTypeOf(task)!, ir.bytePointer], returns: ir.void)
+    _ = ir.call(parallelFor, [pool, ir.int(count), task, LLVMBuildBitCast(ir.builder, slots, ir.bytePointer, "")!])
   }
 
   /// A constant index table of `values`, or nil when it is the identity (`values[i] == i`).

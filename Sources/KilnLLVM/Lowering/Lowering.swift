@@ -49,10 +49,10 @@ enum Lowering {
     case .matmul:
       emitMatmul(k)
     case .unary(let a):
-      k.elementwise { i in unary(ir, a.function, ir.load(x!, i)) }
+      k.parallelElementwise { k, i in unary(k.ir, a.function, k.ir.load(k.inputs[0], i)) }
     case .binary(let a):
       let tables = k.inputTypes.map { k.gatherTable(IndexTables.broadcast(source: $0.shape, target: k.type.shape)) }
-      k.elementwise { i in
+      k.parallelElementwise { k, i in
         let (l, r) = (k.gathered(k.inputs[0], tables[0], i), k.gathered(k.inputs[1], tables[1], i))
         switch a.op {
         case .add: return ir.fadd(l, r)
@@ -183,19 +183,18 @@ enum Lowering {
   /// `out[c·inner + i] = f(out[c·inner + i] + bias[c])` for every sample, with f the kernel's
   /// fused activation (if any); without a bias, only f.
   static func finish(_ k: Kernel, bias: LLVMValueRef?, channels: Int, inner: Int) {
-    let ir = k.ir
     guard bias != nil || k.epilogue != nil else { return }
-    ir.loop(k.count / (channels * inner)) { n in
-      ir.loop(channels) { c in
-        let b = bias.map { ir.load($0, c) }
-        let base = ir.mul(ir.add(ir.mul(n, ir.int(channels)), c), ir.int(inner))
-        ir.loop(inner) { i in
-          let at = ir.add(base, i)
-          var value = ir.load(k.output, at)
-          if let b { value = ir.fadd(value, b) }
-          if let function = k.epilogue { value = unary(ir, function, value) }
-          ir.store(value, k.output, at)
-        }
+    let biasIndex = bias.flatMap { b in k.inputs.firstIndex { $0 == b } }
+    k.parallelLoop(k.count / inner) { k, _, plane in
+      let ir = k.ir
+      let b = biasIndex.map { ir.load(k.inputs[$0], LLVMBuildSRem(ir.builder, plane, ir.int(channels), "")!) }
+      let base = ir.mul(plane, ir.int(inner))
+      ir.loop(inner) { i in
+        let at = ir.add(base, i)
+        var value = ir.load(k.output, at)
+        if let b { value = ir.fadd(value, b) }
+        if let function = k.epilogue { value = unary(ir, function, value) }
+        ir.store(value, k.output, at)
       }
     }
   }
@@ -273,7 +272,8 @@ enum Lowering {
     let (cells, divisors) = IndexTables.poolWindows(input: inShape, output: k.type.shape, attrs: a)
     let table = ir.table(cells)
     let divisorTable = a.kind == .average ? ir.table(divisors) : nil
-    ir.loop(k.count / outPlane) { plane in
+    k.parallelLoop(k.count / outPlane) { k, _, plane in
+      let ir = k.ir
       let xBase = ir.mul(plane, ir.int(inPlane))
       ir.loop(outPlane) { o in
         let start = a.kind == .max ? ir.float(-.infinity) : ir.float(0)
