@@ -1,5 +1,6 @@
-/* Two contexts of one compiled model on two threads at once: each classifies the same test images
- * and the program checks that both got exactly the logits of a single context run alone.
+/* Two contexts of one compiled model on two threads at once (the second also runs its loops on
+ * two threads of its own): each classifies the same test images, and the program checks that
+ * both got exactly the logits of a single context run alone.
  *
  *   ./threads /usr/share/datasets/fashion-mnist [count]
  */
@@ -15,12 +16,14 @@ typedef struct job {
   const idx_set *test;
   float *logits; /* count × classes */
   int status;
+  int threads;   /* for lenet5_set_threads */
 } job;
 
 static void *classify(void *argument) {
   job *work = argument;
   lenet5_context *model;
   work->status = lenet5_create(&model);
+  if (work->status == LENET5_OK) work->status = lenet5_set_threads(model, work->threads);
   for (uint32_t n = 0; work->status == LENET5_OK && n < work->test->count; n++)
     work->status = lenet5_infer(model, work->test->images + (size_t)n * LENET5_INPUT_INPUT_SIZE, work->logits + (size_t)n * LENET5_OUTPUT_FC2_SIZE);
   lenet5_destroy(model);
@@ -31,7 +34,7 @@ int main(int argc, char **argv) {
   idx_set test;
   if (idx_load(argc > 1 ? argv[1] : "/usr/share/datasets/fashion-mnist", "t10k", argc > 2 ? (uint32_t)atoi(argv[2]) : 500, &test) != 0) return 1;
   size_t size = (size_t)test.count * LENET5_OUTPUT_FC2_SIZE * sizeof(float);
-  job alone = {&test, malloc(size), 0}, first = {&test, malloc(size), 0}, second = {&test, malloc(size), 0};
+  job alone = {&test, malloc(size), 0, 1}, first = {&test, malloc(size), 0, 1}, second = {&test, malloc(size), 0, 2};
   classify(&alone);
   pthread_t threads[2];
   pthread_create(&threads[0], NULL, classify, &first);
