@@ -8,9 +8,10 @@ import Testing
 @Suite struct EquivalenceTests {
   static let compiler = Result { try Compiler() }
 
-  func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor<Float> {
+  /// Standard normal values times `scale`.
+  func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor<Float> {
     var generator = SplitMix64(seed: seed)
-    return Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float(generator.nextNormal()) })
+    return Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in scale * Float(generator.nextNormal()) })
   }
 
   /// Compiles `model`, runs it and the interpreter on `inputs`, and compares every output.
@@ -26,15 +27,16 @@ import Testing
     }
   }
 
-  /// A one-op model on random inputs `in0`, `in1`, … (integer inputs given).
-  func expectOpEquivalent(_ op: Op, _ shapes: [[Int]], integerInputs: [Int: Tensor<Float>] = [:], sourceLocation: SourceLocation = #_sourceLocation) throws {
+  /// A one-op model on random inputs `in0`, `in1`, … (standard normal times `scale`; integer
+  /// inputs given).
+  func expectOpEquivalent(_ op: Op, _ shapes: [[Int]], integerInputs: [Int: Tensor<Float>] = [:], scale: Float = 1, sourceLocation: SourceLocation = #_sourceLocation) throws {
     var graph = Graph(name: "op")
     let values = try shapes.enumerated().map {
       try graph.append("in\($0.offset)", .input(InputAttrs(TensorType($0.element, integerInputs[$0.offset] == nil ? .f32 : .i32))))
     }
     graph.outputs = [try graph.append("op", op, inputs: values)]
     var feeds: [String: Tensor<Float>] = [:]
-    for (index, shape) in shapes.enumerated() { feeds["in\(index)"] = integerInputs[index] ?? randomTensor(shape, seed: UInt64(index + 1)) }
+    for (index, shape) in shapes.enumerated() { feeds["in\(index)"] = integerInputs[index] ?? randomTensor(shape, seed: UInt64(index + 1), scale: scale) }
     try expectEquivalent(Model(graph: graph, parameters: ParameterStore()), feeds, sourceLocation: sourceLocation)
   }
 
@@ -86,9 +88,10 @@ import Testing
   }
 
   @Test func elementwiseAndActivations() throws {
-    for function in [UnaryFunction.relu, .leakyReLU(slope: 0.2), .elu(alpha: 1.3), .sigmoid, .tanh, .affine(scale: 2, shift: -1)] {
+    for function in [UnaryFunction.relu, .relu6, .leakyReLU(slope: 0.2), .elu(alpha: 1.3), .sigmoid, .tanh, .affine(scale: 2, shift: -1)] {
       try expectOpEquivalent(.unary(UnaryAttrs(function)), [[3, 37]])
     }
+    try expectOpEquivalent(.unary(UnaryAttrs(.relu6)), [[3, 37]], scale: 5)
     for op in BinaryOperator.allCases {
       try expectOpEquivalent(.binary(BinaryAttrs(op)), [[2, 3, 17], [2, 3, 17]])
       try expectOpEquivalent(.binary(BinaryAttrs(op)), [[2, 3, 17], [3, 1]])

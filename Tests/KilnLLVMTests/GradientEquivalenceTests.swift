@@ -9,7 +9,7 @@ import Testing
   let base = EquivalenceTests()
 
   /// op on inputs in0…, loss Σ op·probe, gradients with respect to every float input.
-  func expectGradientsEquivalent(_ op: Op, _ shapes: [[Int]], integerInputs: [Int: Tensor<Float>] = [:], positive: Set<Int> = [], sourceLocation: SourceLocation = #_sourceLocation) throws {
+  func expectGradientsEquivalent(_ op: Op, _ shapes: [[Int]], integerInputs: [Int: Tensor<Float>] = [:], positive: Set<Int> = [], scale: Float = 1, sourceLocation: SourceLocation = #_sourceLocation) throws {
     var graph = Graph(name: "grad")
     let values = try shapes.enumerated().map {
       try graph.append("in\($0.offset)", .input(InputAttrs(TensorType($0.element, integerInputs[$0.offset] == nil ? .f32 : .i32))))
@@ -26,7 +26,7 @@ import Testing
     let targets = values.enumerated().filter { integerInputs[$0.offset] == nil }.map(\.element)
     let differentiated = try graph.differentiated(loss: loss, withRespectTo: targets)
     for (index, shape) in shapes.enumerated() {
-      var tensor = integerInputs[index] ?? base.randomTensor(shape, seed: UInt64(index + 1))
+      var tensor = integerInputs[index] ?? base.randomTensor(shape, seed: UInt64(index + 1), scale: scale)
       if positive.contains(index) { tensor.scalars = tensor.scalars.map { 0.5 + abs($0) } }
       feeds["in\(index)"] = tensor
     }
@@ -59,9 +59,10 @@ import Testing
   }
 
   @Test func elementwiseLayoutAndLinearGradients() throws {
-    for function in [UnaryFunction.relu, .leakyReLU(slope: 0.1), .elu(alpha: 1), .sigmoid, .tanh, .affine(scale: 3, shift: 1)] {
+    for function in [UnaryFunction.relu, .relu6, .leakyReLU(slope: 0.1), .elu(alpha: 1), .sigmoid, .tanh, .affine(scale: 3, shift: 1)] {
       try expectGradientsEquivalent(.unary(UnaryAttrs(function)), [[4, 9]])
     }
+    try expectGradientsEquivalent(.unary(UnaryAttrs(.relu6)), [[4, 9]], scale: 5)
     try expectGradientsEquivalent(.unary(UnaryAttrs(.sqrt)), [[4, 9]], positive: [0])
     for op in BinaryOperator.allCases { try expectGradientsEquivalent(.binary(BinaryAttrs(op)), [[2, 3, 5], [3, 1]], positive: op == .div ? [1] : []) }
     try expectGradientsEquivalent(.softmax(SoftmaxAttrs(axis: 1)), [[3, 7]])

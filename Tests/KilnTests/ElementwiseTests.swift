@@ -15,6 +15,7 @@ import Testing
 
   @Test(arguments: [
     (UnaryFunction.relu, [0.0, 0, 0, 1.5]),
+    (.relu6, [0.0, 0, 0, 1.5]),
     (.leakyReLU(slope: 0.1), [-0.2, -0.05, 0, 1.5]),
     (.elu(alpha: 1), [-0.8646647167633873, -0.3934693402873666, 0, 1.5]),
     (.elu(alpha: 2), [-1.7293294335267746, -0.7869386805747332, 0, 1.5]),
@@ -24,6 +25,10 @@ import Testing
   ])
   func activations(function: UnaryFunction, expected: [Double]) throws {
     expectClose(try apply(.unary(UnaryAttrs(function)), [T([4], [-2, -0.5, 0, 1.5])]), [4], expected, tolerance: 1e-12)
+  }
+
+  @Test func relu6ClipsAtSix() throws {
+    expectClose(try apply(.unary(UnaryAttrs(.relu6)), [T([5], [-1, 3, 6, 7.5, 100])]), [5], [0, 3, 6, 6, 6])
   }
 
   @Test func squareRoot() throws {

@@ -95,6 +95,11 @@ import Testing
     try GradientCheck.checkOp(.unary(UnaryAttrs(function)), shapes: [[3, 4, 5]])
   }
 
+  @Test func relu6OnBothSidesOfItsKinks() throws {
+    let spread = T([3, 4], random([3, 4], seed: 5).scalars.map { 8 * $0 })
+    try GradientCheck.checkOp(.unary(UnaryAttrs(.relu6)), shapes: [[3, 4]], values: [0: spread])
+  }
+
   @Test func squareRoot() throws {
     let positive = T([3, 4], random([3, 4], seed: 2).scalars.map { 0.5 + abs($0) })
     try GradientCheck.checkOp(.unary(UnaryAttrs(.sqrt)), shapes: [[3, 4]], values: [0: positive])

@@ -18,6 +18,7 @@ enum ElementwiseKernels {
     let f: (S) -> S
     switch function {
     case .relu: f = { max($0, 0) }
+    case .relu6: f = { min(max($0, 0), 6) }
     case .leakyReLU(let slope): f = { $0 > 0 ? $0 : S(slope) * $0 }
     case .elu(let alpha): f = { $0 > 0 ? $0 : S(alpha) * S.expMinusOne($0) }
     case .sigmoid: f = sigmoid

@@ -78,6 +78,7 @@ enum GradientKernels {
     let derivative: (S, S) -> S
     switch function {
     case .relu: derivative = { x, _ in x > 0 ? 1 : 0 }
+    case .relu6: derivative = { x, _ in x > 0 && x < 6 ? 1 : 0 }
     case .leakyReLU(let slope): derivative = { x, _ in x > 0 ? 1 : S(slope) }
     // y = α(eˣ − 1) for x ≤ 0, so y′ = αeˣ = y + α.
     case .elu(let alpha): derivative = { x, y in x > 0 ? 1 : y + S(alpha) }

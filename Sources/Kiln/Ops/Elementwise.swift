@@ -36,6 +36,8 @@ public struct BinaryAttrs: OpAttributes {
 /// A function applied to every element on its own.
 public enum UnaryFunction: Codable, Hashable, Sendable {
   case relu
+  /// min(max(x, 0), 6) (MobileNet v2).
+  case relu6
   /// `x` for x > 0, else `slope·x`.
   case leakyReLU(slope: Double)
   /// `x` for x > 0, else `alpha·(eˣ − 1)`.
@@ -51,6 +53,7 @@ public enum UnaryFunction: Codable, Hashable, Sendable {
   public var name: String {
     switch self {
     case .relu: return "relu"
+    case .relu6: return "relu6"
     case .leakyReLU: return "leaky_relu"
     case .elu: return "elu"
     case .sigmoid: return "sigmoid"
@@ -62,7 +65,7 @@ public enum UnaryFunction: Codable, Hashable, Sendable {
 
   var text: String {
     switch self {
-    case .relu, .sigmoid, .tanh, .sqrt: return name
+    case .relu, .relu6, .sigmoid, .tanh, .sqrt: return name
     case .leakyReLU(let slope): return "leaky_relu slope=\(slope)"
     case .elu(let alpha): return "elu alpha=\(alpha)"
     case .affine(let scale, let shift): return "affine scale=\(scale) shift=\(shift)"

@@ -149,6 +149,7 @@ final class IRBuilder {
 
   /// max(a, b) for floats (a when b is NaN).
   func fmax(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { select(fcmp(LLVMRealOGT, b, a), b, a) }
+  func fmin(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { select(fcmp(LLVMRealOLT, b, a), b, a) }
 
   /// a·b + c through `llvm.fmuladd`, which becomes an FMA instruction.
   func fma(_ a: LLVMValueRef, _ b: LLVMValueRef, _ c: LLVMValueRef) -> LLVMValueRef {

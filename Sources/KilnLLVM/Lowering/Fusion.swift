@@ -43,7 +43,7 @@ struct Fusion {
 
   static func isFusible(_ function: UnaryFunction) -> Bool {
     switch function {
-    case .relu, .leakyReLU, .elu, .sigmoid, .tanh: return true
+    case .relu, .relu6, .leakyReLU, .elu, .sigmoid, .tanh: return true
     case .affine, .sqrt: return false
     }
   }

@@ -61,6 +61,7 @@ enum GradientLowering {
     let positive = ir.fcmp(LLVMRealOGT, x, ir.float(0))
     switch function {
     case .relu: return ir.select(positive, ir.float(1), ir.float(0))
+    case .relu6: return ir.select(ir.and(positive, ir.fcmp(LLVMRealOLT, x, ir.float(6))), ir.float(1), ir.float(0))
     case .leakyReLU(let slope): return ir.select(positive, ir.float(1), ir.float(slope))
     case .elu(let alpha): return ir.select(positive, ir.float(1), ir.fadd(y, ir.float(alpha)))
     case .sigmoid: return ir.fmul(y, ir.fsub(ir.float(1), y))

@@ -165,6 +165,7 @@ enum Lowering {
   static func unary(_ ir: IRBuilder, _ function: UnaryFunction, _ v: LLVMValueRef) -> LLVMValueRef {
     switch function {
     case .relu: return ir.fmax(v, ir.float(0))
+    case .relu6: return ir.fmin(ir.fmax(v, ir.float(0)), ir.float(6))
     case .leakyReLU(let slope): return ir.select(ir.fcmp(LLVMRealOGT, v, ir.float(0)), v, ir.fmul(v, ir.float(slope)))
     case .elu(let alpha):
       let negative = ir.fmul(ir.float(alpha), ir.fsub(ir.intrinsic("llvm.exp.f32", [v]), ir.float(1)))
