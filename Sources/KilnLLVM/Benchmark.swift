@@ -38,20 +38,19 @@ public struct BenchmarkReport: Codable, Sendable {
       "model \(model) on \(cpu); LLVM target \(target); OpenBLAS kernel \(blasCore); \(threads) thread" + (threads == 1 ? "" : "s"),
       String(format: "fp32 peak (one thread measured now, × threads): %.1f GFLOPS; JIT compile %.3f s; arena %@ planned against %@ without reuse",
         peakGFLOPS, compileSeconds, bytes(arenaBytes), bytes(naiveBytes)),
-      "",
-      pad("layer", 22) + pad("op", 16) + pad("output", 16) + "   interp ms   compiled ms (min/median)   speedup   GFLOPS  % peak",
     ]
+    var table = TextTable(
+      header: ["layer", "op", "output", "interp ms", "compiled ms min", "median", "speedup", "GFLOPS", "% peak"],
+      rightAligned: Set(3...8))
     for row in layers + [total] {
-      if row.name == total.name { lines.append(String(repeating: "-", count: 118)) }
-      lines.append(pad(row.name, 22) + pad(row.op, 16) + pad(TensorType(row.outputShape).description, 16) + String(
-        format: " %11.4f   %11.4f / %-11.4f  %8.1fx %8.2f %6.1f%%", row.interpretedMilliseconds, row.compiledMillisecondsMin,
-        row.compiledMillisecondsMedian, row.speedup, row.gflops, 100 * row.gflops / peakGFLOPS))
+      table.append([
+        row.name, row.op, TensorType(row.outputShape).description, String(format: "%.4f", row.interpretedMilliseconds),
+        String(format: "%.4f", row.compiledMillisecondsMin), String(format: "%.4f", row.compiledMillisecondsMedian),
+        String(format: "%.1fx", row.speedup), String(format: "%.2f", row.gflops), String(format: "%.1f%%", 100 * row.gflops / peakGFLOPS),
+      ])
     }
-    return lines.joined(separator: "\n") + "\n"
-  }
-
-  private func pad(_ text: String, _ width: Int) -> String {
-    text.count >= width ? String(text.prefix(width - 1)) + " " : text + String(repeating: " ", count: width - text.count)
+    table.rulesBefore = layers.isEmpty ? [] : [layers.count]
+    return (lines + ["", table.text]).joined(separator: "\n") + "\n"
   }
 
   private func bytes(_ count: Int) -> String {

@@ -65,36 +65,19 @@ public struct Summary: Codable, Sendable {
 
   /// The summary as an aligned table.
   public var text: String {
-    let header = ["layer", "op", "output", "params", "MACs", "receptive field"]
-    let body = rows.map { row in
-      [row.name, row.op, TensorType(row.outputShape).description, grouped(row.parameters), grouped(row.multiplyAdds),
-       row.receptiveField?.description ?? "-"]
+    var table = TextTable(header: ["layer", "op", "output", "params", "MACs", "receptive field"], rightAligned: [3, 4])
+    for row in rows {
+      table.append([
+        row.name, row.op, TensorType(row.outputShape).description, grouped(row.parameters), grouped(row.multiplyAdds),
+        row.receptiveField?.description ?? "-",
+      ])
     }
-    let widths = header.indices.map { column in ([header] + body).map { $0[column].count }.max() ?? 0 }
-    let rightAligned: Set<Int> = [3, 4]
-    func line(_ cells: [String]) -> String {
-      cells.enumerated().map { column, cell in
-        let fill = String(repeating: " ", count: widths[column] - cell.count)
-        return rightAligned.contains(column) ? fill + cell : cell + fill
-      }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
-    }
-    let rule = String(repeating: "-", count: widths.reduce(0, +) + 2 * (widths.count - 1))
+    table.rulesBefore = [rows.count]
     let inputs = inputShapes.map { TensorType($0).description }.joined(separator: ", ")
-    return ([ "Model \(model), input \(inputs)", line(header), rule ] + body.map(line) + [
-      rule,
+    return [
+      "Model \(model), input \(inputs)", table.text,
       "Parameters: \(grouped(trainableParameters + stateParameters)) (trainable \(grouped(trainableParameters)), state \(grouped(stateParameters)))",
       "Multiply-adds: \(grouped(multiplyAdds))  FLOPs: \(grouped(flops))",
-    ]).joined(separator: "\n") + "\n"
+    ].joined(separator: "\n") + "\n"
   }
-}
-
-/// `61706` → `61,706`.
-func grouped(_ value: Int) -> String {
-  let digits = String(value.magnitude)
-  var result = ""
-  for (index, digit) in digits.enumerated() {
-    if index > 0 && (digits.count - index) % 3 == 0 { result.append(",") }
-    result.append(digit)
-  }
-  return (value < 0 ? "-" : "") + result
 }

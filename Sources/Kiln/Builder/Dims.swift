@@ -3,6 +3,8 @@ public struct Dims: ExpressibleByIntegerLiteral, ExpressibleByArrayLiteral, Hash
   public var values: [Int]
 
   public init(_ values: [Int]) { self.values = values }
+  /// The same size on every spatial axis.
+  public init(_ value: Int) { values = [value] }
   public init(integerLiteral value: Int) { values = [value] }
   public init(arrayLiteral elements: Int...) { values = elements }
 

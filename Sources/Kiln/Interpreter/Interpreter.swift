@@ -31,6 +31,23 @@ public struct Interpreter<Scalar: KilnScalar>: Sendable {
   /// Runs the graph. `feeds` holds a tensor for every input and parameter, by node name; `step`
   /// numbers the run for dropout masks.
   public func run(_ feeds: [String: Tensor<Scalar>], step: UInt64 = 0) throws -> Execution<Scalar> {
+    // Generic callers (other modules, generic code) reach this entry point unspecialised; handing
+    // over to the Float and Double copies of `execute` lets the optimiser specialise every kernel
+    // instead of running them through generic dispatch (10× slower).
+    if Scalar.self == Float.self {
+      let run = try Interpreter<Float>(verified: graph).execute(unsafeBitCast(feeds, to: [String: Tensor<Float>].self), step: step)
+      return unsafeBitCast(run, to: Execution<Scalar>.self)
+    }
+    if Scalar.self == Double.self {
+      let run = try Interpreter<Double>(verified: graph).execute(unsafeBitCast(feeds, to: [String: Tensor<Double>].self), step: step)
+      return unsafeBitCast(run, to: Execution<Scalar>.self)
+    }
+    return try execute(feeds, step: step)
+  }
+
+  private init(verified graph: Graph) { self.graph = graph }
+
+  private func execute(_ feeds: [String: Tensor<Scalar>], step: UInt64) throws -> Execution<Scalar> {
     var values: [Tensor<Scalar>] = []
     values.reserveCapacity(graph.nodes.count)
     for node in graph.nodes {

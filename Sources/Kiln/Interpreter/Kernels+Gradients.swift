@@ -2,6 +2,8 @@ import RealModule
 
 /// Reference kernels of the backward ops (see `Ops/Gradients.swift`).
 enum GradientKernels {
+  @_specialize(where S == Float)
+  @_specialize(where S == Double)
   static func convInputGrad<S: KilnScalar>(_ dy: Tensor<S>, _ w: Tensor<S>, _ a: ConvInputGradAttrs) -> Tensor<S> {
     let conv = a.conv
     let geometry = WindowKernels.Geometry(
@@ -12,6 +14,8 @@ enum GradientKernels {
       outPlane: geometry.input.reduce(1, *), groups: conv.groups, shape: a.inputShape)
   }
 
+  @_specialize(where S == Float)
+  @_specialize(where S == Double)
   static func convWeightGrad<S: KilnScalar>(_ x: Tensor<S>, _ dy: Tensor<S>, _ a: ConvWeightGradAttrs, shape: [Int]) -> Tensor<S> {
     let conv = a.conv
     let geometry = WindowKernels.Geometry(

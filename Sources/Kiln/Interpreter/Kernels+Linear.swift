@@ -1,5 +1,7 @@
 /// Reference kernels of dense, matmul and embedding.
 enum LinearKernels {
+  @_specialize(where S == Float)
+  @_specialize(where S == Double)
   static func dense<S: KilnScalar>(_ x: Tensor<S>, _ w: Tensor<S>, _ bias: Tensor<S>?, shape: [Int]) -> Tensor<S> {
     let (outFeatures, inFeatures) = (w.shape[0], w.shape[1])
     let rows = x.count / inFeatures
@@ -14,6 +16,8 @@ enum LinearKernels {
     return Tensor(shape: shape, scalars: out)
   }
 
+  @_specialize(where S == Float)
+  @_specialize(where S == Double)
   static func matmul<S: KilnScalar>(_ a: Tensor<S>, _ b: Tensor<S>, shape: [Int]) -> Tensor<S> {
     let (m, k, n) = (a.shape[a.rank - 2], a.shape[a.rank - 1], b.shape[b.rank - 1])
     let batchShape = Array(shape.dropLast(2))

@@ -80,6 +80,8 @@ enum WindowKernels {
 
   /// Convolution as a gather: each output sums weight × input over its taps (table from
   /// `Geometry.gatherTable`), for the input channels of its group.
+  @_specialize(where S == Float)
+  @_specialize(where S == Double)
   static func conv<S: KilnScalar>(
     _ x: Tensor<S>, _ w: Tensor<S>, _ bias: Tensor<S>?, _ a: ConvAttrs, shape: [Int]
   ) -> Tensor<S> {
@@ -120,6 +122,8 @@ enum WindowKernels {
 
   /// Transposed convolution: every input element adds its kernel-weighted copy into the outputs
   /// it reaches.
+  @_specialize(where S == Float)
+  @_specialize(where S == Double)
   static func convTranspose<S: KilnScalar>(
     _ x: Tensor<S>, _ w: Tensor<S>, _ bias: Tensor<S>?, _ a: ConvTransposeAttrs, shape: [Int]
   ) -> Tensor<S> {
@@ -232,6 +236,8 @@ enum WindowKernels {
   }
 
   /// Max or average pooling. A max takes the first of equal maxima in row-major window order.
+  @_specialize(where S == Float)
+  @_specialize(where S == Double)
   static func pool<S: KilnScalar>(_ x: Tensor<S>, _ a: PoolAttrs, shape: [Int]) -> Tensor<S> {
     var out = [S](repeating: 0, count: shape.reduce(1, *))
     forEachWindow(a, input: x.shape, output: shape) { index, cells, divisor in

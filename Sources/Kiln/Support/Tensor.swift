@@ -24,6 +24,10 @@ public struct Tensor<Scalar: KilnScalar>: Equatable, Sendable {
 
   /// A tensor with the same shape whose scalars are converted from `other`.
   public init<Other: KilnScalar>(_ other: Tensor<Other>) {
+    if let same = other as? Tensor<Scalar> {
+      self = same
+      return
+    }
     self.init(shape: other.shape, scalars: other.scalars.map { Scalar($0) })
   }
 

@@ -4,6 +4,8 @@ public struct ZooEntry: Sendable {
   public let summary: String
   /// The input shape the architecture was published with (batch 1).
   public let defaultInput: [Int]
+  /// A smaller input the architecture still accepts, for tests and quick runs of the big models.
+  public let smallInput: [Int]
   let build: @Sendable (_ input: [Int]) throws -> Graph
 
   /// The architecture for `input` (default: `defaultInput`).
@@ -15,13 +17,64 @@ public struct ZooEntry: Sendable {
 /// The classic CNNs, built with the public builder API. Each returns the architecture as a
 /// `Graph`; `Model(graph:seed:)` gives it weights.
 public enum Zoo {
+  static let imageNet = [1, 3, 224, 224]
+  static let cifar = [1, 3, 32, 32]
+
   public static let entries: [ZooEntry] = [
     ZooEntry(
       name: "lenet5", summary: "LeNet-5 (LeCun et al. 1998) with ReLU and max pooling, 32×32 greyscale, 10 classes",
-      defaultInput: [1, 1, 32, 32], build: { try lenet5(input: $0) }),
+      defaultInput: [1, 1, 32, 32], smallInput: [1, 1, 32, 32], build: { try lenet5(input: $0) }),
+    ZooEntry(
+      name: "alexnet", summary: "AlexNet, torchvision's single-GPU layout, 1000 classes",
+      defaultInput: imageNet, smallInput: [1, 3, 63, 63], build: { try alexnet(input: $0) }),
+    ZooEntry(
+      name: "vgg11", summary: "VGG-11 (configuration A), torchvision layout, 1000 classes",
+      defaultInput: imageNet, smallInput: cifar, build: { try vgg(.vgg11, input: $0) }),
+    ZooEntry(
+      name: "vgg16", summary: "VGG-16 (configuration D), torchvision layout, 1000 classes",
+      defaultInput: imageNet, smallInput: cifar, build: { try vgg(.vgg16, input: $0) }),
+    ZooEntry(
+      name: "vgg11_cifar", summary: "VGG-11 convolutions on 32×32 CIFAR images with one dense layer, 10 classes",
+      defaultInput: cifar, smallInput: cifar, build: { try vgg11CIFAR(input: $0) }),
+    ZooEntry(
+      name: "nin", summary: "Network in Network for CIFAR-10 (mlpconv blocks, global average pooling)",
+      defaultInput: cifar, smallInput: cifar, build: { try nin(input: $0) }),
+    ZooEntry(
+      name: "googlenet", summary: "GoogLeNet / Inception v1 with batch norm, no auxiliary heads (torchvision)",
+      defaultInput: imageNet, smallInput: cifar, build: { try googlenet(input: $0) }),
+    ZooEntry(
+      name: "resnet18", summary: "ResNet-18, basic blocks (torchvision)",
+      defaultInput: imageNet, smallInput: cifar, build: { try resnet(.resnet18, input: $0) }),
+    ZooEntry(
+      name: "resnet34", summary: "ResNet-34, basic blocks (torchvision)",
+      defaultInput: imageNet, smallInput: cifar, build: { try resnet(.resnet34, input: $0) }),
+    ZooEntry(
+      name: "resnet50", summary: "ResNet-50, bottleneck blocks, stride in the 3×3 (torchvision v1.5)",
+      defaultInput: imageNet, smallInput: cifar, build: { try resnet(.resnet50, input: $0) }),
+    ZooEntry(
+      name: "se_resnet18", summary: "ResNet-18 with squeeze-and-excitation (reduction 16) in every block",
+      defaultInput: imageNet, smallInput: cifar, build: { try resnet(.resnet18, squeezeExcitation: true, input: $0) }),
+    ZooEntry(
+      name: "densenet121", summary: "DenseNet-121, growth rate 32 (torchvision)",
+      defaultInput: imageNet, smallInput: cifar, build: { try densenet121(input: $0) }),
+    ZooEntry(
+      name: "mobilenet_v1", summary: "MobileNet v1, width 1.0, depthwise-separable blocks",
+      defaultInput: imageNet, smallInput: cifar, build: { try mobilenetV1(input: $0) }),
+    ZooEntry(
+      name: "mobilenet_v2", summary: "MobileNet v2, inverted residuals with ReLU6 (torchvision)",
+      defaultInput: imageNet, smallInput: cifar, build: { try mobilenetV2(input: $0) }),
+    ZooEntry(
+      name: "shufflenet_v1", summary: "ShuffleNet v1, 3 groups, width 1.0 (Megvii's layout)",
+      defaultInput: imageNet, smallInput: cifar, build: { try shufflenetV1(input: $0) }),
+    ZooEntry(
+      name: "textcnn", summary: "Kim's text CNN: embedding, 1D convolutions of widths 3/4/5, max over time; input: token ids",
+      defaultInput: [1, 64], smallInput: [2, 16], build: { try textCNN(length: $0[1], batch: $0[0]) }),
+    ZooEntry(
+      name: "c3d_small", summary: "a small C3D: four 3D convolutions over 16-frame 112×112 clips",
+      defaultInput: [1, 3, 16, 112, 112], smallInput: [1, 3, 8, 32, 32], build: { try c3dSmall(input: $0) }),
     ZooEntry(
       name: "conv64_56", summary: "one 3×3 convolution, 64→64 channels on 56×56 (the peers' ResNet-stage benchmark anchor)",
-      defaultInput: [1, 64, 56, 56], build: { try conv64(input: $0) }),
+      defaultInput: [1, 64, 56, 56], smallInput: [1, 64, 12, 12], build: { try conv64(input: $0) }),
   ]
 
   /// The entry called `name`, or an error listing the names there are.
@@ -31,27 +84,5 @@ public enum Zoo {
         "no model \(name) in the zoo (there are: \(entries.map(\.name).joined(separator: ", "))) and no such model file")
     }
     return entry
-  }
-
-  /// A single 3×3 convolution with 64 filters, padding 1 and bias — the size of ResNet's first
-  /// stage, the anchor ../shared/peers benchmarks ONNX Runtime and PyTorch on.
-  public static func conv64(input: [Int] = [1, 64, 56, 56]) throws -> Graph {
-    try Graph(name: "conv64_56", input: input) { Conv2D(64, kernel: 3, padding: 1, name: "conv") }
-  }
-
-  /// LeNet-5 with full C3 connectivity: conv 5×5 (6) → pool → conv 5×5 (16) → pool → conv 5×5 (120)
-  /// → dense 84 → dense `classes`; 61,706 parameters for 10 classes. Input `[N, 1, 32, 32]`
-  /// (pad 28×28 images by 2).
-  public static func lenet5(input: [Int] = [1, 1, 32, 32], classes: Int = 10) throws -> Graph {
-    try Graph(name: "lenet5", input: input) {
-      Conv2D(6, kernel: 5, activation: .relu, name: "conv1")
-      MaxPool2D(2, name: "pool1")
-      Conv2D(16, kernel: 5, activation: .relu, name: "conv2")
-      MaxPool2D(2, name: "pool2")
-      Conv2D(120, kernel: 5, activation: .relu, name: "conv3")
-      Flatten(name: "flatten")
-      Dense(84, activation: .relu, name: "fc1")
-      Dense(classes, name: "fc2")
-    }
   }
 }

@@ -1,0 +1,43 @@
+/// A convolution without bias followed by batch norm and an optional activation: the unit most
+/// CNNs since 2015 are made of. `convName` and `bnName` give the two layers the names the
+/// published PyTorch models use (`conv`/`bn` in GoogLeNet, `0`/`1` in MobileNet v2), so their
+/// weights load directly. Without a `name` the two layers join the enclosing scope (ResNet's
+/// `conv1`/`bn1`).
+public struct ConvBN: Layer {
+  public var conv: Conv2D
+  public var epsilon: Double
+  public var activation: UnaryFunction?
+  public var name: String?
+  public var bnName: String
+
+  public init(
+    _ outChannels: Int, kernel: Dims, stride: Dims = 1, padding: ConvPadding = .valid, groups: Int = 1,
+    epsilon: Double = 1e-5, activation: UnaryFunction? = .relu, name: String? = nil,
+    convName: String = "conv", bnName: String = "bn"
+  ) {
+    conv = Conv2D(outChannels, kernel: kernel, stride: stride, padding: padding, groups: groups, bias: false, name: convName)
+    self.epsilon = epsilon
+    self.activation = activation
+    self.name = name
+    self.bnName = bnName
+  }
+
+  /// The depthwise variant: one 3×3 (or `kernel`) filter per channel.
+  public static func depthwise(
+    kernel: Dims = 3, stride: Dims = 1, padding: ConvPadding = 1, activation: UnaryFunction? = .relu,
+    name: String? = nil, convName: String = "conv", bnName: String = "bn"
+  ) -> ConvBN {
+    var unit = ConvBN(1, kernel: kernel, activation: activation, name: name, convName: convName, bnName: bnName)
+    unit.conv = Conv2D.depthwise(kernel: kernel, stride: stride, padding: padding, bias: false, name: convName)
+    return unit
+  }
+
+  public func callAsFunction(_ x: Symbol) throws -> Symbol {
+    let body = {
+      let y = try x.apply(conv).apply(BatchNorm(epsilon: epsilon, name: bnName))
+      return try activation.map { try y.applying($0) } ?? y
+    }
+    guard let name else { return try body() }
+    return try x.builder.layer(name, prefix: "conv_bn") { _ in try body() }
+  }
+}
