@@ -66,12 +66,7 @@ public enum Benchmark {
   public static func run(_ model: Model, compiler: Compiler, threads: Int = 1, repetitions: Int = 50, perLayer: Bool = true) throws -> BenchmarkReport {
     BLASKernel.setThreads(threads)
     let peak = try PeakProbe.measure(compiler)
-    let feeds = Dictionary(uniqueKeysWithValues: model.graph.inputs.map { value in
-      let node = model.graph[value]
-      var generator = SplitMix64(seed: 1)
-      let scalars = (0..<node.type.elementCount).map { _ in node.type.dtype == .i32 ? Float(generator.next() % 2) : Float(generator.nextNormal()) }
-      return (node.name, Tensor(shape: node.type.shape, scalars: scalars))
-    })
+    let feeds = model.graph.sampleInputs(seed: 1)
     let compiled = try compiler.compile(model, threads: threads)
     let interpreter = try Interpreter<Float>(model.graph)
     let parameterFeeds = model.parameterFeeds(as: Float.self).merging(feeds) { $1 }

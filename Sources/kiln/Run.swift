@@ -53,7 +53,7 @@ struct Run: ParsableCommand {
     guard let inputType = model.inputType, model.graph.inputs.count == 1 else {
       throw ValidationError("kiln run needs a model with exactly one input")
     }
-    let (tensor, label, source) = try loadInput(inputType.shape)
+    let (tensor, label, source) = try loadInput(model.graph, shape: inputType.shape)
     let output = backend == .jit ? try Compiler().compile(model).predict(tensor) : try model.predict(tensor)
     let ranking = output.rank == 2 && output.shape[0] == 1 ? topClasses(output.scalars) : []
     let names = output.count == 10 && label != nil ? FashionMNIST.classNames : nil
@@ -64,7 +64,7 @@ struct Run: ParsableCommand {
       try printJSON(report)
       return
     }
- print("model \(model.graph.name) (\(backend.rawValue)), input \(source)" + (weights == nil ? " (untrained weights, seed \(options.seed))" : ""))
+    print("model \(model.graph.name) (\(backend.rawValue)), input \(source)" + (weights == nil ? " (untrained weights, seed \(options.seed))" : ""))
     if let label { print("true class: \(label)" + (names.map { " (\($0[label]))" } ?? "")) }
     print("output \(TensorType(output.shape))")
     for entry in ranking {
@@ -75,11 +75,9 @@ struct Run: ParsableCommand {
   }
 
   /// The input tensor, its true label if known, and a description of where it came from.
-  private func loadInput(_ shape: [Int]) throws -> (Tensor<Float>, Int?, String) {
+  private func loadInput(_ graph: Graph, shape: [Int]) throws -> (Tensor<Float>, Int?, String) {
     guard let input = input ?? (fitsImage(shape) ? FashionMNIST.files(.test, directory: data.directory).images : nil) else {
-      var generator = SplitMix64(seed: options.seed)
-      let scalars = (0..<shape.reduce(1, *)).map { _ in Float(generator.nextNormal()) }
-      return (Tensor(shape: shape, scalars: scalars), nil, "random normal (seed \(options.seed))")
+      return (Array(graph.sampleInputs(seed: options.seed).values)[0], nil, "random (seed \(options.seed))")
     }
     if input.hasSuffix(".safetensors") {
       let tensors = try SafeTensors.read(input).tensors

@@ -81,8 +81,7 @@ import Testing
   func forwardPass(name: String) throws {
     let entry = try Zoo.entry(named: name)
     let model = try Model(graph: try entry.graph(input: entry.smallInput), seed: 7)
-    let input = zooInput(model.graph, seed: 1)
-    let output = try model.run(["input": input])[0]
+    let output = try model.run(model.graph.sampleInputs(seed: 1))[0]
     #expect(output.shape[0] == entry.smallInput[0])
     #expect(output.scalars.allSatisfy { $0.isFinite })
     #expect(Set(output.scalars).count > 1, "\(name): constant output \(output.scalars.prefix(4))")
@@ -127,16 +126,6 @@ import Testing
     let graph = try Graph(name: "adaptive", input: [2, 3, 5, 7]) { AdaptiveAvgPool2D([3, 2]) }
     try GradientCheck.check(graph, feeds: ["input": random([2, 3, 5, 7], seed: 4)], targets: ["input"])
   }
-}
-
-/// A seeded input for a zoo model: token ids below 100 for i32 inputs, standard normal values else.
-func zooInput(_ graph: Graph, seed: UInt64) -> Tensor<Float> {
-  let type = graph[graph.index(of: "input")!].type
-  var generator = SplitMix64(seed: seed)
-  let scalars = (0..<type.elementCount).map { _ in
-    type.dtype == .i32 ? Float(generator.next() % 100) : Float(generator.nextNormal())
-  }
-  return Tensor(shape: type.shape, scalars: scalars)
 }
 
 extension Graph {
