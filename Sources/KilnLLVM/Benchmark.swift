@@ -103,9 +103,8 @@ public enum Benchmark {
     guard let input = model.inputType, let logits = model.graph.outputs.first.map({ model.graph[$0].type }), logits.rank == 2 else {
       throw KilnError.invalidArgument("training benchmarks need a classifier with logits [N, classes]")
     }
-    var generator = SplitMix64(seed: 1)
     let batch: [String: Tensor<Float>] = [
-      "input": Tensor(shape: input.shape, scalars: (0..<input.elementCount).map { _ in Float(generator.nextNormal()) }),
+      "input": Array(model.graph.sampleInputs(seed: 1).values)[0],
       "labels": Tensor(shape: [input.shape[0]], scalars: (0..<input.shape[0]).map { Float($0 % logits.shape[1]) }),
     ]
     var compiled: CompiledTraining?

@@ -66,14 +66,16 @@ import Testing
     #expect(Set(Zoo.entries.map(\.name)).subtracting(Self.parameterCounts.map(\.0)) == ["conv64_56"])
   }
 
-  /// Published multiply-adds at 224×224 (convolutions and dense layers), within 1%.
+  /// Published multiply-adds at 224×224 (convolutions and dense layers), within 1% (2% for
+  /// ShuffleNet, whose paper rounds to 140 M).
   @Test(arguments: [
-    ("alexnet", 0.71e9), ("vgg16", 15.5e9), ("resnet18", 1.81e9), ("resnet50", 4.09e9), ("googlenet", 1.5e9),
-    ("densenet121", 2.83e9), ("mobilenet_v1", 569e6), ("mobilenet_v2", 300e6), ("shufflenet_v1", 140e6),
+    ("alexnet", 0.71e9, 0.01), ("vgg16", 15.5e9, 0.01), ("resnet18", 1.81e9, 0.01), ("resnet50", 4.09e9, 0.01),
+    ("googlenet", 1.5e9, 0.01), ("densenet121", 2.83e9, 0.01), ("mobilenet_v1", 569e6, 0.01), ("mobilenet_v2", 300e6, 0.01),
+    ("shufflenet_v1", 140e6, 0.02),
   ])
-  func multiplyAdds(name: String, published: Double) throws {
+  func multiplyAdds(name: String, published: Double, tolerance: Double) throws {
     let macs = Double(Summary(try Zoo.entry(named: name).graph()).multiplyAdds)
-    #expect(abs(macs - published) / published < 0.01 || (name == "shufflenet_v1" && abs(macs - published) / published < 0.02), "\(name): \(macs)")
+    #expect(abs(macs - published) / published < tolerance, "\(name): \(macs)")
   }
 
   /// Every model runs forward at its small input: the right output shape, finite, not constant.
