@@ -122,7 +122,8 @@ public enum Benchmark {
       interpretedMilliseconds: interpreted.min, compiledMillisecondsMin: times.min, compiledMillisecondsMedian: times.median)
     return BenchmarkReport(
       model: model.graph.name, cpu: cpuName(), target: compiler.targetDescription, blasCore: BLASKernel.current, threads: threads,
-      peakGFLOPS: peak * Double(threads), compileSeconds: compiled?.compileSeconds ?? 0, arenaBytes: 0, naiveBytes: 0, layers: [], total: row)
+      peakGFLOPS: peak * Double(threads), compileSeconds: compiled?.compileSeconds ?? 0, arenaBytes: compiled?.arenaBytes ?? 0, naiveBytes: compiled?.naiveBytes ?? 0,
+      layers: [], total: row)
   }
 
   /// One node alone, fed the activations it sees in the model; its parameters stay bound.

@@ -11,6 +11,9 @@ public final class CompiledTraining: TrainingEngine {
 
   /// Seconds spent compiling the training step.
   public var compileSeconds: Double { compiled.compileSeconds }
+  /// Planned arena bytes of the training step, and what its intermediates take without reuse.
+  public var arenaBytes: Int { compiled.arenaBytes }
+  public var naiveBytes: Int { compiled.naiveBytes }
 
   public func step(_ feeds: [String: Tensor<Float>], step: UInt64) throws -> (loss: Float, logits: Tensor<Float>) {
     let outputs = try compiled.run(feeds, step: step)

@@ -61,6 +61,12 @@ final class IRBuilder {
     return function
   }
 
+  /// Keeps `function` out of its callers: the kernels stay separate functions, which LLVM's code
+  /// generator handles much faster than one entry holding every kernel inlined.
+  func neverInline(_ function: LLVMValueRef) {
+    LLVMAddAttributeAtIndex(function, UInt32.max, LLVMCreateEnumAttribute(context, LLVMGetEnumAttributeKindForName("noinline", 8), 0))
+  }
+
   /// Starts emitting at a new entry block of `function`.
   func beginBody(of function: LLVMValueRef) {
     LLVMPositionBuilderAtEnd(builder, LLVMAppendBasicBlockInContext(context, function, "entry"))
@@ -75,6 +81,12 @@ final class IRBuilder {
   // MARK: - Loops
 
   /// `for i in 0..<count { body(i) }` with an i64 counter; nothing when `count` is 0.
+  /// Copies `count` floats from `source` to `target` with one `memmove` (a copy loop gets fully
+  /// unrolled into thousands of instructions).
+  func copy(_ count: Int, from source: LLVMValueRef, to target: LLVMValueRef) {
+    _ = LLVMBuildMemMove(builder, target, 4, source, 4, int(4 * count))
+  }
+
   func loop(_ count: Int, _ body: (LLVMValueRef) throws -> Void) rethrows {
     guard count > 0 else { return }
     try loop(from: int(0), to: int(count), knownNonEmpty: true, body)
@@ -204,9 +216,12 @@ final class IRBuilder {
 
   /// A private constant array of i32 (index tables), as an `i32*`.
   func table(_ values: [Int]) -> LLVMValueRef {
-    var constants: [LLVMValueRef?] = values.map { LLVMConstInt(i32, UInt64(bitPattern: Int64($0)), 1) }
-    let array = LLVMConstArray(i32, &constants, UInt32(constants.count))
-    let global = LLVMAddGlobal(module, LLVMArrayType(i32, UInt32(values.count)), "table")!
+    // Built from raw little-endian bytes: one LLVM constant instead of one per element, which
+    // made big tables dominate compile time.
+    let bytes = values.map { Int32(truncatingIfNeeded: $0).littleEndian }.withUnsafeBytes { Array($0.bindMemory(to: CChar.self)) }
+    let array = LLVMConstStringInContext(context, bytes, UInt32(bytes.count), 1)
+    let global = LLVMAddGlobal(module, LLVMArrayType(LLVMInt8TypeInContext(context), UInt32(bytes.count)), "table")!
+    LLVMSetAlignment(global, 4)
     LLVMSetInitializer(global, array)
     LLVMSetGlobalConstant(global, 1)
     LLVMSetLinkage(global, LLVMPrivateLinkage)
