@@ -1,6 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// What the examples that compile and parse options use.
+let example: [Target.Dependency] = ["Kiln", "KilnLLVM", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+
 let package = Package(
   name: "Kiln",
   platforms: [.macOS(.v14)],
@@ -44,5 +47,10 @@ let package = Package(
     // Examples a user copies from; each is run by the tests.
     .executableTarget(name: "residual-block", dependencies: ["Kiln"], path: "examples/residual-block"),
     .executableTarget(name: "transfer-learning", dependencies: ["Kiln"], path: "examples/transfer-learning"),
+    .executableTarget(name: "lenet-fashion-mnist", dependencies: example, path: "examples/lenet-fashion-mnist", exclude: ["README.md"]),
+    .executableTarget(name: "autoencoder", dependencies: example, path: "examples/autoencoder", exclude: ["README.md"]),
+    .executableTarget(name: "video-3d", dependencies: example, path: "examples/video-3d", exclude: ["README.md"]),
+    .executableTarget(name: "saliency", dependencies: example, path: "examples/saliency", exclude: ["README.md"]),
+    .executableTarget(name: "resnet-inference", dependencies: example, path: "examples/resnet-inference", exclude: ["export_resnet18.py", "README.md"]),
   ]
 )

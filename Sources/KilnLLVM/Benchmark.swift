@@ -34,7 +34,7 @@ public struct BenchmarkReport: Codable, Sendable {
 
   /// A table for people.
   public var text: String {
-    var lines = [
+    let lines = [
       "model \(model) on \(cpu); LLVM target \(target); OpenBLAS kernel \(blasCore); \(threads) thread" + (threads == 1 ? "" : "s"),
       String(format: "fp32 peak (one thread measured now, × threads): %.1f GFLOPS; JIT compile %.3f s; arena %@ planned against %@ without reuse",
         peakGFLOPS, compileSeconds, bytes(arenaBytes), bytes(naiveBytes)),

@@ -49,15 +49,13 @@ struct SaliencyCommand: ParsableCommand {
     let top = logits.argmaxRows()[0]
     let gradient = try Saliency.gradient(model, input: image, class: top)
     let occlusion = try Saliency.occlusion(model, input: image, class: top, patch: patch, stride: max(patch / 2, 1), fill: image.scalars.min() ?? 0)
-    let (height, width, scale, gap) = (shape[2], shape[3], 8, 8)
-    var picture = RGBImage(width: 3 * width * scale + 2 * gap, height: height * scale, fill: 255)
+    let (height, width) = (shape[2], shape[3])
     let panels = [
       RGBImage.map(image.scalars, width: width, height: height),
       RGBImage.map(gradient.scalars.map(abs), width: width, height: height, colormap: RGBImage.hot),
       RGBImage.map(occlusion.scalars.map { max($0, 0) }, width: width, height: height, colormap: RGBImage.hot),
     ]
-    for (i, panel) in panels.enumerated() { picture.draw(panel, x: i * (width * scale + gap), y: 0, scale: scale) }
-    try picture.writePNG(to: out)
+    try RGBImage.grid([panels], scale: 8, gap: 8).writePNG(to: out)
     let names = FashionMNIST.classNames
     print("image \(index): true class \(names[data.labels[index]]), predicted \(names[top]); wrote \(out)")
   }

@@ -45,6 +45,10 @@ import Testing
     ([9, 9], 3, 1, 2, .circular, 1, 4), ([8, 7], 1, 1, 0, .zero, 1, 1), ([8, 8], 1, 2, 0, .zero, 1, 2), ([5, 6, 7], 3, 1, 1, .zero, 1, 1),
     // Unpadded windows take the affine im2col path.
     ([11, 12], 3, 2, 0, .zero, 2, 1), ([13], 5, 3, 0, .zero, 1, 2), ([5, 6, 7], 2, 1, 0, .zero, 1, 1),
+    // Depthwise (one input channel per group, two filters each) takes the direct loops, with
+    // border and interior regions; the last has no interior at all.
+    ([13, 11], 3, 1, 1, .zero, 1, 4), ([12, 13], 3, 2, 1, .zero, 2, 4), ([17], 5, 2, 2, .zero, 1, 4), ([5, 6, 7], 3, 1, 1, .zero, 1, 4),
+    ([3, 4], 5, 1, 2, .zero, 1, 4), ([9, 10], 3, 2, 0, .zero, 1, 4),
   ]
 
   @Test(arguments: convolutions.indices)

@@ -151,13 +151,6 @@ import Testing
     expectFailure(try kiln("train", "lenet5", "--freeze", "conv7", "--limit", "64"), "cannot freeze conv7")
   }
 
-  @Test func transferLearningExampleRuns() throws {
-    let result = try execute("transfer-learning", ["160"])
-    #expect(result.status == 0, "\(result.stderr)")
-    #expect(result.stdout.contains("after training the head"))
-    #expect(result.stdout.contains("frozen layers bit-identical: true"))
-  }
-
   @Test func badInputGivesOneLineErrors() throws {
     expectFailure(try kiln("summary", "nosuch"), "no model nosuch in the zoo (there are: lenet5, alexnet, vgg11")
     expectFailure(try kiln("summary", "lenet5", "--input-shape", "1,x"), "--input-shape 1,x is not a list of positive integers")

@@ -55,8 +55,8 @@ import Testing
     garbled[8] = UInt8(ascii: "x")
     expectError("the header is not a JSON object") { _ = try SafeTensors.decode(garbled, path: "x.safetensors") }
     let bf16 = try SafeTensors.encode([("a", Tensor(shape: [4], scalars: [1, 2, 3, 4]))], metadata: [:])
-    let patched = Data(String(decoding: bf16, as: UTF8.self).replacingOccurrences(of: "F32", with: "I32").utf8)
-    expectError("a has dtype I32") { _ = try SafeTensors.decode(patched, path: "x") }
+    let patched = Data(String(decoding: bf16, as: UTF8.self).replacingOccurrences(of: "F32", with: "BF16").utf8)
+    expectError("a has dtype BF16; Kiln reads F32, F64, I32 and I64") { _ = try SafeTensors.decode(patched, path: "x") }
     let reshaped = Data(String(decoding: good, as: UTF8.self).replacingOccurrences(of: "[4]", with: "[5]").utf8)
     expectError("a has shape [5] (20 bytes of F32) but spans 16 bytes") { _ = try SafeTensors.decode(reshaped, path: "x") }
     expectError("nope.safetensors: no such file") { _ = try SafeTensors.read("/nonexistent/nope.safetensors") }
@@ -67,7 +67,7 @@ import Testing
     let lenet = try Model(graph: Zoo.lenet5())
     let other = try Model(name: "other", input: [1, 1, 32, 32]) { Conv2D(6, kernel: 3, name: "conv1") }
     try SafeTensors.write(other.parameters.entries, to: directory + "/other.safetensors")
-    expectError("other.safetensors", "parameter conv1.weight is [6,1,3,3] but model lenet5 expects [6,1,5,5]") {
+    expectError("other.safetensors", "parameter conv1.weight is [6,1,3,3] but model lenet5 expects [6,1,5,5]", "9 mismatches", "… 4 more") {
       _ = try lenet.loadingWeights(from: directory + "/other.safetensors")
     }
     var extra = lenet.parameters.entries
@@ -80,6 +80,25 @@ import Testing
     expectError("parameter fc2.bias [10] of model lenet5 has no value") {
       _ = try lenet.loadingWeights(from: directory + "/short.safetensors")
     }
+  }
+
+  @Test func pytorchStateDictsLoad() throws {
+    // An I64 scalar (PyTorch's num_batches_tracked) and an I32 vector, built by hand.
+    let json = #"{"n":{"dtype":"I64","shape":[],"data_offsets":[0,8]},"v":{"dtype":"I32","shape":[2],"data_offsets":[8,16]}}"#
+    var data = Data()
+    withUnsafeBytes(of: UInt64(json.utf8.count).littleEndian) { data.append(contentsOf: $0) }
+    data.append(Data(json.utf8))
+    for value in [Int64(123_456)] { withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) } }
+    for value in [Int32(-3), Int32(9)] { withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) } }
+    let decoded = try SafeTensors.decode(data, path: "x").tensors
+    #expect(decoded.map(\.name) == ["n", "v"])
+    #expect(decoded[0].tensor.scalars == [123_456] && decoded[0].tensor.shape == [])
+    #expect(decoded[1].tensor.scalars == [-3, 9])
+    // Batch-norm step counters are skipped when weights load.
+    let directory = try temporaryDirectory()
+    let model = try Model(graph: Zoo.resnet(.resnet18, input: [1, 3, 32, 32], classes: 4), seed: 1)
+    try SafeTensors.write(model.parameters.entries + [("bn1.num_batches_tracked", Tensor(shape: [], scalars: [5]))], to: directory + "/r.safetensors")
+    #expect(try model.loadingWeights(from: directory + "/r.safetensors").parameters == model.parameters)
   }
 
   @Test func modelFilesAreCheckedWhenRead() throws {

@@ -53,10 +53,11 @@ extension Model {
 }
 
 extension Graph {
-  /// A model of this graph with parameters read from a safetensors file.
+  /// A model of this graph with parameters read from a safetensors file. PyTorch's batch-norm
+  /// step counters (`*.num_batches_tracked`) are ignored, so a `state_dict` loads as it is.
   public func withWeights(from path: String) throws -> Model {
     var store = ParameterStore()
-    for (name, tensor) in try SafeTensors.read(path).tensors { store[name] = tensor }
+    for (name, tensor) in try SafeTensors.read(path).tensors where !name.hasSuffix(".num_batches_tracked") { store[name] = tensor }
     do {
       return try Model(graph: self, parameters: store)
     } catch let error as KilnError {

@@ -9,7 +9,7 @@ public enum SafeTensors {
     try AtomicFile.write(encode(tensors, metadata: metadata), to: path)
   }
 
-  /// Reads every tensor of `path` (F32, or F64 converted to F32), in file order.
+  /// Reads every tensor of `path` (F32; F64, I32 and I64 converted to F32), in file order.
   public static func read(_ path: String) throws -> (tensors: [(name: String, tensor: Tensor<Float>)], metadata: [String: String]) {
     try decode(AtomicFile.read(path), path: path)
   }
@@ -53,11 +53,14 @@ public enum SafeTensors {
         let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2,
         shape.allSatisfy({ $0 >= 0 })
       else { throw fail("the entry of \(name) needs dtype, shape and two data_offsets") }
-      let width: Int
+      // The element width and how its little-endian bits become a Float.
+      let (width, convert): (Int, (UInt64) -> Float)
       switch dtype {
-      case "F32": width = 4
-      case "F64": width = 8
-      default: throw fail("\(name) has dtype \(dtype); Kiln reads F32 and F64 (convert with tensor.float())")
+      case "F32": (width, convert) = (4, { Float(bitPattern: UInt32(truncatingIfNeeded: $0)) })
+      case "F64": (width, convert) = (8, { Float(Double(bitPattern: $0)) })
+      case "I32": (width, convert) = (4, { Float(Int32(bitPattern: UInt32(truncatingIfNeeded: $0))) })
+      case "I64": (width, convert) = (8, { Float(Int64(bitPattern: $0)) })
+      default: throw fail("\(name) has dtype \(dtype); Kiln reads F32, F64, I32 and I64 (convert with tensor.float())")
       }
       let (begin, end) = (offsets[0], offsets[1])
       let count = shape.reduce(1, *)
@@ -69,8 +72,7 @@ public enum SafeTensors {
       }
       let scalars: [Float] = (0..<count).map { i in
         let at = dataStart + begin + i * width
-        let raw = (0..<width).reduce(UInt64(0)) { $0 | UInt64(bytes[at + $1]) << (8 * UInt64($1)) }
-        return width == 4 ? Float(bitPattern: UInt32(raw)) : Float(Double(bitPattern: raw))
+        return convert((0..<width).reduce(UInt64(0)) { $0 | UInt64(bytes[at + $1]) << (8 * UInt64($1)) })
       }
       entries.append((name, Tensor(shape: shape, scalars: scalars), begin, end))
     }

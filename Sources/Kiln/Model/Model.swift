@@ -41,22 +41,29 @@ public struct Model: Sendable {
   }
 
   /// A model from a graph and parameter values, checked against each other: every parameter of
-  /// the graph needs a tensor of its shape, and there may be no other tensors.
+  /// the graph needs a tensor of its shape, and there may be no other tensors. The error lists the
+  /// first mismatches of all three kinds and how many there are.
   public init(graph: Graph, parameters: ParameterStore) throws {
     try graph.verify()
     let expected = graph.parameters.map { graph[$0] }
+    var mismatches: [String] = []
     for node in expected {
-      guard let tensor = parameters[node.name] else {
-        throw KilnError.invalidArgument("parameter \(node.name) \(node.type) of model \(graph.name) has no value")
-      }
-      guard tensor.shape == node.type.shape else {
-        throw KilnError.invalidArgument(
-          "parameter \(node.name) is \(TensorType(tensor.shape)) but model \(graph.name) expects \(node.type)")
+      if let tensor = parameters[node.name] {
+        if tensor.shape != node.type.shape { mismatches.append("parameter \(node.name) is \(TensorType(tensor.shape)) but model \(graph.name) expects \(node.type)") }
+      } else {
+        mismatches.append("parameter \(node.name) \(node.type) of model \(graph.name) has no value")
       }
     }
     let known = Set(expected.map(\.name))
-    if let stray = parameters.names.first(where: { !known.contains($0) }) {
-      throw KilnError.invalidArgument("tensor \(stray) is not a parameter of model \(graph.name); are these weights for another model?")
+    for stray in parameters.names where !known.contains(stray) {
+      mismatches.append("tensor \(stray) is not a parameter of model \(graph.name)")
+    }
+    if !mismatches.isEmpty {
+      let shown = 5
+      let more = mismatches.count > shown ? "; … \(mismatches.count - shown) more" : ""
+      throw KilnError.invalidArgument(
+        "\(mismatches.count) mismatch\(mismatches.count == 1 ? "" : "es") between these weights and model \(graph.name): "
+          + mismatches.prefix(shown).joined(separator: "; ") + more + " (are they the weights of another model or input size?)")
     }
     self.graph = graph
     var ordered = ParameterStore()

@@ -140,22 +140,34 @@ enum ConvolutionLowering {
     }
   }
 
-  /// y = W·im2col(x) per sample and group, then the bias.
+  /// `body(n·groups + g, g)` for every sample n and group g, as one loop at run time (code per
+  /// group would grow with the channel count of depthwise convolutions). Channels are grouped
+  /// contiguously, so sample n's group g starts at (n·groups + g) times a group's size.
+  static func forEachSampleAndGroup(_ ir: IRBuilder, batch: Int, groups: Int, _ body: (_ sampleGroup: LLVMValueRef, _ group: LLVMValueRef) -> Void) {
+    ir.loop(batch * groups) { sampleGroup in
+      body(sampleGroup, groups == 1 ? ir.int(0) : LLVMBuildURem(ir.builder, sampleGroup, ir.int(groups), "")!)
+    }
+  }
+
+  /// y = W·im2col(x) per sample and group (direct loops for depthwise convolutions), then the bias.
   static func forward(_ k: Kernel, _ a: ConvAttrs) {
     let ir = k.ir
     let (xShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
     let s = ConvolutionShape(x: xShape, weight: wShape, output: k.type.shape, groups: a.groups)
-    ir.loop(s.batch) { n in
-      for group in 0..<a.groups {
-        let x = ir.element(k.inputs[0], ir.affine(n, s.inChannels * s.inPlane, group * s.inPerGroup * s.inPlane))
-        var columns = x
-        if !s.isPointwise(a), let scratch = k.scratch {
-          columns = emitIm2col(ir, a, x: xShape, weight: wShape, output: k.type.shape, source: x, scratch: scratch, shape: s)
-        }
-        let w = ir.element(k.inputs[1], ir.int(group * s.outPerGroup * s.depth))
-        let out = ir.element(k.output, ir.affine(n, s.outChannels * s.outPlane, group * s.outPerGroup * s.outPlane))
-        ir.sgemm(m: s.outPerGroup, n: s.outPlane, k: s.depth, a: w, lda: s.depth, b: columns, ldb: s.outPlane, c: out, ldc: s.outPlane)
+    if DepthwiseConvolution.applies(a, s) {
+      DepthwiseConvolution.emit(k, a, s)
+      Lowering.finish(k, bias: k.inputs.count > 2 ? k.inputs[2] : nil, channels: s.outChannels, inner: s.outPlane)
+      return
+    }
+    forEachSampleAndGroup(ir, batch: s.batch, groups: a.groups) { sampleGroup, group in
+      let x = ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane))
+      var columns = x
+      if !s.isPointwise(a), let scratch = k.scratch {
+        columns = emitIm2col(ir, a, x: xShape, weight: wShape, output: k.type.shape, source: x, scratch: scratch, shape: s)
       }
+      let w = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
+      let out = ir.element(k.output, ir.affine(sampleGroup, s.outPerGroup * s.outPlane))
+      ir.sgemm(m: s.outPerGroup, n: s.outPlane, k: s.depth, a: w, lda: s.depth, b: columns, ldb: s.outPlane, c: out, ldc: s.outPlane)
     }
     Lowering.finish(k, bias: k.inputs.count > 2 ? k.inputs[2] : nil, channels: s.outChannels, inner: s.outPlane)
   }
@@ -166,17 +178,15 @@ enum ConvolutionLowering {
     let (xShape, dyShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
     let s = ConvolutionShape(x: xShape, weight: k.type.shape, output: dyShape, groups: a.conv.groups)
     k.elementwise { _ in ir.float(0) }
-    ir.loop(s.batch) { n in
-      for group in 0..<a.conv.groups {
-        let x = ir.element(k.inputs[0], ir.affine(n, s.inChannels * s.inPlane, group * s.inPerGroup * s.inPlane))
-        var columns = x
-        if !s.isPointwise(a.conv), let scratch = k.scratch {
-          columns = emitIm2col(ir, a.conv, x: xShape, weight: k.type.shape, output: dyShape, source: x, scratch: scratch, shape: s)
-        }
-        let dy = ir.element(k.inputs[1], ir.affine(n, s.outChannels * s.outPlane, group * s.outPerGroup * s.outPlane))
-        let dw = ir.element(k.output, ir.int(group * s.outPerGroup * s.depth))
-        ir.sgemm(transposeB: true, m: s.outPerGroup, n: s.depth, k: s.outPlane, a: dy, lda: s.outPlane, b: columns, ldb: s.outPlane, c: dw, ldc: s.depth, beta: 1)
+    forEachSampleAndGroup(ir, batch: s.batch, groups: a.conv.groups) { sampleGroup, group in
+      let x = ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane))
+      var columns = x
+      if !s.isPointwise(a.conv), let scratch = k.scratch {
+        columns = emitIm2col(ir, a.conv, x: xShape, weight: k.type.shape, output: dyShape, source: x, scratch: scratch, shape: s)
       }
+      let dy = ir.element(k.inputs[1], ir.affine(sampleGroup, s.outPerGroup * s.outPlane))
+      let dw = ir.element(k.output, ir.affine(group, s.outPerGroup * s.depth))
+      ir.sgemm(transposeB: true, m: s.outPerGroup, n: s.depth, k: s.outPlane, a: dy, lda: s.outPlane, b: columns, ldb: s.outPlane, c: dw, ldc: s.depth, beta: 1)
     }
   }
 
@@ -189,14 +199,12 @@ enum ConvolutionLowering {
     let table = transposedTable(ir, gather, positions: s.outPlane, taps: s.taps)
     guard let columns = k.scratch else { return }
     k.elementwise { _ in ir.float(0) }
-    ir.loop(s.batch) { n in
-      for group in 0..<a.conv.groups {
-        let dy = ir.element(k.inputs[0], ir.affine(n, s.outChannels * s.outPlane, group * s.outPerGroup * s.outPlane))
-        let w = ir.element(k.inputs[1], ir.int(group * s.outPerGroup * s.depth))
-        ir.sgemm(transposeA: true, m: s.depth, n: s.outPlane, k: s.outPerGroup, a: w, lda: s.depth, b: dy, ldb: s.outPlane, c: columns, ldc: s.outPlane)
-        let dx = ir.element(k.output, ir.affine(n, s.inChannels * s.inPlane, group * s.inPerGroup * s.inPlane))
-        col2im(ir, columns: columns, table: table, destination: dx, channels: s.inPerGroup, taps: s.taps, positions: s.outPlane, destinationPlane: s.inPlane)
-      }
+    forEachSampleAndGroup(ir, batch: s.batch, groups: a.conv.groups) { sampleGroup, group in
+      let dy = ir.element(k.inputs[0], ir.affine(sampleGroup, s.outPerGroup * s.outPlane))
+      let w = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
+      ir.sgemm(transposeA: true, m: s.depth, n: s.outPlane, k: s.outPerGroup, a: w, lda: s.depth, b: dy, ldb: s.outPlane, c: columns, ldc: s.outPlane)
+      let dx = ir.element(k.output, ir.affine(sampleGroup, s.inPerGroup * s.inPlane))
+      col2im(ir, columns: columns, table: table, destination: dx, channels: s.inPerGroup, taps: s.taps, positions: s.outPlane, destinationPlane: s.inPlane)
     }
   }
 
@@ -212,14 +220,12 @@ enum ConvolutionLowering {
     let table = transposedTable(ir, scatter, positions: inPlane, taps: taps)
     guard let columns = k.scratch else { return }
     k.elementwise { _ in ir.float(0) }
-    ir.loop(xShape[0]) { n in
-      for group in 0..<a.groups {
-        let x = ir.element(k.inputs[0], ir.affine(n, inChannels * inPlane, group * inPerGroup * inPlane))
-        let w = ir.element(k.inputs[1], ir.int(group * inPerGroup * outPerGroup * taps))
-        ir.sgemm(transposeA: true, m: outPerGroup * taps, n: inPlane, k: inPerGroup, a: w, lda: outPerGroup * taps, b: x, ldb: inPlane, c: columns, ldc: inPlane)
-        let out = ir.element(k.output, ir.affine(n, outChannels * outPlane, group * outPerGroup * outPlane))
-        col2im(ir, columns: columns, table: table, destination: out, channels: outPerGroup, taps: taps, positions: inPlane, destinationPlane: outPlane)
-      }
+    forEachSampleAndGroup(ir, batch: xShape[0], groups: a.groups) { sampleGroup, group in
+      let x = ir.element(k.inputs[0], ir.affine(sampleGroup, inPerGroup * inPlane))
+      let w = ir.element(k.inputs[1], ir.affine(group, inPerGroup * outPerGroup * taps))
+      ir.sgemm(transposeA: true, m: outPerGroup * taps, n: inPlane, k: inPerGroup, a: w, lda: outPerGroup * taps, b: x, ldb: inPlane, c: columns, ldc: inPlane)
+      let out = ir.element(k.output, ir.affine(sampleGroup, outPerGroup * outPlane))
+      col2im(ir, columns: columns, table: table, destination: out, channels: outPerGroup, taps: taps, positions: inPlane, destinationPlane: outPlane)
     }
     Lowering.finish(k, bias: k.inputs.count > 2 ? k.inputs[2] : nil, channels: outChannels, inner: outPlane)
   }

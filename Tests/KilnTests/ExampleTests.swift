@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+
+@testable import Kiln
+
+/// The examples of `examples/`, each run at a small size as a user would run it.
+@Suite struct ExampleTests {
+  func run(_ example: String, _ arguments: [String]) throws -> CLITests.Result {
+    let result = try CLITests().execute(example, arguments)
+    #expect(result.status == 0, "\(example): \(result.stderr)")
+    return result
+  }
+
+  @Test func transferLearning() throws {
+    let result = try run("transfer-learning", ["160"])
+    #expect(result.stdout.contains("after training the head"))
+    #expect(result.stdout.contains("frozen layers bit-identical: true"))
+  }
+
+  @Test func lenetFashionMNIST() throws {
+    let directory = try temporaryDirectory()
+    let result = try run("lenet-fashion-mnist", ["--limit", "640", "--test-limit", "200", "--epochs", "1", "--out", directory])
+    #expect(result.stdout.contains("epoch 1: loss"))
+    let accuracy = result.stdout.split(separator: "\n").first { $0.hasPrefix("test accuracy") }
+    #expect(accuracy != nil, "\(result.stdout)")
+    for file in ["lenet5.safetensors", "lenet5.so", "lenet5.h"] {
+      #expect(FileManager.default.fileExists(atPath: "\(directory)/\(file)"), "\(file) missing")
+    }
+    // The saved weights load into the batch-1 model.
+    _ = try Zoo.lenet5(input: [1, 1, 32, 32]).withWeights(from: "\(directory)/lenet5.safetensors")
+  }
+
+  @Test func saliency() throws {
+    let directory = try temporaryDirectory()
+    let result = try run("saliency", ["--limit", "640", "--images", "2", "--out", directory])
+    #expect(result.stdout.contains("image 0: Ankle boot, predicted"), "\(result.stdout)")
+    #expect(result.stdout.contains("of the gradient lies on the garment"))
+    let png = try Data(contentsOf: URL(fileURLWithPath: directory + "/saliency.png"))
+    #expect(png.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+  }
+
+  @Test func autoencoder() throws {
+    let directory = try temporaryDirectory()
+    let result = try run("autoencoder", ["--limit", "1024", "--epochs", "1", "--show", "4", "--out", directory])
+    // "test images: mean squared error E per pixel (predicting the mean pixel everywhere: B)"
+    let numbers = result.stdout.split(separator: "\n").first { $0.hasPrefix("test images") }?
+      .split(whereSeparator: { " ():".contains($0) }).compactMap { Float($0) } ?? []
+    #expect(numbers.count == 2 && numbers[0] < numbers[1], "reconstructions no better than the mean: \(result.stdout)")
+    #expect(FileManager.default.fileExists(atPath: directory + "/reconstructions.png"))
+  }
+
+  @Test func video3D() throws {
+    let result = try run("video-3d", ["--clips", "320", "--test-clips", "40", "--epochs", "1"])
+    #expect(result.stdout.contains("epoch 1: loss"))
+    #expect(result.stdout.contains("over 40 clips (right"), "\(result.stdout)")
+  }
+
+  @Test func resnetInferenceLoadsStateDictsAndListsMismatches() throws {
+    let directory = try temporaryDirectory()
+    let model = try Model(graph: Zoo.resnet(.resnet18, input: [1, 3, 32, 32]), seed: 7)
+    // A state_dict as PyTorch writes it: with batch-norm step counters.
+    let counters = model.parameters.names.filter { $0.hasSuffix("running_mean") }.map {
+      ($0.replacingOccurrences(of: "running_mean", with: "num_batches_tracked"), Tensor<Float>(shape: [], scalars: [100]))
+    }
+    try SafeTensors.write(model.parameters.entries + counters, to: directory + "/weights.safetensors")
+    let input = model.graph.sampleInputs(seed: 2)["input"]!
+    try SafeTensors.write([("input", input), ("logits", try model.predict(input))], to: directory + "/reference.safetensors")
+    let result = try run(
+      "resnet-inference", ["--weights", directory + "/weights.safetensors", "--reference", directory + "/reference.safetensors", "--repetitions", "2"])
+    #expect(result.stdout.contains("ResNet-18: 11689512 weights and 9600 batch-norm statistics"))
+    #expect(result.stdout.contains("matches the reference within 1e-4"), "\(result.stdout)")
+
+    // ResNet-34's weights: the error lists the first mismatches and how many there are.
+    let other = try Model(graph: Zoo.resnet(.resnet34, input: [1, 3, 32, 32]), seed: 7)
+    try SafeTensors.write(other.parameters.entries, to: directory + "/resnet34.safetensors")
+    let failure = try CLITests().execute("resnet-inference", ["--weights", directory + "/resnet34.safetensors", "--size", "32"])
+    #expect(failure.status != 0)
+    #expect(failure.stderr.contains("mismatches between these weights and model resnet18"), "\(failure.stderr)")
+    #expect(failure.stderr.contains("tensor layer1.2.conv1.weight is not a parameter of model resnet18"), "\(failure.stderr)")
+  }
+}
