@@ -55,6 +55,29 @@ import Testing
     #expect(result.stdout.contains("over 40 clips (right"), "\(result.stdout)")
   }
 
+  /// The numbers of the lines of `text` that start with `prefix`, e.g. the losses of "step N: loss L".
+  func numbers(_ text: String, after prefix: String) -> [Float] {
+    text.split(separator: "\n").filter { $0.hasPrefix(prefix) }.compactMap { $0.split(separator: " ").last.flatMap { Float($0) } }
+  }
+
+  @Test func styleTransfer() throws {
+    let directory = try temporaryDirectory()
+    let result = try run("style-transfer", ["--steps", "40", "--out", directory])
+    let losses = numbers(result.stdout, after: "step ")
+    #expect(losses.count == 6 && losses.last! < 0.5 * losses.first!, "the loss did not fall: \(result.stdout)")
+    #expect(FileManager.default.fileExists(atPath: directory + "/style-transfer.png"))
+  }
+
+  @Test func textCNN() throws {
+    let data = packageRoot.appendingPathComponent("examples/text-cnn/sentences.tsv").path
+    let result = try run("text-cnn", ["--data", data, "--epochs", "6"])
+    #expect(result.stdout.contains("320 training and 80 test sentences, 4 classes (cooking, sports, technology, weather)"))
+    let accuracy = result.stdout.split(separator: "\n").first { $0.hasPrefix("test accuracy") }?.split(separator: " ")[2].dropLast()
+    #expect(accuracy.flatMap { Double($0) }.map { $0 > 50 } == true, "no better than chance (25%): \(result.stdout)")
+    let missing = try CLITests().execute("text-cnn", ["--data", "/nonexistent/sentences.tsv"])
+    #expect(missing.status != 0 && missing.stderr.contains("cannot read /nonexistent/sentences.tsv"))
+  }
+
   @Test func resnetInferenceLoadsStateDictsAndListsMismatches() throws {
     let directory = try temporaryDirectory()
     let model = try Model(graph: Zoo.resnet(.resnet18, input: [1, 3, 32, 32]), seed: 7)
