@@ -45,8 +45,8 @@ let package = Package(
     .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnRuntime"]),
     .testTarget(name: "KilnLLVMTests", dependencies: ["KilnLLVM", "Kiln"]),
     // Examples a user copies from; each is run by the tests.
-    .executableTarget(name: "residual-block", dependencies: ["Kiln"], path: "examples/residual-block"),
-    .executableTarget(name: "transfer-learning", dependencies: ["Kiln"], path: "examples/transfer-learning"),
+    .executableTarget(name: "residual-block", dependencies: ["Kiln"], path: "examples/residual-block", exclude: ["README.md"]),
+    .executableTarget(name: "transfer-learning", dependencies: ["Kiln"], path: "examples/transfer-learning", exclude: ["README.md"]),
     .executableTarget(name: "lenet-fashion-mnist", dependencies: example, path: "examples/lenet-fashion-mnist", exclude: ["README.md"]),
     .executableTarget(name: "autoencoder", dependencies: example, path: "examples/autoencoder", exclude: ["README.md"]),
     .executableTarget(name: "video-3d", dependencies: example, path: "examples/video-3d", exclude: ["README.md"]),

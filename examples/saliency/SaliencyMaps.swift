@@ -40,13 +40,15 @@ import KilnLLVM
         RGBImage.map(gradient, width: 32, height: 32, colormap: RGBImage.hot),
         RGBImage.map(occlusion.scalars.map { max($0, 0) }, width: 32, height: 32, colormap: RGBImage.hot),
       ])
-      // How much of the gradient falls on the garment (pixels brighter than the background).
+      // How much of each map falls on the garment (pixels brighter than the background).
       let garment = image.scalars.map { $0 > background + 0.1 }
-      let onGarment = zip(gradient, garment).filter(\.1).map(\.0).reduce(0, +) / max(gradient.reduce(0, +), .leastNormalMagnitude)
+      func share(_ map: [Float]) -> Float {
+        zip(map, garment).filter(\.1).map(\.0).reduce(0, +) / max(map.reduce(0, +), .leastNormalMagnitude)
+      }
       let area = Float(garment.filter { $0 }.count) / Float(garment.count)
       let names = FashionMNIST.classNames
-      print(String(format: "image %d: %@, predicted %@; %.0f%% of the gradient lies on the garment, which covers %.0f%% of the image",
-        index, names[test.labels[index]], names[predicted], 100 * onGarment, 100 * area))
+      print(String(format: "image %d: %@, predicted %@; the garment covers %.0f%% of the image and holds %.0f%% of the gradient, %.0f%% of the occlusion drop",
+        index, names[test.labels[index]], names[predicted], 100 * area, 100 * share(gradient), 100 * share(occlusion.scalars.map { max($0, 0) })))
     }
     try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
     try RGBImage.grid(rows, scale: 6, gap: 6).writePNG(to: "\(out)/saliency.png")
