@@ -21,9 +21,13 @@ public final class Compiler: @unchecked Sendable {
   /// The CPU LLVM targets and whether it has AVX-512.
   public var targetDescription: String { "\(target.cpu) (\(target.triple))" + (target.hasAVX512 ? ", AVX-512" : "") }
 
-  /// JIT-compiles `model`'s graph; its parameters are bound to the result.
-  public func compile(_ model: Model, threads: Int = 1) throws -> CompiledModel {
-    try CompiledModel(compiler: self, graph: model.graph, parameters: model.parameters, threads: threads)
+  /// JIT-compiles `model`'s graph; its parameters are bound to the result. Batch norms that
+  /// follow convolutions are folded into them first (`Model.foldingBatchNorm`; training graphs are
+  /// left as they are), unless `foldBatchNorm` is false: then every parameter of the model stays
+  /// readable and settable on the result by its name.
+  public func compile(_ model: Model, threads: Int = 1, foldBatchNorm: Bool = true) throws -> CompiledModel {
+    let model = foldBatchNorm ? try model.foldingBatchNorm() : model
+    return try CompiledModel(compiler: self, graph: model.graph, parameters: model.parameters, threads: threads)
   }
 
   /// The optimised module as assembly (tests check it for vector instructions).

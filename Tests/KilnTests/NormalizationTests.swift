@@ -14,6 +14,44 @@ import Testing
     try Model(name: "bn", input: [2, 1, 1, 2]) { BatchNorm(epsilon: 0, momentum: 0.1, name: "bn") }
   }
 
+  @Test func batchNormFoldsIntoTheConvolutionBeforeIt() throws {
+    // Hand-checked: a 1×1 convolution with weight 2 and bias 1, then γ = 3, β = 0.5, μ = 1,
+    // σ² = 3 (ε = 1): scale 3/2, so the folded weight is 3 and the bias (1 − 1)·1.5 + 0.5 = 0.5.
+    let single = try Model(name: "single", input: [1, 1, 1, 2]) { x in
+      try x.apply(Conv2D(1, kernel: 1, name: "conv")).apply(BatchNorm(epsilon: 1, name: "bn"))
+    }
+    var parameters = single.parameters
+    parameters["conv.weight"] = Tensor(shape: [1, 1, 1, 1], scalars: [2])
+    parameters["conv.bias"] = Tensor(shape: [1], scalars: [1])
+    for (name, value) in [("weight", 3), ("bias", 0.5), ("running_mean", 1), ("running_var", 3)] as [(String, Float)] {
+      parameters["bn.\(name)"] = Tensor(shape: [1], scalars: [value])
+    }
+    let folded = try Model(graph: single.graph, parameters: parameters).foldingBatchNorm()
+    #expect(folded.parameters.names == ["conv.weight", "conv.bias"])
+    #expect(folded.parameters["conv.weight"]?.scalars == [3] && folded.parameters["conv.bias"]?.scalars == [0.5])
+    #expect(try folded.predict(Tensor<Float>(shape: [1, 1, 1, 2], scalars: [1, -2])).scalars == [3.5, -5.5])
+
+    // ResNet-18 with random statistics: the same outputs, no batch norm left, a bias per conv.
+    var model = try Model(graph: Zoo.resnet(.resnet18, input: [1, 3, 32, 32], classes: 10), seed: 2)
+    var generator = SplitMix64(seed: 3)
+    for name in model.parameters.names where name.contains("bn") || name.contains("downsample.1") {
+      let tensor = model.parameters[name]!
+      let low: Float = name.hasSuffix("running_var") || name.hasSuffix("weight") ? 0.5 : -0.3
+      model.parameters[name] = Tensor(shape: tensor.shape, scalars: tensor.scalars.map { _ in low + 0.6 * Float(generator.nextUnit()) })
+    }
+    let resnet = try model.foldingBatchNorm()
+    #expect(!resnet.graph.nodes.contains { if case .batchNorm = $0.op { return true } else { return false } })
+    #expect(resnet.parameters["layer1.0.conv1.bias"]?.shape == [64])
+    let input = model.graph.sampleInputs(seed: 4)
+    let (expected, actual) = (try model.run(input)[0], try resnet.run(input)[0])
+    let scale = expected.scalars.map(abs).max() ?? 1
+    #expect(zip(expected.scalars, actual.scalars).allSatisfy { abs($0 - $1) <= 1e-4 * scale })
+    // Training graphs are left alone.
+    let training = try TrainingGraph(model: single.graph, loss: .meanSquaredError, optimizer: Optimizer(.sgd))
+    let store = Model.initialParameters(for: training.graph, seed: 0)
+    #expect(try Model(graph: training.graph, parameters: store).foldingBatchNorm().graph == training.graph)
+  }
+
   @Test func trainingUsesBatchStatisticsAndUpdatesRunningOnes() throws {
     let model = try batchNormModel()
     let training = try model.graph.forTraining()
