@@ -52,7 +52,7 @@ import KilnLLVM
     for epoch in 0..<epochs {
       var generator = SplitMix64(seed: UInt64(epoch))
       var order = Array(training.indices)
-      for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
+      order.shuffle(using: &generator)
       var (correct, seen, loss) = (0, 0, 0.0)
       for start in stride(from: 0, to: order.count - Self.batch + 1, by: Self.batch) {
         let batch = order[start..<(start + Self.batch)].map { training[$0] }

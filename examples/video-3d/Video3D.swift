@@ -78,7 +78,7 @@ import KilnLLVM
     for epoch in 0..<epochs {
       var generator = SplitMix64(seed: UInt64(epoch))
       var order = Array(0..<count)
-      for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
+      order.shuffle(using: &generator)
       var (correct, seen, loss) = (0, 0, 0.0)
       for start in stride(from: 0, to: count - Self.batch + 1, by: Self.batch) {
         let indices = Array(order[start..<(start + Self.batch)])
