@@ -60,6 +60,9 @@ struct Train: ParsableCommand {
   @Option(help: "jit (the training step compiled with LLVM) or interp (the reference interpreter).")
   var backend = Backend.jit
 
+  @Option(help: "Augment training images: comma-separated cropN (shift up to N pixels, background padding), translateN (edge padding), flip; e.g. crop4,flip.")
+  var augment: String?
+
   @Option(help: "Threads for the compiled training step's loops (results are the same for any count).")
   var threads = 1
 
@@ -101,10 +104,11 @@ struct Train: ParsableCommand {
       firstEpoch = try trainer.resume(from: resume)
       say("resumed \(resume) after epoch \(firstEpoch) (step \(trainer.steps))")
     }
+    let augmentation = try augment.map { try Augmentation($0) }
     let rates: LearningRateSchedule =
       schedule == "step" ? .step(lr, every: stepEpochs, gamma: 0.1) : schedule == "cosine" ? .cosine(lr, epochs: epochs) : .constant(lr)
     for epoch in firstEpoch..<epochs {
-      let result = try trainer.trainEpoch(on: train, epoch: epoch, seed: options.seed, schedule: rates) { done, total, sofar in
+      let result = try trainer.trainEpoch(on: train, epoch: epoch, seed: options.seed, schedule: rates, augmentation: augmentation) { done, total, sofar in
         Progress.show(epoch: epoch + 1, of: epochs, done: done, total: total, sofar)
       }
       let (accuracy, testLoss) = try evaluate(try trainer.trainedModel, on: test)

@@ -151,6 +151,29 @@ import Testing
     expectFailure(try kiln("train", "lenet5", "--freeze", "conv7", "--limit", "64"), "cannot freeze conv7")
   }
 
+  @Test func trainWithAugmentation() throws {
+    let directory = try temporaryDirectory()
+    let result = try kiln("train", "lenet5", "--limit", "64", "--batch", "32", "--augment", "crop2,flip", "--out", directory + "/w.safetensors")
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stdout.contains("epoch 1:"))
+    expectFailure(try kiln("train", "lenet5", "--limit", "64", "--augment", "blur"), "augmentation blur is not one of cropN, translateN or flip")
+  }
+
+  @Test func visualizeDrawsFiltersAndFeatureMaps() throws {
+    let directory = try temporaryDirectory()
+    let filters = try kiln("visualize", "lenet5", "--out", directory + "/filters.png")
+    #expect(filters.status == 0, "\(filters.stderr)")
+    #expect(filters.stdout.contains("6 filters of 1×5×5"))
+    let maps = try kiln("visualize", "lenet5", "--what", "activations", "--layer", "pool1", "--index", "2", "--out", directory + "/maps.png")
+    #expect(maps.status == 0, "\(maps.stderr)")
+    #expect(maps.stdout.contains("6 maps of 14×14 from pool1 for test image 2 (Trouser)"))
+    for file in ["filters.png", "maps.png"] {
+      #expect(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(file)")).prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+    }
+    expectFailure(try kiln("visualize", "lenet5", "--what", "activations"), "--what activations needs --layer")
+    expectFailure(try kiln("visualize", "lenet5", "--layer", "fc9"), "lenet5 has no 2D convolution called fc9")
+  }
+
   @Test func badInputGivesOneLineErrors() throws {
     expectFailure(try kiln("summary", "nosuch"), "no model nosuch in the zoo (there are: lenet5, alexnet, vgg11")
     expectFailure(try kiln("summary", "lenet5", "--input-shape", "1,x"), "--input-shape 1,x is not a list of positive integers")

@@ -34,19 +34,29 @@ public struct RGBImage: Sendable, Equatable {
     }
   }
 
-  /// `values` `[height, width]` mapped linearly from their range to grey (or to `colormap`).
-  public static func map(_ values: [Float], width: Int, height: Int, colormap: ((Float) -> (UInt8, UInt8, UInt8))? = nil) -> RGBImage {
-    let (low, high) = (values.min() ?? 0, values.max() ?? 1)
+  /// `values` `[height, width]` mapped linearly from `range` (default: their own) to grey (or to
+  /// `colormap`).
+  public static func map(
+    _ values: [Float], width: Int, height: Int, range: ClosedRange<Float>? = nil, colormap: ((Float) -> (UInt8, UInt8, UInt8))? = nil
+  ) -> RGBImage {
+    let (low, high) = range.map { ($0.lowerBound, $0.upperBound) } ?? (values.min() ?? 0, values.max() ?? 1)
     let span = high > low ? high - low : 1
     var image = RGBImage(width: width, height: height)
     for y in 0..<height {
       for x in 0..<width {
-        let t = (values[y * width + x] - low) / span
+        let t = min(max((values[y * width + x] - low) / span, 0), 1)
         let grey = UInt8((t * 255).rounded())
         image[x, y] = colormap?(t) ?? (grey, grey, grey)
       }
     }
     return image
+  }
+
+  /// A diverging colour map for signed values: blue at 0, white at ½, red at 1.
+  public static func diverging(_ t: Float) -> (UInt8, UInt8, UInt8) {
+    let u = min(max(t, 0), 1)
+    func level(_ v: Float) -> UInt8 { UInt8((min(max(v, 0), 1) * 255).rounded()) }
+    return u < 0.5 ? (level(2 * u), level(2 * u), 255) : (255, level(2 - 2 * u), level(2 - 2 * u))
   }
 
   /// The "hot" colour map: black → red → yellow → white as `t` goes 0 → 1.

@@ -104,10 +104,11 @@ public struct Trainer {
   }
 
   /// One epoch over `data` in batches of the training batch size, shuffled with `seed` + `epoch`
-  /// (so a resumed run sees the same order), the learning rate from `schedule`. `progress` is
-  /// called after every batch with the batches done and the running result.
+  /// (so a resumed run sees the same order), the learning rate from `schedule`, each batch
+  /// changed by `augmentation` (seeded by the step number). `progress` is called after every
+  /// batch with the batches done and the running result.
   public mutating func trainEpoch(
-    on data: Dataset, epoch: Int, seed: UInt64, schedule: LearningRateSchedule,
+    on data: Dataset, epoch: Int, seed: UInt64, schedule: LearningRateSchedule, augmentation: Augmentation? = nil,
     progress: (_ done: Int, _ of: Int, _ sofar: EpochResult) -> Void = { _, _, _ in }
   ) throws -> EpochResult {
     let batches = data.batchIndices(size: batchSize, shuffleSeed: seed &+ UInt64(epoch))
@@ -118,7 +119,8 @@ public struct Trainer {
     var result = EpochResult(samples: 0, meanLoss: 0, accuracy: 0, seconds: 0)
     var (lossSum, correct) = (0.0, 0)
     for (index, indices) in batches.enumerated() {
-      let (images, labels) = data.batch(indices)
+      var (images, labels) = data.batch(indices)
+      if let augmentation { images = augmentation.apply(to: images, seed: seed &+ SplitMix64.stableHash("augment \(steps)")) }
       let rate = schedule.rate(step: steps, stepsPerEpoch: batches.count)
       let (loss, logits) = try step(["input": images, "labels": labels], learningRate: rate)
       result.samples += indices.count
