@@ -1,7 +1,8 @@
 extension Graph {
   /// A new graph made by visiting the nodes in order: `body` gets each node with its inputs
   /// already mapped into the new graph, appends whatever replaces it, and returns the value that
-  /// stands for it (or nil to drop a node nothing live uses). Outputs and state updates are mapped.
+  /// stands for it (or nil to drop a node nothing live uses). A node that reads a dropped value is
+  /// dropped with it. Outputs and state updates are mapped; one that was dropped is an error.
   func rewritten(_ body: (Node, [ValueID], inout Graph) throws -> ValueID?) throws -> Graph {
     try rewrittenWithMap(body).graph
   }
@@ -13,10 +14,7 @@ extension Graph {
     map.reserveCapacity(nodes.count)
     for node in nodes {
       let inputs = node.inputs.compactMap { map[$0.id] }
-      guard inputs.count == node.inputs.count else {
-        throw KilnError.invalidGraph("\(node.name) uses a value that a rewrite dropped")
-      }
-      map.append(try body(node, inputs, &result))
+      map.append(inputs.count == node.inputs.count ? try body(node, inputs, &result) : nil)
     }
     func mapped(_ value: ValueID) throws -> ValueID {
       guard let new = map[value.id] else { throw KilnError.invalidGraph("a rewrite dropped \(self[value].name), which is still used") }
