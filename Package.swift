@@ -52,6 +52,7 @@ let package = Package(
     .executableTarget(name: "video-3d", dependencies: example, path: "examples/video-3d", exclude: ["README.md"]),
     .executableTarget(name: "text-cnn", dependencies: example, path: "examples/text-cnn", exclude: ["README.md", "sentences.tsv"]),
     .executableTarget(name: "style-transfer", dependencies: example, path: "examples/style-transfer", exclude: ["README.md"]),
+    .executableTarget(name: "segmentation", dependencies: example, path: "examples/segmentation", exclude: ["README.md"]),
     .executableTarget(name: "saliency", dependencies: example, path: "examples/saliency", exclude: ["README.md"]),
     .executableTarget(name: "resnet-inference", dependencies: example, path: "examples/resnet-inference", exclude: ["export_resnet18.py", "README.md"]),
   ]

@@ -78,6 +78,19 @@ import Testing
     #expect(missing.status != 0 && missing.stderr.contains("cannot read /nonexistent/sentences.tsv"))
   }
 
+  @Test func segmentation() throws {
+    let directory = try temporaryDirectory()
+    let result = try run("segmentation", ["--images", "480", "--test-images", "48", "--epochs", "2", "--out", directory])
+    // "48 test images: pixel accuracy A%, mean IoU M (background …, circle …, square …, triangle …)"
+    let line = result.stdout.split(separator: "\n").first { $0.contains("test images: pixel accuracy") }.map(String.init) ?? ""
+    let numbers = line.split(whereSeparator: { " %,()".contains($0) }).compactMap { Double($0) }
+    #expect(numbers.count == 7, "\(result.stdout)")
+    // Better than calling every pixel background.
+    let background = result.stdout.split(separator: "\n").first { $0.contains("are background") }?.split(separator: "%").first.flatMap { Double($0) }
+    #expect(numbers.count == 7 && background != nil && numbers[1] > background! + 5 && numbers[2] > 0.3, "\(result.stdout)")
+    #expect(FileManager.default.fileExists(atPath: directory + "/segmentation.png"))
+  }
+
   @Test func resnetInferenceLoadsStateDictsAndListsMismatches() throws {
     let directory = try temporaryDirectory()
     let model = try Model(graph: Zoo.resnet(.resnet18, input: [1, 3, 32, 32]), seed: 7)
