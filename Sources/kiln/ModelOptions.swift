@@ -50,4 +50,15 @@ func parseShape(_ text: String) throws -> [Int] {
 struct DataOptions: ParsableArguments {
   @Option(name: .customLong("data-dir"), help: "Where the Fashion-MNIST IDX files are.")
   var directory = FashionMNIST.defaultDirectory
+
+  /// Test image `index` `[1, 1, S, S]` (zero-padded to the input of a greyscale `model` with
+  /// S ≥ 28) and its class; `purpose` names what needs it in the error.
+  func testImage(_ index: Int, for model: Model, purpose: String) throws -> (image: Tensor<Float>, label: Int) {
+    guard let shape = model.inputType?.shape, shape.count == 4, shape[1] == 1, shape[2] >= 28, (shape[2] - 28) % 2 == 0 else {
+      throw ValidationError("\(purpose) of Fashion-MNIST images need a greyscale model (input [N,1,S,S], S ≥ 28 and even)")
+    }
+    let test = try FashionMNIST.load(.test, directory: directory, limit: index + 1, padding: (shape[2] - 28) / 2)
+    guard index < test.count else { throw ValidationError("--index \(index) is outside the test set") }
+    return (test.batch([index]).images, test.labels[index])
+  }
 }

@@ -39,17 +39,15 @@ struct SaliencyCommand: ParsableCommand {
 
   func run() throws {
     let model = try options.model(weights: weights)
-    guard let shape = model.inputType?.shape, shape.count == 4, shape[0] == 1, shape[1] == 1, shape[2] >= 28, (shape[2] - 28) % 2 == 0 else {
-      throw ValidationError("saliency maps need a single-image greyscale model (input [1,1,S,S], S ≥ 28 and even)")
+    guard model.inputType?.shape.first == 1 else {
+      throw ValidationError("saliency maps need a single-image model (input [1,1,S,S])")
     }
-    let data = try FashionMNIST.load(.test, directory: data.directory, limit: index + 1, padding: (shape[2] - 28) / 2)
-    guard index < data.count else { throw ValidationError("--index \(index) is outside the test set") }
-    let image = data.batch([index]).images
+    let (image, label) = try data.testImage(index, for: model, purpose: "saliency maps")
     let logits = try model.predict(image)
     let top = logits.argmaxRows()[0]
     let gradient = try Saliency.gradient(model, input: image, class: top)
     let occlusion = try Saliency.occlusion(model, input: image, class: top, patch: patch, stride: max(patch / 2, 1), fill: image.scalars.min() ?? 0)
-    let (height, width) = (shape[2], shape[3])
+    let (height, width) = (image.shape[2], image.shape[3])
     let panels = [
       RGBImage.map(image.scalars, width: width, height: height),
       RGBImage.map(gradient.scalars.map(abs), width: width, height: height, colormap: RGBImage.hot),
@@ -57,6 +55,6 @@ struct SaliencyCommand: ParsableCommand {
     ]
     try RGBImage.grid([panels], scale: 8, gap: 8).writePNG(to: out)
     let names = FashionMNIST.classNames
-    print("image \(index): true class \(names[data.labels[index]]), predicted \(names[top]); wrote \(out)")
+    print("image \(index): true class \(names[label]), predicted \(names[top]); wrote \(out)")
   }
 }

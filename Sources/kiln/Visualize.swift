@@ -52,15 +52,11 @@ struct Visualize: ParsableCommand {
       try Visualization.filterGrid(weight, scale: max(120 / weight.shape[2], 1)).writePNG(to: out)
       print("\(weight.shape[0]) filters of \(weight.shape[1])×\(weight.shape[2])×\(weight.shape[3]); wrote \(out)")
     case .activations:
-      guard let shape = model.inputType?.shape, shape.count == 4, shape[1] == 1, shape[2] >= 28, (shape[2] - 28) % 2 == 0 else {
-        throw ValidationError("feature maps of Fashion-MNIST images need a greyscale model (input [N,1,S,S], S ≥ 28 and even)")
-      }
-      let single = shape[0] == 1 ? model : try Model(graph: model.graph.rebatched(to: 1), parameters: model.parameters)
-      let test = try FashionMNIST.load(.test, directory: data.directory, limit: index + 1, padding: (shape[2] - 28) / 2)
-      guard index < test.count else { throw ValidationError("--index \(index) is outside the test set") }
-      let maps = try Visualization.activations(single, input: test.batch([index]).images, layer: layer ?? "")
+      let (image, label) = try data.testImage(index, for: model, purpose: "feature maps")
+      let single = model.inputType?.shape.first == 1 ? model : try Model(graph: model.graph.rebatched(to: 1), parameters: model.parameters)
+      let maps = try Visualization.activations(single, input: image, layer: layer ?? "")
       try Visualization.activationGrid(maps, scale: max(96 / maps.shape[1], 1)).writePNG(to: out)
-      print("\(maps.shape[0]) maps of \(maps.shape[1])×\(maps.shape[2]) from \(layer ?? "") for test image \(index) (\(FashionMNIST.classNames[test.labels[index]])); wrote \(out)")
+      print("\(maps.shape[0]) maps of \(maps.shape[1])×\(maps.shape[2]) from \(layer ?? "") for test image \(index) (\(FashionMNIST.classNames[label])); wrote \(out)")
     }
   }
 }
