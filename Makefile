@@ -20,6 +20,7 @@ demo: build
 	$(MAKE) -C examples/embed-c MODEL_DIR=$(CURDIR)/out run
 
 test: setup
+	./scripts/fetch-onnx-node-tests.sh
 	swift build
 	swift test
 

@@ -15,6 +15,8 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+    // The runtime of the generated ONNX protobuf code (Sources/KilnONNX/onnx.pb.swift).
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
   ],
   targets: [
     // C runtime shared by JIT'd code and every exported .so: error codes, arena.
@@ -36,14 +38,20 @@ let package = Package(
       name: "KilnLLVM",
       dependencies: ["Kiln", "CLLVM", "KilnRuntime"],
       linkerSettings: [.linkedLibrary("openblas")]),
+    // ONNX import: onnx.proto's generated code and the mapping to Kiln's ops.
+    .target(
+      name: "KilnONNX",
+      dependencies: ["Kiln", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      swiftSettings: [.unsafeFlags(["-O"])]),
     .executableTarget(
       name: "kiln",
       dependencies: [
-        "Kiln", "KilnLLVM", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "Kiln", "KilnLLVM", "KilnONNX", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "RealModule", package: "swift-numerics"),
       ]),
     .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnRuntime"]),
     .testTarget(name: "KilnLLVMTests", dependencies: ["KilnLLVM", "Kiln"]),
+    .testTarget(name: "KilnONNXTests", dependencies: ["KilnONNX", "KilnLLVM", "Kiln"], exclude: ["node-tests-passing.txt"]),
     // Examples a user copies from; each is run by the tests.
     .executableTarget(name: "residual-block", dependencies: ["Kiln"], path: "examples/residual-block", exclude: ["README.md"]),
     .executableTarget(name: "transfer-learning", dependencies: ["Kiln"], path: "examples/transfer-learning", exclude: ["README.md"]),

@@ -17,7 +17,7 @@ struct KilnCommand: ParsableCommand {
         kiln run lenet5 --input /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --index 0
         kiln dump lenet5 --dot > lenet5.dot
       """,
-    subcommands: [Summary.self, Run.self, Dump.self, Train.self, Evaluate.self, Compile.self, Bench.self, SaliencyCommand.self, Visualize.self, ZooList.self])
+    subcommands: [Summary.self, Run.self, Dump.self, Train.self, Evaluate.self, Compile.self, Bench.self, SaliencyCommand.self, Visualize.self, Import.self, ZooList.self])
 
   /// Runs the command; any error is printed as one line (`Error: …`) with a non-zero exit code,
   /// without the usage text that argument-parser appends by default.

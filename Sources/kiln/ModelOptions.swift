@@ -1,13 +1,16 @@
 import ArgumentParser
 import Foundation
 import Kiln
+import KilnONNX
 
 /// The model argument shared by every command, with its input-shape and seed options.
 struct ModelOptions: ParsableArguments {
-  @Argument(help: "A zoo name (see `kiln zoo`) or a Kiln model file (.json).")
+  @Argument(help: "A zoo name (see `kiln zoo`), a Kiln model file (.json) or an ONNX model (.onnx).")
   var model: String
 
-  @Option(name: .customLong("input-shape"), help: "Input shape for a zoo model, e.g. 8,1,32,32 (default: the published shape).")
+  @Option(
+    name: .customLong("input-shape"),
+    help: "Input shape for a zoo model (default: the published shape) or an ONNX model with dynamic dimensions, e.g. 8,1,32,32.")
   var inputShape: String?
 
   @Option(help: "Seed of the initial weights when no --weights are given.")
@@ -20,9 +23,18 @@ struct ModelOptions: ParsableArguments {
   /// Whether the argument names a model file rather than a zoo entry.
   var isFile: Bool { model.hasSuffix(".json") || FileManager.default.fileExists(atPath: model) }
 
+  /// Whether the argument names an ONNX model, which brings its own weights.
+  var isONNX: Bool { model.hasSuffix(".onnx") }
+
+  /// The ONNX model as imported, --input-shape giving the shape of dynamic inputs.
+  func importedONNX() throws -> Model {
+    try ONNXImport.model(path: model, defaultShape: try inputShape.map(parseShape))
+  }
+
   /// The model's graph (no weights are made).
   func graph() throws -> Graph {
     let shape = try inputShape.map(parseShape)
+    if isONNX { return try importedONNX().graph }
     guard isFile else { return try Zoo.entry(named: model).graph(input: shape) }
     if shape != nil {
       throw ValidationError("--input-shape applies to zoo models; a model file's input shape is fixed")
@@ -32,6 +44,7 @@ struct ModelOptions: ParsableArguments {
 
   /// The model with weights read from `weights`, or freshly initialised from --seed when nil.
   func model(weights: String?) throws -> Model {
+    if isONNX, weights == nil { return try importedONNX() }
     let graph = try graph()
     return try weights.map { try graph.withWeights(from: $0) } ?? Model(graph: graph, seed: seed)
   }

@@ -1,0 +1,211 @@
+import Kiln
+
+/// Builds a Kiln graph from ONNX nodes in order. ONNX values are Kiln values, or constants
+/// (initializers, `Constant` outputs) that become parameters when an op reads them as tensors and
+/// stay numbers when an op reads them as its settings (a shape, pads, slice bounds).
+struct ONNXGraphImporter {
+  var graph: Graph
+  let opset: Int
+  private var values: [String: ValueID] = [:]
+  private var constants: [String: Tensor<Float>] = [:]
+  /// Constants that may only be settings: integer initializers and the fixed inputs.
+  private var settingsOnly = Set<String>()
+  private var parameters = ParameterStore()
+
+  init(name: String, opset: Int) {
+    graph = Graph(name: name)
+    self.opset = opset
+  }
+
+  // MARK: - Values
+
+  mutating func addInputs(_ proto: Onnx_GraphProto, shapes: [String: [Int]], defaultShape: [Int]?, constants fixed: [String: Tensor<Float>]) throws {
+    for initializer in proto.initializer {
+      constants[initializer.name] = try initializer.floatTensor()
+      if initializer.dataType != Onnx_TensorProto.ElementType.float.rawValue && initializer.dataType != Onnx_TensorProto.ElementType.double.rawValue {
+        settingsOnly.insert(initializer.name)
+      }
+    }
+    for (name, tensor) in fixed {
+      constants[name] = tensor
+      settingsOnly.insert(name)
+    }
+    for input in proto.input where constants[input.name] == nil {
+      guard case .tensorType(let type) = input.type.value else {
+        throw KilnError.invalidArgument("input \(input.name) is not a tensor (a sequence, map or optional); Kiln imports tensors")
+      }
+      guard type.elemType == 1 else {
+        throw KilnError.invalidArgument("input \(input.name) has ONNX element type \(type.elemType); Kiln imports float inputs")
+      }
+      let declared = type.shape.dim.map { $0.dimValue > 0 ? Int($0.dimValue) : nil }
+      let shape: [Int]
+      if let given = shapes[input.name] ?? defaultShape {
+        guard given.count == declared.count, zip(given, declared).allSatisfy({ $1 == nil || $0 == $1 }) else {
+          throw KilnError.invalidArgument("input \(input.name) is declared \(declared.map { $0.map(String.init) ?? "?" }) but --input-shape gives \(given)")
+        }
+        shape = given
+      } else {
+        guard declared.allSatisfy({ $0 != nil }) else {
+          let dims = type.shape.dim.map { $0.dimValue > 0 ? String($0.dimValue) : ($0.dimParam.isEmpty ? "?" : $0.dimParam) }
+          throw KilnError.invalidArgument("input \(input.name) has dynamic dimensions [\(dims.joined(separator: ","))]; give its shape with --input-shape")
+        }
+        shape = declared.map { $0! }
+      }
+      values[input.name] = try graph.append(input.name, .input(InputAttrs(TensorType(shape))))
+    }
+  }
+
+  /// The Kiln value of ONNX value `name`; a constant becomes a parameter (of `role`) the first time.
+  mutating func value(_ name: String, role: ParameterRole = .weight) throws -> ValueID {
+    if let value = values[name] { return value }
+    guard let tensor = constants[name] else { throw KilnError.invalidArgument("reads \(name), which no earlier node, input or initializer defines") }
+    guard !settingsOnly.contains(name) else {
+      throw KilnError.invalidArgument("uses the integer tensor \(name) as data; Kiln computes in float and takes integer tensors only as settings (shapes, pads, axes)")
+    }
+    let value = try graph.append(name, .parameter(ParameterAttrs(TensorType(tensor.shape), initializer: .zeros, role: role)))
+    parameters[name] = tensor
+    values[name] = value
+    return value
+  }
+
+  /// A parameter holding `tensor` (a weight the import had to transform).
+  mutating func parameter(_ name: String, _ tensor: Tensor<Float>) throws -> ValueID {
+    let value = try graph.append(name, .parameter(ParameterAttrs(TensorType(tensor.shape), initializer: .zeros)))
+    parameters[name] = tensor
+    return value
+  }
+
+  /// ONNX value `name` as numbers known at import time (a shape, pads, slice bounds, a weight).
+  func constant(_ name: String) throws -> Tensor<Float> {
+    guard let tensor = constants[name] else {
+      throw KilnError.invalidArgument("needs \(name) as a constant (an initializer or a Constant node) but it is computed")
+    }
+    return tensor
+  }
+
+  func isConstant(_ name: String) -> Bool { constants[name] != nil && values[name] == nil }
+
+  func shape(_ value: ValueID) -> [Int] { graph[value].type.shape }
+
+  /// Adds a node named after ONNX output `output` (with a suffix when one ONNX node makes several).
+  mutating func append(_ output: String, suffix: String = "", _ op: Op, _ inputs: [ValueID]) throws -> ValueID {
+    try graph.append(output + suffix, op, inputs: inputs)
+  }
+
+  mutating func define(_ name: String, _ value: ValueID) { values[name] = value }
+
+  mutating func finish(outputs: [String]) throws -> Model {
+    graph.outputs = try outputs.map { try value($0) }
+    return try Model(graph: graph, parameters: parameters)
+  }
+
+  // MARK: - Nodes
+
+  mutating func add(_ node: Onnx_NodeProto) throws {
+    let a = ONNXAttributes(node)
+    let out = node.output.first ?? node.name
+    let inputs = node.input
+    func input(_ i: Int) throws -> ValueID { try value(inputs[i]) }
+    func has(_ i: Int) -> Bool { inputs.count > i && !inputs[i].isEmpty }
+    switch node.opType {
+    case "Identity", "Dropout":
+      if node.opType == "Dropout" {
+        if node.output.count > 1, !node.output[1].isEmpty { throw KilnError.invalidArgument("the dropout mask output is not supported (inference only)") }
+        // Training mode drops values unless the ratio is 0.
+        let training = has(2) ? try !isConstant(inputs[2]) || constant(inputs[2]).scalars.contains { $0 != 0 } : false
+        let ratio = has(1) && isConstant(inputs[1]) ? try constant(inputs[1]).scalars.first ?? 0.5 : (has(1) ? 1 : 0.5)
+        if training && ratio != 0 { throw KilnError.invalidArgument("training-mode dropout is not supported (inference only)") }
+      }
+      if isConstant(inputs[0]) {
+        constants[out] = try constant(inputs[0])
+        if settingsOnly.contains(inputs[0]) { settingsOnly.insert(out) }
+      } else {
+        define(out, try input(0))
+      }
+    case "Constant":
+      constants[out] = try constantValue(a)
+      let floatTypes = [Onnx_TensorProto.ElementType.float, .double].map(\.rawValue)
+      if a.has("value_int") || a.has("value_ints") || a.tensor("value").map({ !floatTypes.contains($0.dataType) }) == true {
+        settingsOnly.insert(out)
+      }
+    case "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Elu":
+      let function: UnaryFunction = switch node.opType {
+      case "Relu": .relu
+      case "Sigmoid": .sigmoid
+      case "Tanh": .tanh
+      case "LeakyRelu": .leakyReLU(slope: Double(a.float("alpha", default: 0.01)))
+      default: .elu(alpha: Double(a.float("alpha", default: 1)))
+      }
+      define(out, try append(out, .unary(UnaryAttrs(function)), [try input(0)]))
+    case "Add", "Sub", "Mul", "Div":
+      let op: BinaryOperator = ["Add": .add, "Sub": .sub, "Mul": .mul, "Div": .div][node.opType]!
+      define(out, try append(out, .binary(BinaryAttrs(op)), [try input(0), try input(1)]))
+    case "Softmax", "LogSoftmax":
+      try softmax(a, out: out, x: try input(0), log: node.opType == "LogSoftmax")
+    case "Conv":
+      try convolution(a, out: out, inputs: inputs)
+    case "ConvTranspose":
+      try transposedConvolution(a, out: out, inputs: inputs)
+    case "MaxPool", "AveragePool":
+      if node.output.count > 1, !node.output[1].isEmpty { throw KilnError.invalidArgument("the indices output of MaxPool is not supported") }
+      try pool(a, out: out, x: try input(0), kind: node.opType == "MaxPool" ? .max : .average)
+    case "GlobalAveragePool", "GlobalMaxPool":
+      define(out, try append(out, .globalPool(GlobalPoolAttrs(kind: node.opType == "GlobalMaxPool" ? .max : .average)), [try input(0)]))
+    case "Gemm":
+      try gemm(a, out: out, inputs: inputs)
+    case "MatMul":
+      try matmul(out: out, inputs: inputs)
+    case "BatchNormalization":
+      if a.int("training_mode", default: 0) != 0 || node.output.count > 1 && node.output[1...].contains(where: { !$0.isEmpty }) {
+        throw KilnError.invalidArgument("only inference-mode batch normalization is supported")
+      }
+      let operands = try [input(0), input(1), input(2), value(inputs[3], role: .state), value(inputs[4], role: .state)]
+      define(out, try append(out, .batchNorm(BatchNormAttrs(epsilon: Double(a.float("epsilon", default: 1e-5)))), operands))
+    case "Flatten":
+      let x = try input(0)
+      let shape = self.shape(x)
+      let axis = try normalized(a.int("axis", default: 1), rank: shape.count, inclusive: true)
+      define(out, try append(out, .reshape(ReshapeAttrs(shape: [shape[..<axis].reduce(1, *), shape[axis...].reduce(1, *)])), [x]))
+    case "Reshape":
+      try reshape(a, out: out, inputs: inputs)
+    case "Transpose":
+      let x = try input(0)
+      let permutation = a.ints("perm") ?? Array((0..<shape(x).count).reversed())
+      define(out, try append(out, .transpose(TransposeAttrs(permutation: permutation)), [x]))
+    case "Concat":
+      let parts = try inputs.indices.filter(has).map(input)
+      let axis = try normalized(a.int("axis", default: 0), rank: shape(parts[0]).count)
+      define(out, try append(out, .concat(ConcatAttrs(axis: axis)), parts))
+    case "Split":
+      try split(a, node: node)
+    case "Slice":
+      try slice(a, out: out, inputs: inputs)
+    case "Pad":
+      try pad(a, out: out, inputs: inputs)
+    default:
+      throw KilnError.invalidArgument("operator \(node.opType) is not supported")
+    }
+  }
+
+  /// `axis` in `0..<rank` (or `0...rank`), negative ones counted from the end.
+  func normalized(_ axis: Int, rank: Int, inclusive: Bool = false) throws -> Int {
+    let result = axis < 0 ? axis + rank : axis
+    guard result >= 0, result < rank + (inclusive ? 1 : 0) else { throw KilnError.invalidArgument("axis \(axis) is outside rank \(rank)") }
+    return result
+  }
+
+  func constantValue(_ a: ONNXAttributes) throws -> Tensor<Float> {
+    if let tensor = a.tensor("value") { return try tensor.floatTensor() }
+    if a.has("value_float") { return Tensor(shape: [], scalars: [a.float("value_float", default: 0)]) }
+    if let floats = a.floats("value_floats") { return Tensor(shape: [floats.count], scalars: floats) }
+    if a.has("value_int") { return Tensor(shape: [], scalars: [Float(a.int("value_int", default: 0))]) }
+    if let ints = a.ints("value_ints") { return Tensor(shape: [ints.count], scalars: ints.map(Float.init)) }
+    throw KilnError.invalidArgument("a Constant needs value, value_float(s) or value_int(s); sparse and string constants are not supported")
+  }
+
+  /// Ints from constant input `index` (opset ≥ 10/11/13 style) or attribute `attribute` (older).
+  func ints(_ inputs: [String], _ index: Int, attribute: String, _ a: ONNXAttributes) throws -> [Int]? {
+    if inputs.count > index, !inputs[index].isEmpty { return try constant(inputs[index]).scalars.map { Int($0) } }
+    return a.ints(attribute)
+  }
+}
