@@ -51,7 +51,7 @@ let package = Package(
       ]),
     .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnRuntime"]),
     .testTarget(name: "KilnLLVMTests", dependencies: ["KilnLLVM", "Kiln"]),
-    .testTarget(name: "KilnONNXTests", dependencies: ["KilnONNX", "KilnLLVM", "Kiln"], exclude: ["node-tests-passing.txt"]),
+    .testTarget(name: "KilnONNXTests", dependencies: ["KilnONNX", "KilnLLVM", "Kiln"], exclude: ["node-tests-passing.txt", "Fixtures"]),
     // Examples a user copies from; each is run by the tests.
     .executableTarget(name: "residual-block", dependencies: ["Kiln"], path: "examples/residual-block", exclude: ["README.md"]),
     .executableTarget(name: "transfer-learning", dependencies: ["Kiln"], path: "examples/transfer-learning", exclude: ["README.md"]),
@@ -61,6 +61,8 @@ let package = Package(
     .executableTarget(name: "text-cnn", dependencies: example, path: "examples/text-cnn", exclude: ["README.md", "sentences.tsv"]),
     .executableTarget(name: "style-transfer", dependencies: example, path: "examples/style-transfer", exclude: ["README.md"]),
     .executableTarget(name: "segmentation", dependencies: example, path: "examples/segmentation", exclude: ["README.md"]),
+    .executableTarget(
+      name: "onnx-import", dependencies: example + ["KilnONNX"], path: "examples/onnx-import", exclude: ["README.md", "export_models.py"]),
     .executableTarget(name: "saliency", dependencies: example, path: "examples/saliency", exclude: ["README.md"]),
     .executableTarget(name: "resnet-inference", dependencies: example, path: "examples/resnet-inference", exclude: ["export_resnet18.py", "README.md"]),
   ]

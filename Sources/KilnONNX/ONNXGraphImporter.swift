@@ -51,6 +51,7 @@ struct ONNXGraphImporter {
         }
         shape = declared.map { $0! }
       }
+      _ = try checkedCount(shape, of: "input \(input.name)")
       values[input.name] = try graph.append(input.name, .input(InputAttrs(TensorType(shape))))
     }
   }
@@ -89,7 +90,9 @@ struct ONNXGraphImporter {
 
   /// Adds a node named after ONNX output `output` (with a suffix when one ONNX node makes several).
   mutating func append(_ output: String, suffix: String = "", _ op: Op, _ inputs: [ValueID]) throws -> ValueID {
-    try graph.append(output + suffix, op, inputs: inputs)
+    let value = try graph.append(output + suffix, op, inputs: inputs)
+    _ = try checkedCount(graph[value].type.shape, of: "the output \(output + suffix)")
+    return value
   }
 
   mutating func define(_ name: String, _ value: ValueID) { values[name] = value }
@@ -101,10 +104,20 @@ struct ONNXGraphImporter {
 
   // MARK: - Nodes
 
+  /// The fewest inputs each operator needs.
+  static let minimumInputs: [String: Int] = [
+    "Constant": 0, "Conv": 2, "ConvTranspose": 2, "Gemm": 2, "MatMul": 2, "Add": 2, "Sub": 2, "Mul": 2, "Div": 2,
+    "BatchNormalization": 5, "Reshape": 1, "Slice": 1, "Pad": 1, "Concat": 1,
+  ]
+
   mutating func add(_ node: Onnx_NodeProto) throws {
     let a = ONNXAttributes(node)
-    let out = node.output.first ?? node.name
+    guard let out = node.output.first, !out.isEmpty else { throw KilnError.invalidArgument("the node has no output") }
     let inputs = node.input
+    let needed = Self.minimumInputs[node.opType] ?? 1
+    guard inputs.count >= needed, inputs.prefix(needed).allSatisfy({ !$0.isEmpty }) else {
+      throw KilnError.invalidArgument("\(node.opType) needs \(needed) input\(needed == 1 ? "" : "s"), the node has \(inputs.filter { !$0.isEmpty }.count)")
+    }
     func input(_ i: Int) throws -> ValueID { try value(inputs[i]) }
     func has(_ i: Int) -> Bool { inputs.count > i && !inputs[i].isEmpty }
     switch node.opType {
@@ -204,8 +217,8 @@ struct ONNXGraphImporter {
   }
 
   /// Ints from constant input `index` (opset ≥ 10/11/13 style) or attribute `attribute` (older).
-  func ints(_ inputs: [String], _ index: Int, attribute: String, _ a: ONNXAttributes) throws -> [Int]? {
-    if inputs.count > index, !inputs[index].isEmpty { return try constant(inputs[index]).scalars.map { Int($0) } }
-    return a.ints(attribute)
+  func ints(_ inputs: [String], _ index: Int, attribute: String, _ a: ONNXAttributes, clamped: Bool = false) throws -> [Int]? {
+    if inputs.count > index, !inputs[index].isEmpty { return try constant(inputs[index]).scalars.map { try settingInt($0, clamped: clamped) } }
+    return try a.ints(attribute)?.map { try settingInt(Float($0), clamped: clamped) }
   }
 }

@@ -5,6 +5,10 @@ extension ONNXGraphImporter {
   /// Padding of a window op from `pads` or `auto_pad` (SAME_UPPER puts the odd pixel after).
   func windowPadding(_ a: ONNXAttributes, spatial: [Int], kernel: [Int], stride: [Int], dilation: [Int]) throws -> Padding {
     let n = spatial.count
+    for (name, list) in [("kernel_shape", kernel), ("strides", stride), ("dilations", dilation)] {
+      guard list.count == n else { throw KilnError.invalidArgument("\(name) has \(list.count) entries for \(n) spatial axes") }
+      guard list.allSatisfy({ $0 >= 1 }) else { throw KilnError.invalidArgument("\(name) \(list) must be positive") }
+    }
     switch a.string("auto_pad", default: "NOTSET") {
     case "NOTSET":
       let pads = a.ints("pads") ?? Array(repeating: 0, count: 2 * n)
@@ -50,6 +54,9 @@ extension ONNXGraphImporter {
     let autoPad = a.string("auto_pad", default: "NOTSET")
     var padding: Padding
     let requested = a.ints("output_shape").map { Array($0.suffix(n)) } ?? (autoPad.hasPrefix("SAME") ? zip(spatial, stride).map(*) : nil)
+    guard [kernel, stride, dilation, outputPadding, requested ?? spatial].allSatisfy({ $0.count == n }) else {
+      throw KilnError.invalidArgument("kernel_shape, strides, dilations, output_padding and output_shape need \(n) entries each")
+    }
     if let requested {
       // ONNX: total = stride·(in − 1) + output_padding + (k − 1)·d + 1 − out, split with the odd
       // pixel after for SAME_UPPER, before otherwise.
@@ -115,6 +122,7 @@ extension ONNXGraphImporter {
     var product: ValueID
     if isConstant(inputs[1]) {
       let b = try constant(inputs[1])
+      guard b.rank == 2 else { throw KilnError.invalidArgument("B must be a matrix, got \(b.shape)") }
       // Dense weights are [out, in]: B as it is with transB, transposed otherwise.
       var weight = transB ? b : b.transposed2D()
       let columns = weight.shape[0]
@@ -159,7 +167,9 @@ extension ONNXGraphImporter {
     let x = try value(inputs[0])
     guard let requested = try ints(inputs, 1, attribute: "shape", a) else { throw KilnError.invalidArgument("the target shape is missing") }
     let original = shape(x)
-    var target = requested.enumerated().map { index, size in size == 0 && a.int("allowzero", default: 0) == 0 ? original[index] : size }
+    var target = requested.enumerated().map { index, size in size == 0 && a.int("allowzero", default: 0) == 0 && index < original.count ? original[index] : size }
+    guard target.filter({ $0 == -1 }).count <= 1, target.allSatisfy({ $0 >= -1 }) else { throw KilnError.invalidArgument("cannot reshape \(original) to \(requested)") }
+    _ = try checkedCount(target.map { max($0, 1) }, of: "the target shape")
     if let hole = target.firstIndex(of: -1) {
       let known = target.enumerated().filter { $0.offset != hole }.map(\.element).reduce(1, *)
       guard known > 0, original.reduce(1, *) % known == 0 else { throw KilnError.invalidArgument("cannot reshape \(original) to \(requested)") }
@@ -176,10 +186,11 @@ extension ONNXGraphImporter {
     var sizes = try ints(node.input, 1, attribute: "split", a) ?? []
     if sizes.isEmpty {
       let parts = a.int("num_outputs", default: outputs.count)
+      guard parts >= 1 else { throw KilnError.invalidArgument("num_outputs must be at least 1") }
       let piece = (original[axis] + parts - 1) / parts
       sizes = (0..<parts).map { min(piece, original[axis] - $0 * piece) }
     }
-    guard sizes.count == outputs.count, sizes.reduce(0, +) == original[axis], sizes.allSatisfy({ $0 > 0 }) else {
+    guard sizes.count == outputs.count, sizes.allSatisfy({ $0 > 0 }), sizes.reduce(0, +) == original[axis] else {
       throw KilnError.invalidArgument("split sizes \(sizes) do not divide axis \(axis) of \(original) into \(outputs.count) parts")
     }
     var start = 0
@@ -192,12 +203,15 @@ extension ONNXGraphImporter {
   /// Slice with constant bounds: one Kiln slice per sliced axis.
   mutating func slice(_ a: ONNXAttributes, out: String, inputs: [String]) throws {
     var x = try value(inputs[0])
-    guard let starts = try ints(inputs, 1, attribute: "starts", a), let ends = try ints(inputs, 2, attribute: "ends", a) else {
+    guard let starts = try ints(inputs, 1, attribute: "starts", a, clamped: true), let ends = try ints(inputs, 2, attribute: "ends", a, clamped: true) else {
       throw KilnError.invalidArgument("starts and ends are required")
     }
     let rank = shape(x).count
     let axes = try (ints(inputs, 3, attribute: "axes", a) ?? Array(starts.indices)).map { try normalized($0, rank: rank) }
     let steps = try ints(inputs, 4, attribute: "steps", a) ?? starts.map { _ in 1 }
+    guard ends.count == starts.count, axes.count == starts.count, steps.count == starts.count else {
+      throw KilnError.invalidArgument("starts, ends, axes and steps have \([starts, ends, axes, steps].map(\.count)) entries")
+    }
     let slices = try axes.indices.compactMap { i -> SliceAttrs? in
       let size = shape(x)[axes[i]]
       guard steps[i] >= 1 else { throw KilnError.invalidArgument("negative slice steps are not supported (step \(steps[i]))") }

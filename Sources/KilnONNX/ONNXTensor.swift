@@ -12,7 +12,7 @@ extension Onnx_TensorProto {
   /// its little-endian raw bytes.
   func floatTensor() throws -> Tensor<Float> {
     let shape = dims.map(Int.init)
-    let count = shape.reduce(1, *)
+    let count = try checkedCount(shape, of: "tensor \(name)")
     guard dataLocation != .external else {
       throw KilnError.invalidArgument("tensor \(name) keeps its data in an external file; save the model with the weights inside")
     }
@@ -68,12 +68,38 @@ struct ONNXAttributes {
 
   func has(_ name: String) -> Bool { byName[name] != nil }
 
-  func int(_ name: String, default value: Int) -> Int { byName[name].map { Int($0.i) } ?? value }
+  /// Integers are clamped to ±2³¹: no meaningful CNN setting is larger, ONNX writes INT64_MAX
+  /// for "to the end", and no shape arithmetic on clamped values can overflow.
+  static func clamped(_ value: Int64) -> Int { Int(min(max(value, -(1 << 31)), 1 << 31)) }
+
+  func int(_ name: String, default value: Int) -> Int { byName[name].map { Self.clamped($0.i) } ?? value }
   func float(_ name: String, default value: Float) -> Float { byName[name]?.f ?? value }
-  func ints(_ name: String) -> [Int]? { byName[name].map { $0.ints.map(Int.init) } }
+  func ints(_ name: String) -> [Int]? { byName[name].map { $0.ints.map(Self.clamped) } }
   func floats(_ name: String) -> [Float]? { byName[name].map(\.floats) }
   func string(_ name: String, default value: String) -> String {
     byName[name].map { String(decoding: $0.s, as: UTF8.self) } ?? value
   }
   func tensor(_ name: String) -> Onnx_TensorProto? { byName[name].map(\.t) }
+}
+
+/// The element count of `shape`, or an error when a dimension is negative or the tensor would
+/// exceed 2³¹ elements (which also keeps every later shape computation from overflowing).
+func checkedCount(_ shape: [Int], of what: String) throws -> Int {
+  var count = 1
+  for dimension in shape {
+    guard dimension >= 0, dimension <= 1 << 31 else { throw KilnError.invalidArgument("\(what) has dimension \(dimension)") }
+    count *= dimension
+    guard count <= 1 << 31 else { throw KilnError.invalidArgument("\(what) \(shape) has more than 2³¹ elements") }
+  }
+  return count
+}
+
+/// A setting read from a float tensor as an integer: finite, and within ±2³¹ unless `clamped`
+/// (slice bounds such as INT64_MAX mean "to the end").
+func settingInt(_ value: Float, clamped: Bool = false) throws -> Int {
+  guard value.isFinite else { throw KilnError.invalidArgument("the setting \(value) is not a finite integer") }
+  let limit = Float(1 << 31)
+  if clamped { return Int(min(max(value, -limit), limit)) }
+  guard abs(value) <= limit else { throw KilnError.invalidArgument("the setting \(value) is out of range") }
+  return Int(value)
 }

@@ -1,0 +1,129 @@
+import Foundation
+import Kiln
+import KilnLLVM
+import Testing
+
+@testable import KilnONNX
+
+/// LeNet-5 exported from PyTorch (examples/onnx-import/export_models.py) against ONNX Runtime's
+/// logits, bad models, and a seeded byte-flipping fuzzer over the importer.
+@Suite struct ImportTests {
+  static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+  static let lenet = fixtures.appendingPathComponent("lenet5.onnx")
+
+  @Test func lenet5FromPyTorchMatchesONNXRuntime() throws {
+    let reference = Dictionary(uniqueKeysWithValues: try SafeTensors.read(Self.fixtures.appendingPathComponent("lenet5.reference.safetensors").path).tensors.map { ($0.name, $0.tensor) })
+    let (input, expected) = (try #require(reference["input"]), try #require(reference["logits"]))
+    let model = try ONNXImport.model(path: Self.lenet.path, defaultShape: input.shape)
+    #expect(Summary(model.graph).trainableParameters == 61_706)
+    let compiler = try Compiler()
+    for logits in [try model.predict(input), try compiler.compile(model).predict(input)] {
+      #expect(logits.shape == [1, 10])
+      #expect(zip(logits.scalars, expected.scalars).allSatisfy { abs($0 - $1) <= 1e-4 }, "\(logits.scalars) against \(expected.scalars)")
+    }
+    // And ahead of time, to a shared object with its header.
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-onnx-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let header = try compiler.emitSharedObject(model, to: directory.appendingPathComponent("lenet5.so").path, prefix: "lenet5")
+    #expect(try String(contentsOfFile: header, encoding: .utf8).contains("lenet5_infer"))
+  }
+
+  func expectImportError(_ data: Data, _ fragment: String, shapes: [Int]? = [1, 1, 32, 32], sourceLocation: SourceLocation = #_sourceLocation) {
+    do {
+      _ = try ONNXImport.model(data: data, name: "m", defaultShape: shapes)
+      Issue.record("expected an error containing \(fragment)", sourceLocation: sourceLocation)
+    } catch {
+      #expect("\(error)".contains(fragment), "\(error)", sourceLocation: sourceLocation)
+    }
+  }
+
+  @Test func badModelsGiveClearErrors() throws {
+    let data = try Data(contentsOf: Self.lenet)
+    expectImportError(data.prefix(data.count / 2), "not a valid ONNX model")
+    expectImportError(data, "input input has dynamic dimensions [N,1,32,32]; give its shape with --input-shape", shapes: nil)
+    var proto = try Onnx_ModelProto(serializedBytes: data)
+    // Every unsupported operator is listed, not just the first.
+    proto.graph.node[0].opType = "Resize"
+    proto.graph.node[2].opType = "LRN"
+    expectImportError(try proto.serializedData(), "2 nodes use operators Kiln does not import: Resize (/conv1/Conv), LRN (/MaxPool)")
+    // A missing initializer.
+    proto = try Onnx_ModelProto(serializedBytes: data)
+    proto.graph.initializer.removeAll { $0.name == "conv2.weight" }
+    expectImportError(try proto.serializedData(), "reads conv2.weight, which no earlier node, input or initializer defines")
+  }
+
+  /// Flips, truncates and duplicates bytes of the LeNet-5 model (seeded): every import must end
+  /// in a model or an error, and an imported model must run. `KILN_FUZZ_ITERATIONS` runs longer.
+  @Test func fuzzedModelsNeverCrash() throws {
+    let original = [UInt8](try Data(contentsOf: Self.lenet))
+    let iterations = ProcessInfo.processInfo.environment["KILN_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 300
+    var generator = SplitMix64(seed: 42)
+    var imported = 0
+    for _ in 0..<iterations {
+      var bytes = original
+      for _ in 0..<(1 + Int(generator.next() % 8)) {
+        let at = Int(generator.next() % UInt64(bytes.count))
+        switch generator.next() % 4 {
+        case 0: bytes[at] ^= UInt8(1 << (generator.next() % 8))
+        case 1: bytes[at] = UInt8(truncatingIfNeeded: generator.next())
+        case 2: bytes.removeSubrange(at..<min(at + Int(generator.next() % 16) + 1, bytes.count))
+        default: bytes.insert(contentsOf: bytes[at..<min(at + 8, bytes.count)], at: at)
+        }
+      }
+      guard let model = try? ONNXImport.model(data: Data(bytes), name: "fuzz", defaultShape: [1, 1, 32, 32]) else { continue }
+      imported += 1
+      if model.graph.nodes.allSatisfy({ $0.type.elementCount < 1 << 20 }) { _ = try? model.run(model.graph.sampleInputs(seed: 1)) }
+    }
+    #expect(imported > 0, "no mutated model imported: the fuzzer only exercised the protobuf decoder")
+  }
+
+  /// Mutations that keep the protobuf valid and reach the mapping: attributes set to odd values
+  /// (negative, zero, huge, the wrong length), initializers reshaped, inputs rewired, operators
+  /// swapped for other supported ones.
+  @Test func structurallyFuzzedModelsNeverCrash() throws {
+    let original = try Onnx_ModelProto(serializedBytes: Data(contentsOf: Self.lenet))
+    let iterations = ProcessInfo.processInfo.environment["KILN_FUZZ_ITERATIONS"].flatMap(Int.init).map { $0 / 10 } ?? 300
+    var generator = SplitMix64(seed: 7)
+    func pick<T>(_ values: [T]) -> T { values[Int(generator.next() % UInt64(values.count))] }
+    let odd: [Int64] = [-1, 0, 1, 2, 3, 7, 1 << 40, -(1 << 40), Int64.max, Int64.min]
+    let operators = Array(ONNXImport.supportedOperators)
+    var imported = 0
+    for _ in 0..<iterations {
+      var proto = original
+      for _ in 0..<(1 + Int(generator.next() % 3)) {
+        let node = Int(generator.next() % UInt64(proto.graph.node.count))
+        switch generator.next() % 5 {
+        case 0 where !proto.graph.node[node].attribute.isEmpty:
+          let index = Int(generator.next() % UInt64(proto.graph.node[node].attribute.count))
+          proto.graph.node[node].attribute[index].ints = (0..<Int(generator.next() % 6)).map { _ in pick(odd) }
+          proto.graph.node[node].attribute[index].i = pick(odd)
+        case 1:
+          var attribute = Onnx_AttributeProto()
+          attribute.name = pick(["axis", "group", "pads", "strides", "kernel_shape", "perm", "split", "auto_pad", "transB", "alpha"])
+          attribute.ints = (0..<Int(generator.next() % 6)).map { _ in pick(odd) }
+          attribute.i = pick(odd)
+          attribute.f = Float(bitPattern: UInt32(truncatingIfNeeded: generator.next()))
+          attribute.s = Data(pick(["SAME_UPPER", "VALID", "wrap", "x"]).utf8)
+          proto.graph.node[node].attribute.append(attribute)
+        case 2 where !proto.graph.initializer.isEmpty:
+          let index = Int(generator.next() % UInt64(proto.graph.initializer.count))
+          proto.graph.initializer[index].dims = (0..<Int(generator.next() % 5)).map { _ in pick(odd) }
+        case 3:
+          let names = proto.graph.node.flatMap(\.output) + proto.graph.initializer.map(\.name) + ["", "nowhere"]
+          if !proto.graph.node[node].input.isEmpty {
+            proto.graph.node[node].input[Int(generator.next() % UInt64(proto.graph.node[node].input.count))] = pick(names)
+          }
+        default:
+          proto.graph.node[node].opType = pick(operators)
+        }
+      }
+      guard let data = try? proto.serializedData(),
+        let model = try? ONNXImport.model(data: data, name: "fuzz", defaultShape: [1, 1, 32, 32])
+      else { continue }
+      imported += 1
+      if model.graph.nodes.allSatisfy({ $0.type.elementCount < 1 << 20 }) { _ = try? model.run(model.graph.sampleInputs(seed: 1)) }
+    }
+    #expect(imported > 0)
+  }
+}
