@@ -151,6 +151,22 @@ import Testing
     expectFailure(try kiln("train", "lenet5", "--freeze", "conv7", "--limit", "64"), "cannot freeze conv7")
   }
 
+  @Test func onnxModelsWorkLikeZooModels() throws {
+    let onnx = packageRoot.appendingPathComponent("Tests/KilnONNXTests/Fixtures/lenet5.onnx").path
+    let summary = try kiln("summary", onnx, "--input-shape", "1,1,32,32")
+    #expect(summary.status == 0, "\(summary.stderr)")
+    #expect(summary.stdout.contains("Parameters: 61,706"))
+    let run = try kiln("run", onnx, "--input-shape", "1,1,32,32", "--index", "0", "--input", "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+    #expect(run.status == 0, "\(run.stderr)")
+    let directory = try temporaryDirectory()
+    let converted = try kiln("import", onnx, "--input-shape", "1,1,32,32", "-o", directory + "/lenet.kiln.json", "--weights", directory + "/lenet.safetensors")
+    #expect(converted.status == 0, "\(converted.stderr)")
+    #expect(converted.stdout.contains("61,706 parameters"))
+    let reloaded = try kiln("summary", directory + "/lenet.kiln.json")
+    #expect(reloaded.stdout.contains("Parameters: 61,706"))
+    expectFailure(try kiln("summary", onnx), "input input has dynamic dimensions [N,1,32,32]; give its shape with --input-shape")
+  }
+
   @Test func trainWithAugmentation() throws {
     let directory = try temporaryDirectory()
     let result = try kiln("train", "lenet5", "--limit", "64", "--batch", "32", "--augment", "crop2,flip", "--out", directory + "/w.safetensors")
