@@ -53,6 +53,22 @@ import Testing
     expectImportError(try proto.serializedData(), "reads conv2.weight, which no earlier node, input or initializer defines")
   }
 
+  /// What the structural fuzzer found: a convolution whose strides and pads are INT64_MAX made
+  /// the output-size arithmetic overflow. Now the values are clamped and the model fails where
+  /// a shape stops making sense, with an error naming that node.
+  @Test func hugeAttributesAreErrors() throws {
+    var proto = try Onnx_ModelProto(serializedBytes: Data(contentsOf: Self.lenet))
+    for name in ["strides", "pads"] {
+      var attribute = Onnx_AttributeProto()
+      attribute.name = name
+      attribute.type = .ints
+      attribute.ints = Array(repeating: Int64.max, count: name == "pads" ? 4 : 2)
+      proto.graph.node[0].attribute.removeAll { $0.name == name }
+      proto.graph.node[0].attribute.append(attribute)
+    }
+    expectImportError(try proto.serializedData(), "(Conv): /conv2/Conv_output_0 (Conv2D): output would be empty")
+  }
+
   /// Flips, truncates and duplicates bytes of the LeNet-5 model (seeded): every import must end
   /// in a model or an error, and an imported model must run. `KILN_FUZZ_ITERATIONS` runs longer.
   @Test func fuzzedModelsNeverCrash() throws {
