@@ -39,7 +39,7 @@ struct ONNXGraphImporter {
       }
       let declared = type.shape.dim.map { $0.dimValue > 0 ? Int($0.dimValue) : nil }
       let shape: [Int]
-      if let given = shapes[input.name] ?? defaultShape {
+      if let given = shapes[input.name] ?? (declared.contains(nil) ? defaultShape : nil) {
         guard given.count == declared.count, zip(given, declared).allSatisfy({ $1 == nil || $0 == $1 }) else {
           throw KilnError.invalidArgument("input \(input.name) is declared \(declared.map { $0.map(String.init) ?? "?" }) but --input-shape gives \(given)")
         }

@@ -14,7 +14,7 @@ public enum ONNXImport {
   ]
 
   /// Reads the ONNX model at `path`. `inputShapes` gives the shape of inputs whose dimensions are
-  /// symbolic (a batch size `N`), by input name, and `defaultShape` that of any other input
+  /// symbolic (a batch size `N`), by input name, and `defaultShape` that of any other dynamic input
   /// (kiln's `--input-shape`); `constants` fixes inputs to values, which then count as
   /// initializers (a shape or pads fed as an input, as ONNX's node tests do).
   public static func model(
