@@ -61,6 +61,16 @@ import Testing
     try expectOpEquivalent(.conv(attrs), [[2, 4] + c.spatial, [8, 4 / c.groups] + Array(repeating: c.kernel, count: rank), [8]])
   }
 
+  /// Convolutions on maps of at most 8 positions with large weights take the skinny product
+  /// (one with a tail of K not a multiple of the vector width, one pointwise).
+  @Test func skinnyProducts() throws {
+    let three = ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), dilation: [1, 1])
+    try expectOpEquivalent(.conv(three), [[2, 64, 2, 2], [128, 64, 3, 3], [128]])
+    let pointwise = ConvAttrs(stride: [1, 1], padding: .symmetric(0, rank: 2), dilation: [1, 1])
+    try expectOpEquivalent(.conv(pointwise), [[1, 70, 1, 3], [1000, 70, 1, 1]])
+    #expect(SkinnyProduct.applies(m: 128, n: 4, k: 576) && SkinnyProduct.applies(m: 1000, n: 3, k: 70))
+  }
+
   @Test func transposedConvolution() throws {
     for (spatial, stride, pad, outputPad, dilation, groups) in [([5], 2, 0, 0, 1, 1), ([6, 5], 2, 1, 1, 1, 2), ([4, 4], 3, 0, 2, 1, 1), ([3, 4, 3], 2, 1, 0, 2, 1)] {
       let rank = spatial.count

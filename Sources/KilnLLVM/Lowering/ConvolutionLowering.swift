@@ -149,7 +149,8 @@ enum ConvolutionLowering {
     }
   }
 
-  /// y = W·im2col(x) per sample and group (direct loops for depthwise convolutions), then the bias.
+  /// y = W·im2col(x) per sample and group (direct loops for depthwise convolutions, a skinny
+  /// product for maps of at most 8 positions), then the bias.
   static func forward(_ k: Kernel, _ a: ConvAttrs) {
     let ir = k.ir
     let (xShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
@@ -167,7 +168,12 @@ enum ConvolutionLowering {
       }
       let w = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
       let out = ir.element(k.output, ir.affine(sampleGroup, s.outPerGroup * s.outPlane))
-      ir.sgemm(m: s.outPerGroup, n: s.outPlane, k: s.depth, a: w, lda: s.depth, b: columns, ldb: s.outPlane, c: out, ldc: s.outPlane)
+      if SkinnyProduct.applies(m: s.outPerGroup, n: s.outPlane, k: s.depth), let scratch = k.scratch {
+        let transposed = ir.element(scratch, ir.int(s.scratchSize(a, x: xShape)))
+        SkinnyProduct.emit(ir, a: w, b: columns, c: out, transposed: transposed, m: s.outPerGroup, n: s.outPlane, k: s.depth)
+      } else {
+        ir.sgemm(m: s.outPerGroup, n: s.outPlane, k: s.depth, a: w, lda: s.depth, b: columns, ldb: s.outPlane, c: out, ldc: s.outPlane)
+      }
     }
     Lowering.finish(k, bias: k.inputs.count > 2 ? k.inputs[2] : nil, channels: s.outChannels, inner: s.outPlane)
   }

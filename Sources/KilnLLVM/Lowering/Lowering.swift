@@ -11,7 +11,9 @@ enum Lowering {
     switch node.op {
     case .conv(let a):
       let shape = ConvolutionShape(x: types[0], weight: types[1], output: node.type.shape, groups: a.groups)
-      return DepthwiseConvolution.applies(a, shape) ? 0 : shape.scratchSize(a, x: types[0])
+      if DepthwiseConvolution.applies(a, shape) { return 0 }
+      let skinny = SkinnyProduct.applies(m: shape.outPerGroup, n: shape.outPlane, k: shape.depth)
+      return shape.scratchSize(a, x: types[0]) + (skinny ? SkinnyProduct.scratch(n: shape.outPlane, k: shape.depth) : 0)
     case .convWeightGrad(let a):
       return ConvolutionShape(x: types[0], weight: node.type.shape, output: types[1], groups: a.conv.groups).scratchSize(a.conv, x: types[0])
     case .convInputGrad(let a): return ConvolutionShape(x: node.type.shape, weight: types[1], output: types[0], groups: a.conv.groups).depth * types[0][2...].reduce(1, *)
