@@ -234,7 +234,6 @@ extension ONNXGraphImporter {
     let modeName = a.string("mode", default: "constant")
     guard let mode = modes[modeName] else { throw KilnError.invalidArgument("pad mode \(modeName) is not one of constant, edge, reflect, wrap") }
     let fill = inputs.count > 2 && !inputs[2].isEmpty ? try constant(inputs[2]).scalars.first ?? 0 : a.float("value", default: 0)
-    guard mode != .zero || fill == 0 else { throw KilnError.invalidArgument("constant padding with value \(fill) is not supported (only 0)") }
     let axes = try (ints(inputs, 3, attribute: "axes", a) ?? Array(0..<rank)).map { try normalized($0, rank: rank) }
     guard pads.count == 2 * axes.count else { throw KilnError.invalidArgument("pads has \(pads.count) entries for \(axes.count) axes") }
     guard pads.allSatisfy({ $0 >= 0 }) else { throw KilnError.invalidArgument("negative pads (cropping) are not supported") }
@@ -243,7 +242,22 @@ extension ONNXGraphImporter {
       before[axis] = pads[i]
       after[axis] = pads[axes.count + i]
     }
-    define(out, try append(out, .pad(PadAttrs(before: before, after: after, mode: mode)), [x]))
+    let padded = try append(out, suffix: fill == 0 || mode != .zero ? "" : ".zero", .pad(PadAttrs(before: before, after: after, mode: mode)), [x])
+    guard fill != 0, mode == .zero else { define(out, padded); return }
+    // Constant padding with a value v: zero padding plus a constant that is v in the border.
+    let outer = shape(padded)
+    let inner = shape(x)
+    let border = Tensor(shape: outer, scalars: (0..<outer.reduce(1, *)).map { flat in
+      var rest = flat
+      var inside = true
+      for axis in (0..<rank).reversed() {
+        let coordinate = rest % outer[axis]
+        rest /= outer[axis]
+        if coordinate < before[axis] || coordinate >= before[axis] + inner[axis] { inside = false }
+      }
+      return inside ? 0 : fill
+    })
+    define(out, try append(out, .binary(BinaryAttrs(.add)), [padded, try parameter(out + ".border", border)]))
   }
 }
 
