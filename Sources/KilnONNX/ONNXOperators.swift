@@ -87,13 +87,11 @@ extension ONNXGraphImporter {
     let spatial = Array(shape(x).dropFirst(2))
     guard let kernel = a.ints("kernel_shape") else { throw KilnError.invalidArgument("kernel_shape is required") }
     let stride = a.ints("strides") ?? spatial.map { _ in 1 }
-    if let dilations = a.ints("dilations"), dilations.contains(where: { $0 != 1 }) {
-      throw KilnError.invalidArgument("dilated pooling (dilations \(dilations)) is not supported")
-    }
-    let padding = try windowPadding(a, spatial: spatial, kernel: kernel, stride: stride, dilation: spatial.map { _ in 1 })
+    let dilation = a.ints("dilations") ?? spatial.map { _ in 1 }
+    let padding = try windowPadding(a, spatial: spatial, kernel: kernel, stride: stride, dilation: dilation)
     let attrs = PoolAttrs(
       kind: kind, kernel: kernel, stride: stride, padding: padding, ceilMode: a.int("ceil_mode", default: 0) != 0,
-      countIncludePad: a.int("count_include_pad", default: 0) != 0)
+      countIncludePad: a.int("count_include_pad", default: 0) != 0, dilation: dilation)
     define(out, try append(out, .pool(attrs), [x]))
   }
 

@@ -98,6 +98,8 @@ import Testing
         padding: .symmetric(pad, rank: rank), ceilMode: ceil, countIncludePad: spatial.count != 2)
       try expectOpEquivalent(.pool(attrs), [[2, 3] + spatial])
     }
+    let dilated = PoolAttrs(kind: kind, kernel: [2, 3], stride: [1, 2], padding: .symmetric(1, rank: 2), ceilMode: true, dilation: [2, 2])
+    try expectOpEquivalent(.pool(dilated), [[2, 3, 7, 9]])
     try expectOpEquivalent(.globalPool(GlobalPoolAttrs(kind: kind)), [[2, 3, 5, 7]])
   }
 

@@ -52,6 +52,9 @@ import Testing
     for kind in [PoolKind.max, .average] {
       let attrs = PoolAttrs(kind: kind, kernel: [3, 3], stride: [2, 2], padding: .symmetric(1, rank: 2), ceilMode: true, countIncludePad: false)
       try expectGradientsEquivalent(.pool(attrs), [[2, 3, 7, 6]])
+      var dilated = attrs
+      dilated.dilation = [2, 1]
+      try expectGradientsEquivalent(.pool(dilated), [[2, 3, 7, 6]])
       try expectGradientsEquivalent(.globalPool(GlobalPoolAttrs(kind: kind)), [[2, 3, 5, 4]])
     }
     for kind in [ReduceKind.sum, .mean, .max] { try expectGradientsEquivalent(.reduce(ReduceAttrs(kind, axes: [1])), [[3, 5, 4]]) }

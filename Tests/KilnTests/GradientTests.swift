@@ -54,6 +54,13 @@ import Testing
     (.max, [4, 5, 4], 2, 2, 0, true, true), (.average, [4, 4, 4], 3, 1, 1, false, false),
   ]
 
+  @Test func dilatedPooling() throws {
+    for kind in [PoolKind.max, .average] {
+      let attrs = PoolAttrs(kind: kind, kernel: [2, 3], stride: [1, 2], padding: .symmetric(1, rank: 2), ceilMode: true, dilation: [2, 2])
+      try GradientCheck.checkOp(.pool(attrs), shapes: [[2, 2, 6, 7]])
+    }
+  }
+
   @Test(arguments: pools.indices)
   func pooling(case index: Int) throws {
     let c = Self.pools[index]

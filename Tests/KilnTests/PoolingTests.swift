@@ -24,6 +24,23 @@ import Testing
     expectClose(try apply(pool(.max, kernel: [2, 2], pad: 1), [T([1, 1, 3, 3], (1...9).map { -Double($0) })]), [1, 1, 2, 2], [-1, -2, -4, -5])
   }
 
+  @Test func dilatedWindowsSkipPositions() throws {
+    // Kernel 2, dilation 2, stride 1 over [1, 5, 2, 4, 3]: windows {0, 2}, {1, 3}, {2, 4}.
+    let x = T([1, 1, 5], [1, 5, 2, 4, 3])
+    let max = Op.pool(PoolAttrs(kind: .max, kernel: [2], stride: [1], padding: .symmetric(0, rank: 1), dilation: [2]))
+    expectClose(try apply(max, [x]), [1, 1, 3], [2, 5, 3])
+    let average = Op.pool(PoolAttrs(kind: .average, kernel: [2], stride: [1], padding: .symmetric(0, rank: 1), dilation: [2]))
+    expectClose(try apply(average, [x]), [1, 1, 3], [1.5, 4.5, 2.5])
+    // Padding 1: windows {−1, 1}, {0, 2}, {1, 3}, {2, 4}, {3, 5}; with the padding counted, the
+    // edge windows divide by 2, without it by their one real element.
+    let padded = PoolAttrs(kind: .average, kernel: [2], stride: [1], padding: .symmetric(1, rank: 1), dilation: [2])
+    expectClose(try apply(.pool(padded), [x]), [1, 1, 5], [2.5, 1.5, 4.5, 2.5, 2])
+    var exclude = padded
+    exclude.countIncludePad = false
+    expectClose(try apply(.pool(exclude), [x]), [1, 1, 5], [5, 1.5, 4.5, 2.5, 4])
+    #expect(PoolAttrs(kind: .max, kernel: [3, 3], stride: [1, 1], padding: .symmetric(0, rank: 2), dilation: [2, 1]).attributeText.contains("dilation=2x1"))
+  }
+
   @Test func ceilMode() throws {
     let five = T([1, 1, 5], [1, 2, 3, 4, 5])
     expectClose(try apply(pool(.max, kernel: [2]), [five]), [1, 1, 2], [2, 4])

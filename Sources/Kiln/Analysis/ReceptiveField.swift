@@ -41,7 +41,7 @@ public struct ReceptiveField: Codable, Equatable, Sendable, CustomStringConverti
       case .conv(let a):
         field = windowed(kernel: Array(graph[node.inputs[1]].type.shape[2...]), stride: a.stride, dilation: a.dilation)
       case .pool(let a):
-        field = windowed(kernel: a.kernel, stride: a.stride, dilation: a.kernel.map { _ in 1 })
+        field = windowed(kernel: a.kernel, stride: a.stride, dilation: a.dilation)
       case .convTranspose(let a):
         let kernel = Array(graph[node.inputs[1]].type.shape[2...])
         guard var f = first, f.size.count == kernel.count else { field = nil; break }

@@ -20,7 +20,7 @@ public enum IndexTables {
   public static func poolWindows(input: [Int], output: [Int], attrs: PoolAttrs) -> (cells: [Int], divisors: [Int]) {
     let weight = [1, 1] + attrs.kernel
     let table = WindowKernels.Geometry(
-      x: input, out: output, weight: weight, stride: attrs.stride, dilation: attrs.kernel.map { _ in 1 }, padBefore: attrs.padding.before
+      x: input, out: output, weight: weight, stride: attrs.stride, dilation: attrs.dilation, padBefore: attrs.padding.before
     ).gatherTable(mode: .zero)
     var divisors = [Int](repeating: 0, count: output[2...].reduce(1, *))
     WindowKernels.forEachWindow(attrs, input: [1, 1] + input[2...], output: [1, 1] + output[2...]) { index, _, divisor in

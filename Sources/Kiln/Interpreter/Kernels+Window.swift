@@ -179,16 +179,14 @@ enum WindowKernels {
   /// The extent of one pooling window along one axis: the real elements it covers, and how many
   /// positions it covers counting padding (PyTorch's divisor with `count_include_pad`).
   struct Extent {
-    var start: Int
-    var end: Int
+    var positions: [Int]
     var paddedCount: Int
   }
 
-  static func extents(input: Int, output: Int, kernel: Int, stride: Int, before: Int, after: Int) -> [Extent] {
+  static func extents(input: Int, output: Int, kernel: Int, stride: Int, dilation: Int, before: Int, after: Int) -> [Extent] {
     (0..<output).map { o in
-      let start = o * stride - before
-      let paddedEnd = min(start + kernel, input + after)
-      return Extent(start: max(start, 0), end: min(paddedEnd, input), paddedCount: paddedEnd - start)
+      let taps = (0..<kernel).map { o * stride - before + $0 * dilation }.filter { $0 < input + after }
+      return Extent(positions: taps.filter { $0 >= 0 && $0 < input }, paddedCount: taps.count)
     }
   }
 
@@ -199,10 +197,11 @@ enum WindowKernels {
     let output = lift(outShape[2...], fill: 1)
     let kernel = lift(a.kernel, fill: 1)
     let stride = lift(a.stride, fill: 1)
+    let dilation = lift(a.dilation, fill: 1)
     let before = lift(a.padding.before, fill: 0)
     let after = lift(a.padding.after, fill: 0)
     let axes = (0..<3).map {
-      extents(input: input[$0], output: output[$0], kernel: kernel[$0], stride: stride[$0], before: before[$0], after: after[$0])
+      extents(input: input[$0], output: output[$0], kernel: kernel[$0], stride: stride[$0], dilation: dilation[$0], before: before[$0], after: after[$0])
     }
     let (planes, inPlane) = (outShape[0] * outShape[1], input.reduce(1, *))
     var cells: [Int] = []
@@ -213,9 +212,9 @@ enum WindowKernels {
         for h in axes[1] {
           for w in axes[2] {
             cells.removeAll(keepingCapacity: true)
-            for id in d.start..<d.end {
-              for ih in h.start..<h.end {
-                for iw in w.start..<w.end { cells.append(base + (id * input[1] + ih) * input[2] + iw) }
+            for id in d.positions {
+              for ih in h.positions {
+                for iw in w.positions { cells.append(base + (id * input[1] + ih) * input[2] + iw) }
               }
             }
             let divisor =

@@ -8,7 +8,8 @@ public enum PoolKind: String, Codable, Hashable, Sendable {
 /// Padding is never part of a max (it counts as −∞). Average pooling divides by the window size
 /// including padding when `countIncludePad` is set (PyTorch's default), else by the number of
 /// real elements in the window. In `ceilMode` output sizes round up, but a window never starts
-/// in the right padding (PyTorch's rule).
+/// in the right padding (PyTorch's rule). A `dilation` spaces a window's taps apart (ONNX's
+/// pooling `dilations`; PyTorch's max pool); the average of a dilated window counts its taps.
 public struct PoolAttrs: OpAttributes {
   public var kind: PoolKind
   public var kernel: [Int]
@@ -16,10 +17,11 @@ public struct PoolAttrs: OpAttributes {
   public var padding: Padding
   public var ceilMode: Bool
   public var countIncludePad: Bool
+  public var dilation: [Int]
 
   public init(
     kind: PoolKind, kernel: [Int], stride: [Int], padding: Padding, ceilMode: Bool = false,
-    countIncludePad: Bool = true
+    countIncludePad: Bool = true, dilation: [Int]? = nil
   ) {
     self.kind = kind
     self.kernel = kernel
@@ -27,10 +29,23 @@ public struct PoolAttrs: OpAttributes {
     self.padding = padding
     self.ceilMode = ceilMode
     self.countIncludePad = countIncludePad
+    self.dilation = dilation ?? kernel.map { _ in 1 }
+  }
+
+  /// Model files written before pooling had a dilation read as undilated.
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    kind = try container.decode(PoolKind.self, forKey: .kind)
+    kernel = try container.decode([Int].self, forKey: .kernel)
+    stride = try container.decode([Int].self, forKey: .stride)
+    padding = try container.decode(Padding.self, forKey: .padding)
+    ceilMode = try container.decode(Bool.self, forKey: .ceilMode)
+    countIncludePad = try container.decode(Bool.self, forKey: .countIncludePad)
+    dilation = try container.decodeIfPresent([Int].self, forKey: .dilation) ?? kernel.map { _ in 1 }
   }
 
   var window: Window {
-    Window(kernel: kernel, stride: stride, dilation: kernel.map { _ in 1 }, padding: padding)
+    Window(kernel: kernel, stride: stride, dilation: dilation, padding: padding)
   }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
@@ -53,6 +68,7 @@ public struct PoolAttrs: OpAttributes {
 
   public var attributeText: [String] {
     var text = ["kernel=\(formatList(kernel))", "stride=\(formatList(stride))", "pad=\(padding.text)"]
+    if dilation.contains(where: { $0 != 1 }) { text.append("dilation=\(formatList(dilation))") }
     if ceilMode { text.append("ceil") }
     if kind == .average && !countIncludePad { text.append("exclude_pad") }
     return text

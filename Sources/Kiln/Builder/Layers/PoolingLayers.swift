@@ -1,7 +1,7 @@
 /// Builds a pooling node; shared by `MaxPool` and `AvgPool`.
 private func pool(
   _ x: Symbol, rank: Int, kind: PoolKind, kernel: Dims, stride: Dims?, padding: Dims, ceilMode: Bool,
-  countIncludePad: Bool, name: String?
+  countIncludePad: Bool, dilation: Dims = 1, name: String?
 ) throws -> Symbol {
   let b = x.builder
   let op = (kind == .max ? "MaxPool" : "AvgPool") + "\(rank)D"
@@ -11,24 +11,27 @@ private func pool(
     let pads = try padding.expanded(to: rank, "padding", layer: layer)
     let attrs = PoolAttrs(
       kind: kind, kernel: kernel, stride: try (stride ?? Dims(kernel)).expanded(to: rank, "stride", layer: layer),
-      padding: Padding(before: pads, after: pads), ceilMode: ceilMode, countIncludePad: countIncludePad)
+      padding: Padding(before: pads, after: pads), ceilMode: ceilMode, countIncludePad: countIncludePad,
+      dilation: try dilation.expanded(to: rank, "dilation", layer: layer))
     return try b.add(layer, .pool(attrs), [x])
   }
 }
 
 /// Max pooling over `Rank` spatial axes (`MaxPool1D/2D/3D`); the stride defaults to the kernel.
-/// Padding counts as −∞. `MaxPool2D(2)` halves height and width.
+/// Padding counts as −∞; `dilation` spaces the taps apart. `MaxPool2D(2)` halves height and width.
 public struct MaxPool<Rank: SpatialRank>: Layer {
   public var kernel: Dims
   public var stride: Dims?
   public var padding: Dims
+  public var dilation: Dims
   public var ceilMode: Bool
   public var name: String?
 
-  public init(_ kernel: Dims, stride: Dims? = nil, padding: Dims = 0, ceilMode: Bool = false, name: String? = nil) {
+  public init(_ kernel: Dims, stride: Dims? = nil, padding: Dims = 0, dilation: Dims = 1, ceilMode: Bool = false, name: String? = nil) {
     self.kernel = kernel
     self.stride = stride
     self.padding = padding
+    self.dilation = dilation
     self.ceilMode = ceilMode
     self.name = name
   }
@@ -36,7 +39,7 @@ public struct MaxPool<Rank: SpatialRank>: Layer {
   public func callAsFunction(_ x: Symbol) throws -> Symbol {
     try pool(
       x, rank: Rank.count, kind: .max, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode,
-      countIncludePad: true, name: name)
+      countIncludePad: true, dilation: dilation, name: name)
   }
 }
 
