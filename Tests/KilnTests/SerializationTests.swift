@@ -4,6 +4,28 @@ import Testing
 @testable import Kiln
 
 @Suite struct SerializationTests {
+  /// Model files from before pooling had a dilation still load, as undilated pooling.
+  @Test func poolsWithoutADilationLoad() throws {
+    let directory = try temporaryDirectory()
+    let path = directory + "/lenet5.json"
+    try Model.saveGraph(try Zoo.lenet5(), to: path)
+    // Pool attributes are the objects with a countIncludePad; drop their dilation.
+    var removed = 0
+    func strip(_ value: Any) -> Any {
+      if var object = value as? [String: Any] {
+        if object["countIncludePad"] != nil, object.removeValue(forKey: "dilation") != nil { removed += 1 }
+        return object.mapValues(strip)
+      }
+      if let array = value as? [Any] { return array.map(strip) }
+      return value
+    }
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
+    try JSONSerialization.data(withJSONObject: strip(json)).write(to: URL(fileURLWithPath: path))
+    #expect(removed == 2)
+    let graph = try Model.loadGraph(from: path)
+    #expect(graph == (try Zoo.lenet5()))
+  }
+
   @Test func modelsReloadBitIdentical() throws {
     let directory = try temporaryDirectory()
     let model = try Model(name: "bnnet", input: [2, 1, 8, 8], seed: 11) {
