@@ -6,7 +6,7 @@ import RealModule
 
 struct Run: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Run a model's forward pass in the reference interpreter and print its output.",
+    abstract: "Run a model's forward pass (compiled with the JIT, or in the reference interpreter) and print its output.",
     discussion: """
       --input takes an IDX image file (gzipped or not; its labels file is found by name, and the
       image is normalised with the Fashion-MNIST statistics and zero-padded to the model's input),
