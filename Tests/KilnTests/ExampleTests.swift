@@ -91,6 +91,16 @@ import Testing
     #expect(FileManager.default.fileExists(atPath: directory + "/segmentation.png"))
   }
 
+  @Test func onnxImport() throws {
+    let fixtures = packageRoot.appendingPathComponent("Tests/KilnONNXTests/Fixtures").path
+    let directory = try temporaryDirectory()
+    let result = try run(
+      "onnx-import", ["--model", fixtures + "/lenet5.onnx", "--reference", fixtures + "/lenet5.reference.safetensors", "--out", directory])
+    #expect(result.stdout.contains("61706 parameters"))
+    #expect(result.stdout.contains("matches the reference within 1e-4"), "\(result.stdout)")
+    #expect(FileManager.default.fileExists(atPath: directory + "/lenet5.so") && FileManager.default.fileExists(atPath: directory + "/lenet5.h"))
+  }
+
   @Test func resnetInferenceLoadsStateDictsAndListsMismatches() throws {
     let directory = try temporaryDirectory()
     let model = try Model(graph: Zoo.resnet(.resnet18, input: [1, 3, 32, 32]), seed: 7)
