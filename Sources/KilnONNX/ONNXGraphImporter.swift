@@ -22,9 +22,7 @@ struct ONNXGraphImporter {
   mutating func addInputs(_ proto: Onnx_GraphProto, shapes: [String: [Int]], defaultShape: [Int]?, constants fixed: [String: Tensor<Float>]) throws {
     for initializer in proto.initializer {
       constants[initializer.name] = try initializer.floatTensor()
-      if initializer.dataType != Onnx_TensorProto.ElementType.float.rawValue && initializer.dataType != Onnx_TensorProto.ElementType.double.rawValue {
-        settingsOnly.insert(initializer.name)
-      }
+      if !initializer.holdsFloats { settingsOnly.insert(initializer.name) }
     }
     for (name, tensor) in fixed {
       constants[name] = tensor
@@ -119,15 +117,19 @@ struct ONNXGraphImporter {
       throw KilnError.invalidArgument("\(node.opType) needs \(needed) input\(needed == 1 ? "" : "s"), the node has \(inputs.filter { !$0.isEmpty }.count)")
     }
     func input(_ i: Int) throws -> ValueID { try value(inputs[i]) }
-    func has(_ i: Int) -> Bool { inputs.count > i && !inputs[i].isEmpty }
+    /// Whether the constant-or-computed input `name` may be non-zero.
+    func mayBeNonZero(_ name: String) throws -> Bool { try !isConstant(name) || constant(name).scalars.contains { $0 != 0 } }
+    // Mask, indices and batch-statistics outputs exist only in training or for MaxPool's indices.
+    let usesExtraOutputs = node.output.dropFirst().contains { !$0.isEmpty }
     switch node.opType {
     case "Identity", "Dropout":
       if node.opType == "Dropout" {
-        if node.output.count > 1, !node.output[1].isEmpty { throw KilnError.invalidArgument("the dropout mask output is not supported (inference only)") }
-        // Training mode drops values unless the ratio is 0.
-        let training = has(2) ? try !isConstant(inputs[2]) || constant(inputs[2]).scalars.contains { $0 != 0 } : false
-        let ratio = has(1) && isConstant(inputs[1]) ? try constant(inputs[1]).scalars.first ?? 0.5 : (has(1) ? 1 : 0.5)
-        if training && ratio != 0 { throw KilnError.invalidArgument("training-mode dropout is not supported (inference only)") }
+        if usesExtraOutputs { throw KilnError.invalidArgument("the dropout mask output is not supported (inference only)") }
+        // Training mode drops values unless the ratio (default 0.5) is 0.
+        let training = try Self.optional(inputs, 2).map(mayBeNonZero) ?? false
+        if try training && Self.optional(inputs, 1).map(mayBeNonZero) ?? true {
+          throw KilnError.invalidArgument("training-mode dropout is not supported (inference only)")
+        }
       }
       if isConstant(inputs[0]) {
         constants[out] = try constant(inputs[0])
@@ -137,8 +139,7 @@ struct ONNXGraphImporter {
       }
     case "Constant":
       constants[out] = try constantValue(a)
-      let floatTypes = [Onnx_TensorProto.ElementType.float, .double].map(\.rawValue)
-      if a.has("value_int") || a.has("value_ints") || a.tensor("value").map({ !floatTypes.contains($0.dataType) }) == true {
+      if a.has("value_int") || a.has("value_ints") || a.tensor("value").map({ !$0.holdsFloats }) == true {
         settingsOnly.insert(out)
       }
     case "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Elu":
@@ -160,7 +161,7 @@ struct ONNXGraphImporter {
     case "ConvTranspose":
       try transposedConvolution(a, out: out, inputs: inputs)
     case "MaxPool", "AveragePool":
-      if node.output.count > 1, !node.output[1].isEmpty { throw KilnError.invalidArgument("the indices output of MaxPool is not supported") }
+      if usesExtraOutputs { throw KilnError.invalidArgument("the indices output of MaxPool is not supported") }
       try pool(a, out: out, x: try input(0), kind: node.opType == "MaxPool" ? .max : .average)
     case "GlobalAveragePool", "GlobalMaxPool":
       define(out, try append(out, .globalPool(GlobalPoolAttrs(kind: node.opType == "GlobalMaxPool" ? .max : .average)), [try input(0)]))
@@ -169,7 +170,7 @@ struct ONNXGraphImporter {
     case "MatMul":
       try matmul(out: out, inputs: inputs)
     case "BatchNormalization":
-      if a.int("training_mode", default: 0) != 0 || node.output.count > 1 && node.output[1...].contains(where: { !$0.isEmpty }) {
+      if a.int("training_mode", default: 0) != 0 || usesExtraOutputs {
         throw KilnError.invalidArgument("only inference-mode batch normalization is supported")
       }
       let operands = try [input(0), input(1), input(2), value(inputs[3], role: .state), value(inputs[4], role: .state)]
@@ -178,7 +179,7 @@ struct ONNXGraphImporter {
       let x = try input(0)
       let shape = self.shape(x)
       let axis = try normalized(a.int("axis", default: 1), rank: shape.count, inclusive: true)
-      define(out, try append(out, .reshape(ReshapeAttrs(shape: [shape[..<axis].reduce(1, *), shape[axis...].reduce(1, *)])), [x]))
+      define(out, try append(out, .reshape(ReshapeAttrs(shape: Self.matrix(shape, splitAt: axis))), [x]))
     case "Reshape":
       try reshape(a, out: out, inputs: inputs)
     case "Transpose":
@@ -186,7 +187,7 @@ struct ONNXGraphImporter {
       let permutation = a.ints("perm") ?? Array((0..<shape(x).count).reversed())
       define(out, try append(out, .transpose(TransposeAttrs(permutation: permutation)), [x]))
     case "Concat":
-      let parts = try inputs.indices.filter(has).map(input)
+      let parts = try inputs.filter { !$0.isEmpty }.map { try value($0) }
       let axis = try normalized(a.int("axis", default: 0), rank: shape(parts[0]).count)
       define(out, try append(out, .concat(ConcatAttrs(axis: axis)), parts))
     case "Split":
@@ -198,6 +199,17 @@ struct ONNXGraphImporter {
     default:
       throw KilnError.invalidArgument("operator \(node.opType) is not supported")
     }
+  }
+
+  /// Input `index` of a node, when it is given (ONNX leaves optional inputs out or empty).
+  static func optional(_ inputs: [String], _ index: Int) -> String? {
+    inputs.count > index && !inputs[index].isEmpty ? inputs[index] : nil
+  }
+
+  /// `shape` seen as a matrix `[∏ axes before axis, ∏ axes from it]` (Flatten; Softmax before
+  /// opset 13).
+  static func matrix(_ shape: [Int], splitAt axis: Int) -> [Int] {
+    [shape[..<axis].reduce(1, *), shape[axis...].reduce(1, *)]
   }
 
   /// `axis` in `0..<rank` (or `0...rank`), negative ones counted from the end.
@@ -218,7 +230,7 @@ struct ONNXGraphImporter {
 
   /// Ints from constant input `index` (opset ≥ 10/11/13 style) or attribute `attribute` (older).
   func ints(_ inputs: [String], _ index: Int, attribute: String, _ a: ONNXAttributes, clamped: Bool = false) throws -> [Int]? {
-    if inputs.count > index, !inputs[index].isEmpty { return try constant(inputs[index]).scalars.map { try settingInt($0, clamped: clamped) } }
+    if let name = Self.optional(inputs, index) { return try constant(name).scalars.map { try settingInt($0, clamped: clamped) } }
     return try a.ints(attribute)?.map { try settingInt(Float($0), clamped: clamped) }
   }
 }

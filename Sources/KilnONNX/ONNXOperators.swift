@@ -30,26 +30,31 @@ extension ONNXGraphImporter {
     }
   }
 
-  mutating func convolution(_ a: ONNXAttributes, out: String, inputs: [String]) throws {
-    let (x, w) = (try value(inputs[0]), try value(inputs[1]))
+  /// A window op's spatial input sizes, kernel (default: the weight's), strides and dilations
+  /// (default 1).
+  func windowSettings(_ a: ONNXAttributes, x: ValueID, kernel weightKernel: [Int]?) throws -> (spatial: [Int], kernel: [Int], stride: [Int], dilation: [Int]) {
     let spatial = Array(shape(x).dropFirst(2))
-    let kernel = a.ints("kernel_shape") ?? Array(shape(w).dropFirst(2))
-    let stride = a.ints("strides") ?? spatial.map { _ in 1 }
-    let dilation = a.ints("dilations") ?? spatial.map { _ in 1 }
+    guard let kernel = a.ints("kernel_shape") ?? weightKernel else { throw KilnError.invalidArgument("kernel_shape is required") }
+    return (spatial, kernel, a.ints("strides") ?? spatial.map { _ in 1 }, a.ints("dilations") ?? spatial.map { _ in 1 })
+  }
+
+  /// Input, weight and (when given) bias of a convolution.
+  mutating func weightedOperands(_ inputs: [String]) throws -> [ValueID] {
+    try [value(inputs[0]), value(inputs[1])] + (Self.optional(inputs, 2).map { [try value($0)] } ?? [])
+  }
+
+  mutating func convolution(_ a: ONNXAttributes, out: String, inputs: [String]) throws {
+    let operands = try weightedOperands(inputs)
+    let (spatial, kernel, stride, dilation) = try windowSettings(a, x: operands[0], kernel: Array(shape(operands[1]).dropFirst(2)))
     let padding = try windowPadding(a, spatial: spatial, kernel: kernel, stride: stride, dilation: dilation)
-    var operands = [x, w]
-    if inputs.count > 2, !inputs[2].isEmpty { operands.append(try value(inputs[2])) }
     let attrs = ConvAttrs(stride: stride, padding: padding, dilation: dilation, groups: a.int("group", default: 1))
     define(out, try append(out, .conv(attrs), operands))
   }
 
   mutating func transposedConvolution(_ a: ONNXAttributes, out: String, inputs: [String]) throws {
-    let (x, w) = (try value(inputs[0]), try value(inputs[1]))
-    let spatial = Array(shape(x).dropFirst(2))
+    let operands = try weightedOperands(inputs)
+    let (spatial, kernel, stride, dilation) = try windowSettings(a, x: operands[0], kernel: Array(shape(operands[1]).dropFirst(2)))
     let n = spatial.count
-    let kernel = a.ints("kernel_shape") ?? Array(shape(w).dropFirst(2))
-    let stride = a.ints("strides") ?? Array(repeating: 1, count: n)
-    let dilation = a.ints("dilations") ?? Array(repeating: 1, count: n)
     var outputPadding = a.ints("output_padding") ?? Array(repeating: 0, count: n)
     let autoPad = a.string("auto_pad", default: "NOTSET")
     var padding: Padding
@@ -77,17 +82,12 @@ extension ONNXGraphImporter {
     } else {
       padding = try windowPadding(a, spatial: spatial, kernel: kernel, stride: stride, dilation: dilation)
     }
-    var operands = [x, w]
-    if inputs.count > 2, !inputs[2].isEmpty { operands.append(try value(inputs[2])) }
     let attrs = ConvTransposeAttrs(stride: stride, padding: padding, outputPadding: outputPadding, dilation: dilation, groups: a.int("group", default: 1))
     define(out, try append(out, .convTranspose(attrs), operands))
   }
 
   mutating func pool(_ a: ONNXAttributes, out: String, x: ValueID, kind: PoolKind) throws {
-    let spatial = Array(shape(x).dropFirst(2))
-    guard let kernel = a.ints("kernel_shape") else { throw KilnError.invalidArgument("kernel_shape is required") }
-    let stride = a.ints("strides") ?? spatial.map { _ in 1 }
-    let dilation = a.ints("dilations") ?? spatial.map { _ in 1 }
+    let (spatial, kernel, stride, dilation) = try windowSettings(a, x: x, kernel: nil)
     let padding = try windowPadding(a, spatial: spatial, kernel: kernel, stride: stride, dilation: dilation)
     let attrs = PoolAttrs(
       kind: kind, kernel: kernel, stride: stride, padding: padding, ceilMode: a.int("ceil_mode", default: 0) != 0,
@@ -104,7 +104,7 @@ extension ONNXGraphImporter {
       define(out, try append(out, .softmax(SoftmaxAttrs(axis: axis, log: log)), [x]))
       return
     }
-    let flat = try append(out, suffix: ".2d", .reshape(ReshapeAttrs(shape: [original[..<axis].reduce(1, *), original[axis...].reduce(1, *)])), [x])
+    let flat = try append(out, suffix: ".2d", .reshape(ReshapeAttrs(shape: Self.matrix(original, splitAt: axis))), [x])
     let soft = try append(out, suffix: ".softmax", .softmax(SoftmaxAttrs(axis: 1, log: log)), [flat])
     define(out, try append(out, .reshape(ReshapeAttrs(shape: original)), [soft]))
   }
@@ -116,7 +116,7 @@ extension ONNXGraphImporter {
     if a.int("transA", default: 0) != 0 { x = try append(out, suffix: ".a_t", .transpose(TransposeAttrs(permutation: [1, 0])), [x]) }
     let (alpha, beta) = (a.float("alpha", default: 1), a.float("beta", default: 1))
     let transB = a.int("transB", default: 0) != 0
-    let c = inputs.count > 2 && !inputs[2].isEmpty ? inputs[2] : nil
+    let c = Self.optional(inputs, 2)
     var product: ValueID
     if isConstant(inputs[1]) {
       let b = try constant(inputs[1])
@@ -231,7 +231,7 @@ extension ONNXGraphImporter {
     let modes: [String: PaddingMode] = ["constant": .zero, "edge": .replicate, "reflect": .reflect, "wrap": .circular]
     let modeName = a.string("mode", default: "constant")
     guard let mode = modes[modeName] else { throw KilnError.invalidArgument("pad mode \(modeName) is not one of constant, edge, reflect, wrap") }
-    let fill = inputs.count > 2 && !inputs[2].isEmpty ? try constant(inputs[2]).scalars.first ?? 0 : a.float("value", default: 0)
+    let fill = try Self.optional(inputs, 2).map { try constant($0).scalars.first ?? 0 } ?? a.float("value", default: 0)
     let axes = try (ints(inputs, 3, attribute: "axes", a) ?? Array(0..<rank)).map { try normalized($0, rank: rank) }
     guard pads.count == 2 * axes.count else { throw KilnError.invalidArgument("pads has \(pads.count) entries for \(axes.count) axes") }
     guard pads.allSatisfy({ $0 >= 0 }) else { throw KilnError.invalidArgument("negative pads (cropping) are not supported") }

@@ -8,6 +8,9 @@ extension Onnx_TensorProto {
     case float = 1, uint8 = 2, int8 = 3, int32 = 6, int64 = 7, bool = 9, double = 11
   }
 
+  /// Whether the tensor holds float or double values (others, integers, are settings).
+  var holdsFloats: Bool { dataType == ElementType.float.rawValue || dataType == ElementType.double.rawValue }
+
   /// The tensor's values as floats (integers convert exactly up to 2²⁴), from its typed fields or
   /// its little-endian raw bytes.
   func floatTensor() throws -> Tensor<Float> {
