@@ -157,22 +157,21 @@ enum ConvolutionLowering {
     let s = ConvolutionShape(x: xShape, weight: wShape, output: k.type.shape, groups: a.groups)
     if DepthwiseConvolution.applies(a, s) {
       DepthwiseConvolution.emit(k, a, s)
-      Lowering.finish(k, bias: k.inputs.count > 2 ? k.inputs[2] : nil, channels: s.outChannels, inner: s.outPlane)
-      return
-    }
-    forEachSampleAndGroup(ir, batch: s.batch, groups: a.groups) { sampleGroup, group in
-      let x = ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane))
-      var columns = x
-      if !s.isPointwise(a), let scratch = k.scratch {
-        columns = emitIm2col(ir, a, x: xShape, weight: wShape, output: k.type.shape, source: x, scratch: scratch, shape: s)
-      }
-      let w = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
-      let out = ir.element(k.output, ir.affine(sampleGroup, s.outPerGroup * s.outPlane))
-      if SkinnyProduct.applies(m: s.outPerGroup, n: s.outPlane, k: s.depth), let scratch = k.scratch {
-        let transposed = ir.element(scratch, ir.int(s.scratchSize(a, x: xShape)))
-        SkinnyProduct.emit(ir, a: w, b: columns, c: out, transposed: transposed, m: s.outPerGroup, n: s.outPlane, k: s.depth)
-      } else {
-        ir.sgemm(m: s.outPerGroup, n: s.outPlane, k: s.depth, a: w, lda: s.depth, b: columns, ldb: s.outPlane, c: out, ldc: s.outPlane)
+    } else {
+      forEachSampleAndGroup(ir, batch: s.batch, groups: a.groups) { sampleGroup, group in
+        let x = ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane))
+        var columns = x
+        if !s.isPointwise(a), let scratch = k.scratch {
+          columns = emitIm2col(ir, a, x: xShape, weight: wShape, output: k.type.shape, source: x, scratch: scratch, shape: s)
+        }
+        let w = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
+        let out = ir.element(k.output, ir.affine(sampleGroup, s.outPerGroup * s.outPlane))
+        if SkinnyProduct.applies(m: s.outPerGroup, n: s.outPlane, k: s.depth), let scratch = k.scratch {
+          let transposed = ir.element(scratch, ir.int(s.scratchSize(a, x: xShape)))
+          SkinnyProduct.emit(ir, a: w, b: columns, c: out, transposed: transposed, m: s.outPerGroup, n: s.outPlane, k: s.depth)
+        } else {
+          ir.sgemm(m: s.outPerGroup, n: s.outPlane, k: s.depth, a: w, lda: s.depth, b: columns, ldb: s.outPlane, c: out, ldc: s.outPlane)
+        }
       }
     }
     Lowering.finish(k, bias: k.inputs.count > 2 ? k.inputs[2] : nil, channels: s.outChannels, inner: s.outPlane)

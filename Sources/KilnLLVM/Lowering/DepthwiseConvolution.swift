@@ -48,18 +48,19 @@ enum DepthwiseConvolution {
       ir.loop(output[0]) { od in
         ir.loop(output[1]) { oh in
           ir.loop(output[2]) { ow in
-            let isInterior = zip([od, oh, ow], interior).map { o, range in
-              ir.and(ir.icmp(LLVMIntSGE, o, ir.int(range.lowerBound)), ir.icmp(LLVMIntSLT, o, ir.int(range.upperBound)))
-            }.reduce(ir.icmp(LLVMIntEQ, ir.int(0), ir.int(0)), ir.and)
-            ir.when(LLVMBuildNot(ir.builder, isInterior, "")!) {
+            let positions = [od, oh, ow]
+            /// Whether every axis's value lies in its range.
+            func within(_ values: [LLVMValueRef], _ ranges: [Range<Int>]) -> LLVMValueRef {
+              let checks = zip(values, ranges).map { value, range in
+                ir.and(ir.icmp(LLVMIntSGE, value, ir.int(range.lowerBound)), ir.icmp(LLVMIntSLT, value, ir.int(range.upperBound)))
+              }
+              return checks.dropFirst().reduce(checks[0], ir.and)
+            }
+            ir.when(LLVMBuildNot(ir.builder, within(positions, interior), "")!) {
               let sum = zip(taps, weights).reduce(ir.float(0)) { sum, tap in
-                let (position, inside) = zip([od, oh, ow], 0..<3).reduce((ir.int(0), ir.icmp(LLVMIntEQ, ir.int(0), ir.int(0)))) { partial, entry in
-                  let (o, axis) = entry
-                  let c = coordinate(axis, o, tap.0[axis])
-                  let valid = ir.and(ir.icmp(LLVMIntSGE, c, ir.int(0)), ir.icmp(LLVMIntSLT, c, ir.int(input[axis])))
-                  return (ir.add(ir.mul(partial.0, ir.int(input[axis])), c), ir.and(partial.1, valid))
-                }
-                let value = ir.load(source, ir.select(inside, position, ir.int(0)))
+                let coordinates = (0..<3).map { coordinate($0, positions[$0], tap.0[$0]) }
+                let inside = within(coordinates, input.map { 0..<$0 })
+                let value = ir.load(source, ir.select(inside, inIndex(coordinates[0], coordinates[1], coordinates[2]), ir.int(0)))
                 return ir.fadd(sum, ir.select(inside, ir.fmul(tap.1, value), ir.float(0)))
               }
               ir.store(sum, out, outIndex(od, oh, ow))
