@@ -33,11 +33,8 @@ import KilnLLVM
 
   func run() throws {
     // Pixels in 0…1: they are the targets of the per-pixel cross-entropy.
-    func load(_ split: FashionMNIST.Split, _ limit: Int) throws -> Dataset {
-      let files = FashionMNIST.files(split)
-      return try Dataset(images: files.images, labels: files.labels, limit: limit, normalization: .unit)
-    }
-    let (train, test) = (try load(.train, limit), try load(.test, show))
+    let train = try FashionMNIST.load(.train, limit: limit, normalization: .unit)
+    let test = try FashionMNIST.load(.test, limit: show, normalization: .unit)
     let compiler = try Compiler()
     let batch = 32
     var trainer = try Trainer(model: Model(graph: Self.architecture(batch: batch), seed: 1), optimizer: Optimizer(.adam), loss: .binaryCrossEntropy) {

@@ -97,12 +97,9 @@ import KilnLLVM
       ]
     }
     for epoch in 0..<epochs {
-      var generator = SplitMix64(seed: UInt64(epoch))
-      var order = Array(0..<images)
-      order.shuffle(using: &generator)
       var losses: [Float] = []
-      for start in stride(from: 0, to: images - Self.batch + 1, by: Self.batch) {
-        losses.append(try trainer.step(batch(train, Array(order[start..<(start + Self.batch)])), learningRate: 2e-3).loss)
+      for indices in Dataset.batchIndices(count: images, size: Self.batch, shuffleSeed: UInt64(epoch)) {
+        losses.append(try trainer.step(batch(train, indices), learningRate: 2e-3).loss)
       }
       print(String(format: "epoch %d: cross-entropy %.4f per pixel", epoch + 1, losses.reduce(0, +) / Float(max(losses.count, 1))))
     }

@@ -50,12 +50,9 @@ import KilnLLVM
       try CompiledTraining($0, parameters: $1, compiler: compiler)
     }
     for epoch in 0..<epochs {
-      var generator = SplitMix64(seed: UInt64(epoch))
-      var order = Array(training.indices)
-      order.shuffle(using: &generator)
       var (correct, seen, loss) = (0, 0, 0.0)
-      for start in stride(from: 0, to: order.count - Self.batch + 1, by: Self.batch) {
-        let batch = order[start..<(start + Self.batch)].map { training[$0] }
+      for indices in Dataset.batchIndices(count: training.count, size: Self.batch, shuffleSeed: UInt64(epoch)) {
+        let batch = indices.map { training[$0] }
         let classes = batch.map { Float(labels.firstIndex(of: $0.label)!) }
         let step = try trainer.step(
           ["input": Tensor(shape: [Self.batch, length], scalars: batch.flatMap { tokens($0.words) }), "labels": Tensor(shape: [Self.batch], scalars: classes)],

@@ -56,12 +56,8 @@ import KilnLLVM
   }
 
   func run() throws {
-    func load(_ split: FashionMNIST.Split, _ limit: Int) throws -> Dataset {
-      let files = FashionMNIST.files(split)
-      return try Dataset(images: files.images, labels: files.labels, limit: limit, normalization: .unit)
-    }
-    let train = Self.clips(of: try load(.train, clips), seed: 1)
-    let test = Self.clips(of: try load(.test, testClips), seed: 2)
+    let train = Self.clips(of: try FashionMNIST.load(.train, limit: clips, normalization: .unit), seed: 1)
+    let test = Self.clips(of: try FashionMNIST.load(.test, limit: testClips, normalization: .unit), seed: 2)
     let clipSize = Self.frames * Self.side * Self.side
     func batch(_ data: (clips: [Float], labels: [Float]), _ indices: [Int]) -> [String: Tensor<Float>] {
       [
@@ -74,14 +70,9 @@ import KilnLLVM
     var trainer = try Trainer(model: Model(graph: Self.architecture(batch: Self.batch), seed: 1), optimizer: Optimizer(.momentum)) {
       try CompiledTraining($0, parameters: $1, compiler: compiler)
     }
-    let count = train.labels.count
     for epoch in 0..<epochs {
-      var generator = SplitMix64(seed: UInt64(epoch))
-      var order = Array(0..<count)
-      order.shuffle(using: &generator)
       var (correct, seen, loss) = (0, 0, 0.0)
-      for start in stride(from: 0, to: count - Self.batch + 1, by: Self.batch) {
-        let indices = Array(order[start..<(start + Self.batch)])
+      for indices in Dataset.batchIndices(count: train.labels.count, size: Self.batch, shuffleSeed: UInt64(epoch)) {
         let feeds = batch(train, indices)
         let step = try trainer.step(feeds, learningRate: 0.01)
         correct += zip(step.logits.argmaxRows(), feeds["labels"]!.scalars).filter { $0 == Int($1) }.count

@@ -89,6 +89,12 @@ public struct Dataset: Sendable {
   /// file order). The last, smaller batch is dropped when `dropLast` is set (static-shape models
   /// need full batches).
   public func batchIndices(size: Int, shuffleSeed seed: UInt64?, dropLast: Bool = true) -> [[Int]] {
+    Self.batchIndices(count: count, size: size, shuffleSeed: seed, dropLast: dropLast)
+  }
+
+  /// `batchIndices(size:shuffleSeed:dropLast:)` for any `count` samples (data kept outside a
+  /// `Dataset`: clips, sentences, masks).
+  public static func batchIndices(count: Int, size: Int, shuffleSeed seed: UInt64?, dropLast: Bool = true) -> [[Int]] {
     var order = Array(0..<count)
     if let seed {
       var generator = SplitMix64(seed: seed)
@@ -120,9 +126,11 @@ public enum FashionMNIST {
     ("\(directory)/\(split.rawValue)-images-idx3-ubyte.gz", "\(directory)/\(split.rawValue)-labels-idx1-ubyte.gz")
   }
 
-  /// Loads `split`, normalised with the training statistics.
+  /// Loads `split`, normalised with the training statistics (or `normalization`, e.g. `.unit` for
+  /// pixels in 0…1).
   public static func load(
-    _ split: Split, directory: String = defaultDirectory, limit: Int? = nil, padding: Int = 0
+    _ split: Split, directory: String = defaultDirectory, limit: Int? = nil, padding: Int = 0,
+    normalization: Dataset.Normalization = FashionMNIST.normalization
   ) throws -> Dataset {
     let (images, labels) = files(split, directory: directory)
     return try Dataset(images: images, labels: labels, limit: limit, padding: padding, normalization: normalization)
