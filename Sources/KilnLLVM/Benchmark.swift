@@ -100,11 +100,12 @@ public enum Benchmark {
   public static func runTraining(_ model: Model, optimizer: Optimizer, compiler: Compiler, threads: Int = 1, repetitions: Int = 50) throws -> BenchmarkReport {
     BLASKernel.setThreads(threads)
     let peak = try PeakProbe.measure(compiler)
-    guard let input = model.inputType, let logits = model.graph.outputs.first.map({ model.graph[$0].type }), logits.rank == 2 else {
-      throw KilnError.invalidArgument("training benchmarks need a classifier with logits [N, classes]")
+    guard let input = model.graph.sampleInputs(seed: 1)["input"], let logits = model.graph.outputs.first.map({ model.graph[$0].type }), logits.rank == 2
+    else {
+      throw KilnError.invalidArgument("training benchmarks need a classifier with an input called input and logits [N, classes]")
     }
     let batch: [String: Tensor<Float>] = [
-      "input": Array(model.graph.sampleInputs(seed: 1).values)[0],
+      "input": input,
       "labels": Tensor(shape: [input.shape[0]], scalars: (0..<input.shape[0]).map { Float($0 % logits.shape[1]) }),
     ]
     var compiled: CompiledTraining?
