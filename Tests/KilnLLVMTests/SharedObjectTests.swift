@@ -101,9 +101,12 @@ import Testing
         for (int i = 0; i < LENET5_INPUT_INPUT_SIZE; i++) image[i] = (float)(i % 7) - 3;
         lenet5_infer(model, image, logits);
         for (int c = 0; c < 10; c++) printf("%.9g\\n", logits[c]);
+        /* One call a statement: C leaves the order of a call's arguments unspecified. */
         float bias[10];
-        printf("get %d set %d bad %d\\n", lenet5_get_weights(model, "fc2.bias", bias, 10), lenet5_set_weights(model, "fc2.bias", bias, 10),
-               lenet5_set_weights(model, "fc9.bias", bias, 10));
+        int got = lenet5_get_weights(model, "fc2.bias", bias, 10);
+        int set = lenet5_set_weights(model, "fc2.bias", bias, 10);
+        int bad = lenet5_set_weights(model, "fc9.bias", bias, 10);
+        printf("get %d set %d bad %d\\n", got, set, bad);
         printf("save %d\\n", lenet5_save_weights(model, argv[2]));
         lenet5_destroy(model);
         return 0;
