@@ -23,7 +23,7 @@ extension Compiler {
     _ model: Model, to path: String, prefix requested: String? = nil, training: TrainingGraph? = nil, initial: ParameterStore? = nil,
     embedWeights: Bool = true
   ) throws -> String {
-    let prefix = CInterface.identifier(requested ?? model.graph.name)
+    let prefix = CSource.identifier(requested ?? model.graph.name)
     let output = URL(fileURLWithPath: path)
     let headerPath = output.deletingPathExtension().appendingPathExtension("h").path
     let work = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-aot-\(UUID().uuidString)")
