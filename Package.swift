@@ -19,14 +19,15 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
   ],
   targets: [
-    // C runtime shared by JIT'd code and every exported .so: error codes, arena.
+    // C runtime shared by JIT'd code and every exported .so: error codes, arena, atomic files,
+    // safetensors; the Swift library writes its files through it too.
     .target(name: "KilnRuntime", path: "runtime", linkerSettings: [.linkedLibrary("openblas")]),
     // zlib, for the gzip-compressed IDX files of the Fashion-MNIST package.
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
     // Optimised in debug builds too: the reference interpreter runs whole zoo models in the tests.
     .target(
       name: "Kiln",
-      dependencies: ["CZlib", .product(name: "RealModule", package: "swift-numerics")],
+      dependencies: ["CZlib", "KilnRuntime", .product(name: "RealModule", package: "swift-numerics")],
       swiftSettings: [.unsafeFlags(["-O"])]),
     // LLVM 14's C API (Debian's llvm-14-dev); the headers are symlinked into include/.
     .target(

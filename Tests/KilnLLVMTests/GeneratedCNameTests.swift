@@ -19,25 +19,6 @@ import Testing
     (0...(generator.next() % 6)).map { _ in pieces[Int(generator.next() % UInt64(pieces.count))] }.joined()
   }
 
-  static func shell(_ command: String) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", command]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-  }
-
-  static func temporaryDirectory() throws -> String {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-names-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    return directory
-  }
-
   @Test func literalsAndIdentifiersOfKnownNames() {
     #expect(CSource.stringLiteral("fc2.bias") == "\"fc2.bias\"")
     #expect(CSource.stringLiteral("a\"*/b\\??/\né") == "\"a\\042*\\057b\\134\\077\\077/\\012\\303\\251\"")
@@ -60,7 +41,7 @@ import Testing
     var scope = CSource.Identifiers()
     let identifiers = names.map { scope.make($0) }
     #expect(Set(identifiers.map { $0.uppercased() }).count == names.count)
-    let directory = try GeneratedCNameTests.temporaryDirectory()
+    let directory = try temporaryDirectory("kiln-names")
     let declarations = zip(names, identifiers).enumerated().map { index, pair in
       "/* \(CSource.stringLiteral(pair.0)) */\nstatic const char *const \(pair.1) = \(CSource.stringLiteral(pair.0));\n"
     }
@@ -77,9 +58,9 @@ import Testing
       }
       """
     try program.write(toFile: directory + "/names.c", atomically: true, encoding: .utf8)
-    let build = try GeneratedCNameTests.shell("cc -std=c99 -Wall -Werror -Wtrigraphs -trigraphs -o \(directory)/names \(directory)/names.c")
+    let build = try shell("cc -std=c99 -Wall -Werror -Wtrigraphs -trigraphs -o \(directory)/names \(directory)/names.c")
     #expect(build.status == 0, "\(build.output.prefix(2000))")
-    let printed = try GeneratedCNameTests.shell("\(directory)/names").output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    let printed = try shell("\(directory)/names").output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     let expected = names.map { $0.utf8.map { String(format: "%02x", $0) }.joined() }
     #expect(Array(printed.prefix(names.count)) == expected)
   }
@@ -99,7 +80,7 @@ import Testing
       let total = try graph.append("t", .binary(BinaryAttrs(.add)), inputs: [sum, inputs[2]])
       graph.outputs = [try graph.append("int", .dense(DenseAttrs()), inputs: [total, weight])]
       let model = try Model(graph: graph, seed: UInt64(round))
-      let directory = try GeneratedCNameTests.temporaryDirectory()
+      let directory = try temporaryDirectory("kiln-names")
       let header = try Compiler().emitSharedObject(model, to: directory + "/m.so", prefix: "m")
       let text = try String(contentsOfFile: header, encoding: .utf8)
       #expect(text.contains("int m_infer(m_context *context, const float *v__x__error_injected, const float *a_b, const float *a_b_2, float *int_2);"), "\(text)")
@@ -118,22 +99,25 @@ import Testing
           printf("get %d\\n", status);
           status = m_infer(model, x, y, z, out);
           printf("infer %d %.6g %.6g\\n", status, out[0], out[1]);
+          printf("save %d\\n", m_save_weights(model, "saved.safetensors"));
           m_destroy(model);
           return 0;
         }
         """
       try program.write(toFile: directory + "/main.c", atomically: true, encoding: .utf8)
-      let build = try GeneratedCNameTests.shell(
+      let build = try shell(
         "cc -Wall -Werror -I\(directory) -o \(directory)/main \(directory)/main.c \(directory)/m.so -Wl,-rpath,\(directory)"
           + " && c++ -fsyntax-only -x c++ -Wall -Werror -I\(directory) \(directory)/main.c")
       #expect(build.status == 0, "\(build.output.prefix(3000))")
-      let run = try GeneratedCNameTests.shell("\(directory)/main")
+      let run = try shell("cd \(directory) && ./main")
       #expect(run.status == 0 && !run.output.contains("INJECTED"), "\(run.output)")
-      #expect(run.output.contains("get 0"), "\(run.output)")
+      #expect(run.output.contains("get 0") && run.output.contains("save 0"), "\(run.output)")
+      // The C writer escapes the name in its JSON header; Swift reads it back exactly.
+      #expect(try SafeTensors.read(directory + "/saved.safetensors").tensors.map(\.name) == [graph[weight].name])
       let feeds = Dictionary(uniqueKeysWithValues: zip(inputNames, [[1, 2, 3, 4], [0, 0, 0, 0], [0, 0, 0, 0]].map { Tensor<Float>(shape: [1, 4], scalars: $0) }))
       let expected = try model.run(feeds)[0].scalars
       #expect(run.output.contains(String(format: "infer 0 %.6g %.6g", expected[0], expected[1])), "\(run.output) \(expected)")
-      let exported = try GeneratedCNameTests.shell("nm -D --defined-only \(directory)/m.so | awk '{print $3}'").output
+      let exported = try shell("nm -D --defined-only \(directory)/m.so | awk '{print $3}'").output
       #expect(exported.split(separator: "\n").allSatisfy { $0.hasPrefix("m_") }, "\(exported)")
     }
   }

@@ -6,24 +6,8 @@ import Testing
 
 /// `kiln compile`'s library half: a self-contained `.so` and header, used from the C example.
 @Suite struct SharedObjectTests {
-  let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-  func shell(_ command: String) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", command]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-  }
-
   @Test func lenet5SharedObjectRunsFromCWithTheJITsAccuracy() throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-so-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let directory = try temporaryDirectory("kiln-so")
     let model = try Model(graph: Zoo.lenet5(), seed: 11)
     let compiler = try Compiler()
     let header = try compiler.emitSharedObject(model, to: directory + "/lenet5.so")
@@ -83,8 +67,7 @@ import Testing
   }
 
   @Test func weightsFilesLoadIntoContextsAndBadOnesAreRejected() throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-so-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let directory = try temporaryDirectory("kiln-so")
     let trained = try Model(graph: Zoo.lenet5(), seed: 21)
     try SafeTensors.write(trained.parameters.entries, to: directory + "/w.safetensors")
     try SafeTensors.write(Array(trained.parameters.entries.dropLast()), to: directory + "/short.safetensors")
@@ -95,8 +78,9 @@ import Testing
       #include "lenet5.h"
       int main(int argc, char **argv) {
         lenet5_context *model;
-        int status = lenet5_create_from_file(&model, argv[1]);
-        if (status != LENET5_OK) { printf("status %d\\n", status); return 0; }
+        char error[256] = "unchanged";
+        int status = lenet5_create_from_file(&model, argv[1], error, sizeof error);
+        if (status != LENET5_OK) { printf("status %d: %s\\n", status, error); return model != NULL; }
         static float image[LENET5_INPUT_INPUT_SIZE], logits[LENET5_OUTPUT_FC2_SIZE];
         for (int i = 0; i < LENET5_INPUT_INPUT_SIZE; i++) image[i] = (float)(i % 7) - 3;
         lenet5_infer(model, image, logits);
@@ -124,8 +108,11 @@ import Testing
     #expect(run.contains("get 0 set 0 bad 1") && run.contains("save 0"), "\(run)")
     // What C saved, Swift loads bit-identically.
     #expect(try trained.loadingWeights(from: directory + "/saved.safetensors").parameters == trained.parameters)
-    #expect(try shell("\(directory)/load \(directory)/short.safetensors /dev/null").output.contains("status 3"))
-    #expect(try shell("\(directory)/load \(directory)/missing.safetensors /dev/null").output.contains("status 4"))
+    // Refused files: the loader's reason reaches the caller, and no context is made.
+    let short = try shell("\(directory)/load \(directory)/short.safetensors /dev/null")
+    #expect(short.status == 0 && short.output.contains("status 3: \(directory)/short.safetensors: lacks fc2.bias"), "\(short.output)")
+    let missing = try shell("\(directory)/load \(directory)/missing.safetensors /dev/null")
+    #expect(missing.status == 0 && missing.output.contains("status 4: \(directory)/missing.safetensors: cannot be opened"), "\(missing.output)")
 
     // Without embedded weights, only create_from_file makes contexts; as an object, it links statically.
     try Compiler().emitSharedObject(Model(graph: Zoo.lenet5(), seed: 1), to: directory + "/lenet5.o", embedWeights: false)
@@ -140,8 +127,7 @@ import Testing
   }
 
   @Test func trainingFromCSavesWeightsKilnLoads() throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-train-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let directory = try temporaryDirectory("kiln-train")
     let model = try Model(graph: Zoo.lenet5(input: [64, 1, 32, 32]), seed: 2)
     let trainer = try Trainer(model: model, optimizer: Optimizer(.momentum))
     let compiler = try Compiler()

@@ -79,6 +79,32 @@ int kiln_pool_threads(const kiln_pool *pool);
  */
 void kiln_parallel_for(kiln_pool *pool, int64_t count, kiln_task task, void *context);
 
+/**
+ * A file being written whole or not at all: kiln_atomic_file_open, any number of
+ * kiln_atomic_file_write, then kiln_atomic_file_commit (which renames it over `path`) or
+ * kiln_atomic_file_abort (which leaves `path` as it was). Until the commit the file has no name
+ * (O_TMPFILE) or a unique temporary one, so concurrent writers and killed processes never leave
+ * a torn file at `path`. Commit and abort free everything; abort is safe after either.
+ */
+typedef struct kiln_atomic_file {
+  int fd;          /**< the open file, or -1 */
+  int named;       /**< whether `temporary` exists on disk and must be removed on abort */
+  char *path;      /**< the destination */
+  char *temporary; /**< the temporary name, once there is one */
+} kiln_atomic_file;
+
+/** Starts writing `path` (its directory must exist and be writable). */
+kiln_status kiln_atomic_file_open(kiln_atomic_file *file, const char *path, char *error, size_t error_size);
+
+/** Appends `size` bytes. */
+kiln_status kiln_atomic_file_write(kiln_atomic_file *file, const void *bytes, size_t size, char *error, size_t error_size);
+
+/** Syncs the file and renames it over its destination; on failure the destination is untouched. */
+kiln_status kiln_atomic_file_commit(kiln_atomic_file *file, char *error, size_t error_size);
+
+/** Discards what was written (nothing is left on disk) and frees the writer. */
+void kiln_atomic_file_abort(kiln_atomic_file *file);
+
 /** One named f32 tensor a model expects in (or writes to) a safetensors file. */
 typedef struct kiln_tensor {
   const char *name;
@@ -89,8 +115,11 @@ typedef struct kiln_tensor {
 
 /**
  * Reads every tensor of `tensors` from the safetensors file at `path` into its `data`. The file
- * must hold exactly these tensors (names, F32, shapes); anything else — a missing, extra or
- * misshapen tensor, a truncated or corrupt file — is an error described in `error`.
+ * must hold exactly these tensors (names, F32, shapes); anything else — a missing, extra,
+ * duplicated or misshapen tensor, overlapping data, a header that is not strict JSON, nested
+ * deeper than 64 levels or longer than 100 MB, a truncated file — is an error described in
+ * `error`, and then no `data` has been changed. Files come from anywhere: the reader is
+ * iterative and checks every size it computes.
  */
 kiln_status kiln_safetensors_load(const char *path, const kiln_tensor *tensors, size_t count, char *error, size_t error_size);
 

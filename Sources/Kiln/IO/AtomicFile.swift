@@ -1,26 +1,49 @@
 import Foundation
+import KilnRuntime
 
-/// File writes that never leave a half-written file behind: the bytes go to a temporary file in
-/// the same directory, which is then renamed over `path`.
-enum AtomicFile {
-  static func write(_ data: Data, to path: String) throws {
-    let temporary = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
-    do {
-      try data.write(to: URL(fileURLWithPath: temporary))
-      guard rename(temporary, path) == 0 else {
-        throw KilnError.file(path: path, message: "cannot rename the temporary file into place: \(String(cString: strerror(errno)))")
+/// File writes that never leave a half-written file behind, through the C runtime's
+/// `kiln_atomic_file` (the same code the compiled `.so` saves weights with): the bytes go to an
+/// unnamed file in the destination's directory, synced, then renamed over the destination. A
+/// killed process leaves no temporary file, and concurrent writers never tear one.
+public enum AtomicFile {
+  /// Writes `data` to `path`, whole or not at all.
+  public static func write(_ data: Data, to path: String) throws {
+    try write([(path, data)])
+  }
+
+  /// Writes several files that belong together (a `.so` and its header): every one is written and
+  /// synced before the first is renamed into place, so a full disk or a bad directory leaves all
+  /// of them as they were, and no temporary file behind.
+  public static func write(_ files: [(path: String, data: Data)]) throws {
+    var writers: [kiln_atomic_file] = []
+    defer {
+      for index in writers.indices { kiln_atomic_file_abort(&writers[index]) }
+    }
+    var error = [CChar](repeating: 0, count: 512)
+    func check(_ status: kiln_status, _ path: String) throws {
+      guard status == KILN_OK else {
+        // The runtime's message starts with the path, which KilnError.file adds itself.
+        let message = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        throw KilnError.file(
+          path: path,
+          message: message.isEmpty ? "cannot be written (\(String(cString: kiln_status_string(status))))" : message.hasPrefix(path + ": ") ? String(message.dropFirst(path.count + 2)) : message)
       }
-    } catch let error as KilnError {
-      try? FileManager.default.removeItem(atPath: temporary)
-      throw error
-    } catch {
-      try? FileManager.default.removeItem(atPath: temporary)
-      throw KilnError.file(path: path, message: "cannot write: \(error.localizedDescription)")
+    }
+    for (path, data) in files {
+      var writer = kiln_atomic_file()
+      try check(kiln_atomic_file_open(&writer, path, &error, error.count), path)
+      writers.append(writer)
+      try data.withUnsafeBytes { bytes in
+        try check(kiln_atomic_file_write(&writers[writers.count - 1], bytes.baseAddress, bytes.count, &error, error.count), path)
+      }
+    }
+    for index in writers.indices {
+      try check(kiln_atomic_file_commit(&writers[index], &error, error.count), files[index].path)
     }
   }
 
   /// The contents of `path`, or an error naming it.
-  static func read(_ path: String) throws -> Data {
+  public static func read(_ path: String) throws -> Data {
     guard FileManager.default.fileExists(atPath: path) else {
       throw KilnError.file(path: path, message: "no such file")
     }

@@ -139,8 +139,10 @@ struct CInterface {
       /** \(embedsModelWeights ? "Creates a context with the weights embedded in this library." : "This build has no embedded weights (kiln compile --external-weights): returns \(upper)_ERR_INVALID_ARGUMENT; use \(prefix)_create_from_file.") */
       int \(prefix)_create(\(prefix)_context **context);
 
-      /** Creates a context with the weights of a safetensors file (as written by kiln or save_weights). */
-      int \(prefix)_create_from_file(\(prefix)_context **context, const char *weights_path);
+      /** Creates a context with the weights of a safetensors file (as written by kiln or save_weights).
+       *  On failure *context is NULL and, if `error` is not NULL, the reason is written there
+       *  (at most `error_size` bytes, NUL-terminated). */
+      int \(prefix)_create_from_file(\(prefix)_context **context, const char *weights_path, char *error, size_t error_size);
 
       /** Frees a context (NULL is allowed). */
       void \(prefix)_destroy(\(prefix)_context *context);
@@ -155,7 +157,7 @@ struct CInterface {
       int \(prefix)_set_weights(\(prefix)_context *context, const char *name, const float *values, size_t count);
 
       /** Writes the model's weights as safetensors (temporary file, then rename); kiln loads it with --weights. */
-      int \(prefix)_save_weights(const \(prefix)_context *context, const char *path);
+      int \(prefix)_save_weights(\(prefix)_context *context, const char *path);
 
       /** Threads this context's later calls use for their parallel loops (default 1; results are the
        *  same for any count). OpenBLAS's own threads are set process-wide by OPENBLAS_NUM_THREADS. */
@@ -337,13 +339,16 @@ struct CInterface {
         }
       }
 
-      EXPORT int \(prefix)_create_from_file(\(prefix)_context **result, const char *path) {
+      EXPORT int \(prefix)_create_from_file(\(prefix)_context **result, const char *path, char *error, size_t error_size) {
+        if (error && error_size) error[0] = 0;
         int status = create_context(result);
-        if (status != KILN_OK) return status;
+        if (status != KILN_OK) {
+          if (error && error_size) snprintf(error, error_size, "\(prefix)_create_from_file: %s", kiln_status_string((kiln_status)status));
+          return status;
+        }
         kiln_tensor tensors[MODEL_PARAMETER_COUNT + 1];
         model_tensors(*result, tensors);
-        char message[256];
-        status = kiln_safetensors_load(path, tensors, MODEL_PARAMETER_COUNT, message, sizeof message);
+        status = kiln_safetensors_load(path, tensors, MODEL_PARAMETER_COUNT, error, error_size);
         if (status != KILN_OK) {
           \(prefix)_destroy(*result);
           *result = NULL;
@@ -379,16 +384,18 @@ struct CInterface {
         if (!context) return KILN_ERR_INVALID_ARGUMENT;
         int p = find(name);
         if (p < 0) return fail(context, KILN_ERR_INVALID_ARGUMENT, "\(prefix)_set_weights: the model has no weights named %s", name ? name : "(null)");
-        if (!values || count != parameter_sizes[p]) return fail(context, KILN_ERR_SHAPE, "\(prefix)_set_weights: %s holds %zu values, not %zu", name, parameter_sizes[p], count);
+        if (!values) return fail(context, KILN_ERR_INVALID_ARGUMENT, "\(prefix)_set_weights: the values of %s are NULL", name);
+        if (count != parameter_sizes[p]) return fail(context, KILN_ERR_SHAPE, "\(prefix)_set_weights: %s holds %zu values, not %zu", name, parameter_sizes[p], count);
         memcpy(context->parameters + parameter_offsets[p], values, count * sizeof(float));
         return KILN_OK;
       }
 
-      EXPORT int \(prefix)_save_weights(const \(prefix)_context *context, const char *path) {
+      EXPORT int \(prefix)_save_weights(\(prefix)_context *context, const char *path) {
         if (!context || !path) return KILN_ERR_INVALID_ARGUMENT;
+        context->error[0] = 0;
         kiln_tensor tensors[MODEL_PARAMETER_COUNT + 1];
         model_tensors(context, tensors);
-        return kiln_safetensors_save(path, tensors, MODEL_PARAMETER_COUNT, NULL, 0);
+        return kiln_safetensors_save(path, tensors, MODEL_PARAMETER_COUNT, context->error, sizeof context->error);
       }
 
       EXPORT int \(prefix)_set_threads(\(prefix)_context *context, int threads) {

@@ -13,8 +13,8 @@ extension Compiler {
   /// Compiles `model` ahead of time into a self-contained shared object at `path` (weights
   /// embedded, the C runtime linked in; it needs only libc, libm and libopenblas) and writes its
   /// C header beside it (`lenet5.so` → `lenet5.h`). A `path` ending in `.o` gives one relocatable
-  /// object instead, to link into a program with `-lopenblas -lm`. Files are written to temporary
-  /// names and renamed. Returns the header's path.
+  /// object instead, to link into a program with `-lopenblas -lm`. Both files are written whole
+  /// and renamed into place together (`AtomicFile`). Returns the header's path.
   /// With `training`, the library also exports `<prefix>_train_step`, running the compiled training
   /// step on the weights the context holds; `initial` then gives every parameter of the training
   /// graph (weights, running statistics, optimizer state), as `Trainer.parameters` does.
@@ -80,24 +80,10 @@ extension Compiler {
     } else {
       try run("cc", flags + ["-shared", wrapper] + objects + sources + ["-lopenblas", "-lm", "-o", linked])
     }
-    try install(linked, at: output.path)
-    try install(work.appendingPathComponent("\(prefix).h").path, at: headerPath)
+    // The library and its header replace the old pair together, or neither does.
+    let library = try AtomicFile.read(linked)
+    try AtomicFile.write([(output.path, library), (headerPath, Data(interface.header.utf8))])
     return headerPath
-  }
-
-  /// Moves `file` over `destination` through a temporary name in the destination's directory.
-  private func install(_ file: String, at destination: String) throws {
-    let temporary = destination + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
-    try? FileManager.default.removeItem(atPath: temporary)
-    do {
-      try FileManager.default.copyItem(atPath: file, toPath: temporary)
-    } catch {
-      throw KilnError.file(path: destination, message: "cannot be written: \(error.localizedDescription)")
-    }
-    guard rename(temporary, destination) == 0 else {
-      try? FileManager.default.removeItem(atPath: temporary)
-      throw KilnError.file(path: destination, message: "cannot be renamed into place")
-    }
   }
 
   /// Runs a build tool; its complaints become an error.
