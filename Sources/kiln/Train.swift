@@ -69,7 +69,9 @@ struct Train: ParsableCommand {
   func validate() throws {
     guard dataset == "fashion-mnist" else { throw ValidationError("--dataset \(dataset) is not known; use fashion-mnist") }
     guard ["constant", "step", "cosine"].contains(schedule) else { throw ValidationError("--schedule must be constant, step or cosine") }
-    guard epochs >= 1, batch >= 1, lr > 0, stepEpochs >= 1 else { throw ValidationError("--epochs, --batch, --lr and --step-epochs must be positive") }
+    guard epochs >= 1, batch >= 1, stepEpochs >= 1 else { throw ValidationError("--epochs, --batch and --step-epochs must be positive") }
+    guard lr.isFinite, lr > 0 else { throw ValidationError("--lr must be a positive finite number, got \(lr)") }
+    try optimization.settings.validate()
     if let limit, limit < batch { throw ValidationError("--limit \(limit) is smaller than the batch \(batch)") }
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
   }
@@ -96,15 +98,19 @@ struct Train: ParsableCommand {
       trainer = try Trainer(model: model, optimizer: settings, frozen: frozen)
     }
     let checkpointPath = checkpoint ?? (out.hasSuffix(".safetensors") ? String(out.dropLast(12)) + ".ckpt.safetensors" : out + ".ckpt")
-    for file in [out, checkpointPath] {
-      try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: file).deletingLastPathComponent().path, withIntermediateDirectories: true)
-    }
+    // Both files are written after training: find out now whether they can be.
+    for file in [out, checkpointPath] { try AtomicFile.checkWritable(file) }
     var firstEpoch = 0
     if let resume {
       firstEpoch = try trainer.resume(from: resume)
       say("resumed \(resume) after epoch \(firstEpoch) (step \(trainer.steps))")
     }
     let augmentation = try augment.map { try Augmentation($0) }
+    guard firstEpoch < epochs else {
+      try writeWeights(trainer, to: out)
+      say("wrote \(out): \(resume ?? "the checkpoint") had already completed \(firstEpoch) of --epochs \(epochs); nothing trained")
+      return
+    }
     let rates: LearningRateSchedule =
       schedule == "step" ? .step(lr, every: stepEpochs, gamma: 0.1) : schedule == "cosine" ? .cosine(lr, epochs: epochs) : .constant(lr)
     for epoch in firstEpoch..<epochs {
@@ -113,11 +119,17 @@ struct Train: ParsableCommand {
       }
       let (accuracy, testLoss) = try evaluate(try trainer.trainedModel, on: test)
       try trainer.saveCheckpoint(to: checkpointPath, epoch: epoch + 1)
-      Progress.finish(String(format: "epoch %d: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%, %.0f img/s",
-        epoch + 1, result.meanLoss, 100 * result.accuracy, testLoss, 100 * accuracy, Double(result.samples) / result.seconds))
+      Progress.finish("epoch \(epoch + 1): " + String(format: "train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%, %.0f img/s",
+        result.meanLoss, 100 * result.accuracy, testLoss, 100 * accuracy, Double(result.samples) / result.seconds))
     }
-    try SafeTensors.write(try trainer.trainedModel.parameters.entries, metadata: ["format": "kiln", "model": model.graph.name], to: out)
+    try writeWeights(trainer, to: out)
     say("wrote \(out) and \(checkpointPath)")
+  }
+
+  /// Writes the trained weights to `path`, unless one is not finite (the file is then untouched).
+  private func writeWeights(_ trainer: Trainer, to path: String) throws {
+    _ = try trainer.finiteParameters(for: path)
+    try SafeTensors.write(try trainer.trainedModel.parameters.entries, metadata: ["format": "kiln", "model": trainer.model.name], to: path)
   }
 
   /// Test accuracy and loss with the chosen backend (compiled per test batch size).
@@ -143,7 +155,7 @@ enum Progress {
     let filled = width * done / max(total, 1)
     let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
     let rate = Double(sofar.samples) / max(sofar.seconds, 1e-9)
-    let line = String(format: "epoch %d/%d [%@] %d/%d loss %.4f acc %.2f%% %.0f img/s", epoch, epochs, bar, done, total, sofar.meanLoss, 100 * sofar.accuracy, rate)
+    let line = "epoch \(epoch)/\(epochs) [\(bar)] \(done)/\(total) " + String(format: "loss %.4f acc %.2f%% %.0f img/s", sofar.meanLoss, 100 * sofar.accuracy, rate)
     if isTerminal {
       FileHandle.standardError.write(Data("\r\(line)".utf8))
     } else if done % max(total / 4, 1) == 0 {

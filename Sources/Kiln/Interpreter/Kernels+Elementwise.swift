@@ -17,8 +17,8 @@ enum ElementwiseKernels {
   static func unary<S: KilnScalar>(_ x: Tensor<S>, _ function: UnaryFunction) -> Tensor<S> {
     let f: (S) -> S
     switch function {
-    case .relu: f = { max($0, 0) }
-    case .relu6: f = { min(max($0, 0), 6) }
+    case .relu: f = { S.propagatingMax($0, 0) }
+    case .relu6: f = { S.propagatingMin(S.propagatingMax($0, 0), 6) }
     case .leakyReLU(let slope): f = { $0 > 0 ? $0 : S(slope) * $0 }
     case .elu(let alpha): f = { $0 > 0 ? $0 : S(alpha) * S.expMinusOne($0) }
     case .sigmoid: f = sigmoid
@@ -42,7 +42,7 @@ enum ElementwiseKernels {
     for g in 0..<groups {
       for i in 0..<inner {
         var best = x.scalars[g * pieces * inner + i]
-        for p in 1..<pieces { best = max(best, x.scalars[(g * pieces + p) * inner + i]) }
+        for p in 1..<pieces { best = S.propagatingMax(best, x.scalars[(g * pieces + p) * inner + i]) }
         out.append(best)
       }
     }
@@ -57,7 +57,7 @@ enum ElementwiseKernels {
       for i in 0..<inner {
         let base = o * size * inner + i
         var top = -S.infinity
-        for k in 0..<size { top = max(top, x.scalars[base + k * inner]) }
+        for k in 0..<size { top = S.propagatingMax(top, x.scalars[base + k * inner]) }
         var total: S = 0
         for k in 0..<size { total += S.exp(x.scalars[base + k * inner] - top) }
         let logTotal = S.log(total)
@@ -77,7 +77,7 @@ enum ElementwiseKernels {
     let count = kept.reduce(1, *)
     var out = Array(repeating: a.kind == .max ? -S.infinity : 0, count: count)
     for (value, slot) in zip(x.scalars, target) {
-      out[slot] = a.kind == .max ? max(out[slot], value) : out[slot] + value
+      out[slot] = a.kind == .max ? S.propagatingMax(out[slot], value) : out[slot] + value
     }
     if a.kind == .mean {
       let n = S(x.count / max(count, 1))

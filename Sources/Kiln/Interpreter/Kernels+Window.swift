@@ -227,10 +227,10 @@ enum WindowKernels {
     }
   }
 
-  /// The offset of the first maximum among `cells` of `x`.
+  /// The offset of the first maximum among `cells` of `x` (the first NaN, if any).
   static func firstMaximum<S: KilnScalar>(_ x: Tensor<S>, _ cells: [Int]) -> Int {
     var best = cells[0]
-    for cell in cells.dropFirst() where x.scalars[cell] > x.scalars[best] { best = cell }
+    for cell in cells.dropFirst() where S.isPreferredMaximum(x.scalars[cell], over: x.scalars[best]) { best = cell }
     return best
   }
 

@@ -20,6 +20,11 @@ public struct ParameterStore: Equatable, Sendable {
     names.compactMap { name in tensors[name].map { (name, $0) } }
   }
 
+  /// The name of the first tensor holding a NaN or an infinity, or nil when all are finite.
+  public var firstNonFinite: String? {
+    names.first { name in tensors[name]?.scalars.contains { !$0.isFinite } == true }
+  }
+
   /// The total number of scalars.
   public var scalarCount: Int { tensors.values.reduce(0) { $0 + $1.count } }
 }

@@ -6,3 +6,17 @@ public protocol KilnScalar: Real, BinaryFloatingPoint, Codable, Sendable {}
 
 extension Float: KilnScalar {}
 extension Double: KilnScalar {}
+
+extension KilnScalar {
+  /// Whether `b` replaces `a` as the first maximum of a sequence: it is larger, or it is the first
+  /// NaN. Max pooling and its gradient pick windows' maxima with it, so a NaN wins its window.
+  @inlinable static func isPreferredMaximum(_ b: Self, over a: Self) -> Bool { b > a || (b.isNaN && !a.isNaN) }
+
+  /// The larger of `a` and `b`, NaN when either is: Kiln propagates NaN through ReLU, max
+  /// pooling and max reductions as PyTorch and ONNX Runtime do, in the interpreter and in
+  /// compiled code alike (`Swift.max` would keep or drop a NaN depending on its position).
+  @inlinable static func propagatingMax(_ a: Self, _ b: Self) -> Self { b > a || b.isNaN ? b : a }
+
+  /// The smaller of `a` and `b`, NaN when either is.
+  @inlinable static func propagatingMin(_ a: Self, _ b: Self) -> Self { b < a || b.isNaN ? b : a }
+}

@@ -37,6 +37,19 @@ public struct Optimizer: Codable, Hashable, Sendable {
     self.epsilon = epsilon ?? (kind == .adagrad ? 1e-10 : 1e-8)
     self.weightDecay = weightDecay
   }
+
+  /// Checks that every hyper-parameter is a finite number in its range (momentum, weight decay
+  /// and ε at least 0; α, β₁ and β₂ in [0, 1)), so a bad setting fails before training starts.
+  public func validate() throws {
+    let settings: [(name: String, value: Double, range: Range<Double>)] = [
+      ("momentum", momentum, 0..<Double.infinity), ("weight decay", weightDecay, 0..<Double.infinity),
+      ("epsilon", epsilon, 0..<Double.infinity), ("alpha", alpha, 0..<1), ("beta1", beta1, 0..<1), ("beta2", beta2, 0..<1),
+    ]
+    for (name, value, range) in settings where !range.contains(value) {
+      let upper = range.upperBound.isFinite ? "below \(range.upperBound)" : "finite"
+      throw KilnError.invalidArgument("the optimizer's \(name) is \(value); it must be at least \(range.lowerBound) and \(upper)")
+    }
+  }
 }
 
 extension Graph {

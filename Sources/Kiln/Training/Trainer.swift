@@ -123,6 +123,11 @@ public struct Trainer {
       if let augmentation { images = augmentation.apply(to: images, seed: seed &+ SplitMix64.stableHash("augment \(steps)")) }
       let rate = schedule.rate(step: steps, stepsPerEpoch: batches.count)
       let (loss, logits) = try step(["input": images, "labels": labels], learningRate: rate)
+      guard loss.isFinite else {
+        throw KilnError.runtime(
+          node: "training step \(steps) (epoch \(epoch + 1), batch \(index + 1))",
+          message: "the loss is \(loss); training diverged (a learning rate of \(rate) may be too high). No weights were written")
+      }
       result.samples += indices.count
       lossSum += Double(loss) * Double(indices.count)
       correct += zip(logits.argmaxRows(), labels.scalars).filter { $0 == Int($1) }.count
@@ -148,11 +153,22 @@ public struct Trainer {
   /// Writes every parameter (weights, running statistics, optimizer state) with the step count and
   /// `epoch` to `path`, atomically.
   public func saveCheckpoint(to path: String, epoch: Int) throws {
+    let parameters = try finiteParameters(for: path)
     let encoder = JSONEncoder()
     encoder.outputFormatting = .sortedKeys
     let optimizer = String(decoding: try encoder.encode(training.optimizer), as: UTF8.self)
     let metadata = ["format": "kiln-checkpoint", "model": model.name, "optimizer": optimizer, "steps": "\(steps)", "epoch": "\(epoch)"]
     try SafeTensors.write(parameters.entries, metadata: metadata, to: path)
+  }
+
+  /// Every parameter, when all are finite; else an error naming the first that is not and
+  /// `path`, which is left as it was (a diverged run never overwrites good weights).
+  public func finiteParameters(for path: String) throws -> ParameterStore {
+    let parameters = self.parameters
+    if let name = parameters.firstNonFinite {
+      throw KilnError.file(path: path, message: "not written: \(name) holds NaN or infinite values after step \(steps); training diverged")
+    }
+    return parameters
   }
 
   /// Restores a checkpoint written by `saveCheckpoint` for the same model and optimizer; returns
@@ -162,6 +178,10 @@ public struct Trainer {
     func fail(_ message: String) -> KilnError { .file(path: path, message: message) }
     guard metadata["format"] == "kiln-checkpoint", let steps = metadata["steps"].flatMap(Int.init), let epoch = metadata["epoch"].flatMap(Int.init) else {
       throw fail("is not a Kiln checkpoint (no step count and epoch in its metadata)")
+    }
+    // Every epoch takes at least one step; 2^53 steps would take centuries.
+    guard 0 <= epoch, epoch <= steps, steps <= 1 << 53 else {
+      throw fail("has impossible metadata (epoch \(epoch), step \(steps)); it is damaged or was not written by Kiln")
     }
     guard metadata["model"] == model.name else {
       throw fail("is a checkpoint of model \(metadata["model"] ?? "?"), not \(model.name)")

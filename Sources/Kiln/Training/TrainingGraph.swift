@@ -19,6 +19,7 @@ public struct TrainingGraph: Sendable {
   ///   - model: an inference graph (a model's graph).
   ///   - frozen: layer names or name prefixes whose parameters stay fixed (`conv1`, `features`).
   public init(model: Graph, loss: LossKind = .softmaxCrossEntropy, optimizer: Optimizer, frozen: [String] = []) throws {
+    try optimizer.validate()
     let withLoss = try model.forTraining().withLoss(loss)
     for prefix in frozen where !withLoss.parameters.contains(where: { withLoss[$0].name == prefix || withLoss[$0].name.hasPrefix(prefix + ".") }) {
       throw KilnError.invalidArgument("cannot freeze \(prefix): model \(model.name) has no parameters under that name")

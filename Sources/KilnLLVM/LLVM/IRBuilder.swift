@@ -158,10 +158,20 @@ final class IRBuilder {
   }
 
   func and(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildAnd(builder, a, b, "")! }
+  func or(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildOr(builder, a, b, "")! }
 
-  /// max(a, b) for floats (a when b is NaN).
-  func fmax(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { select(fcmp(LLVMRealOGT, b, a), b, a) }
-  func fmin(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { select(fcmp(LLVMRealOLT, b, a), b, a) }
+  /// max(a, b) for floats, NaN when either is (as in PyTorch and ONNX Runtime, and the
+  /// interpreter's `KilnScalar.propagatingMax`): b when it is larger or NaN, else a.
+  func fmax(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { select(or(fcmp(LLVMRealOGT, b, a), isNaN(b)), b, a) }
+  func fmin(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { select(or(fcmp(LLVMRealOLT, b, a), isNaN(b)), b, a) }
+
+  /// Whether `b` replaces `a` as the first maximum of a sequence: it is larger, or it is the
+  /// first NaN (`KilnScalar.isPreferredMaximum`).
+  func isPreferredMaximum(_ b: LLVMValueRef, over a: LLVMValueRef) -> LLVMValueRef {
+    or(fcmp(LLVMRealOGT, b, a), and(isNaN(b), fcmp(LLVMRealORD, a, a)))
+  }
+
+  func isNaN(_ v: LLVMValueRef) -> LLVMValueRef { fcmp(LLVMRealUNO, v, v) }
 
   /// a·b + c through `llvm.fmuladd`, which becomes an FMA instruction.
   func fma(_ a: LLVMValueRef, _ b: LLVMValueRef, _ c: LLVMValueRef) -> LLVMValueRef {

@@ -83,7 +83,7 @@ enum GradientLowering {
       let current = LLVMBuildLoad2(ir.builder, ir.f32, bestValue, "")!
       let index = LLVMBuildLoad2(ir.builder, ir.i64, bestIndex, "")!
       var better = ir.icmp(LLVMIntSLT, index, ir.int(0))
-      better = LLVMBuildOr(ir.builder, better, ir.fcmp(LLVMRealOGT, value, current), "")!
+      better = ir.or(better, ir.isPreferredMaximum(value, over: current))
       if let valid { better = ir.and(better, valid) }
       LLVMBuildStore(ir.builder, ir.select(better, value, current), bestValue)
       LLVMBuildStore(ir.builder, ir.select(better, position, index), bestIndex)

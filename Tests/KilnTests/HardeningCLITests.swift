@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+@testable import Kiln
+
+/// Bad input to the CLI found by a probe tour: each gives a one-line error and a non-zero exit
+/// (never a trap), and no good file is overwritten by a bad one.
+@Suite struct HardeningCLITests {
+  let cli = CLITests()
+
+  func kiln(_ arguments: String...) throws -> CLITests.Result { try cli.execute("kiln", arguments) }
+
+  /// A diverging run stops at the first non-finite loss, naming the step, and leaves the weights
+  /// and checkpoint of an earlier good run as they were.
+  @Test func divergedTrainingNeverOverwritesGoodWeights() throws {
+    let directory = try temporaryDirectory()
+    let out = directory + "/good.safetensors"
+    let good = try kiln("train", "lenet5", "--epochs", "1", "--limit", "64", "--batch", "32", "--out", out)
+    #expect(good.status == 0, "\(good.stderr)")
+    let files = [out, directory + "/good.ckpt.safetensors"]
+    let before = try files.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+    let diverged = try kiln("train", "lenet5", "--epochs", "2", "--limit", "640", "--batch", "32", "--lr", "1e6", "--out", out)
+    cli.expectFailure(diverged, "training diverged (a learning rate of 1000000.0 may be too high). No weights were written")
+    #expect(diverged.stderr.contains("training step "), "\(diverged.stderr)")
+    #expect(try files.map { try Data(contentsOf: URL(fileURLWithPath: $0)) } == before)
+    cli.expectFailure(try kiln("train", "lenet5", "--lr", "inf", "--out", out), "--lr must be a positive finite number, got inf")
+    cli.expectFailure(try kiln("train", "lenet5", "--momentum", "nan", "--out", out), "the optimizer's momentum is nan")
+    cli.expectFailure(try kiln("train", "lenet5", "--weight-decay=-1", "--out", out), "the optimizer's weight decay is -1.0")
+    #expect(try files.map { try Data(contentsOf: URL(fileURLWithPath: $0)) } == before)
+  }
+
+  /// Checkpoints: resuming one that already has every epoch, and forged metadata.
+  @Test func checkpointsPastTheEndOrForgedAreHandled() throws {
+    let directory = try temporaryDirectory()
+    let out = directory + "/w.safetensors"
+    let checkpoint = directory + "/w.ckpt.safetensors"
+    #expect(try kiln("train", "lenet5", "--epochs", "2", "--limit", "64", "--batch", "32", "--out", out).status == 0)
+    let done = try kiln("train", "lenet5", "--epochs", "1", "--limit", "64", "--batch", "32", "--out", out, "--resume", checkpoint)
+    #expect(done.status == 0, "\(done.stderr)")
+    #expect(done.stdout.contains("wrote \(out): \(checkpoint) had already completed 2 of --epochs 1; nothing trained"), "\(done.stdout)")
+    let (tensors, metadata) = try SafeTensors.read(checkpoint)
+    for (epoch, step) in [("-5", "4"), ("1", "-1"), ("1", "9223372036854775807"), ("3", "2")] {
+      var forged = metadata
+      forged["epoch"] = epoch
+      forged["steps"] = step
+      try SafeTensors.write(tensors, metadata: forged, to: directory + "/forged.safetensors")
+      cli.expectFailure(
+        try kiln("train", "lenet5", "--epochs", "3", "--limit", "64", "--batch", "32", "--out", out, "--resume", directory + "/forged.safetensors"),
+        "has impossible metadata (epoch \(epoch), step \(step))")
+    }
+  }
+
+  @Test func outputPlacesThatCannotBeWrittenAreRefusedBeforeTraining() throws {
+    let directory = try temporaryDirectory()
+    try Data("a file".utf8).write(to: URL(fileURLWithPath: directory + "/file"))
+    let underFile = try kiln("train", "lenet5", "--limit", "64", "--batch", "32", "--out", directory + "/file/w.safetensors")
+    cli.expectFailure(underFile, "\(directory)/file: cannot create the directory: Not a directory")
+    let proc = try kiln("train", "lenet5", "--limit", "64", "--batch", "32", "--out", "/proc/w.safetensors")
+    cli.expectFailure(proc, "choose another place")
+    #expect(!proc.stdout.contains("epoch"))
+  }
+
+  @Test func evaluatingNothingIsAnError() throws {
+    cli.expectFailure(try kiln("evaluate", "lenet5", "--limit", "0"), "--limit must be at least 1, got 0")
+    let directory = try temporaryDirectory()
+    let images = Data([0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28])
+    let labels = Data([0, 0, 8, 1, 0, 0, 0, 0])
+    try images.write(to: URL(fileURLWithPath: directory + "/t10k-images-idx3-ubyte.gz"))
+    try labels.write(to: URL(fileURLWithPath: directory + "/t10k-labels-idx1-ubyte.gz"))
+    cli.expectFailure(try kiln("evaluate", "lenet5", "--data-dir", directory), "holds no images: there is nothing to evaluate")
+  }
+
+  /// `--json` writes NaN outputs as "NaN" (JSON has no NaN).
+  @Test func jsonOutputWithNaN() throws {
+    let directory = try temporaryDirectory()
+    var image = Tensor<Float>(shape: [1, 1, 32, 32], repeating: 0.5)
+    image.scalars[0] = .nan
+    try SafeTensors.write([("input", image)], to: directory + "/nan.safetensors")
+    let run = try kiln("run", "lenet5", "--input", directory + "/nan.safetensors", "--json")
+    #expect(run.status == 0, "\(run.stderr)")
+    let report = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    #expect((report["output"] as? [String])?.allSatisfy { $0 == "NaN" } == true, "\(run.stdout)")
+  }
+}
