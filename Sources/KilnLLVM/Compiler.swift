@@ -161,6 +161,7 @@ public final class CompiledModel: @unchecked Sendable {
     llvmLock.lock()
     defer { llvmLock.unlock() }
     self.graph = graph
+    try MemoryBudget.checkNodesFit(graph)
     let context = LLVMOrcCreateNewThreadSafeContext()!
     defer { LLVMOrcDisposeThreadSafeContext(context) }
     let (ir, plan) = try compiler.build(graph, symbol: "kiln_entry", context: LLVMOrcThreadSafeContextGetContext(context))
@@ -173,6 +174,8 @@ public final class CompiledModel: @unchecked Sendable {
     for value in graph.parameters where store[graph[value].name]?.shape != graph[value].type.shape {
       throw KilnError.invalidArgument("parameter \(graph[value].name) \(graph[value].type) of \(graph.name) has no value of its shape")
     }
+    let bytes = Checked.sum([plan.arenaSize] + plan.slotValues.map { graph[$0].type.elementCount }).map { $0 * 4 }
+    try MemoryBudget.check(bytes, for: "\(graph.name) compiled", fix: "use a smaller input shape or batch")
     arena = .allocate(capacity: max(plan.arenaSize, 1))
     arena.initialize(repeating: 0)
     slots = plan.slotValues.map { value in
@@ -209,7 +212,12 @@ public final class CompiledModel: @unchecked Sendable {
       }
       if node.type.dtype == .i32 {
         // Integer inputs travel as int32 bit patterns.
-        for (index, scalar) in tensor.scalars.enumerated() { slots[slot][index] = Float(bitPattern: UInt32(bitPattern: Int32(scalar))) }
+        for (index, scalar) in tensor.scalars.enumerated() {
+          guard let integer = Int32(exactly: scalar) else {
+            throw KilnError.runtime(node: node.name, message: "element \(index) is \(scalar), not a whole number in the range of Int32 (a class label or index)")
+          }
+          slots[slot][index] = Float(bitPattern: UInt32(bitPattern: integer))
+        }
       } else {
         _ = slots[slot].update(fromContentsOf: tensor.scalars)
       }
@@ -226,6 +234,8 @@ public final class CompiledModel: @unchecked Sendable {
 
   /// The current value of parameter `name` (training graphs update them in place).
   public func parameter(_ name: String) -> Tensor<Float>? {
+    lock.lock()
+    defer { lock.unlock() }
     guard let value = graph.index(of: name), let slot = slotIndex(value) else { return nil }
     return Tensor(shape: graph[value].type.shape, scalars: Array(slots[slot].prefix(graph[value].type.elementCount)))
   }

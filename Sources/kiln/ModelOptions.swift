@@ -70,7 +70,7 @@ struct DataOptions: ParsableArguments {
     guard let shape = model.inputType?.shape, shape.count == 4, shape[1] == 1, shape[2] >= 28, (shape[2] - 28) % 2 == 0 else {
       throw ValidationError("\(purpose) of Fashion-MNIST images need a greyscale model (input [N,1,S,S], S ≥ 28 and even)")
     }
-    let test = try FashionMNIST.load(.test, directory: directory, limit: index + 1, padding: (shape[2] - 28) / 2)
+    let test = try FashionMNIST.load(.test, directory: directory, limit: min(index, Int.max - 1) + 1, padding: (shape[2] - 28) / 2)
     guard index < test.count else { throw ValidationError("--index \(index) is outside the test set") }
     return (test.batch([index]).images, test.labels[index])
   }

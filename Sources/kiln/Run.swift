@@ -53,8 +53,11 @@ struct Run: ParsableCommand {
     guard let inputType = model.inputType, model.graph.inputs.count == 1 else {
       throw ValidationError("kiln run needs a model with exactly one input")
     }
+    // The engine first: it refuses a model too large for this machine before its input is made.
+    let compiled = backend == .jit ? try Compiler().compile(model) : nil
+    if compiled == nil { try Interpreter<Float>.checkMemory(for: model.graph) }
     let (tensor, label, source) = try loadInput(model.graph, shape: inputType.shape)
-    let output = backend == .jit ? try Compiler().compile(model).predict(tensor) : try model.predict(tensor)
+    let output = try compiled?.predict(tensor) ?? model.predict(tensor)
     let ranking = output.rank == 2 && output.shape[0] == 1 ? topClasses(output.scalars) : []
     let names = output.count == 10 && label != nil ? FashionMNIST.classNames : nil
     if json {
@@ -97,7 +100,7 @@ struct Run: ParsableCommand {
       throw ValidationError("an IDX image (1×28×28) fits models with input [1,1,S,S] for even S ≥ 28, not \(TensorType(shape))")
     }
     let data = try Dataset(
-      images: input, labels: labels, limit: index + 1, padding: (shape[2] - 28) / 2, normalization: FashionMNIST.normalization)
+      images: input, labels: labels, limit: min(index, Int.max - 1) + 1, padding: (shape[2] - 28) / 2, normalization: FashionMNIST.normalization)
     guard index < data.count else { throw ValidationError("--index \(index) is outside the \(data.count) images of \(input)") }
     let batch = data.batch([index])
     return (batch.images, data.labels[index], "\(input) #\(index)")

@@ -39,7 +39,7 @@ import Testing
     #expect(done.status == 0, "\(done.stderr)")
     #expect(done.stdout.contains("wrote \(out): \(checkpoint) had already completed 2 of --epochs 1; nothing trained"), "\(done.stdout)")
     let (tensors, metadata) = try SafeTensors.read(checkpoint)
-    for (epoch, step) in [("-5", "4"), ("1", "-1"), ("1", "9223372036854775807"), ("3", "2")] {
+    for (epoch, step) in [("-5", "4"), ("1", "-1"), ("1", "9223372036854775807"), ("9007199254740993", "2")] {
       var forged = metadata
       forged["epoch"] = epoch
       forged["steps"] = step
@@ -80,5 +80,64 @@ import Testing
     #expect(run.status == 0, "\(run.stderr)")
     let report = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
     #expect((report["output"] as? [String])?.allSatisfy { $0 == "NaN" } == true, "\(run.stdout)")
+  }
+}
+
+/// Sizes from files and options that overflow 64 bits, or do not fit in memory: errors, not traps.
+@Suite struct OverflowingSizeTests {
+  let cli = CLITests()
+
+  @Test func safetensorsShapesThatOverflowAreRefused() throws {
+    let directory = try temporaryDirectory()
+    for shape in ["[1099511627776,1099511627776]", "[4611686018427387904,1]"] {
+      let header = "{\"w\":{\"dtype\":\"F32\",\"shape\":\(shape),\"data_offsets\":[0,4]}}    "
+      var data = Data()
+      withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
+      data.append(contentsOf: Array(header.utf8) + [0, 0, 0, 0])
+      try data.write(to: URL(fileURLWithPath: directory + "/w.safetensors"))
+      expectError("w has shape", "but spans 4 bytes") { _ = try SafeTensors.read(directory + "/w.safetensors") }
+    }
+  }
+
+  @Test func idxDimensionsThatOverflowAreRefused() throws {
+    let directory = try temporaryDirectory()
+    let header: [UInt8] = [0, 0, 8, 3] + [0xFF, 0xFF, 0xFF, 0xFF] + [0xFF, 0xFF, 0xFF, 0xFF] + [0xFF, 0xFF, 0xFF, 0xFF]
+    try Data(header + [1, 2, 3]).write(to: URL(fileURLWithPath: directory + "/x.idx"))
+    expectError("need more than 2^63; the file is truncated or corrupt") { _ = try IDXFile(path: directory + "/x.idx") }
+  }
+
+  @Test func modelFileAttributesThatOverflowAreRefused() throws {
+    let directory = try temporaryDirectory()
+    try Model.saveGraph(Zoo.lenet5(), to: directory + "/lenet5.json")
+    var file = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/lenet5.json"))) as? [String: Any])
+    // The first convolution's padding, set to 2^62 on both sides: file.graph.nodes[i].op.conv._0.padding.
+    var graph = try #require(file["graph"] as? [String: Any])
+    var nodes = try #require(graph["nodes"] as? [[String: Any]])
+    let conv = try #require(nodes.firstIndex { ($0["op"] as? [String: Any])?["conv"] != nil })
+    var op = try #require(nodes[conv]["op"] as? [String: Any])
+    var wrapper = try #require(op["conv"] as? [String: Any])
+    var attributes = try #require(wrapper["_0"] as? [String: Any])
+    attributes["padding"] = ["before": [1 << 62, 1 << 62], "after": [1 << 62, 1 << 62]]
+    wrapper["_0"] = attributes
+    op["conv"] = wrapper
+    nodes[conv]["op"] = op
+    graph["nodes"] = nodes
+    file["graph"] = graph
+    try JSONSerialization.data(withJSONObject: file).write(to: URL(fileURLWithPath: directory + "/bad.json"))
+    expectError("conv1 (Conv2D)", "must each be at most 2^24") { _ = try Model.loadGraph(from: directory + "/bad.json") }
+  }
+
+  @Test func commandLineSizesThatOverflowOrCannotFitAreRefused() throws {
+    let kiln = { (arguments: [String]) in try cli.execute("kiln", arguments) }
+    let tooMany = "is negative or has more than 2^48 elements"
+    cli.expectFailure(try kiln(["summary", "lenet5", "--input-shape", "9223372036854775807,1,32,32"]), tooMany)
+    cli.expectFailure(try kiln(["summary", "lenet5", "--input-shape", "1,1,4294967296,4294967296"]), tooMany)
+    cli.expectFailure(try kiln(["compile", "lenet5", "--batch", "9223372036854775807", "-o", "/tmp/never.so"]), tooMany)
+    cli.expectFailure(try kiln(["run", "lenet5", "--index", "9223372036854775807"]), "--index 9223372036854775807 is outside the 10000 images")
+    cli.expectFailure(try kiln(["train", "lenet5", "--limit=-5", "--batch", "1"]), "--limit -5 is smaller than the batch 1")
+    cli.expectFailure(try kiln(["run", "lenet5", "--input-shape", "1,3,100000,100000"]), "the parameters of lenet5 needs 25185.9 GB of memory but this machine has")
+    cli.expectFailure(try kiln(["run", "resnet18", "--input-shape", "64,3,2240,2240"]), "resnet18 needs 41.1 GB of memory but this machine has")
+    cli.expectFailure(
+      try kiln(["run", "resnet18", "--input-shape", "64,3,2240,2240", "--backend", "interp"]), "running resnet18 in the interpreter needs")
   }
 }

@@ -35,6 +35,7 @@ public struct Dataset: Sendable {
     if let bad = labels.bytes.first(where: { Int($0) >= classCount }) {
       throw KilnError.file(path: labelsPath, message: "holds label \(bad), outside 0..<\(classCount)")
     }
+    if let limit, limit < 0 { throw KilnError.invalidArgument("a limit of \(limit) images: give 0 or more") }
     let count = min(limit ?? Int.max, images.dimensions[0])
     let (height, width) = (images.dimensions[1], images.dimensions[2])
     let (paddedHeight, paddedWidth) = (height + 2 * padding, width + 2 * padding)

@@ -20,10 +20,10 @@ public struct IDXFile: Sendable {
     dimensions = (0..<rank).map { axis in
       (0..<4).reduce(0) { $0 << 8 | Int(raw[4 + 4 * axis + $1]) }
     }
-    let expected = dimensions.reduce(1, *)
     let available = raw.count - 4 - 4 * rank
-    guard available == expected else {
-      throw fail("has \(available) data bytes but its dimensions \(dimensions) need \(expected); the file is truncated or corrupt")
+    guard let expected = Checked.product(dimensions), available == expected else {
+      let needed = Checked.product(dimensions).map(String.init) ?? "more than 2^63"
+      throw fail("has \(available) data bytes but its dimensions \(dimensions) need \(needed); the file is truncated or corrupt")
     }
     bytes = Array(raw[(4 + 4 * rank)...])
   }

@@ -119,7 +119,12 @@ public struct Graph: Codable, Equatable, Sendable {
   private func inferType(name: String, op: Op, inputs: [ValueID]) throws -> TensorType {
     let types = inputs.map { nodes[$0.id].type }
     do {
-      return try op.attributes.outputType(types)
+      let type = try op.attributes.outputType(types)
+      // Every later size computation (bytes, offsets, strides) relies on this bound.
+      guard let count = Checked.product(type.shape), count <= Checked.maximumElements else {
+        throw ShapeError("shape \(type.shape) is negative or has more than 2^48 elements; use a smaller input or batch")
+      }
+      return type
     } catch let error as ShapeError {
       throw KilnError.shape(
         node: name, op: op.displayName(inputRank: types.first?.rank ?? 0), message: error.message)

@@ -63,12 +63,11 @@ public enum SafeTensors {
       default: throw fail("\(name) has dtype \(dtype); Kiln reads F32, F64, I32 and I64 (convert with tensor.float())")
       }
       let (begin, end) = (offsets[0], offsets[1])
-      let count = shape.reduce(1, *)
       guard begin >= 0, begin <= end, end <= bytes.count - dataStart else {
         throw fail("\(name) spans bytes \(begin)..<\(end) but the data has \(bytes.count - dataStart); is the file truncated?")
       }
-      guard end - begin == count * width else {
-        throw fail("\(name) has shape \(shape) (\(count * width) bytes of \(dtype)) but spans \(end - begin) bytes")
+      guard let count = Checked.product(shape), let size = Checked.product([count, width]), end - begin == size else {
+        throw fail("\(name) has shape \(shape) (\(Checked.product(shape + [width]).map(String.init) ?? "more than 2^63") bytes of \(dtype)) but spans \(end - begin) bytes")
       }
       let scalars: [Float] = (0..<count).map { i in
         let at = dataStart + begin + i * width

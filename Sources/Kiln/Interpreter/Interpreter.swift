@@ -22,10 +22,18 @@ public struct Execution<Scalar: KilnScalar>: Sendable {
 public struct Interpreter<Scalar: KilnScalar>: Sendable {
   public let graph: Graph
 
-  /// An interpreter for `graph`, which is verified first.
+  /// An interpreter for `graph`, which is verified first and must fit in memory.
   public init(_ graph: Graph) throws {
     try graph.verify()
+    try Self.checkMemory(for: graph)
     self.graph = graph
+  }
+
+  /// Throws when running `graph` would take more memory than the machine has: the interpreter
+  /// keeps every value of a run.
+  public static func checkMemory(for graph: Graph) throws {
+    let bytes = Checked.sum(graph.nodes.map { $0.type.elementCount * MemoryLayout<Scalar>.size })
+    try MemoryBudget.check(bytes, for: "running \(graph.name) in the interpreter", fix: "use a smaller input shape or batch")
   }
 
   /// Runs the graph. `feeds` holds a tensor for every input and parameter, by node name; `step`

@@ -44,8 +44,7 @@ enum LinearKernels {
     var out: [S] = []
     out.reserveCapacity(indices.count * dim)
     for value in indices.scalars {
-      let index = Int(value)
-      guard S(index) == value, (0..<vocabulary).contains(index) else {
+      guard let index = Int(exactly: value), (0..<vocabulary).contains(index) else {
         throw KilnError.runtime(node: node, message: "index \(value) is outside the vocabulary 0..<\(vocabulary)")
       }
       out.append(contentsOf: table.scalars[(index * dim)..<((index + 1) * dim)])

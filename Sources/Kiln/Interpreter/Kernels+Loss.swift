@@ -9,8 +9,7 @@ enum LossKernels {
       let classes = prediction.shape[1]
       let logProbabilities = ElementwiseKernels.softmax(prediction, axis: 1, log: true)
       terms = try target.scalars.enumerated().map { row, value in
-        let label = Int(value)
-        guard S(label) == value, (0..<classes).contains(label) else {
+        guard let label = Int(exactly: value), (0..<classes).contains(label) else {
           throw KilnError.runtime(node: node, message: "label \(value) of sample \(row) is outside 0..<\(classes)")
         }
         return -logProbabilities.scalars[row * classes + label]

@@ -35,8 +35,11 @@ public struct Model: Sendable {
     try self.init(graph: Graph(name: name, input: shape, inputType: inputType, seed: seed, layers: layers), seed: seed)
   }
 
-  /// A model of `graph` with fresh parameters (see `initialParameters(for:seed:)`).
+  /// A model of `graph` with fresh parameters (see `initialParameters(for:seed:)`), which must fit
+  /// in memory.
   public init(graph: Graph, seed: UInt64 = 0) throws {
+    let bytes = Checked.sum(graph.parameters.map { graph[$0].type.elementCount * 4 })
+    try MemoryBudget.check(bytes, for: "the parameters of \(graph.name)", fix: "use a smaller input shape or fewer features")
     try self.init(graph: graph, parameters: Model.initialParameters(for: graph, seed: seed))
   }
 

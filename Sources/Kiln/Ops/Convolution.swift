@@ -116,9 +116,10 @@ public struct ConvTransposeAttrs: OpAttributes {
       try require(
         outputPadding[i] >= 0 && (outputPadding[i] < stride[i] || outputPadding[i] < dilation[i]),
         "output padding \(outputPadding[i]) must be smaller than the stride \(stride[i]) or the dilation \(dilation[i])")
-      let size =
-        (spatial[i] - 1) * stride[i] - padding.before[i] - padding.after[i]
-        + dilation[i] * (kernel[i] - 1) + outputPadding[i] + 1
+      let (spread, overflow) = (spatial[i] - 1).multipliedReportingOverflow(by: stride[i])
+      try require(!overflow && spread <= Checked.maximumElements, "output along spatial axis \(i) would have more than 2^48 elements")
+      try require(outputPadding[i] <= Window.maximumAttribute, "output padding \(outputPadding[i]) must be at most 2^24")
+      let size = spread - padding.before[i] - padding.after[i] + dilation[i] * (kernel[i] - 1) + outputPadding[i] + 1
       try require(size >= 1, "output would be empty along spatial axis \(i): the padding \(padding.before[i])+\(padding.after[i]) removes everything")
       out.append(size)
     }

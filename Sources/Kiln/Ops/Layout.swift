@@ -69,9 +69,10 @@ public struct ReshapeAttrs: OpAttributes {
     try requireInputs(inputs, 1...1)
     let x = inputs[0]
     try require(shape.allSatisfy { $0 >= 1 }, "target shape \(shape) has a dimension below 1")
+    let count = Checked.product(shape)
     try require(
-      shape.reduce(1, *) == x.elementCount,
-      "cannot reshape \(x) (\(x.elementCount) elements) to \(shape) (\(shape.reduce(1, *)) elements)")
+      count == x.elementCount,
+      "cannot reshape \(x) (\(x.elementCount) elements) to \(shape) (\(count.map(String.init) ?? "more than 2^63") elements)")
     return TensorType(shape, x.dtype)
   }
 
@@ -119,7 +120,7 @@ public struct PadAttrs: OpAttributes {
     try require(
       before.count == x.rank && after.count == x.rank,
       "padding has \(before.count)/\(after.count) entries for the \(x.rank) axes of \(x)")
-    try require((before + after).allSatisfy { $0 >= 0 }, "padding must not be negative")
+    try require((before + after).allSatisfy { $0 >= 0 && $0 <= Checked.maximumElements }, "padding must be between 0 and 2^48")
     for axis in 0..<x.rank {
       try mode.validate(before: before[axis], after: after[axis], size: x.shape[axis], axis: "axis \(axis)")
     }

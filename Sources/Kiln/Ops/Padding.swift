@@ -92,7 +92,14 @@ struct Window: Sendable {
       "padding has \(padding.before.count)/\(padding.after.count) entries for \(spatialRank) spatial axes")
     try require(
       (padding.before + padding.after).allSatisfy { $0 >= 0 }, "padding must not be negative")
+    try require(
+      (kernel + stride + dilation + padding.before + padding.after).allSatisfy { $0 <= Window.maximumAttribute },
+      "kernel \(kernel), stride \(stride), dilation \(dilation) and padding \(padding.text) must each be at most 2^24")
   }
+
+  /// The largest kernel, stride, dilation or padding: far beyond any real window, and small
+  /// enough that the arithmetic of output sizes cannot overflow.
+  static let maximumAttribute = 1 << 24
 
   /// Output sizes, floor((in + pads − dilation·(k − 1) − 1) / stride) + 1 (or ceil in ceil mode,
   /// where the last window must still start inside the input or the left padding). Throws when

@@ -179,8 +179,8 @@ public struct Trainer {
     guard metadata["format"] == "kiln-checkpoint", let steps = metadata["steps"].flatMap(Int.init), let epoch = metadata["epoch"].flatMap(Int.init) else {
       throw fail("is not a Kiln checkpoint (no step count and epoch in its metadata)")
     }
-    // Every epoch takes at least one step; 2^53 steps would take centuries.
-    guard 0 <= epoch, epoch <= steps, steps <= 1 << 53 else {
+    // 2^53 steps or epochs would take centuries.
+    guard (0...(1 << 53)).contains(epoch), (0...(1 << 53)).contains(steps) else {
       throw fail("has impossible metadata (epoch \(epoch), step \(steps)); it is damaged or was not written by Kiln")
     }
     guard metadata["model"] == model.name else {
