@@ -157,8 +157,9 @@ import Testing
 
   @Test func twoThreadsGiveBitIdenticalResults() throws {
     let compiler = try Self.compiler.get()
-    let lenet = try Model(graph: Zoo.lenet5(input: [4, 1, 32, 32]), seed: 4)
-    let input = ["input": randomTensor([4, 1, 32, 32], seed: 5)]
+    // Batch 32: conv1's activation and pooling loops are large enough to be split.
+    let lenet = try Model(graph: Zoo.lenet5(input: [32, 1, 32, 32]), seed: 4)
+    let input = ["input": randomTensor([32, 1, 32, 32], seed: 5)]
     let one = try compiler.compile(lenet, threads: 1).run(input)
     let two = try compiler.compile(lenet, threads: 2).run(input)
     #expect(one[0].scalars.map(\.bitPattern) == two[0].scalars.map(\.bitPattern))
@@ -169,11 +170,20 @@ import Testing
     }
     let steps = try [1, 2].map { threads in
       let compiled = try compiler.compile(Model(graph: training.graph, parameters: store), threads: threads)
-      let batch = input.merging(["labels": Tensor(shape: [4], scalars: [1, 7, 3, 0]), TrainingGraph.learningRateInput: Tensor(shape: [], scalars: [0.01])]) { $1 }
+      let labels = Tensor<Float>(shape: [32], scalars: (0..<32).map { Float($0 % 10) })
+      let batch = input.merging(["labels": labels, TrainingGraph.learningRateInput: Tensor(shape: [], scalars: [0.01])]) { $1 }
       for step in 0..<3 { _ = try compiled.run(batch, step: UInt64(step)) }
       return training.trainedParameters.map { compiled.parameter($0)?.scalars.map(\.bitPattern) ?? [] }
     }
     #expect(steps[0] == steps[1])
+  }
+
+  /// Loops split across threads only when they hold enough work: LeNet-5's at batch 32, none at
+  /// batch 1 (waking a thread would cost more than the loop).
+  @Test func onlyLargeLoopsAreSplitAcrossThreads() throws {
+    let compiler = try Self.compiler.get()
+    #expect(try compiler.assembly(Zoo.lenet5(input: [32, 1, 32, 32])).contains("kiln_parallel_for"))
+    #expect(try !compiler.assembly(Zoo.lenet5(input: [1, 1, 32, 32])).contains("kiln_parallel_for"))
   }
 
   @Test func kernelsAreVectorised() throws {

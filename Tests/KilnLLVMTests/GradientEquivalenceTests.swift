@@ -46,6 +46,8 @@ import Testing
     try expectGradientsEquivalent(.conv(ConvAttrs(stride: [1, 1], padding: .symmetric(0, rank: 2), dilation: [1, 1])), [[2, 3, 4, 4], [5, 3, 1, 1]])
     let transposed = ConvTransposeAttrs(stride: [2, 2], padding: .symmetric(1, rank: 2), outputPadding: [1, 0], dilation: [1, 1], groups: 2)
     try expectGradientsEquivalent(.convTranspose(transposed), [[2, 4, 4, 3], [4, 3, 3, 3], [6]])
+    let paddedByDilation = ConvTransposeAttrs(stride: [1, 2], padding: .symmetric(0, rank: 2), outputPadding: [1, 1], dilation: [2, 1], groups: 1)
+    try expectGradientsEquivalent(.convTranspose(paddedByDilation), [[2, 4, 4, 3], [4, 3, 3, 3], [3]])
   }
 
   @Test func poolingAndReductionGradients() throws {

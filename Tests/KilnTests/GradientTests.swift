@@ -36,6 +36,9 @@ import Testing
   static let transposed: [(spatial: [Int], stride: Int, pad: Int, outputPad: Int, dilation: Int, groups: Int)] = [
     ([5], 2, 0, 0, 1, 1), ([4], 2, 1, 1, 1, 1), ([4], 1, 1, 0, 2, 2), ([3, 4], 2, 1, 1, 1, 1), ([4, 3], 3, 0, 2, 1, 2),
     ([3, 3, 2], 2, 1, 0, 1, 1),
+    // Output padding of a stride or more (below the dilation), which PyTorch allows: without and
+    // with padding to take it from.
+    ([4, 3], 1, 0, 1, 2, 1), ([5], 1, 1, 1, 2, 2), ([4], 2, 0, 3, 4, 1),
   ]
 
   @Test(arguments: transposed.indices)

@@ -24,14 +24,23 @@ extension BackwardBuilder {
     case .convTranspose(let a):
       // A transposed convolution is the adjoint of the convolution with the same geometry, so
       // its gradients are that convolution and its weight gradient with the roles swapped.
+      // Output padding of a whole stride or more (allowed below the dilation) adds outputs that
+      // convolution would turn into extra windows: that much comes off the end of dy, from its
+      // padding first and then by slicing.
       let (x, w) = (inputs[0], inputs[1])
-      guard zip(a.outputPadding, a.stride).allSatisfy({ $0 < $1 }) else {
-        throw KilnError.invalidArgument("\(name): gradients of a transposed convolution need output padding smaller than the stride")
+      let extra = zip(a.outputPadding, a.stride).map { $0 / $1 * $1 }
+      var adjointInput = dy
+      for (axis, (after, excess)) in zip(a.padding.after, extra).enumerated() where excess > after {
+        let size = type(adjointInput).shape[axis + 2]
+        adjointInput = try emit("\(name).dy_end\(axis)", .slice(SliceAttrs(axis: axis + 2, start: 0, end: size - (excess - after))), [adjointInput])
       }
-      let conv = ConvAttrs(stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups)
+      let padding = Padding(before: a.padding.before, after: zip(a.padding.after, extra).map { max(0, $0 - $1) })
+      let conv = ConvAttrs(stride: a.stride, padding: padding, dilation: a.dilation, groups: a.groups)
       return [
-        try wanted(0) { try emit("\(name).input", .conv(conv), [dy, w]) },
-        try wanted(1) { try emit("\(name).weight", .convWeightGrad(ConvWeightGradAttrs(conv: conv, kernel: Array(type(w).shape[2...]))), [dy, x]) },
+        try wanted(0) { try emit("\(name).input", .conv(conv), [adjointInput, w]) },
+        try wanted(1) {
+          try emit("\(name).weight", .convWeightGrad(ConvWeightGradAttrs(conv: conv, kernel: Array(type(w).shape[2...]))), [adjointInput, x])
+        },
         try wanted(2) { try biasGradient(dy, name: name) },
       ]
 

@@ -27,7 +27,7 @@ enum DepthwiseConvolution {
     }
     let taps = (0..<kernel[0]).flatMap { kd in (0..<kernel[1]).flatMap { kh in (0..<kernel[2]).map { kw in [kd, kh, kw] } } }
     let (inPlane, outPlane, multiplier) = (s.inPlane, s.outPlane, s.outPerGroup)
-    k.parallelLoop(s.batch * s.outChannels) { k, _, plane in
+    k.parallelLoop(s.batch * s.outChannels, work: outPlane * taps.count) { k, _, plane in
       let ir = k.ir
       // Plane n·C_out + c reads input plane n·groups + c / multiplier and filter c.
       let source = ir.element(k.inputs[0], ir.affine(LLVMBuildUDiv(ir.builder, plane, ir.int(multiplier), "")!, inPlane))

@@ -38,15 +38,30 @@ struct Kernel {
   /// `out[i] = f(kernel, i)` over every output element, split across the pool's threads; `f` must
   /// reach operands through the kernel it is given.
   func parallelElementwise(_ value: (Kernel, LLVMValueRef) -> LLVMValueRef) {
-    parallelLoop(count) { k, _, i in k.ir.store(value(k, i), k.output, i) }
+    parallelLoop(count, work: 1) { k, _, i in k.ir.store(value(k, i), k.output, i) }
   }
 
-  /// `for i in 0..<count { body(kernel, captured, i) }` split across the pool's threads: the body
-  /// is outlined into a task function that receives this kernel's operands (and `captured`
+  /// The least work (about one multiply-add or element per unit) a loop must have to be split
+  /// across threads: waking a worker costs some tens of microseconds, and a busy core longer, so
+  /// a smaller loop runs faster on one thread.
+  static let minimumParallelWork = 1 << 17
+
+  /// `for i in 0..<count { body(kernel, captured, i) }` split across the pool's threads when the
+  /// loop has at least `minimumParallelWork` (`count` × `work` per iteration), else inline: the
+  /// body is outlined into a task function that receives this kernel's operands (and `captured`
   /// values of the enclosing code) through a context array, and `kiln_parallel_for` runs it in
   /// the same chunks for any thread count. Iterations must write disjoint memory and not fail.
-  func parallelLoop(_ count: Int, capturing captured: [LLVMValueRef] = [], _ body: (Kernel, [LLVMValueRef], LLVMValueRef) -> Void) {
+  func parallelLoop(
+    _ count: Int, work: Int, capturing captured: [LLVMValueRef] = [], _ body: (Kernel, [LLVMValueRef], LLVMValueRef) -> Void
+  ) {
     guard count > 0 else { return }
+    guard (Checked.product([count, work]) ?? .max) >= Kernel.minimumParallelWork else {
+      let serial = Kernel(
+        ir: ir, node: node, inputTypes: inputTypes, inputs: inputs, output: output, scratch: scratch, step: step, epilogue: epilogue,
+        pool: LLVMConstPointerNull(ir.bytePointer))
+      ir.loop(count) { i in body(serial, captured, i) }
+      return
+    }
     let operands = [output] + inputs + (scratch.map { [$0] } ?? []) + [step, pool] + captured
     let task = ir.function("task", parameters: [ir.bytePointer, ir.i64, ir.i64], returns: ir.void, isInternal: true)
     let caller = LLVMGetInsertBlock(ir.builder)!

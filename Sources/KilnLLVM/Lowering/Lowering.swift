@@ -190,7 +190,7 @@ enum Lowering {
   static func finish(_ k: Kernel, bias: LLVMValueRef?, channels: Int, inner: Int) {
     guard bias != nil || k.epilogue != nil else { return }
     let biasIndex = bias.flatMap { b in k.inputs.firstIndex { $0 == b } }
-    k.parallelLoop(k.count / inner) { k, _, plane in
+    k.parallelLoop(k.count / inner, work: inner) { k, _, plane in
       let ir = k.ir
       let b = biasIndex.map { ir.load(k.inputs[$0], LLVMBuildSRem(ir.builder, plane, ir.int(channels), "")!) }
       let base = ir.mul(plane, ir.int(inner))
@@ -277,7 +277,7 @@ enum Lowering {
     let (cells, divisors) = IndexTables.poolWindows(input: inShape, output: k.type.shape, attrs: a)
     let table = ir.table(cells)
     let divisorTable = a.kind == .average ? ir.table(divisors) : nil
-    k.parallelLoop(k.count / outPlane) { k, _, plane in
+    k.parallelLoop(k.count / outPlane, work: outPlane * taps) { k, _, plane in
       let ir = k.ir
       let xBase = ir.mul(plane, ir.int(inPlane))
       ir.loop(outPlane) { o in
