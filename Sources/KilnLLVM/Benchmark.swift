@@ -106,7 +106,7 @@ public enum Benchmark {
     }
     let batch: [String: Tensor<Float>] = [
       "input": input,
-      "labels": Tensor(shape: [input.shape[0]], scalars: (0..<input.shape[0]).map { Float($0 % logits.shape[1]) }),
+      "labels": try Tensor(shape: [input.shape[0]], scalars: (0..<input.shape[0]).map { Float($0 % logits.shape[1]) }),
     ]
     var compiled: CompiledTraining?
     var fast = try Trainer(model: model, optimizer: optimizer) { training, store in

@@ -227,8 +227,8 @@ public final class CompiledModel: @unchecked Sendable {
       throw KilnError.runtime(node: graph.name, message: "compiled code failed with status \(status) (an index or label out of range)")
     }
     let firstOutput = graph.inputs.count + graph.parameters.count
-    return graph.outputs.enumerated().map { position, value in
-      Tensor(shape: graph[value].type.shape, scalars: Array(slots[firstOutput + position].prefix(graph[value].type.elementCount)))
+    return try graph.outputs.enumerated().map { position, value in
+      try Tensor(shape: graph[value].type.shape, scalars: Array(slots[firstOutput + position].prefix(graph[value].type.elementCount)))
     }
   }
 
@@ -237,7 +237,7 @@ public final class CompiledModel: @unchecked Sendable {
     lock.lock()
     defer { lock.unlock() }
     guard let value = graph.index(of: name), let slot = slotIndex(value) else { return nil }
-    return Tensor(shape: graph[value].type.shape, scalars: Array(slots[slot].prefix(graph[value].type.elementCount)))
+    return try? Tensor(shape: graph[value].type.shape, scalars: Array(slots[slot].prefix(graph[value].type.elementCount)))
   }
 
   /// Replaces parameter `name`'s value.

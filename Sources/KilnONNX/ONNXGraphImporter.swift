@@ -221,10 +221,10 @@ struct ONNXGraphImporter {
 
   func constantValue(_ a: ONNXAttributes) throws -> Tensor<Float> {
     if let tensor = a.tensor("value") { return try tensor.floatTensor() }
-    if a.has("value_float") { return Tensor(shape: [], scalars: [a.float("value_float", default: 0)]) }
-    if let floats = a.floats("value_floats") { return Tensor(shape: [floats.count], scalars: floats) }
-    if a.has("value_int") { return Tensor(shape: [], scalars: [Float(a.int("value_int", default: 0))]) }
-    if let ints = a.ints("value_ints") { return Tensor(shape: [ints.count], scalars: ints.map(Float.init)) }
+    if a.has("value_float") { return try Tensor(shape: [], scalars: [a.float("value_float", default: 0)]) }
+    if let floats = a.floats("value_floats") { return try Tensor(shape: [floats.count], scalars: floats) }
+    if a.has("value_int") { return try Tensor(shape: [], scalars: [Float(a.int("value_int", default: 0))]) }
+    if let ints = a.ints("value_ints") { return try Tensor(shape: [ints.count], scalars: ints.map(Float.init)) }
     throw KilnError.invalidArgument("a Constant needs value, value_float(s) or value_int(s); sparse and string constants are not supported")
   }
 

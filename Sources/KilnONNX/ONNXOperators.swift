@@ -122,9 +122,9 @@ extension ONNXGraphImporter {
       let b = try constant(inputs[1])
       guard b.rank == 2 else { throw KilnError.invalidArgument("B must be a matrix, got \(b.shape)") }
       // Dense weights are [out, in]: B as it is with transB, transposed otherwise.
-      var weight = transB ? b : b.transposed2D()
+      var weight = transB ? b : try b.transposed2D()
       let columns = weight.shape[0]
-      if alpha != 1 { weight = Tensor(shape: weight.shape, scalars: weight.scalars.map { $0 * alpha }) }
+      if alpha != 1 { weight = try Tensor(shape: weight.shape, scalars: weight.scalars.map { $0 * alpha }) }
       let w = transB && alpha == 1 ? try value(inputs[1]) : try parameter(inputs[1] + ".gemm", weight)
       var operands = [x, w]
       if let c, isConstant(c), try constant(c).count == columns {
@@ -245,7 +245,7 @@ extension ONNXGraphImporter {
     // Constant padding with a value v: zero padding plus a constant that is v in the border.
     let outer = shape(padded)
     let inner = shape(x)
-    let border = Tensor(shape: outer, scalars: (0..<outer.reduce(1, *)).map { flat in
+    let border = try Tensor(shape: outer, scalars: (0..<outer.reduce(1, *)).map { flat in
       var rest = flat
       var inside = true
       for axis in (0..<rank).reversed() {
@@ -261,8 +261,8 @@ extension ONNXGraphImporter {
 
 extension Tensor where Scalar == Float {
   /// A `[rows, columns]` tensor transposed.
-  func transposed2D() -> Tensor {
+  func transposed2D() throws -> Tensor {
     let (rows, columns) = (shape[0], shape[1])
-    return Tensor(shape: [columns, rows], scalars: (0..<(rows * columns)).map { scalars[($0 % rows) * columns + $0 / rows] })
+    return try Tensor(shape: [columns, rows], scalars: (0..<(rows * columns)).map { scalars[($0 % rows) * columns + $0 / rows] })
   }
 }

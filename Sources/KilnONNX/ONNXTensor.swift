@@ -55,7 +55,7 @@ extension Onnx_TensorProto {
     guard values.count == count else {
       throw KilnError.invalidArgument("tensor \(name) \(shape) holds \(values.count) values instead of \(count)")
     }
-    return Tensor(shape: shape, scalars: values)
+    return try Tensor(shape: shape, scalars: values)
   }
 }
 

@@ -15,7 +15,7 @@ import Testing
     let w = try graph.append("w", .parameter(ParameterAttrs(TensorType([4, 256]), initializer: .ones)))
     graph.outputs = [try graph.append("y", .dense(DenseAttrs()), inputs: [x, w])]
     let compiled = try Compiler().compile(Model(graph: graph, seed: 0))
-    let input = Tensor<Float>(shape: [1, 256], repeating: 1)
+    let input = try Tensor<Float>(shape: [1, 256], repeating: 1)
     let problems = Problems()
     DispatchQueue.concurrentPerform(iterations: 3) { worker in
       for round in 0..<300 {

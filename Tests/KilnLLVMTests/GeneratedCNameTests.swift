@@ -114,7 +114,7 @@ import Testing
       #expect(run.output.contains("get 0") && run.output.contains("save 0"), "\(run.output)")
       // The C writer escapes the name in its JSON header; Swift reads it back exactly.
       #expect(try SafeTensors.read(directory + "/saved.safetensors").tensors.map(\.name) == [graph[weight].name])
-      let feeds = Dictionary(uniqueKeysWithValues: zip(inputNames, [[1, 2, 3, 4], [0, 0, 0, 0], [0, 0, 0, 0]].map { Tensor<Float>(shape: [1, 4], scalars: $0) }))
+      let feeds = Dictionary(uniqueKeysWithValues: zip(inputNames, try [[1, 2, 3, 4], [0, 0, 0, 0], [0, 0, 0, 0]].map { try Tensor<Float>(shape: [1, 4], scalars: $0) }))
       let expected = try model.run(feeds)[0].scalars
       #expect(run.output.contains(String(format: "infer 0 %.6g %.6g", expected[0], expected[1])), "\(run.output) \(expected)")
       let exported = try shell("nm -D --defined-only \(directory)/m.so | awk '{print $3}'").output

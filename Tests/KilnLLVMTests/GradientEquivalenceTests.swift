@@ -21,12 +21,12 @@ import Testing
       let probe = try graph.append("probe", .input(InputAttrs(graph[output].type)))
       let product = try graph.append("probed", .binary(BinaryAttrs(.mul)), inputs: [output, probe])
       loss = try graph.append("loss", .reduce(ReduceAttrs(.sum, axes: Array(0..<graph[output].type.rank))), inputs: [product])
-      feeds["probe"] = base.randomTensor(graph[output].type.shape, seed: 99)
+      feeds["probe"] = try base.randomTensor(graph[output].type.shape, seed: 99)
     }
     let targets = values.enumerated().filter { integerInputs[$0.offset] == nil }.map(\.element)
     let differentiated = try graph.differentiated(loss: loss, withRespectTo: targets)
     for (index, shape) in shapes.enumerated() {
-      var tensor = integerInputs[index] ?? base.randomTensor(shape, seed: UInt64(index + 1), scale: scale)
+      var tensor = try integerInputs[index] ?? base.randomTensor(shape, seed: UInt64(index + 1), scale: scale)
       if positive.contains(index) { tensor.scalars = tensor.scalars.map { 0.5 + abs($0) } }
       feeds["in\(index)"] = tensor
     }
@@ -128,8 +128,8 @@ import Testing
     let compiled = try Compiler().compile(Model(graph: training.graph, parameters: store))
     let interpreter = try Interpreter<Float>(training.graph)
     var feeds = store.entries.reduce(into: [String: Tensor<Float>]()) { $0[$1.name] = $1.tensor }
-    let batch = ["input": base.randomTensor([4, 1, 12, 12], seed: 8), "labels": Tensor(shape: [4], scalars: [0, 4, 2, 1]),
-                 TrainingGraph.learningRateInput: Tensor(shape: [], scalars: [0.05])]
+    let batch = ["input": try base.randomTensor([4, 1, 12, 12], seed: 8), "labels": try Tensor(shape: [4], scalars: [0, 4, 2, 1]),
+                 TrainingGraph.learningRateInput: try Tensor(shape: [], scalars: [0.05])]
     for step in 0..<3 {
       let expected = try interpreter.run(feeds.merging(batch) { $1 }, step: UInt64(step))
       let actual = try compiled.run(batch, step: UInt64(step))

@@ -100,7 +100,7 @@ import Testing
     let build = try shell("cc -O2 -I\(directory) -o \(directory)/load \(directory)/load.c \(directory)/lenet5.so -Wl,-rpath,\(directory)")
     #expect(build.status == 0, "\(build.output)")
     let run = try shell("\(directory)/load \(directory)/w.safetensors \(directory)/saved.safetensors").output
-    let image = Tensor<Float>(shape: [1, 1, 32, 32], scalars: (0..<1024).map { Float($0 % 7) - 3 })
+    let image = try Tensor<Float>(shape: [1, 1, 32, 32], scalars: (0..<1024).map { Float($0 % 7) - 3 })
     let expected = try trained.predict(image).scalars
     let printed = run.split(separator: "\n").prefix(10).compactMap { Float($0) }
     #expect(printed.count == 10)

@@ -3,7 +3,7 @@ import Testing
 @testable import Kiln
 
 @Suite struct AugmentationTests {
-  let image = Tensor<Float>(shape: [1, 1, 3, 3], scalars: [1, 2, 3, 4, 5, 6, 7, 8, 9])
+  let image = Tensor<Float>(validShape: [1, 1, 3, 3], scalars: [1, 2, 3, 4, 5, 6, 7, 8, 9])
 
   @Test func parsesAndPrints() throws {
     let augmentation = try Augmentation("crop4, flip,translate2")

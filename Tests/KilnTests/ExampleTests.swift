@@ -106,7 +106,7 @@ import Testing
     let model = try Model(graph: Zoo.resnet(.resnet18, input: [1, 3, 32, 32]), seed: 7)
     // A state_dict as PyTorch writes it: with batch-norm step counters.
     let counters = model.parameters.names.filter { $0.hasSuffix("running_mean") }.map {
-      ($0.replacingOccurrences(of: "running_mean", with: "num_batches_tracked"), Tensor<Float>(shape: [], scalars: [100]))
+      ($0.replacingOccurrences(of: "running_mean", with: "num_batches_tracked"), Tensor<Float>(validShape: [], scalars: [100]))
     }
     try SafeTensors.write(model.parameters.entries + counters, to: directory + "/weights.safetensors")
     let input = model.graph.sampleInputs(seed: 2)["input"]!

@@ -73,7 +73,7 @@ import Testing
   /// `--json` writes NaN outputs as "NaN" (JSON has no NaN).
   @Test func jsonOutputWithNaN() throws {
     let directory = try temporaryDirectory()
-    var image = Tensor<Float>(shape: [1, 1, 32, 32], repeating: 0.5)
+    var image = try Tensor<Float>(shape: [1, 1, 32, 32], repeating: 0.5)
     image.scalars[0] = .nan
     try SafeTensors.write([("input", image)], to: directory + "/nan.safetensors")
     let run = try kiln("run", "lenet5", "--input", directory + "/nan.safetensors", "--json")
@@ -125,6 +125,16 @@ import Testing
     file["graph"] = graph
     try JSONSerialization.data(withJSONObject: file).write(to: URL(fileURLWithPath: directory + "/bad.json"))
     expectError("conv1 (Conv2D)", "must each be at most 2^24") { _ = try Model.loadGraph(from: directory + "/bad.json") }
+  }
+
+  /// The public tensor API throws where it trapped.
+  @Test func tensorsOfTheWrongSizeAreErrors() throws {
+    expectError("5 scalars do not fill shape [2, 3] (6 elements)") { _ = try Tensor<Float>(shape: [2, 3], scalars: [1, 2, 3, 4, 5]) }
+    expectError("1 scalars do not fill shape [-1] (a negative or overflowing size)") { _ = try Tensor<Float>(shape: [-1], scalars: [1]) }
+    expectError("a tensor has shape [4294967296, 4294967296]") { _ = try Tensor<Double>(shape: [1 << 32, 1 << 32], repeating: 0) }
+    let tensor = try Tensor<Float>(shape: [2, 3], repeating: 1)
+    #expect(try tensor.reshaped([3, 2]).shape == [3, 2])
+    expectError("6 scalars do not fill shape [4, 2] (8 elements)") { _ = try tensor.reshaped([4, 2]) }
   }
 
   @Test func commandLineSizesThatOverflowOrCannotFitAreRefused() throws {

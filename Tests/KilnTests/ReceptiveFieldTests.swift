@@ -26,13 +26,13 @@ import Testing
     let differentiated = try g.differentiated(loss: loss, withRespectTo: [input])
     var feeds: [String: Tensor<Double>] = [:]
     for parameter in graph.parameters {
-      feeds[g[parameter].name] = Tensor(shape: g[parameter].type.shape, scalars: Array(repeating: 0.1, count: g[parameter].type.elementCount))
+      feeds[g[parameter].name] = try Tensor(shape: g[parameter].type.shape, scalars: Array(repeating: 0.1, count: g[parameter].type.elementCount))
     }
     let inputShape = g[input].type.shape
-    feeds[g[input].name] = Tensor(shape: inputShape, scalars: Array(repeating: 1, count: inputShape.reduce(1, *)))
+    feeds[g[input].name] = try Tensor(shape: inputShape, scalars: Array(repeating: 1, count: inputShape.reduce(1, *)))
     var hot = [Double](repeating: 0, count: shape.reduce(1, *))
     hot[shape[2...].reduce(0) { $0 * $1 + $1 / 2 }] = 1
-    feeds["mask"] = Tensor(shape: shape, scalars: hot)
+    feeds["mask"] = try Tensor(shape: shape, scalars: hot)
     let gradient = try Interpreter<Double>(differentiated.graph).run(feeds)[differentiated.gradients[g[input].name]!]
     // Bounding box of the non-zero gradient, per spatial axis (over the first sample and channel).
     let spatial = Array(inputShape[2...])

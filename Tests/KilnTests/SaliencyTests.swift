@@ -51,7 +51,7 @@ import Testing
     let model = try Model(name: "corner", input: [1, 1, 8, 8]) { x in
       try x.sliced(axis: 2, 0..<1).sliced(axis: 3, 0..<1).flattened().apply(Dense(2, weightInitializer: .ones))
     }
-    let image = Tensor<Float>(shape: [1, 1, 8, 8], repeating: 1)
+    let image = try Tensor<Float>(shape: [1, 1, 8, 8], repeating: 1)
     let map = try Saliency.occlusion(model, input: image, class: 0, patch: 2, stride: 2)
     #expect(map.shape == [8, 8])
     #expect(map[0, 0] == 1 && map[1, 1] == 1 && map[2, 2] == 0 && map[7, 7] == 0)

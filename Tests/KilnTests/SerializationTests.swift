@@ -93,7 +93,7 @@ import Testing
       _ = try lenet.loadingWeights(from: directory + "/other.safetensors")
     }
     var extra = lenet.parameters.entries
-    extra.append(("head.weight", Tensor(shape: [1], scalars: [0])))
+    extra.append(("head.weight", try Tensor(shape: [1], scalars: [0])))
     try SafeTensors.write(extra, to: directory + "/extra.safetensors")
     expectError("tensor head.weight is not a parameter of model lenet5") {
       _ = try lenet.loadingWeights(from: directory + "/extra.safetensors")

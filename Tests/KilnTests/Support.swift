@@ -4,7 +4,7 @@ import Testing
 @testable import Kiln
 
 /// A tensor of doubles, for writing expected values.
-func T(_ shape: [Int], _ scalars: [Double]) -> Tensor<Double> { Tensor(shape: shape, scalars: scalars) }
+func T(_ shape: [Int], _ scalars: [Double]) -> Tensor<Double> { Tensor(validShape: shape, scalars: scalars) }
 
 /// `0, 1, 2, …` in `shape`.
 func iota(_ shape: [Int], from start: Double = 0) -> Tensor<Double> {

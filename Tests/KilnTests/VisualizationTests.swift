@@ -15,7 +15,7 @@ import Testing
     #expect(grid.width == 3 * 20 + 2 * 2 && grid.height == 2 * 20 + 2)
     // Zero is white, the most negative weight of a filter blue, the most positive red.
     #expect(RGBImage.diverging(0.5) == (255, 255, 255) && RGBImage.diverging(0) == (0, 0, 255) && RGBImage.diverging(1) == (255, 0, 0))
-    let signed = Tensor<Float>(shape: [1, 1, 1, 3], scalars: [-2, 0, 1])
+    let signed = try Tensor<Float>(shape: [1, 1, 1, 3], scalars: [-2, 0, 1])
     let tile = Visualization.filterGrid(signed, scale: 1)
     #expect(tile[0, 0] == (0, 0, 255) && tile[1, 0] == (255, 255, 255) && tile[2, 0] == (255, 128, 128))
   }
@@ -23,8 +23,8 @@ import Testing
   @Test func activationsAreTheLayersOutput() throws {
     // y = 2x + 1, then ReLU: hand-checked maps.
     var model = try Model(name: "one", input: [1, 1, 2, 2]) { x in try x.apply(Conv2D(1, kernel: 1, activation: .relu, name: "c")) }
-    model.parameters["c.weight"] = Tensor(shape: [1, 1, 1, 1], scalars: [2])
-    model.parameters["c.bias"] = Tensor(shape: [1], scalars: [1])
+    model.parameters["c.weight"] = try Tensor(shape: [1, 1, 1, 1], scalars: [2])
+    model.parameters["c.bias"] = try Tensor(shape: [1], scalars: [1])
     let maps = try Visualization.activations(model, input: Tensor(shape: [1, 1, 2, 2], scalars: [1, -3, 0, 2]), layer: model.graph[model.graph.outputs[0]].name)
     #expect(maps.shape == [1, 2, 2] && maps.scalars == [3, 0, 1, 5])
     expectError("one has no layer nope with [N, C, H, W] maps (there are: input") {

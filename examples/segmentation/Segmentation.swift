@@ -90,10 +90,10 @@ import KilnLLVM
     var trainer = try Trainer(model: Model(graph: Self.architecture(batch: Self.batch), seed: 1), optimizer: Optimizer(.adam)) {
       try CompiledTraining($0, parameters: $1, compiler: compiler)
     }
-    func batch(_ data: (images: [Float], masks: [Int]), _ indices: [Int]) -> [String: Tensor<Float>] {
+    func batch(_ data: (images: [Float], masks: [Int]), _ indices: [Int]) throws -> [String: Tensor<Float>] {
       [
-        "input": Tensor(shape: [indices.count, 1, Self.side, Self.side], scalars: indices.flatMap { data.images[($0 * plane)..<(($0 + 1) * plane)] }),
-        "labels": Tensor(shape: [indices.count * plane], scalars: indices.flatMap { data.masks[($0 * plane)..<(($0 + 1) * plane)].map(Float.init) }),
+        "input": try Tensor(shape: [indices.count, 1, Self.side, Self.side], scalars: indices.flatMap { data.images[($0 * plane)..<(($0 + 1) * plane)] }),
+        "labels": try Tensor(shape: [indices.count * plane], scalars: indices.flatMap { data.masks[($0 * plane)..<(($0 + 1) * plane)].map(Float.init) }),
       ]
     }
     for epoch in 0..<epochs {

@@ -45,10 +45,10 @@ import KilnLLVM
   func run() throws {
     let test = try FashionMNIST.load(.test, limit: index + 1)
     guard index < test.count else { throw ValidationError("--index \(index) is outside the test set") }
-    let content = Tensor(shape: [1, 1, Self.side, Self.side], scalars: test.batch([index]).images.scalars)
+    let content = try Tensor(shape: [1, 1, Self.side, Self.side], scalars: test.batch([index]).images.scalars)
     // The style: diagonal stripes 6 pixels apart, in the range of the content's pixels.
     let (low, high) = (content.scalars.min() ?? 0, content.scalars.max() ?? 1)
-    let style = Tensor(shape: content.shape, scalars: (0..<(Self.side * Self.side)).map { ($0 / Self.side + $0 % Self.side) % 6 < 3 ? high : low })
+    let style = try Tensor(shape: content.shape, scalars: (0..<(Self.side * Self.side)).map { ($0 / Self.side + $0 % Self.side) % 6 < 3 ? high : low })
 
     // The loss: style weight · Σ ‖G(x) − G(style)‖² / n + ‖F(x) − F(content)‖² / n.
     let lossGraph = try Graph(name: "style_loss") { b in
@@ -81,7 +81,7 @@ import KilnLLVM
     var (m, v) = ([Float](repeating: 0, count: x.count), [Float](repeating: 0, count: x.count))
     let (rate, beta1, beta2): (Float, Float, Float) = (0.02 * (high - low), 0.9, 0.999)
     for t in 1...steps {
-      feeds["image"] = Tensor(shape: content.shape, scalars: x)
+      feeds["image"] = try Tensor(shape: content.shape, scalars: x)
       let outputs = try step.run(feeds)
       let (loss, gradient) = (outputs[0].scalars[0], outputs[1].scalars)
       if t == 1 || t % max(steps / 5, 1) == 0 { print(String(format: "step %d: loss %.5f", t, loss)) }

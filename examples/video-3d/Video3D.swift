@@ -59,10 +59,10 @@ import KilnLLVM
     let train = Self.clips(of: try FashionMNIST.load(.train, limit: clips, normalization: .unit), seed: 1)
     let test = Self.clips(of: try FashionMNIST.load(.test, limit: testClips, normalization: .unit), seed: 2)
     let clipSize = Self.frames * Self.side * Self.side
-    func batch(_ data: (clips: [Float], labels: [Float]), _ indices: [Int]) -> [String: Tensor<Float>] {
+    func batch(_ data: (clips: [Float], labels: [Float]), _ indices: [Int]) throws -> [String: Tensor<Float>] {
       [
-        "input": Tensor(shape: [indices.count, 1, Self.frames, Self.side, Self.side], scalars: indices.flatMap { data.clips[($0 * clipSize)..<(($0 + 1) * clipSize)] }),
-        "labels": Tensor(shape: [indices.count], scalars: indices.map { data.labels[$0] }),
+        "input": try Tensor(shape: [indices.count, 1, Self.frames, Self.side, Self.side], scalars: indices.flatMap { data.clips[($0 * clipSize)..<(($0 + 1) * clipSize)] }),
+        "labels": try Tensor(shape: [indices.count], scalars: indices.map { data.labels[$0] }),
       ]
     }
 
@@ -73,7 +73,7 @@ import KilnLLVM
     for epoch in 0..<epochs {
       var (correct, seen, loss) = (0, 0, 0.0)
       for indices in Dataset.batchIndices(count: train.labels.count, size: Self.batch, shuffleSeed: UInt64(epoch)) {
-        let feeds = batch(train, indices)
+        let feeds = try batch(train, indices)
         let step = try trainer.step(feeds, learningRate: 0.01)
         correct += zip(step.logits.argmaxRows(), feeds["labels"]!.scalars).filter { $0 == Int($1) }.count
         seen += indices.count
@@ -87,7 +87,7 @@ import KilnLLVM
     let compiled = try compiler.compile(model)
     var hits = [Int](repeating: 0, count: 4)
     for index in 0..<test.labels.count {
-      let feeds = batch(test, [index])
+      let feeds = try batch(test, [index])
       if try compiled.predict(feeds["input"]!).argmaxRows()[0] == index % 4 { hits[index % 4] += 1 }
     }
     let perDirection = (0..<4).map { Double(hits[$0]) / Double(max((test.labels.count + 3 - $0) / 4, 1)) }

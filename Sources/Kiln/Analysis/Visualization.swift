@@ -30,7 +30,7 @@ public enum Visualization {
     var feeds = model.parameterFeeds(as: Float.self)
     feeds[name] = input
     let maps = try Interpreter<Float>(model.graph).run(feeds)[value]
-    return Tensor(shape: Array(maps.shape.dropFirst()), scalars: maps.scalars)
+    return Tensor(validShape: Array(maps.shape.dropFirst()), scalars: maps.scalars)
   }
 
   /// Filters as a grid, each upscaled by `scale` and normalised on its own: three input channels

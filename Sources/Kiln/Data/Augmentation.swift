@@ -66,7 +66,7 @@ public struct Augmentation: Sendable, Equatable, CustomStringConvertible {
       }
       scalars.replaceSubrange((image * size)..<((image + 1) * size), with: pixels)
     }
-    return Tensor(shape: batch.shape, scalars: scalars)
+    return Tensor(validShape: batch.shape, scalars: scalars)
   }
 
   /// `pixels` moved down by `dy` and right by `dx`; uncovered pixels set to `fill`, or to the

@@ -83,7 +83,7 @@ public struct Dataset: Sendable {
     var scalars: [Float] = []
     scalars.reserveCapacity(indices.count * size)
     for index in indices { scalars.append(contentsOf: pixels[(index * size)..<((index + 1) * size)]) }
-    return (Tensor(shape: [indices.count] + imageShape, scalars: scalars), Tensor(shape: [indices.count], scalars: indices.map { Float(labels[$0]) }))
+    return (Tensor(validShape: [indices.count] + imageShape, scalars: scalars), Tensor(validShape: [indices.count], scalars: indices.map { Float(labels[$0]) }))
   }
 
   /// The sample indices of one epoch split into batches of `size`, shuffled by `seed` (nil keeps

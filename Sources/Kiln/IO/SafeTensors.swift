@@ -73,7 +73,7 @@ public enum SafeTensors {
         let at = dataStart + begin + i * width
         return convert((0..<width).reduce(UInt64(0)) { $0 | UInt64(bytes[at + $1]) << (8 * UInt64($1)) })
       }
-      entries.append((name, Tensor(shape: shape, scalars: scalars), begin, end))
+      entries.append((name, Tensor(validShape: shape, scalars: scalars), begin, end))
     }
     entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
     for (previous, next) in zip(entries, entries.dropFirst()) where next.begin < previous.end {

@@ -30,6 +30,6 @@ enum Gather {
 
   /// The elements of `x` at `offsets` (−1 gives zero).
   static func apply<S: KilnScalar>(_ x: Tensor<S>, offsets: [Int], shape: [Int]) -> Tensor<S> {
-    Tensor(shape: shape, scalars: offsets.map { $0 < 0 ? 0 : x.scalars[$0] })
+    Tensor(validShape: shape, scalars: offsets.map { $0 < 0 ? 0 : x.scalars[$0] })
   }
 }

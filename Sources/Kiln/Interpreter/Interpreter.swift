@@ -87,7 +87,7 @@ public struct Interpreter<Scalar: KilnScalar>: Sendable {
     case .reduce(let a): return ElementwiseKernels.reduce(x[0], a, shape: shape)
     case .concat(let a): return LayoutKernels.concat(x, axis: a.axis, shape: shape)
     case .slice(let a): return LayoutKernels.slice(x[0], a, shape: shape)
-    case .reshape: return x[0].reshaped(shape)
+    case .reshape: return try x[0].reshaped(shape)
     case .transpose(let a): return LayoutKernels.transpose(x[0], a)
     case .pad(let a): return LayoutKernels.pad(x[0], a, shape: shape)
     case .batchNorm(let a):

@@ -11,7 +11,7 @@ enum ElementwiseKernels {
     case .mul: f = (*)
     case .div: f = (/)
     }
-    return Tensor(shape: shape, scalars: zip(x.scalars, y.scalars).map(f))
+    return Tensor(validShape: shape, scalars: zip(x.scalars, y.scalars).map(f))
   }
 
   static func unary<S: KilnScalar>(_ x: Tensor<S>, _ function: UnaryFunction) -> Tensor<S> {
@@ -26,7 +26,7 @@ enum ElementwiseKernels {
     case .affine(let scale, let shift): f = { S(scale) * $0 + S(shift) }
     case .sqrt: f = { S.sqrt($0) }
     }
-    return Tensor(shape: x.shape, scalars: x.scalars.map(f))
+    return Tensor(validShape: x.shape, scalars: x.scalars.map(f))
   }
 
   /// 1 / (1 + e^−x), evaluated without overflow for large |x|.
@@ -46,7 +46,7 @@ enum ElementwiseKernels {
         out.append(best)
       }
     }
-    return Tensor(shape: shape, scalars: out)
+    return Tensor(validShape: shape, scalars: out)
   }
 
   /// Softmax or log-softmax along `axis`, shifted by the maximum for stability.
@@ -67,7 +67,7 @@ enum ElementwiseKernels {
         }
       }
     }
-    return Tensor(shape: x.shape, scalars: out)
+    return Tensor(validShape: x.shape, scalars: out)
   }
 
   static func reduce<S: KilnScalar>(_ x: Tensor<S>, _ a: ReduceAttrs, shape: [Int]) -> Tensor<S> {
@@ -83,7 +83,7 @@ enum ElementwiseKernels {
       let n = S(x.count / max(count, 1))
       out = out.map { $0 / n }
     }
-    return Tensor(shape: shape, scalars: out)
+    return Tensor(validShape: shape, scalars: out)
   }
 
   static func globalPool<S: KilnScalar>(_ x: Tensor<S>, kind: PoolKind, shape: [Int]) -> Tensor<S> {
@@ -103,7 +103,7 @@ enum ElementwiseKernels {
       let scale = gamma.scalars[c] / S.sqrt(variance.scalars[c] + S(epsilon))
       out[index] = (value - mean.scalars[c]) * scale + beta.scalars[c]
     }
-    return Tensor(shape: x.shape, scalars: out)
+    return Tensor(validShape: x.shape, scalars: out)
   }
 
   /// Whether dropout keeps element `index` at `step` (see `DropoutAttrs`).
@@ -118,6 +118,6 @@ enum ElementwiseKernels {
     let scalars = x.scalars.enumerated().map { index, value in
       dropoutKeeps(a, step: step, index: index) ? value * scale : 0
     }
-    return Tensor(shape: x.shape, scalars: scalars)
+    return Tensor(validShape: x.shape, scalars: scalars)
   }
 }

@@ -50,7 +50,7 @@ enum GradientKernels {
         }
       }
     }
-    return Tensor(shape: shape, scalars: dw)
+    return Tensor(validShape: shape, scalars: dw)
   }
 
   /// For each element of `x`, the element of the (keep-dims) reduction output it contributes to.
@@ -63,10 +63,10 @@ enum GradientKernels {
     let (slots, count) = reductionSlots(x.shape, axes: a.axes)
     switch a.kind {
     case .sum:
-      return Tensor(shape: x.shape, scalars: slots.map { dy.scalars[$0] })
+      return Tensor(validShape: x.shape, scalars: slots.map { dy.scalars[$0] })
     case .mean:
       let n = S(x.count / max(count, 1))
-      return Tensor(shape: x.shape, scalars: slots.map { dy.scalars[$0] / n })
+      return Tensor(validShape: x.shape, scalars: slots.map { dy.scalars[$0] / n })
     case .max:
       var winner = [Int](repeating: -1, count: count)
       for (index, slot) in slots.enumerated() where winner[slot] < 0 || x.scalars[index] > x.scalars[winner[slot]] {
@@ -74,7 +74,7 @@ enum GradientKernels {
       }
       var dx = [S](repeating: 0, count: x.count)
       for (slot, index) in winner.enumerated() { dx[index] += dy.scalars[slot] }
-      return Tensor(shape: x.shape, scalars: dx)
+      return Tensor(validShape: x.shape, scalars: dx)
     }
   }
 
@@ -91,7 +91,7 @@ enum GradientKernels {
     case .affine(let scale, _): derivative = { _, _ in S(scale) }
     case .sqrt: derivative = { _, y in 1 / (2 * y) }
     }
-    return Tensor(shape: x.shape, scalars: x.scalars.indices.map { derivative(x.scalars[$0], y.scalars[$0]) * dy.scalars[$0] })
+    return Tensor(validShape: x.shape, scalars: x.scalars.indices.map { derivative(x.scalars[$0], y.scalars[$0]) * dy.scalars[$0] })
   }
 
   static func maxoutGrad<S: KilnScalar>(_ x: Tensor<S>, _ dy: Tensor<S>, pieces: Int) -> Tensor<S> {
@@ -107,7 +107,7 @@ enum GradientKernels {
         dx[best] += dy.scalars[g * inner + i]
       }
     }
-    return Tensor(shape: x.shape, scalars: dx)
+    return Tensor(validShape: x.shape, scalars: dx)
   }
 
   static func embeddingGrad<S: KilnScalar>(_ indices: Tensor<S>, _ dy: Tensor<S>, shape: [Int], node: String) throws -> Tensor<S> {
@@ -120,14 +120,14 @@ enum GradientKernels {
       }
       for d in 0..<dim { table[index * dim + d] += dy.scalars[row * dim + d] }
     }
-    return Tensor(shape: shape, scalars: table)
+    return Tensor(validShape: shape, scalars: table)
   }
 
   /// Adds each element of `dy` into `x`-shaped zeros at the offset it was gathered from.
   static func scatterAdd<S: KilnScalar>(_ dy: Tensor<S>, offsets: [Int], shape: [Int]) -> Tensor<S> {
     var dx = [S](repeating: 0, count: shape.reduce(1, *))
     for (value, offset) in zip(dy.scalars, offsets) where offset >= 0 { dx[offset] += value }
-    return Tensor(shape: shape, scalars: dx)
+    return Tensor(validShape: shape, scalars: dx)
   }
 
   static func batchNormGrad<S: KilnScalar>(_ x: Tensor<S>, gamma: Tensor<S>, mean: Tensor<S>, variance: Tensor<S>, dy: Tensor<S>, _ a: BatchNormGradAttrs) -> Tensor<S> {
@@ -136,7 +136,7 @@ enum GradientKernels {
     let inverse = variance.scalars.map { 1 / S.sqrt($0 + S(a.epsilon)) }
     let channel = { (index: Int) in (index / inner) % channels }
     if a.operand == .input {
-      return Tensor(shape: x.shape, scalars: dy.scalars.indices.map { dy.scalars[$0] * gamma.scalars[channel($0)] * inverse[channel($0)] })
+      return Tensor(validShape: x.shape, scalars: dy.scalars.indices.map { dy.scalars[$0] * gamma.scalars[channel($0)] * inverse[channel($0)] })
     }
     var sums = [S](repeating: 0, count: channels)
     for index in x.scalars.indices {
@@ -151,7 +151,7 @@ enum GradientKernels {
       case .variance: sums[c] -= dy.scalars[index] * gamma.scalars[c] * centered * inverse[c] * inverse[c] * inverse[c] / 2
       }
     }
-    return Tensor(shape: [channels], scalars: sums)
+    return Tensor(validShape: [channels], scalars: sums)
   }
 
   static func lossGrad<S: KilnScalar>(_ prediction: Tensor<S>, _ target: Tensor<S>, _ dy: Tensor<S>, _ a: LossGradAttrs) -> Tensor<S> {
@@ -163,7 +163,7 @@ enum GradientKernels {
       let classes = prediction.shape[1]
       gradient = ElementwiseKernels.softmax(prediction, axis: 1, log: false).scalars
       for (row, label) in target.scalars.enumerated() { gradient[row * classes + Int(label)] -= 1 }
-      return Tensor(shape: prediction.shape, scalars: gradient.map { $0 * scale })
+      return Tensor(validShape: prediction.shape, scalars: gradient.map { $0 * scale })
     case .binaryCrossEntropy:
       // ∂/∂z = σ(z) − t; ∂/∂t = −z.
       gradient = zip(prediction.scalars, target.scalars).map { z, t in
@@ -172,6 +172,6 @@ enum GradientKernels {
     case .meanSquaredError:
       gradient = zip(prediction.scalars, target.scalars).map { p, t in a.operand == .prediction ? 2 * (p - t) : 2 * (t - p) }
     }
-    return Tensor(shape: prediction.shape, scalars: gradient.map { $0 * scale })
+    return Tensor(validShape: prediction.shape, scalars: gradient.map { $0 * scale })
   }
 }

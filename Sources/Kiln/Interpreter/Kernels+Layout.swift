@@ -49,6 +49,6 @@ enum LayoutKernels {
         scalars.append(contentsOf: part.scalars[(o * block)..<((o + 1) * block)])
       }
     }
-    return Tensor(shape: shape, scalars: scalars)
+    return Tensor(validShape: shape, scalars: scalars)
   }
 }

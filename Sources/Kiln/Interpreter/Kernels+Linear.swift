@@ -13,7 +13,7 @@ enum LinearKernels {
         out[r * outFeatures + o] = sum
       }
     }
-    return Tensor(shape: shape, scalars: out)
+    return Tensor(validShape: shape, scalars: out)
   }
 
   @_specialize(where S == Float)
@@ -36,7 +36,7 @@ enum LinearKernels {
         }
       }
     }
-    return Tensor(shape: shape, scalars: out)
+    return Tensor(validShape: shape, scalars: out)
   }
 
   static func embedding<S: KilnScalar>(_ indices: Tensor<S>, _ table: Tensor<S>, node: String, shape: [Int]) throws -> Tensor<S> {
@@ -49,6 +49,6 @@ enum LinearKernels {
       }
       out.append(contentsOf: table.scalars[(index * dim)..<((index + 1) * dim)])
     }
-    return Tensor(shape: shape, scalars: out)
+    return Tensor(validShape: shape, scalars: out)
   }
 }

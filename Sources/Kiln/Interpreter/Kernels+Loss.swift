@@ -22,6 +22,6 @@ enum LossKernels {
       terms = zip(prediction.scalars, target.scalars).map { p, t in (p - t) * (p - t) }
     }
     let total = terms.reduce(0, +)
-    return Tensor(shape: [], scalars: [a.reduction == .mean ? total / S(terms.count) : total])
+    return Tensor(validShape: [], scalars: [a.reduction == .mean ? total / S(terms.count) : total])
   }
 }

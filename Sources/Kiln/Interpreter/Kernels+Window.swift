@@ -117,7 +117,7 @@ enum WindowKernels {
         }
       }
     }
-    return Tensor(shape: shape, scalars: out)
+    return Tensor(validShape: shape, scalars: out)
   }
 
   /// Transposed convolution: every input element adds its kernel-weighted copy into the outputs
@@ -173,7 +173,7 @@ enum WindowKernels {
         }
       }
     }
-    return Tensor(shape: shape, scalars: out)
+    return Tensor(validShape: shape, scalars: out)
   }
 
   /// The extent of one pooling window along one axis: the real elements it covers, and how many
@@ -245,7 +245,7 @@ enum WindowKernels {
       case .average: out[index] = cells.reduce(S(0)) { $0 + x.scalars[$1] } / S(divisor)
       }
     }
-    return Tensor(shape: shape, scalars: out)
+    return Tensor(validShape: shape, scalars: out)
   }
 
   /// The gradient of `pool`: each window's `dy` goes to its first maximum, or is spread over its
@@ -258,6 +258,6 @@ enum WindowKernels {
       case .average: for cell in cells { dx[cell] += dy.scalars[index] / S(divisor) }
       }
     }
-    return Tensor(shape: x.shape, scalars: dx)
+    return Tensor(validShape: x.shape, scalars: dx)
   }
 }

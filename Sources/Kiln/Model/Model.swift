@@ -82,7 +82,7 @@ public struct Model: Sendable {
       let node = graph[value]
       guard case .parameter(let attrs) = node.op else { continue }
       var generator = SplitMix64(seed: seed ^ SplitMix64.stableHash(node.name))
-      store[node.name] = Tensor(shape: attrs.type.shape, scalars: attrs.initializer.values(shape: attrs.type.shape, generator: &generator))
+      store[node.name] = Tensor(validShape: attrs.type.shape, scalars: attrs.initializer.values(shape: attrs.type.shape, generator: &generator))
     }
     return store
   }

@@ -10,7 +10,7 @@ extension Graph {
       let scalars = (0..<type.elementCount).map { _ in
         type.dtype == .i32 ? Float(generator.next() % bound) : Float(generator.nextNormal())
       }
-      return (self[value].name, Tensor(shape: type.shape, scalars: scalars))
+      return (self[value].name, Tensor(validShape: type.shape, scalars: scalars))
     })
   }
 

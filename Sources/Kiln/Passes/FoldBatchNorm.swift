@@ -22,14 +22,14 @@ extension Model {
       let conv = graph[node.inputs[0]]
       guard case .conv = conv.op, let weight = value(conv.inputs[1]) else { continue }
       let statistics = node.inputs[1...].compactMap(value)
-      let bias = conv.inputs.count > 2 ? value(conv.inputs[2]) : Tensor(shape: [weight.shape[0]], scalars: Array(repeating: 0, count: weight.shape[0]))
+      let bias = conv.inputs.count > 2 ? value(conv.inputs[2]) : Tensor(validShape: [weight.shape[0]], scalars: Array(repeating: 0, count: weight.shape[0]))
       guard statistics.count == 4, let bias else { continue }
       let (gamma, beta, mean, variance) = (statistics[0].scalars, statistics[1].scalars, statistics[2].scalars, statistics[3].scalars)
       let scale = gamma.indices.map { gamma[$0] / (variance[$0] + Float(attrs.epsilon)).squareRoot() }
       let perChannel = weight.count / weight.shape[0]
       folded[node.inputs[0].id] = (
-        Tensor(shape: weight.shape, scalars: weight.scalars.enumerated().map { $0.element * scale[$0.offset / perChannel] }),
-        Tensor(shape: bias.shape, scalars: bias.scalars.indices.map { (bias.scalars[$0] - mean[$0]) * scale[$0] + beta[$0] }))
+        Tensor(validShape: weight.shape, scalars: weight.scalars.enumerated().map { $0.element * scale[$0.offset / perChannel] }),
+        Tensor(validShape: bias.shape, scalars: bias.scalars.indices.map { (bias.scalars[$0] - mean[$0]) * scale[$0] + beta[$0] }))
       replaced[index] = node.inputs[0].id
       dropped.formUnion(node.inputs[1...].map(\.id))
     }

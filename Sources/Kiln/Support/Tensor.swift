@@ -6,20 +6,35 @@ public struct Tensor<Scalar: KilnScalar>: Equatable, Sendable {
   public private(set) var shape: [Int]
   public var scalars: [Scalar]
 
-  /// A tensor of `shape` holding `scalars` in row-major order; `scalars.count` must equal the
-  /// product of `shape` (an empty shape is a scalar holding one element).
-  public init(shape: [Int], scalars: [Scalar]) {
-    precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
-    precondition(
-      scalars.count == shape.reduce(1, *),
-      "\(scalars.count) scalars do not fill shape \(shape)")
+  /// A tensor of `shape` holding `scalars` in row-major order. Throws unless `scalars.count` is
+  /// the product of `shape` (an empty shape is a scalar holding one element) and no dimension is
+  /// negative.
+  public init(shape: [Int], scalars: [Scalar]) throws {
+    guard let count = Checked.product(shape), count == scalars.count else {
+      throw KilnError.invalidArgument(
+        "\(scalars.count) scalars do not fill shape \(shape) (\(Checked.product(shape).map { "\($0) elements" } ?? "a negative or overflowing size"))")
+    }
+    self.init(validShape: shape, scalars: scalars)
+  }
+
+  /// A tensor of `shape` with every element equal to `value`; throws on a negative dimension or
+  /// more than `Checked.maximumElements` elements.
+  public init(shape: [Int], repeating value: Scalar = 0) throws {
+    let count = try Checked.elementCount(shape, of: "a tensor")
+    self.init(validShape: shape, scalars: Array(repeating: value, count: count))
+  }
+
+  /// A tensor whose size is right by construction (the kernels' outputs); a mismatch is a bug in
+  /// Kiln, caught by a precondition.
+  init(validShape shape: [Int], scalars: [Scalar]) {
+    precondition(Checked.product(shape) == scalars.count, "\(scalars.count) scalars do not fill shape \(shape)")
     self.shape = shape
     self.scalars = scalars
   }
 
-  /// A tensor of `shape` with every element equal to `value`.
-  public init(shape: [Int], repeating value: Scalar = 0) {
-    self.init(shape: shape, scalars: Array(repeating: value, count: shape.reduce(1, *)))
+  /// A tensor of `shape` filled with `value`, for sizes right by construction.
+  init(validShape shape: [Int], repeating value: Scalar = 0) {
+    self.init(validShape: shape, scalars: Array(repeating: value, count: shape.reduce(1, *)))
   }
 
   /// A tensor with the same shape whose scalars are converted from `other`.
@@ -28,7 +43,7 @@ public struct Tensor<Scalar: KilnScalar>: Equatable, Sendable {
       self = same
       return
     }
-    self.init(shape: other.shape, scalars: other.scalars.map { Scalar($0) })
+    self.init(validShape: other.shape, scalars: other.scalars.map { Scalar($0) })
   }
 
   public var count: Int { scalars.count }
@@ -63,8 +78,8 @@ public struct Tensor<Scalar: KilnScalar>: Equatable, Sendable {
     return result
   }
 
-  /// The same scalars viewed with another shape of equal element count.
-  public func reshaped(_ newShape: [Int]) -> Tensor {
-    Tensor(shape: newShape, scalars: scalars)
+  /// The same scalars viewed with another shape; throws unless it has as many elements.
+  public func reshaped(_ newShape: [Int]) throws -> Tensor {
+    try Tensor(shape: newShape, scalars: scalars)
   }
 }

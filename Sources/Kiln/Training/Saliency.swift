@@ -47,7 +47,7 @@ public enum Saliency {
         }
       }
     }
-    return Tensor(shape: [height, width], scalars: zip(drop, covered).map { $1 > 0 ? $0 / $1 : 0 })
+    return Tensor(validShape: [height, width], scalars: zip(drop, covered).map { $1 > 0 ? $0 / $1 : 0 })
   }
 
   /// `graph` with its logits reduced to the scalar logits[0, `class`].

@@ -66,7 +66,7 @@ public struct Trainer {
         store[node.name] = weight
       } else {
         var generator = SplitMix64(seed: SplitMix64.stableHash(node.name))
-        store[node.name] = Tensor(shape: attrs.type.shape, scalars: attrs.initializer.values(shape: attrs.type.shape, generator: &generator))
+        store[node.name] = Tensor(validShape: attrs.type.shape, scalars: attrs.initializer.values(shape: attrs.type.shape, generator: &generator))
       }
     }
     self.engine = try engine(training, store)
@@ -89,7 +89,7 @@ public struct Trainer {
   /// logits, and replaces the parameters by their updated values.
   public mutating func step(_ batch: [String: Tensor<Float>], learningRate: Double) throws -> (loss: Float, logits: Tensor<Float>) {
     var feeds = batch
-    feeds[TrainingGraph.learningRateInput] = Tensor(shape: [], scalars: [Float(learningRate)])
+    feeds[TrainingGraph.learningRateInput] = Tensor(validShape: [], scalars: [Float(learningRate)])
     let result = try engine.step(feeds, step: UInt64(steps))
     steps += 1
     return result
