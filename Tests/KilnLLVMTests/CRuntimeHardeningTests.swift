@@ -39,6 +39,30 @@ import Testing
     #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["concurrent_saves", "w.safetensors"])
   }
 
+  /// A writer killed before it commits leaves neither a torn destination nor a temporary file.
+  @Test func aKilledWriterLeavesNothingBehind() throws {
+    let directory = try temporaryDirectory("kiln-killed")
+    let program = """
+      #include <signal.h>
+      #include "kiln_runtime.h"
+      int main(int argc, char **argv) {
+        kiln_atomic_file file;
+        if (kiln_atomic_file_open(&file, argv[1], 0, 0) != KILN_OK) return 1;
+        kiln_atomic_file_write(&file, "half a file", 11, 0, 0);
+        raise(SIGKILL);
+        return 0;
+      }
+      """
+    try program.write(toFile: directory + "/killed.c", atomically: true, encoding: .utf8)
+    try Data("the good file".utf8).write(to: URL(fileURLWithPath: directory + "/w.safetensors"))
+    let build = try shell("cc -std=c99 -I \(runtime)/include -o \(directory)/killed \(directory)/killed.c \(runtime)/atomic_file.c")
+    #expect(build.status == 0, "\(build.output)")
+    let run = try shell("\(directory)/killed \(directory)/w.safetensors")
+    #expect(run.status != 0)
+    #expect(try String(contentsOfFile: directory + "/w.safetensors", encoding: .utf8) == "the good file")
+    #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["killed", "killed.c", "w.safetensors"])
+  }
+
   /// `kiln compile` onto a full file system (a 192 KiB tmpfs; mounting needs root, as CI is):
   /// a clear error, the old library and header untouched, and no temporary file left.
   @Test func compilingOntoAFullDiskKeepsTheOldPair() throws {

@@ -91,6 +91,7 @@ import Testing
         int set = lenet5_set_weights(model, "fc2.bias", bias, 10);
         int bad = lenet5_set_weights(model, "fc9.bias", bias, 10);
         printf("get %d set %d bad %d\\n", got, set, bad);
+        printf("null %d: %s\\n", lenet5_set_weights(model, "fc2.bias", NULL, 10), lenet5_last_error(model));
         printf("save %d\\n", lenet5_save_weights(model, argv[2]));
         lenet5_destroy(model);
         return 0;
@@ -106,6 +107,7 @@ import Testing
     #expect(printed.count == 10)
     for (c, e) in zip(printed, expected) { #expect(abs(c - e) <= 1e-4 * max(1, abs(e))) }
     #expect(run.contains("get 0 set 0 bad 1") && run.contains("save 0"), "\(run)")
+    #expect(run.contains("null 1: lenet5_set_weights: the values of fc2.bias are NULL"), "\(run)")
     // What C saved, Swift loads bit-identically.
     #expect(try trained.loadingWeights(from: directory + "/saved.safetensors").parameters == trained.parameters)
     // Refused files: the loader's reason reaches the caller, and no context is made.
