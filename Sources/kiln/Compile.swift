@@ -57,8 +57,7 @@ struct Compile: ParsableCommand {
   func run() throws {
     let single = try options.model(weights: weights)
     let model = try Model(graph: single.graph.rebatched(to: batch), parameters: single.parameters)
-    let directory = URL(fileURLWithPath: output).deletingLastPathComponent().path
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    try AtomicFile.checkWritable(output)
     let compiler = try Compiler(targetCPU: targetCPU)
     var header: String
     if train {

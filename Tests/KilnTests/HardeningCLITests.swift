@@ -55,6 +55,7 @@ import Testing
     try Data("a file".utf8).write(to: URL(fileURLWithPath: directory + "/file"))
     let underFile = try kiln("train", "lenet5", "--limit", "64", "--batch", "32", "--out", directory + "/file/w.safetensors")
     cli.expectFailure(underFile, "\(directory)/file: cannot create the directory: Not a directory")
+    cli.expectFailure(try kiln("compile", "lenet5", "-o", directory + "/file/lenet5.so"), "\(directory)/file: cannot create the directory: Not a directory")
     let proc = try kiln("train", "lenet5", "--limit", "64", "--batch", "32", "--out", "/proc/w.safetensors")
     cli.expectFailure(proc, "choose another place")
     #expect(!proc.stdout.contains("epoch"))

@@ -70,8 +70,8 @@ struct CInterface {
   private var inferArguments: [String] { identifiers(inputs + outputs) }
 
   private var inferSignature: String {
-    let names = inferArguments
-    let arguments = zip(inputs + outputs, names).enumerated().map { argument($1.0, $1.1, output: $0 >= inputs.count) }
+    let identifiers = inferArguments
+    let arguments = (inputs + outputs).enumerated().map { index, node in argument(node, identifiers[index], output: index >= inputs.count) }
     return "int \(prefix)_infer(\(prefix)_context *context, \(arguments.joined(separator: ", ")))"
   }
 
@@ -85,8 +85,9 @@ struct CInterface {
   }
 
   var header: String {
-    let sizes = zip(inputs.map { ("INPUT", $0) } + outputs.map { ("OUTPUT", $0) }, inferArguments).map { kindAndNode, identifier in
-      "#define \(upper)_\(kindAndNode.0)_\(identifier.uppercased())_SIZE \(kindAndNode.1.type.elementCount)"
+    let identifiers = inferArguments
+    let sizes = (inputs + outputs).enumerated().map { index, node in
+      "#define \(upper)_\(index < inputs.count ? "INPUT" : "OUTPUT")_\(identifiers[index].uppercased())_SIZE \(node.type.elementCount)"
     }
     let trainingAPI = training == nil ? "" : """
 
