@@ -30,6 +30,28 @@ import Testing
     kiln_arena_free(nil)
   }
 
+  /// kiln_sgemv against the definition, for products kept on one thread in pieces (between 9,216
+  /// and 2^17 elements), smaller and larger ones, both orientations, strided vectors and β ≠ 0.
+  @Test(arguments: [(3, 5), (120, 400), (400, 120), (64, 9000), (600, 300)])
+  func gemvEqualsItsDefinition(rows: Int, columns: Int) throws {
+    var generator = SplitMix64(seed: UInt64(rows * columns))
+    let lda = columns + 3
+    let a = (0..<(rows * lda)).map { _ in Float(generator.nextNormal()) }
+    for transpose in [false, true] {
+      let (inner, outputs) = transpose ? (rows, columns) : (columns, rows)
+      let x = (0..<(2 * inner)).map { _ in Float(generator.nextNormal()) }
+      let initial = (0..<(3 * outputs)).map { _ in Float(generator.nextNormal()) }
+      var y = initial
+      kiln_sgemv(transpose ? 1 : 0, Int32(rows), Int32(columns), a, Int32(lda), x, 2, 0.5, &y, 3)
+      for o in 0..<outputs {
+        var sum = 0.5 * Double(initial[3 * o])
+        for i in 0..<inner { sum += Double(transpose ? a[i * lda + o] : a[o * lda + i]) * Double(x[2 * i]) }
+        #expect(abs(Double(y[3 * o]) - sum) <= 1e-4 * max(1, abs(sum)), "output \(o) of \(rows)x\(columns), transposed \(transpose)")
+      }
+      #expect((0..<(3 * outputs)).filter { $0 % 3 != 0 }.allSatisfy { y[$0] == initial[$0] }, "elements between the strided outputs changed")
+    }
+  }
+
   @Test func statusStrings() {
     #expect(String(cString: kiln_status_string(KILN_OK)) == "ok")
     #expect(String(cString: kiln_status_string(KILN_ERR_CORRUPT_FILE)) == "corrupt or truncated file")

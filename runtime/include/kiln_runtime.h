@@ -135,6 +135,13 @@ const char *kiln_blas_core(void);
 /** Sets how many threads OpenBLAS uses (process-wide); benchmarks pin it to their thread count. */
 void kiln_blas_set_threads(int threads);
 
+/**
+ * y = op(A)·x + beta·y for a row-major `rows`×`columns` A (op: transposed when `transpose` is not
+ * 0), as cblas_sgemv with alpha 1, but on the calling thread for products too small to pay for
+ * waking OpenBLAS's other threads (fewer than 2^17 elements).
+ */
+void kiln_sgemv(int transpose, int rows, int columns, const float *a, int lda, const float *x, int incx, float beta, float *y, int incy);
+
 #ifdef __cplusplus
 }
 #endif

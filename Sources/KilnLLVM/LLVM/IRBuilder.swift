@@ -281,14 +281,15 @@ final class IRBuilder {
     ])
   }
 
-  /// y = op(M)·x + β·y for a row-major `rows`×`columns` matrix, through `cblas_sgemv`.
+  /// y = op(M)·x + β·y for a row-major `rows`×`columns` matrix, through the runtime's
+  /// `kiln_sgemv` (OpenBLAS, kept on one thread where threads cost more than they bring).
   private func sgemv(
     transpose: Bool, rows: Int, columns: Int, matrix: LLVMValueRef, lda: Int, x: LLVMValueRef, incX: Int, y: LLVMValueRef, incY: Int, beta: Double
   ) {
     let sgemv = external(
-      "cblas_sgemv", parameters: [i32, i32, i32, i32, f32, floatPointer, i32, floatPointer, i32, f32, floatPointer, i32], returns: void)
+      "kiln_sgemv", parameters: [i32, i32, i32, floatPointer, i32, floatPointer, i32, f32, floatPointer, i32], returns: void)
     _ = call(sgemv, [
-      int32(101), int32(transpose ? 112 : 111), int32(rows), int32(columns), float(1), matrix, int32(lda), x, int32(incX), float(beta), y, int32(incY),
+      int32(transpose ? 1 : 0), int32(rows), int32(columns), matrix, int32(lda), x, int32(incX), float(beta), y, int32(incY),
     ])
   }
 

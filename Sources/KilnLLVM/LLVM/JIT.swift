@@ -19,15 +19,20 @@ final class JIT: @unchecked Sendable {
     }
     LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(jit), generator)
     // The runtime is linked statically into the executable, where the process search does not see
-    // it: give the JIT its address directly.
+    // it: give the JIT the addresses of the functions generated code calls.
     let parallelFor: @convention(c) (OpaquePointer?, Int64, kiln_task?, UnsafeMutableRawPointer?) -> Void = kiln_parallel_for
-    var symbols = [
-      LLVMJITCSymbolMapPair(
-        Name: LLVMOrcLLJITMangleAndIntern(jit, "kiln_parallel_for"),
-        Sym: LLVMJITEvaluatedSymbol(
-          Address: LLVMOrcExecutorAddress(UInt(bitPattern: unsafeBitCast(parallelFor, to: UnsafeRawPointer.self))),
-          Flags: LLVMJITSymbolFlags(GenericFlags: UInt8(LLVMJITSymbolGenericFlagsExported.rawValue), TargetFlags: 0)))
+    let sgemv: @convention(c) (Int32, Int32, Int32, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32)
+      -> Void = kiln_sgemv
+    let runtime: [(name: String, address: UnsafeRawPointer)] = [
+      ("kiln_parallel_for", unsafeBitCast(parallelFor, to: UnsafeRawPointer.self)), ("kiln_sgemv", unsafeBitCast(sgemv, to: UnsafeRawPointer.self)),
     ]
+    var symbols = runtime.map { name, address in
+      LLVMJITCSymbolMapPair(
+        Name: LLVMOrcLLJITMangleAndIntern(jit, name),
+        Sym: LLVMJITEvaluatedSymbol(
+          Address: LLVMOrcExecutorAddress(UInt(bitPattern: address)),
+          Flags: LLVMJITSymbolFlags(GenericFlags: UInt8(LLVMJITSymbolGenericFlagsExported.rawValue), TargetFlags: 0)))
+    }
     let unit = LLVMOrcAbsoluteSymbols(&symbols, symbols.count)
     if let error = LLVMOrcJITDylibDefine(LLVMOrcLLJITGetMainJITDylib(jit), unit) {
       throw KilnError.invalidGraph("the JIT cannot define the runtime's symbols: \(consume(error))")
