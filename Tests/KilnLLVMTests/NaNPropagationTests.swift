@@ -64,6 +64,31 @@ import Testing
     }
   }
 
+  /// The gradients of max pooling and max reductions go to the first NaN of a window, in both
+  /// backends.
+  @Test func maximumGradientsGoToTheFirstNaN() throws {
+    let cases: [(Op, [Int], [Int])] = [
+      (.poolGrad(PoolGradAttrs(pool: PoolAttrs(kind: .max, kernel: [2, 2], stride: [2, 2], padding: .symmetric(0, rank: 2)))), [1, 1, 4, 4], [1, 1, 2, 2]),
+      (.reduceGrad(ReduceGradAttrs(reduce: ReduceAttrs(.max, axes: [1], keepDims: true))), [3, 4], [3, 1]),
+    ]
+    for (op, xShape, dyShape) in cases {
+      var graph = Graph(name: "grad")
+      let x = try graph.append("x", .input(InputAttrs(TensorType(xShape))))
+      let dy = try graph.append("dy", .input(InputAttrs(TensorType(dyShape))))
+      graph.outputs = [try graph.append("dx", op, inputs: [x, dy])]
+      let model = try Model(graph: graph, parameters: ParameterStore())
+      var input = try withNaN(xShape, at: 5)
+      input.scalars[4] = .nan
+      let feeds = ["x": input, "dy": try Tensor<Float>(shape: dyShape, scalars: (1...dyShape.reduce(1, *)).map(Float.init))]
+      let expected = try model.run(feeds)[0]
+      let actual = try Self.compiler.get().compile(model).run(feeds)[0]
+      #expect(actual == expected, "\(op)")
+      // Elements 4 and 5 are NaN and in one window (row 1 of the reduction; 0, 1, 4, 5 of the
+      // pool): 4 comes first and takes the gradient.
+      #expect(expected.scalars[4] != 0 && expected.scalars[5] == 0, "\(expected.scalars)")
+    }
+  }
+
   /// The probe that found it: one NaN pixel in LeNet-5's input vanished from the compiled output
   /// at some positions (0, 1, 1023) and not at others (33, 500).
   @Test func lenet5OutputIsNaNWhereverTheNaNPixelIs() throws {

@@ -69,7 +69,7 @@ enum GradientKernels {
       return Tensor(validShape: x.shape, scalars: slots.map { dy.scalars[$0] / n })
     case .max:
       var winner = [Int](repeating: -1, count: count)
-      for (index, slot) in slots.enumerated() where winner[slot] < 0 || x.scalars[index] > x.scalars[winner[slot]] {
+      for (index, slot) in slots.enumerated() where winner[slot] < 0 || S.isPreferredMaximum(x.scalars[index], over: x.scalars[winner[slot]]) {
         winner[slot] = index
       }
       var dx = [S](repeating: 0, count: x.count)

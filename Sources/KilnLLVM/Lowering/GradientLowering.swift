@@ -151,7 +151,10 @@ enum GradientLowering {
       }
       k.elementwise { i in
         let slot = ir.loadInt(slots, i)
-        let wins = ir.and(ir.fcmp(LLVMRealOEQ, ir.load(k.inputs[0], i), ir.load(scratch, slot)), ir.fcmp(LLVMRealOEQ, ir.load(taken, slot), ir.float(0)))
+        // The first element equal to the maximum, or the first NaN when the maximum is NaN.
+        let (value, maximum) = (ir.load(k.inputs[0], i), ir.load(scratch, slot))
+        let isMaximum = ir.or(ir.fcmp(LLVMRealOEQ, value, maximum), ir.and(ir.isNaN(value), ir.isNaN(maximum)))
+        let wins = ir.and(isMaximum, ir.fcmp(LLVMRealOEQ, ir.load(taken, slot), ir.float(0)))
         ir.store(ir.select(wins, ir.float(1), ir.load(taken, slot)), taken, slot)
         return ir.select(wins, ir.load(k.inputs[1], slot), ir.float(0))
       }
