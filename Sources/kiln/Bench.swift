@@ -22,8 +22,8 @@ struct Bench: ParsableCommand {
 
   @OptionGroup var options: ModelOptions
 
-  @Option(help: "Batch size.")
-  var batch = 1
+  @Option(help: "Batch size (default: the model's own, from its file or --input-shape).")
+  var batch: Int?
 
   @Option(help: "Threads for compiled loops and for BLAS.")
   var threads = 1
@@ -43,13 +43,12 @@ struct Bench: ParsableCommand {
   @OptionGroup var optimization: OptimizerOptions
 
   func validate() throws {
-    guard batch >= 1, repetitions >= 1 else { throw ValidationError("--batch and --repetitions must be positive") }
+    guard batch ?? 1 >= 1, repetitions >= 1 else { throw ValidationError("--batch and --repetitions must be positive") }
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
   }
 
   func run() throws {
-    let single = try options.model(weights: nil)
-    let model = try Model(graph: single.graph.rebatched(to: batch), parameters: single.parameters)
+    let model = try options.model(weights: nil, batch: batch)
     let report = train
       ? try Benchmark.runTraining(model, optimizer: optimization.settings, compiler: Compiler(), threads: threads, repetitions: repetitions)
       : try Benchmark.run(model, compiler: Compiler(), threads: threads, repetitions: repetitions, perLayer: !noLayers)

@@ -27,8 +27,8 @@ struct Compile: ParsableCommand {
   @Option(help: "Weights (safetensors); without them, seeded initial weights are embedded.")
   var weights: String?
 
-  @Option(help: "Batch size of the compiled entry point.")
-  var batch = 1
+  @Option(help: "Batch size of the compiled entry point (default: the model's own, from its file or --input-shape).")
+  var batch: Int?
 
   @Option(help: "Prefix of every exported symbol.")
   var prefix: String?
@@ -48,15 +48,14 @@ struct Compile: ParsableCommand {
   @OptionGroup var optimization: OptimizerOptions
 
   func validate() throws {
-    guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+    guard batch ?? 1 >= 1 else { throw ValidationError("--batch must be at least 1") }
     guard output.hasSuffix(".so") || output.hasSuffix(".o") else {
       throw ValidationError("-o \(output) should name a .so file (or a .o object for your own build)")
     }
   }
 
   func run() throws {
-    let single = try options.model(weights: weights)
-    let model = try Model(graph: single.graph.rebatched(to: batch), parameters: single.parameters)
+    let model = try options.model(weights: weights, batch: batch)
     try AtomicFile.checkWritable(output)
     let compiler = try Compiler(targetCPU: targetCPU)
     var header: String

@@ -48,6 +48,14 @@ struct ModelOptions: ParsableArguments {
     let graph = try graph()
     return try weights.map { try graph.withWeights(from: $0) } ?? Model(graph: graph, seed: seed)
   }
+
+  /// The model (see `model(weights:)`) at `batch` samples, or at its own batch (from its file or
+  /// --input-shape) when nil.
+  func model(weights: String?, batch: Int?) throws -> Model {
+    let model = try self.model(weights: weights)
+    guard let batch else { return model }
+    return try Model(graph: model.graph.rebatched(to: batch), parameters: model.parameters)
+  }
 }
 
 /// `8,1,32,32` → `[8, 1, 32, 32]`.

@@ -67,7 +67,7 @@ struct Run: ParsableCommand {
       try printJSON(report)
       return
     }
-    print("model \(model.graph.name) (\(backend.rawValue)), input \(source)" + (weights == nil ? " (untrained weights, seed \(options.seed))" : ""))
+    print("model \(model.graph.name) (\(backend.rawValue)), input \(source)" + (weights == nil && !options.isONNX ? " (untrained weights, seed \(options.seed))" : ""))
     if let label { print("true class: \(label)" + (names.map { " (\($0[label]))" } ?? "")) }
     print("output \(TensorType(output.shape))")
     for entry in ranking {

@@ -77,8 +77,7 @@ struct Train: ParsableCommand {
   }
 
   func run() throws {
-    let single = try options.model(weights: weights)
-    let model = try Model(graph: single.graph.rebatched(to: batch), parameters: single.parameters)
+    let model = try options.model(weights: weights, batch: batch)
     guard let shape = model.inputType?.shape, shape.count == 4, shape[1] == 1, shape[2] == shape[3], shape[2] >= 28, (shape[2] - 28) % 2 == 0 else {
       throw ValidationError("Fashion-MNIST images (1×28×28, zero-padded) need a model input [N,1,S,S] with even S ≥ 28")
     }

@@ -167,6 +167,23 @@ import Testing
     expectFailure(try kiln("summary", onnx), "input input has dynamic dimensions [N,1,32,32]; give its shape with --input-shape")
   }
 
+  /// `bench` and `compile` keep the model's own batch (from --input-shape or the file) unless
+  /// --batch asks for another; `run` on an ONNX model says whose weights it uses.
+  @Test func theModelsBatchStandsWithoutBatch() throws {
+    let directory = try temporaryDirectory()
+    let compiled = try kiln("compile", "lenet5", "--input-shape", "8,1,32,32", "-o", directory + "/b8.so")
+    #expect(compiled.status == 0, "\(compiled.stderr)")
+    #expect(try String(contentsOfFile: directory + "/b8.h", encoding: .utf8).contains("#define LENET5_INPUT_INPUT_SIZE 8192"))
+    let rebatched = try kiln("compile", "lenet5", "--input-shape", "8,1,32,32", "--batch", "2", "-o", directory + "/b2.so")
+    #expect(rebatched.status == 0, "\(rebatched.stderr)")
+    #expect(try String(contentsOfFile: directory + "/b2.h", encoding: .utf8).contains("#define LENET5_INPUT_INPUT_SIZE 2048"))
+    let bench = try kiln("bench", "lenet5", "--input-shape", "4,1,32,32", "--no-layers", "--repetitions", "2")
+    #expect(bench.status == 0 && bench.stdout.contains("[4,10]"), "\(bench.stdout) \(bench.stderr)")
+    let onnx = packageRoot.appendingPathComponent("Tests/KilnONNXTests/Fixtures/lenet5.onnx").path
+    let run = try kiln("run", onnx, "--input-shape", "1,1,32,32")
+    #expect(run.status == 0 && !run.stdout.contains("untrained"), "\(run.stdout) \(run.stderr)")
+  }
+
   @Test func trainWithAugmentation() throws {
     let directory = try temporaryDirectory()
     let result = try kiln("train", "lenet5", "--limit", "64", "--batch", "32", "--augment", "crop2,flip", "--out", directory + "/w.safetensors")
