@@ -22,8 +22,7 @@ public struct IDXFile: Sendable {
     }
     let available = raw.count - 4 - 4 * rank
     guard let expected = Checked.product(dimensions), available == expected else {
-      let needed = Checked.product(dimensions).map(String.init) ?? "more than 2^63"
-      throw fail("has \(available) data bytes but its dimensions \(dimensions) need \(needed); the file is truncated or corrupt")
+      throw fail("has \(available) data bytes but its dimensions \(dimensions) need \(Checked.describeProduct(dimensions)); the file is truncated or corrupt")
     }
     bytes = Array(raw[(4 + 4 * rank)...])
   }

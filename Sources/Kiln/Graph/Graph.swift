@@ -121,7 +121,7 @@ public struct Graph: Codable, Equatable, Sendable {
     do {
       let type = try op.attributes.outputType(types)
       // Every later size computation (bytes, offsets, strides) relies on this bound.
-      guard let count = Checked.product(type.shape), count <= Checked.maximumElements else {
+      guard Checked.elementCount(type.shape) != nil else {
         throw ShapeError("shape \(type.shape) is negative or has more than 2^48 elements; use a smaller input or batch")
       }
       return type

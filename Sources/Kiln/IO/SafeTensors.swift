@@ -67,7 +67,7 @@ public enum SafeTensors {
         throw fail("\(name) spans bytes \(begin)..<\(end) but the data has \(bytes.count - dataStart); is the file truncated?")
       }
       guard let count = Checked.product(shape), let size = Checked.product([count, width]), end - begin == size else {
-        throw fail("\(name) has shape \(shape) (\(Checked.product(shape + [width]).map(String.init) ?? "more than 2^63") bytes of \(dtype)) but spans \(end - begin) bytes")
+        throw fail("\(name) has shape \(shape) (\(Checked.describeProduct(shape + [width])) bytes of \(dtype)) but spans \(end - begin) bytes")
       }
       let scalars: [Float] = (0..<count).map { i in
         let at = dataStart + begin + i * width

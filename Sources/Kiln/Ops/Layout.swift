@@ -69,10 +69,9 @@ public struct ReshapeAttrs: OpAttributes {
     try requireInputs(inputs, 1...1)
     let x = inputs[0]
     try require(shape.allSatisfy { $0 >= 1 }, "target shape \(shape) has a dimension below 1")
-    let count = Checked.product(shape)
     try require(
-      count == x.elementCount,
-      "cannot reshape \(x) (\(x.elementCount) elements) to \(shape) (\(count.map(String.init) ?? "more than 2^63") elements)")
+      Checked.product(shape) == x.elementCount,
+      "cannot reshape \(x) (\(x.elementCount) elements) to \(shape) (\(Checked.describeProduct(shape)) elements)")
     return TensorType(shape, x.dtype)
   }
 

@@ -29,10 +29,21 @@ public enum Checked {
     return result
   }
 
+  /// The product of `values` as text for messages: the number, or "more than 2^63".
+  public static func describeProduct(_ values: [Int]) -> String {
+    product(values).map(String.init) ?? "more than 2^63"
+  }
+
+  /// The number of elements of `shape`, or nil when a dimension is negative or the count exceeds
+  /// `maximumElements`.
+  public static func elementCount(_ shape: [Int]) -> Int? {
+    product(shape).flatMap { $0 <= maximumElements ? $0 : nil }
+  }
+
   /// The number of elements of `shape`, or an error naming `what` when a dimension is negative or
   /// the count exceeds `maximumElements`.
   public static func elementCount(_ shape: [Int], of what: @autoclosure () -> String) throws -> Int {
-    guard let count = product(shape), count <= maximumElements else {
+    guard let count = elementCount(shape) else {
       throw KilnError.invalidArgument("\(what()) has shape \(shape), which is negative or more than 2^48 elements")
     }
     return count
