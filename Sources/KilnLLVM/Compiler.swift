@@ -16,7 +16,19 @@ public final class Compiler: @unchecked Sendable {
 
   /// A compiler for this machine's CPU, or for `targetCPU` (an LLVM CPU name such as
   /// "x86-64-v3") when the code must run elsewhere.
-  public init(targetCPU: String? = nil) throws { target = try HostTarget(cpu: targetCPU) }
+  public init(targetCPU: String? = nil) throws {
+    target = try HostTarget(cpu: targetCPU)
+    vectorLanes = target.vectorLanes
+  }
+
+  /// Floats per vector in the kernels that choose their own vector width (the direct
+  /// convolution): the target's, or `vectorLanes` (tests generate both widths on any machine).
+  let vectorLanes: Int
+
+  init(targetCPU: String? = nil, vectorLanes: Int) throws {
+    target = try HostTarget(cpu: targetCPU)
+    self.vectorLanes = vectorLanes
+  }
 
   /// The CPU LLVM targets and whether it has AVX-512.
   public var targetDescription: String { "\(target.cpu) (\(target.triple))" + (target.hasAVX512 ? ", AVX-512" : "") }
@@ -44,7 +56,7 @@ public final class Compiler: @unchecked Sendable {
   func build(_ graph: Graph, symbol: String, context: LLVMContextRef?, hidden: Bool = false) throws -> (ir: IRBuilder, plan: MemoryPlan) {
     try graph.verify()
     let fusion = Fusion(graph)
-    let plan = MemoryPlan(graph, views: fusion.views) { Lowering.scratchSize(graph.nodes[$0], graph) }
+    let plan = MemoryPlan(graph, views: fusion.views) { Lowering.scratchSize(graph.nodes[$0], graph, lanes: vectorLanes) }
     let ir = IRBuilder(name: graph.name, context: context)
     let pointerPointer = LLVMPointerType(ir.floatPointer, 0)!
     // Kernels first, each its own function; nodes that compute the same thing on the same shapes
@@ -74,7 +86,7 @@ public final class Compiler: @unchecked Sendable {
         inputs: (0..<node.inputs.count).map { LLVMGetParam(function, UInt32($0 + 1)) }, output: LLVMGetParam(function, 0),
         scratch: scratch ? LLVMGetParam(function, UInt32(node.inputs.count + 1)) : nil,
         step: LLVMGetParam(function, UInt32(parameters.count - 2)), epilogue: fusion.epilogues[index],
-        pool: LLVMGetParam(function, UInt32(parameters.count - 1)))
+        pool: LLVMGetParam(function, UInt32(parameters.count - 1)), lanes: vectorLanes)
       try Lowering.emit(kernel)
       LLVMBuildRet(ir.builder, ir.int32(0))
       kernels[index] = function

@@ -7,7 +7,7 @@ import Kiln
 enum PeakProbe {
   /// GFLOPS of the best of a few runs.
   static func measure(_ compiler: Compiler) throws -> Double {
-    let lanes = compiler.target.hasAVX512 ? 16 : 8
+    let lanes = compiler.target.vectorLanes
     let accumulators = 12
     // Held through the timing too, so no compilation competes for the core.
     llvmLock.lock()

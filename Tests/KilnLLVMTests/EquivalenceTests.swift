@@ -61,6 +61,44 @@ import Testing
     try expectOpEquivalent(.conv(attrs), [[2, 4] + c.spatial, [8, 4 / c.groups] + Array(repeating: c.kernel, count: rank), [8]])
   }
 
+  /// The direct convolution at both vector widths (8 floats as on AVX2, 16 as on AVX-512, on any
+  /// machine): wide rows with whole tiles and a partial last vector, narrow maps tiled over several
+  /// rows, partial channel and row blocks, strides and dilations that split rows into phases,
+  /// every padding mode, groups, 1D and 3D; with fused bias and ReLU.
+  @Test(arguments: [8, 16])
+  func directConvolution(lanes: Int) throws {
+    let compiler = try Compiler(vectorLanes: lanes)
+    let cases: [(x: [Int], weight: [Int], stride: Int, pad: Int, mode: PaddingMode, dilation: Int, groups: Int)] = [
+      ([1, 3, 9, 61], [13, 3, 3, 3], 1, 1, .zero, 1, 1), ([2, 4, 7, 7], [10, 4, 3, 3], 1, 1, .zero, 1, 1),
+      ([1, 5, 23, 37], [7, 5, 5, 5], 2, 2, .reflect, 1, 1), ([1, 4, 19, 40], [6, 2, 3, 3], 3, 2, .replicate, 2, 2),
+      ([1, 2, 16, 33], [9, 2, 7, 7], 2, 3, .circular, 1, 1), ([2, 3, 50], [5, 3, 4], 1, 0, .zero, 3, 1),
+      ([1, 2, 5, 9, 20], [4, 2, 3, 3, 3], 1, 1, .zero, 1, 1), ([1, 3, 17, 17], [17, 3, 2, 2], 2, 0, .zero, 1, 1),
+    ]
+    for c in cases {
+      let rank = c.x.count - 2
+      let attrs = ConvAttrs(
+        stride: Array(repeating: c.stride, count: rank), padding: .symmetric(c.pad, rank: rank), paddingMode: c.mode,
+        dilation: Array(repeating: c.dilation, count: rank), groups: c.groups)
+      var graph = Graph(name: "direct")
+      let x = try graph.append("x", .input(InputAttrs(TensorType(c.x))))
+      let w = try graph.append("w", .parameter(ParameterAttrs(TensorType(c.weight), initializer: .zeros)))
+      let b = try graph.append("b", .parameter(ParameterAttrs(TensorType([c.weight[0]]), initializer: .zeros)))
+      let y = try graph.append("y", .conv(attrs), inputs: [x, w, b])
+      graph.outputs = [try graph.append("relu", .unary(UnaryAttrs(.relu)), inputs: [y])]
+      let shape = ConvolutionShape(x: c.x, weight: c.weight, output: graph[y].type.shape, groups: c.groups)
+      #expect(DirectConvolution.applies(attrs, shape), "\(c)")
+      var parameters = ParameterStore()
+      parameters["w"] = try randomTensor(c.weight, seed: 2)
+      parameters["b"] = try randomTensor([c.weight[0]], seed: 3)
+      let model = try Model(graph: graph, parameters: parameters)
+      let input = ["x": try randomTensor(c.x, seed: 1)]
+      let expected = try model.run(input)[0]
+      let actual = try compiler.compile(model).run(input)[0]
+      let worst = zip(actual.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? 0
+      #expect(actual.shape == expected.shape && worst <= 1e-5 * max(1, expected.scalars.map(abs).max() ?? 0), "\(c): \(worst)")
+    }
+  }
+
   /// Convolutions on maps of at most 8 positions with large weights take the skinny product
   /// (one with a tail of K not a multiple of the vector width, one pointwise).
   @Test func skinnyProducts() throws {
@@ -189,11 +227,15 @@ import Testing
   @Test func kernelsAreVectorised() throws {
     let graph = try Graph(name: "v", input: [1, 16, 20, 20]) {
       Conv2D(16, kernel: 3, padding: 1, activation: .relu)
+      Conv2D(16, kernel: 1)
       MaxPool2D(2)
     }
     let assembly = try Self.compiler.get().assembly(graph)
+    // The 1×1 convolution is a GEMM; the 3×3 one runs direct loops of vector FMAs with broadcast
+    // weights on ymm or zmm registers.
     #expect(assembly.contains("cblas_sgemm"))
-    // Packed single-precision instructions on ymm or zmm registers.
-    #expect(assembly.range(of: #"v(max|add|mul|fmadd[0-9]*)ps\s+%[yz]mm"#, options: .regularExpression) != nil)
+    #expect(assembly.range(of: #"vfmadd[0-9]+ps\s+%[yz]mm"#, options: .regularExpression) != nil)
+    #expect(assembly.range(of: #"vbroadcastss\s+[^\n]*%[yz]mm"#, options: .regularExpression) != nil)
+    #expect(assembly.range(of: #"vmaxps\s+%[yz]mm"#, options: .regularExpression) != nil)
   }
 }

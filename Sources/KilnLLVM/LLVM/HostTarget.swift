@@ -56,6 +56,8 @@ final class HostTarget: @unchecked Sendable {
     LLVMDisposeTargetMachine(machine)
   }
 
+  /// Floats in one vector register: 16 with AVX-512, else 8 (AVX2).
+  var vectorLanes: Int { hasAVX512 ? 16 : 8 }
   var hasAVX512: Bool { features.contains("+avx512f") || ["skylake-avx512", "icelake-server", "sapphirerapids", "znver4", "x86-64-v4"].contains(cpu) }
 
   /// Sets the module's triple and data layout and runs the O3 pipeline on it.

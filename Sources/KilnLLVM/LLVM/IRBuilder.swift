@@ -190,6 +190,61 @@ final class IRBuilder {
   func toFloat(_ value: LLVMValueRef) -> LLVMValueRef { LLVMBuildSIToFP(builder, value, f32, "")! }
   func toInt64(_ value: LLVMValueRef) -> LLVMValueRef { LLVMBuildSExt(builder, value, i64, "")! }
 
+  // MARK: - Vectors
+
+  /// `<lanes x float>`.
+  func vectorType(_ lanes: Int) -> LLVMTypeRef { LLVMVectorType(f32, UInt32(lanes))! }
+
+  /// `value` as a float, or in every lane when `like` is a vector.
+  func constant(_ value: Double, like: LLVMValueRef) -> LLVMValueRef {
+    let type = LLVMTypeOf(like)!
+    guard LLVMGetTypeKind(type) == LLVMVectorTypeKind else { return float(value) }
+    var lanes = [LLVMValueRef?](repeating: float(value), count: Int(LLVMGetVectorSize(type)))
+    return LLVMConstVector(&lanes, UInt32(lanes.count))
+  }
+
+  /// A vector of `lanes` zeros.
+  func zeroVector(_ lanes: Int) -> LLVMValueRef { LLVMConstNull(vectorType(lanes))! }
+
+  /// `scalar` in every lane (a broadcast).
+  func splat(_ scalar: LLVMValueRef, lanes: Int) -> LLVMValueRef {
+    let type = vectorType(lanes)
+    let single = LLVMBuildInsertElement(builder, LLVMGetUndef(type), scalar, int32(0), "")!
+    var zeros = [LLVMValueRef?](repeating: int32(0), count: lanes)
+    return LLVMBuildShuffleVector(builder, single, LLVMGetUndef(type), LLVMConstVector(&zeros, UInt32(lanes)), "")!
+  }
+
+  /// `lanes` floats from `pointer[index]` on, at any (4-byte) alignment.
+  func loadVector(_ pointer: LLVMValueRef, _ index: LLVMValueRef, lanes: Int) -> LLVMValueRef {
+    let type = vectorType(lanes)
+    let address = LLVMBuildBitCast(builder, element(pointer, index), LLVMPointerType(type, 0), "")!
+    let value = LLVMBuildLoad2(builder, type, address, "")!
+    LLVMSetAlignment(value, 4)
+    return value
+  }
+
+  /// Stores the first `count` lanes of `vector` at `pointer[index]…` (all of them by default).
+  func storeVector(_ vector: LLVMValueRef, _ pointer: LLVMValueRef, _ index: LLVMValueRef, count: Int? = nil) {
+    let lanes = Int(LLVMGetVectorSize(LLVMTypeOf(vector)))
+    guard let count, count < lanes else {
+      let address = LLVMBuildBitCast(builder, element(pointer, index), LLVMPointerType(LLVMTypeOf(vector), 0), "")!
+      LLVMSetAlignment(LLVMBuildStore(builder, vector, address), 4)
+      return
+    }
+    for lane in 0..<count {
+      store(LLVMBuildExtractElement(builder, vector, int32(lane), "")!, pointer, add(index, int(lane)))
+    }
+  }
+
+  /// a·b + c lane by lane, as FMA instructions.
+  func vectorFMA(_ a: LLVMValueRef, _ b: LLVMValueRef, _ c: LLVMValueRef) -> LLVMValueRef {
+    intrinsic("llvm.fmuladd", [a, b, c], type: LLVMTypeOf(a))
+  }
+
+  /// A stack slot holding a value of `type` (an accumulator that mem2reg keeps in a register).
+  func load(_ type: LLVMTypeRef, from slot: LLVMValueRef) -> LLVMValueRef { LLVMBuildLoad2(builder, type, slot, "")! }
+  func store(_ value: LLVMValueRef, to slot: LLVMValueRef) { LLVMBuildStore(builder, value, slot) }
+
   // MARK: - Memory
 
   /// A float stack slot in the function's entry block (where mem2reg turns it into registers;

@@ -149,14 +149,18 @@ enum ConvolutionLowering {
     }
   }
 
-  /// y = W·im2col(x) per sample and group (direct loops for depthwise convolutions, a skinny
-  /// product for maps of at most 8 positions), then the bias.
+  /// y = W·im2col(x) per sample and group (direct loops for depthwise convolutions and for any
+  /// with more than one tap, a skinny product for maps of at most 8 positions), then the bias.
   static func forward(_ k: Kernel, _ a: ConvAttrs) {
     let ir = k.ir
     let (xShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
     let s = ConvolutionShape(x: xShape, weight: wShape, output: k.type.shape, groups: a.groups)
     if DepthwiseConvolution.applies(a, s) {
       DepthwiseConvolution.emit(k, a, s)
+    } else if DirectConvolution.applies(a, s) {
+      // Bias and activation are applied as the tiles are stored.
+      DirectConvolution(a, s, x: xShape, weight: wShape, output: k.type.shape, targetLanes: k.lanes).emit(k)
+      return
     } else {
       forEachSampleAndGroup(ir, batch: s.batch, groups: a.groups) { sampleGroup, group in
         let x = ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane))

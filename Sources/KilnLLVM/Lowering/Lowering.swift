@@ -5,13 +5,17 @@ import RealModule
 /// How each op becomes loops (or BLAS calls). One case per op; ops the backend cannot lower yet
 /// throw an error naming the node.
 enum Lowering {
-  /// Scratch elements a node's kernel needs (im2col columns and the like).
-  static func scratchSize(_ node: Node, _ graph: Graph) -> Int {
+  /// Scratch elements a node's kernel needs (im2col columns and the like) on a target with
+  /// `lanes` floats per vector.
+  static func scratchSize(_ node: Node, _ graph: Graph, lanes: Int) -> Int {
     let types = node.inputs.map { graph[$0].type.shape }
     switch node.op {
     case .conv(let a):
       let shape = ConvolutionShape(x: types[0], weight: types[1], output: node.type.shape, groups: a.groups)
       if DepthwiseConvolution.applies(a, shape) { return 0 }
+      if DirectConvolution.applies(a, shape) {
+        return DirectConvolution(a, shape, x: types[0], weight: types[1], output: node.type.shape, targetLanes: lanes).scratchSize
+      }
       let skinny = SkinnyProduct.applies(m: shape.outPerGroup, n: shape.outPlane, k: shape.depth)
       return shape.scratchSize(a, x: types[0]) + (skinny ? SkinnyProduct.scratch(n: shape.outPlane, k: shape.depth) : 0)
     case .convWeightGrad(let a):
@@ -166,22 +170,25 @@ enum Lowering {
     return LLVMBuildLoad2(ir.builder, ir.f32, slot, "")!
   }
 
+  /// `function` of `v`, a float or a vector of floats (lane by lane).
   static func unary(_ ir: IRBuilder, _ function: UnaryFunction, _ v: LLVMValueRef) -> LLVMValueRef {
+    let type = LLVMTypeOf(v)!
+    func c(_ value: Double) -> LLVMValueRef { ir.constant(value, like: v) }
     switch function {
-    case .relu: return ir.fmax(v, ir.float(0))
-    case .relu6: return ir.fmin(ir.fmax(v, ir.float(0)), ir.float(6))
-    case .leakyReLU(let slope): return ir.select(ir.fcmp(LLVMRealOGT, v, ir.float(0)), v, ir.fmul(v, ir.float(slope)))
+    case .relu: return ir.fmax(v, c(0))
+    case .relu6: return ir.fmin(ir.fmax(v, c(0)), c(6))
+    case .leakyReLU(let slope): return ir.select(ir.fcmp(LLVMRealOGT, v, c(0)), v, ir.fmul(v, c(slope)))
     case .elu(let alpha):
-      let negative = ir.fmul(ir.float(alpha), ir.fsub(ir.intrinsic("llvm.exp.f32", [v]), ir.float(1)))
-      return ir.select(ir.fcmp(LLVMRealOGT, v, ir.float(0)), v, negative)
+      let negative = ir.fmul(c(alpha), ir.fsub(ir.intrinsic("llvm.exp", [v], type: type), c(1)))
+      return ir.select(ir.fcmp(LLVMRealOGT, v, c(0)), v, negative)
     case .sigmoid:
-      return ir.fdiv(ir.float(1), ir.fadd(ir.float(1), ir.intrinsic("llvm.exp.f32", [ir.fsub(ir.float(0), v)])))
+      return ir.fdiv(c(1), ir.fadd(c(1), ir.intrinsic("llvm.exp", [ir.fsub(c(0), v)], type: type)))
     case .tanh:
       // 1 − 2/(e^{2x} + 1): exact to float rounding, and ±1 where e^{2x} overflows or vanishes.
-      let e = ir.intrinsic("llvm.exp.f32", [ir.fmul(v, ir.float(2))])
-      return ir.fsub(ir.float(1), ir.fdiv(ir.float(2), ir.fadd(e, ir.float(1))))
-    case .affine(let scale, let shift): return ir.fma(v, ir.float(scale), ir.float(shift))
-    case .sqrt: return ir.intrinsic("llvm.sqrt.f32", [v])
+      let e = ir.intrinsic("llvm.exp", [ir.fmul(v, c(2))], type: type)
+      return ir.fsub(c(1), ir.fdiv(c(2), ir.fadd(e, c(1))))
+    case .affine(let scale, let shift): return ir.intrinsic("llvm.fmuladd", [v, c(scale), c(shift)], type: type)
+    case .sqrt: return ir.intrinsic("llvm.sqrt", [v], type: type)
     }
   }
 

@@ -1,0 +1,208 @@
+import CLLVM
+import Kiln
+
+/// Convolution as direct, register-blocked loops: no im2col matrix and no GEMM.
+///
+/// Each group's input is first copied into scratch, padded (any padding mode, through the
+/// interpreter's pad table) and split by the width stride into phases, so that every tap reads a
+/// run of consecutive floats: for stride s and dilation d, tap kw of output column ow reads phase
+/// (kw·d) mod s at column ow + ⌊kw·d / s⌋. A micro-kernel then keeps a tile of outputs in vector
+/// registers — `channels` output channels × `rows` output rows × `vectors` vectors of `lanes`
+/// consecutive columns — and, for every input channel and tap, loads the tile's input vectors once
+/// and multiplies them by one broadcast weight per output channel (fused multiply-adds). Tiles
+/// are split across threads by output-channel block and row block; each output is computed by the
+/// same instructions whatever the split, so results do not depend on the thread count.
+struct DirectConvolution {
+  let a: ConvAttrs
+  let s: ConvolutionShape
+  /// Lifted to three axes (D, H, W): spatial sizes of the input, padded input, output and filter.
+  let input, padded, output, kernel, stride, dilation: [Int]
+  /// Floats per vector, and the tile: output channels × rows × vectors per row.
+  let lanes, channels, rows, vectors: Int
+  /// Width of one phase of a padded input row in scratch (the columns the tiles read, rounded up
+  /// to whole vectors).
+  let phaseWidth: Int
+
+  /// Whether the direct kernel runs `a` on shapes `s`: not depthwise (which has its own loops),
+  /// more than one tap (a 1×1 convolution is a GEMM) and more than a few output positions (small
+  /// maps go to the skinny product).
+  static func applies(_ a: ConvAttrs, _ s: ConvolutionShape) -> Bool {
+    !DepthwiseConvolution.applies(a, s) && s.taps > 1 && !SkinnyProduct.applies(m: s.outPerGroup, n: s.outPlane, k: s.depth)
+  }
+
+  /// The plan for a convolution of `x` by `weight` into `output` on a target with `targetLanes`
+  /// floats per vector register. Tiles hold at most 12 accumulators on AVX2 (16 registers) and
+  /// 24 on AVX-512 (32), leaving registers for the input vectors and the broadcast weight.
+  init(_ a: ConvAttrs, _ s: ConvolutionShape, x: [Int], weight: [Int], output: [Int], targetLanes: Int) {
+    self.a = a
+    self.s = s
+    input = WindowLift.lift(x[2...], fill: 1)
+    self.output = WindowLift.lift(output[2...], fill: 1)
+    kernel = WindowLift.lift(weight[2...], fill: 1)
+    stride = WindowLift.lift(a.stride, fill: 1)
+    dilation = WindowLift.lift(a.dilation, fill: 1)
+    padded = WindowLift.lift(s.paddedSpatial(x, a), fill: 1)
+    let width = self.output[2]
+    // A narrow map wastes fewer lanes in 8-float vectors.
+    lanes = targetLanes > 8 && width <= 8 ? 8 : targetLanes
+    let perRow = (width + lanes - 1) / lanes
+    let positions = targetLanes > 8 ? 4 : 3
+    vectors = min(perRow, positions)
+    rows = min(self.output[1], max(1, positions / vectors))
+    channels = max(1, min(s.outPerGroup, (targetLanes > 8 ? 24 : 12) / (rows * vectors)))
+    phaseWidth = perRow * lanes + (kernel[2] - 1) * dilation[2] / stride[2]
+  }
+
+  /// Floats in one channel of the prepared input: padded depth × padded height × phases × phase width.
+  var preparedPlane: Int { padded[0] * padded[1] * stride[2] * phaseWidth }
+  /// Scratch: one group's prepared input.
+  var scratchSize: Int { s.inPerGroup * preparedPlane }
+
+  /// For each float of a prepared channel, the input element it copies (index within the
+  /// channel's plane), or −1 for a zero.
+  var preparedTable: [Int] {
+    let pad = PadAttrs(before: [0] + a.padding.before, after: [0] + a.padding.after, mode: a.paddingMode)
+    let paddedTable = IndexTables.pad(input: [1] + Array(input.suffix(a.stride.count)), output: [1] + Array(padded.suffix(a.stride.count)), attrs: pad)
+    var table = [Int](repeating: -1, count: preparedPlane)
+    for d in 0..<padded[0] {
+      for h in 0..<padded[1] {
+        for phase in 0..<stride[2] {
+          for column in 0..<phaseWidth {
+            let w = column * stride[2] + phase
+            guard w < padded[2] else { continue }
+            table[((d * padded[1] + h) * stride[2] + phase) * phaseWidth + column] = paddedTable[(d * padded[1] + h) * padded[2] + w]
+          }
+        }
+      }
+    }
+    return table
+  }
+
+  /// y = f(conv(x, W) + b) into `k.output`, with f the kernel's fused activation.
+  func emit(_ k: Kernel) {
+    let ir = k.ir
+    guard k.scratch != nil else { return }
+    let table = ir.table(preparedTable)
+    let (blocks, rowBlocks) = ((s.outPerGroup + channels - 1) / channels, (output[1] + rows - 1) / rows)
+    // Vector multiply-adds per iteration of the parallel loop, on average (about an element's
+    // worth of time each).
+    let iterations = blocks * output[0] * rowBlocks
+    let work = (s.outPerGroup * s.outPlane * s.depth / lanes + iterations - 1) / iterations
+    ConvolutionLowering.forEachSampleAndGroup(ir, batch: s.batch, groups: s.groups) { sampleGroup, group in
+      let x = ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane))
+      k.parallelLoop(s.inPerGroup, work: preparedPlane, capturing: [x]) { k, captured, c in
+        let ir = k.ir
+        let (source, target) = (ir.element(captured[0], ir.affine(c, s.inPlane)), ir.element(k.scratch!, ir.affine(c, preparedPlane)))
+        ir.loop(preparedPlane) { q in ir.store(k.gathered(source, table, q), target, q) }
+      }
+      let weights = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
+      let out = ir.element(k.output, ir.affine(sampleGroup, s.outPerGroup * s.outPlane))
+      let bias = k.inputs.count > 2 ? [ir.element(k.inputs[2], ir.affine(group, s.outPerGroup))] : []
+      k.parallelLoop(iterations, work: work, capturing: [weights, out] + bias) { k, captured, index in
+        let ir = k.ir
+        let block = LLVMBuildUDiv(ir.builder, index, ir.int(output[0] * rowBlocks), "")!
+        let within = LLVMBuildURem(ir.builder, index, ir.int(output[0] * rowBlocks), "")!
+        let depth = LLVMBuildUDiv(ir.builder, within, ir.int(rowBlocks), "")!
+        let rowBlock = LLVMBuildURem(ir.builder, within, ir.int(rowBlocks), "")!
+        let origin = Origin(channel: ir.mul(block, ir.int(channels)), depth: depth, row: ir.mul(rowBlock, ir.int(rows)))
+        // The last channel block and the last row block may be partial: each case gets its own
+        // fully unrolled tiles.
+        let channelCases = [(channels, ir.icmp(LLVMIntULT, block, ir.int(s.outPerGroup / channels)))]
+          + (s.outPerGroup % channels == 0 ? [] : [(s.outPerGroup % channels, ir.icmp(LLVMIntEQ, block, ir.int(s.outPerGroup / channels)))])
+        let rowCases = [(rows, ir.icmp(LLVMIntULT, rowBlock, ir.int(output[1] / rows)))]
+          + (output[1] % rows == 0 ? [] : [(output[1] % rows, ir.icmp(LLVMIntEQ, rowBlock, ir.int(output[1] / rows)))])
+        for (channelCount, channelCase) in channelCases {
+          for (rowCount, rowCase) in rowCases {
+            ir.when(ir.and(channelCase, rowCase)) {
+              let operands = Operands(prepared: k.scratch!, weights: captured[0], out: captured[1], bias: captured.count > 2 ? captured[2] : nil)
+              row(k, operands, origin: origin, channels: channelCount, rows: rowCount)
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// Where a tile starts: its first output channel (within the group), depth and row.
+  struct Origin {
+    let channel, depth, row: LLVMValueRef
+  }
+
+  /// A group's prepared input, weights, output and bias (if any).
+  struct Operands {
+    let prepared, weights, out: LLVMValueRef
+    let bias: LLVMValueRef?
+  }
+
+  /// Every tile of one block of output channels and rows, left to right: whole tiles in a loop,
+  /// then the remaining vectors (the last one possibly partial).
+  private func row(_ k: Kernel, _ operands: Operands, origin: Origin, channels: Int, rows: Int) {
+    let ir = k.ir
+    let (whole, partial) = (output[2] / lanes, output[2] % lanes)
+    ir.loop(whole / vectors) { tile in
+      self.tile(k, operands, origin: origin, column: ir.mul(tile, ir.int(vectors * lanes)),
+        channels: channels, rows: rows, vectors: vectors, lastLanes: lanes)
+    }
+    let remaining = whole % vectors + (partial > 0 ? 1 : 0)
+    if remaining > 0 {
+      tile(k, operands, origin: origin, column: ir.int(whole / vectors * vectors * lanes),
+        channels: channels, rows: rows, vectors: remaining, lastLanes: partial > 0 ? partial : lanes)
+    }
+  }
+
+  /// One tile: `channels` × `rows` × `vectors` accumulators summed over input channels and taps,
+  /// then stored (only `lastLanes` lanes of the last vector of each row).
+  private func tile(
+    _ k: Kernel, _ operands: Operands, origin: Origin, column: LLVMValueRef,
+    channels: Int, rows: Int, vectors: Int, lastLanes: Int
+  ) {
+    let ir = k.ir
+    let type = ir.vectorType(lanes)
+    let accumulators = (0..<channels * rows * vectors).map { _ in ir.stackSlot(type: type) }
+    for slot in accumulators { ir.store(ir.zeroVector(lanes), to: slot) }
+    func accumulator(_ channel: Int, _ row: Int, _ vector: Int) -> LLVMValueRef { accumulators[(channel * rows + row) * vectors + vector] }
+    let rowLength = stride[2] * phaseWidth
+    ir.loop(s.inPerGroup) { c in
+      ir.loop(kernel[0]) { kd in
+        let depth = ir.add(ir.affine(origin.depth, stride[0]), ir.affine(kd, dilation[0]))
+        ir.loop(kernel[1]) { kh in
+          // Each tile row's first prepared float for this channel and tap row.
+          let rowStarts = (0..<rows).map { row in
+            let height = ir.add(ir.affine(ir.add(origin.row, ir.int(row)), stride[1]), ir.affine(kh, dilation[1]))
+            let line = ir.add(ir.mul(ir.add(ir.affine(c, padded[0]), depth), ir.int(padded[1])), height)
+            return ir.add(ir.affine(line, rowLength), column)
+          }
+          let filter = ir.affine(ir.add(ir.affine(ir.add(ir.affine(c, kernel[0]), kd), kernel[1]), kh), kernel[2])
+          for kw in 0..<kernel[2] {
+            let offset = (kw * dilation[2]) % stride[2] * phaseWidth + kw * dilation[2] / stride[2]
+            let values = rowStarts.map { start in (0..<vectors).map { ir.loadVector(operands.prepared, ir.add(start, ir.int(offset + $0 * lanes)), lanes: lanes) } }
+            for channel in 0..<channels {
+              let weightIndex = ir.add(ir.affine(ir.add(origin.channel, ir.int(channel)), s.depth), ir.add(filter, ir.int(kw)))
+              let weight = ir.splat(ir.load(operands.weights, weightIndex), lanes: lanes)
+              for row in 0..<rows {
+                for vector in 0..<vectors {
+                  let slot = accumulator(channel, row, vector)
+                  ir.store(ir.vectorFMA(weight, values[row][vector], ir.load(type, from: slot)), to: slot)
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    for channel in 0..<channels {
+      let outChannel = ir.add(origin.channel, ir.int(channel))
+      let shift = operands.bias.map { ir.splat(ir.load($0, outChannel), lanes: lanes) }
+      for row in 0..<rows {
+        let plane = ir.add(ir.mul(outChannel, ir.int(output[0])), origin.depth)
+        let start = ir.add(ir.affine(ir.add(ir.affine(plane, output[1]), ir.add(origin.row, ir.int(row))), output[2]), column)
+        for vector in 0..<vectors {
+          var value = ir.load(type, from: accumulator(channel, row, vector))
+          if let shift { value = ir.fadd(value, shift) }
+          if let function = k.epilogue { value = Lowering.unary(ir, function, value) }
+          ir.storeVector(value, operands.out, ir.add(start, ir.int(vector * lanes)), count: vector == vectors - 1 ? lastLanes : lanes)
+        }
+      }
+    }
+  }
+}
