@@ -9,10 +9,11 @@ public struct BenchmarkReport: Codable, Sendable {
     public var op: String
     public var outputShape: [Int]
     public var flops: Int
-    public var interpretedMilliseconds: Double
+    /// Nil when the interpreter was not timed.
+    public var interpretedMilliseconds: Double?
     public var compiledMillisecondsMin: Double
     public var compiledMillisecondsMedian: Double
-    public var speedup: Double { interpretedMilliseconds / compiledMillisecondsMin }
+    public var speedup: Double? { interpretedMilliseconds.map { $0 / compiledMillisecondsMin } }
     public var gflops: Double { Double(flops) / (compiledMillisecondsMin * 1e6) }
 
     private enum CodingKeys: String, CodingKey {
@@ -44,9 +45,9 @@ public struct BenchmarkReport: Codable, Sendable {
       rightAligned: Set(3...8))
     for row in layers + [total] {
       table.append([
-        row.name, row.op, TensorType(row.outputShape).description, String(format: "%.4f", row.interpretedMilliseconds),
+        row.name, row.op, TensorType(row.outputShape).description, row.interpretedMilliseconds.map { String(format: "%.4f", $0) } ?? "–",
         String(format: "%.4f", row.compiledMillisecondsMin), String(format: "%.4f", row.compiledMillisecondsMedian),
-        String(format: "%.1fx", row.speedup), String(format: "%.2f", row.gflops), String(format: "%.1f%%", 100 * row.gflops / peakGFLOPS),
+        row.speedup.map { String(format: "%.1fx", $0) } ?? "–", String(format: "%.2f", row.gflops), String(format: "%.1f%%", 100 * row.gflops / peakGFLOPS),
       ])
     }
     table.rulesBefore = layers.isEmpty ? [] : [layers.count]
@@ -63,7 +64,10 @@ public enum Benchmark {
   /// Benchmarks `model` on a seeded random input: the whole model and, with `perLayer`, each
   /// computing node on its real input activations.
   /// Compiled loops and BLAS both run on `threads` threads (BLAS would otherwise use every core).
-  public static func run(_ model: Model, compiler: Compiler, threads: Int = 1, repetitions: Int = 50, perLayer: Bool = true) throws -> BenchmarkReport {
+  /// Without `interpreted`, the interpreter is not timed (on large models it takes minutes).
+  public static func run(
+    _ model: Model, compiler: Compiler, threads: Int = 1, repetitions: Int = 50, perLayer: Bool = true, interpreted: Bool = true
+  ) throws -> BenchmarkReport {
     BLASKernel.setThreads(threads)
     let peak = try PeakProbe.measure(compiler)
     let feeds = model.graph.sampleInputs(seed: 1)
@@ -73,7 +77,7 @@ public enum Benchmark {
     let summary = Summary(model.graph)
     let total = BenchmarkReport.Row(
       name: "total", op: "model", outputShape: model.graph.outputs.first.map { model.graph[$0].type.shape } ?? [], flops: summary.flops,
-      interpretedMilliseconds: try time(repetitions: max(repetitions / 10, 2)) { _ = try interpreter.run(parameterFeeds) }.min,
+      interpretedMilliseconds: interpreted ? try time(repetitions: max(repetitions / 10, 2)) { _ = try interpreter.run(parameterFeeds) }.min : nil,
       compiledMillisecondsMin: 0, compiledMillisecondsMedian: 0)
     let compiledTimes = try time(repetitions: repetitions) { _ = try compiled.run(feeds) }
     var totalRow = total
@@ -86,7 +90,8 @@ public enum Benchmark {
         case .input, .parameter: continue
         default: if MemoryPlan.isView(node.op) { continue }
         }
-        layers.append(try layer(node, index: index, model.graph, activations, compiler: compiler, threads: threads, repetitions: repetitions))
+        layers.append(
+          try layer(node, index: index, model.graph, activations, compiler: compiler, threads: threads, repetitions: repetitions, interpreted: interpreted))
       }
     }
     return BenchmarkReport(
@@ -129,7 +134,8 @@ public enum Benchmark {
 
   /// One node alone, fed the activations it sees in the model; its parameters stay bound.
   private static func layer(
-    _ node: Node, index: Int, _ graph: Graph, _ activations: Execution<Float>, compiler: Compiler, threads: Int, repetitions: Int
+    _ node: Node, index: Int, _ graph: Graph, _ activations: Execution<Float>, compiler: Compiler, threads: Int, repetitions: Int,
+    interpreted: Bool
   ) throws -> BenchmarkReport.Row {
     var single = Graph(name: node.name)
     var feeds: [String: Tensor<Float>] = [:]
@@ -148,12 +154,12 @@ public enum Benchmark {
     let interpreter = try Interpreter<Float>(single)
     let interpreterFeeds = model.parameterFeeds(as: Float.self).merging(feeds) { $1 }
     let compiled = try compiler.compile(model, threads: threads)
-    let interpreted = try time(repetitions: max(repetitions / 10, 2)) { _ = try interpreter.run(interpreterFeeds) }
+    let interpretedTimes = interpreted ? try time(repetitions: max(repetitions / 10, 2)) { _ = try interpreter.run(interpreterFeeds) } : nil
     let times = try time(repetitions: repetitions) { _ = try compiled.run(feeds) }
     let inputTypes = node.inputs.map { graph[$0].type }
     return BenchmarkReport.Row(
       name: node.name, op: node.op.mnemonic, outputShape: node.type.shape, flops: node.op.attributes.flops(inputTypes, output: node.type),
-      interpretedMilliseconds: interpreted.min, compiledMillisecondsMin: times.min, compiledMillisecondsMedian: times.median)
+      interpretedMilliseconds: interpretedTimes?.min, compiledMillisecondsMin: times.min, compiledMillisecondsMedian: times.median)
   }
 
   /// Minimum and median milliseconds of `body` over up to `repetitions` runs (after one warm-up),

@@ -34,6 +34,9 @@ struct Bench: ParsableCommand {
   @Flag(name: .customLong("no-layers"), help: "Time the whole model only.")
   var noLayers = false
 
+  @Flag(name: .customLong("compiled-only"), help: "Time compiled code only, not the interpreter (which takes minutes on large models).")
+  var compiledOnly = false
+
   @Flag(help: "Print JSON.")
   var json = false
 
@@ -51,7 +54,7 @@ struct Bench: ParsableCommand {
     let model = try options.model(weights: nil, batch: batch)
     let report = train
       ? try Benchmark.runTraining(model, optimizer: optimization.settings, compiler: Compiler(), threads: threads, repetitions: repetitions)
-      : try Benchmark.run(model, compiler: Compiler(), threads: threads, repetitions: repetitions, perLayer: !noLayers)
+      : try Benchmark.run(model, compiler: Compiler(), threads: threads, repetitions: repetitions, perLayer: !noLayers, interpreted: !compiledOnly)
     if json {
       try printJSON(report)
     } else {

@@ -99,6 +99,24 @@ import Testing
     }
   }
 
+  /// Tiles fit the registers (accumulators, input vectors and the broadcast weight) and the map.
+  @Test func directConvolutionTiles() {
+    for registers in [16, 32] {
+      for (channels, rows, vectors) in [(64, 56, 7), (128, 28, 4), (512, 7, 1), (256, 14, 2), (6, 28, 4), (1, 1, 1), (3, 100, 13)] {
+        let t = DirectConvolution.tiling(channels: channels, rows: rows, vectors: vectors, registers: registers)
+        #expect(t.channels * t.rows * t.vectors + t.rows * t.vectors + 1 <= registers, "\(t)")
+        #expect(t.channels <= channels && t.rows <= rows && t.vectors <= vectors, "\(t)")
+      }
+    }
+    // A large map keeps most registers busy accumulating (enough independent FMAs to hide their
+    // latency): 12 of 16 with AVX2, at least 21 of 32 with AVX-512.
+    let (avx2, avx512) = (
+      DirectConvolution.tiling(channels: 64, rows: 56, vectors: 7, registers: 16),
+      DirectConvolution.tiling(channels: 64, rows: 56, vectors: 4, registers: 32))
+    #expect(avx2.channels * avx2.rows * avx2.vectors == 12, "\(avx2)")
+    #expect(avx512.channels * avx512.rows * avx512.vectors >= 21, "\(avx512)")
+  }
+
   /// Convolutions on maps of at most 8 positions with large weights take the skinny product
   /// (one with a tail of K not a multiple of the vector width, one pointwise).
   @Test func skinnyProducts() throws {

@@ -31,8 +31,7 @@ struct DirectConvolution {
   }
 
   /// The plan for a convolution of `x` by `weight` into `output` on a target with `targetLanes`
-  /// floats per vector register. Tiles hold at most 12 accumulators on AVX2 (16 registers) and
-  /// 24 on AVX-512 (32), leaving registers for the input vectors and the broadcast weight.
+  /// floats per vector register (16 registers with AVX2, 32 with AVX-512).
   init(_ a: ConvAttrs, _ s: ConvolutionShape, x: [Int], weight: [Int], output: [Int], targetLanes: Int) {
     self.a = a
     self.s = s
@@ -46,11 +45,35 @@ struct DirectConvolution {
     // A narrow map wastes fewer lanes in 8-float vectors.
     lanes = targetLanes > 8 && width <= 8 ? 8 : targetLanes
     let perRow = (width + lanes - 1) / lanes
-    let positions = targetLanes > 8 ? 4 : 3
-    vectors = min(perRow, positions)
-    rows = min(self.output[1], max(1, positions / vectors))
-    channels = max(1, min(s.outPerGroup, (targetLanes > 8 ? 24 : 12) / (rows * vectors)))
+    (channels, rows, vectors) = Self.tiling(channels: s.outPerGroup, rows: self.output[1], vectors: perRow, registers: targetLanes > 8 ? 32 : 16)
     phaseWidth = perRow * lanes + (kernel[2] - 1) * dilation[2] / stride[2]
+  }
+
+  /// The tile (output channels × rows × vectors) that covers `channels` × `rows` × `vectors`
+  /// fastest by a simple cost model, counting the partial tiles at the edges: a tile step of c·r·v
+  /// FMAs needs r·v vector loads and c broadcasts, and a core does two of either per cycle, so a
+  /// step costs max(c·r·v, r·v + c) half-cycles, plus one for the loop. The c·r·v accumulators,
+  /// the r·v input vectors and the broadcast weight must fit in the target's `registers`.
+  static func tiling(channels: Int, rows: Int, vectors: Int, registers: Int) -> (channels: Int, rows: Int, vectors: Int) {
+    /// (size, count) of the blocks that cover `total` in blocks of `size`.
+    func blocks(_ total: Int, _ size: Int) -> [(size: Int, count: Int)] {
+      [(size, total / size)] + (total % size == 0 ? [] : [(total % size, 1)])
+    }
+    var best = (cost: Int.max, tile: (channels: 1, rows: 1, vectors: 1))
+    for c in 1...min(channels, registers - 2) {
+      for r in 1...min(rows, (registers - 1) / (c + 1)) {
+        for v in 1...min(vectors, (registers - 1) / ((c + 1) * r)) {
+          var cost = 0
+          for (cc, cn) in blocks(channels, c) {
+            for (rr, rn) in blocks(rows, r) {
+              for (vv, vn) in blocks(vectors, v) { cost += cn * rn * vn * (max(cc * rr * vv, rr * vv + cc) + 1) }
+            }
+          }
+          if cost < best.cost { best = (cost, (c, r, v)) }
+        }
+      }
+    }
+    return best.tile
   }
 
   /// Floats in one channel of the prepared input: padded depth × padded height × phases × phase width.
