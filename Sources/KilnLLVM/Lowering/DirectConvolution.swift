@@ -76,48 +76,24 @@ struct DirectConvolution {
     return best.tile
   }
 
-  /// Floats in one channel of the prepared input: padded depth × padded height × phases × phase width.
-  var preparedPlane: Int { padded[0] * padded[1] * stride[2] * phaseWidth }
-  /// Scratch: one group's prepared input.
-  var scratchSize: Int { s.inPerGroup * preparedPlane }
-
-  /// For each float of a prepared channel, the input element it copies (index within the
-  /// channel's plane), or −1 for a zero.
-  var preparedTable: [Int] {
-    let pad = PadAttrs(before: [0] + a.padding.before, after: [0] + a.padding.after, mode: a.paddingMode)
-    let paddedTable = IndexTables.pad(input: [1] + Array(input.suffix(a.stride.count)), output: [1] + Array(padded.suffix(a.stride.count)), attrs: pad)
-    var table = [Int](repeating: -1, count: preparedPlane)
-    for d in 0..<padded[0] {
-      for h in 0..<padded[1] {
-        for phase in 0..<stride[2] {
-          for column in 0..<phaseWidth {
-            let w = column * stride[2] + phase
-            guard w < padded[2] else { continue }
-            table[((d * padded[1] + h) * stride[2] + phase) * phaseWidth + column] = paddedTable[(d * padded[1] + h) * padded[2] + w]
-          }
-        }
-      }
-    }
-    return table
+  /// The group's input, padded and split into the width stride's phases.
+  var prepared: PreparedInput {
+    PreparedInput(a, x: [1, s.inPerGroup] + Array(input.suffix(a.stride.count)), channels: s.inPerGroup, depth: padded[0], rows: padded[1],
+      phases: stride[2], phaseWidth: phaseWidth)
   }
 
   /// y = f(conv(x, W) + b) into `k.output`, with f the kernel's fused activation.
   func emit(_ k: Kernel) {
     let ir = k.ir
     guard k.scratch != nil else { return }
-    let table = ir.table(preparedTable)
+    let prepared = self.prepared
     let (blocks, rowBlocks) = ((s.outPerGroup + channels - 1) / channels, (output[1] + rows - 1) / rows)
     // Vector multiply-adds per iteration of the parallel loop, on average (about an element's
     // worth of time each).
     let iterations = blocks * output[0] * rowBlocks
     let work = (s.outPerGroup * s.outPlane * s.depth / lanes + iterations - 1) / iterations
     ConvolutionLowering.forEachSampleAndGroup(ir, batch: s.batch, groups: s.groups) { sampleGroup, group in
-      let x = ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane))
-      k.parallelLoop(s.inPerGroup, work: preparedPlane, capturing: [x]) { k, captured, c in
-        let ir = k.ir
-        let (source, target) = (ir.element(captured[0], ir.affine(c, s.inPlane)), ir.element(k.scratch!, ir.affine(c, preparedPlane)))
-        ir.loop(preparedPlane) { q in ir.store(k.gathered(source, table, q), target, q) }
-      }
+      prepared.emit(k, source: ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane)))
       let weights = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
       let out = ir.element(k.output, ir.affine(sampleGroup, s.outPerGroup * s.outPlane))
       let bias = k.inputs.count > 2 ? [ir.element(k.inputs[2], ir.affine(group, s.outPerGroup))] : []
@@ -138,7 +114,7 @@ struct DirectConvolution {
           for (rowCount, rowCase) in rowCases {
             ir.when(ir.and(channelCase, rowCase)) {
               let operands = Operands(prepared: k.scratch!, weights: captured[0], out: captured[1], bias: captured.count > 2 ? captured[2] : nil)
-              row(k, operands, origin: origin, channels: channelCount, rows: rowCount)
+              row(k, operands, prepared, origin: origin, channels: channelCount, rows: rowCount)
             }
           }
         }
@@ -159,16 +135,16 @@ struct DirectConvolution {
 
   /// Every tile of one block of output channels and rows, left to right: whole tiles in a loop,
   /// then the remaining vectors (the last one possibly partial).
-  private func row(_ k: Kernel, _ operands: Operands, origin: Origin, channels: Int, rows: Int) {
+  private func row(_ k: Kernel, _ operands: Operands, _ prepared: PreparedInput, origin: Origin, channels: Int, rows: Int) {
     let ir = k.ir
     let (whole, partial) = (output[2] / lanes, output[2] % lanes)
     ir.loop(whole / vectors) { tile in
-      self.tile(k, operands, origin: origin, column: ir.mul(tile, ir.int(vectors * lanes)),
+      self.tile(k, operands, prepared, origin: origin, column: ir.mul(tile, ir.int(vectors * lanes)),
         channels: channels, rows: rows, vectors: vectors, lastLanes: lanes)
     }
     let remaining = whole % vectors + (partial > 0 ? 1 : 0)
     if remaining > 0 {
-      tile(k, operands, origin: origin, column: ir.int(whole / vectors * vectors * lanes),
+      tile(k, operands, prepared, origin: origin, column: ir.int(whole / vectors * vectors * lanes),
         channels: channels, rows: rows, vectors: remaining, lastLanes: partial > 0 ? partial : lanes)
     }
   }
@@ -176,7 +152,7 @@ struct DirectConvolution {
   /// One tile: `channels` × `rows` × `vectors` accumulators summed over input channels and taps,
   /// then stored (only `lastLanes` lanes of the last vector of each row).
   private func tile(
-    _ k: Kernel, _ operands: Operands, origin: Origin, column: LLVMValueRef,
+    _ k: Kernel, _ operands: Operands, _ prepared: PreparedInput, origin: Origin, column: LLVMValueRef,
     channels: Int, rows: Int, vectors: Int, lastLanes: Int
   ) {
     let ir = k.ir
@@ -184,7 +160,6 @@ struct DirectConvolution {
     let accumulators = (0..<channels * rows * vectors).map { _ in ir.stackSlot(type: type) }
     for slot in accumulators { ir.store(ir.zeroVector(lanes), to: slot) }
     func accumulator(_ channel: Int, _ row: Int, _ vector: Int) -> LLVMValueRef { accumulators[(channel * rows + row) * vectors + vector] }
-    let rowLength = stride[2] * phaseWidth
     ir.loop(s.inPerGroup) { c in
       ir.loop(kernel[0]) { kd in
         let depth = ir.add(ir.affine(origin.depth, stride[0]), ir.affine(kd, dilation[0]))
@@ -192,8 +167,7 @@ struct DirectConvolution {
           // Each tile row's first prepared float for this channel and tap row.
           let rowStarts = (0..<rows).map { row in
             let height = ir.add(ir.affine(ir.add(origin.row, ir.int(row)), stride[1]), ir.affine(kh, dilation[1]))
-            let line = ir.add(ir.mul(ir.add(ir.affine(c, padded[0]), depth), ir.int(padded[1])), height)
-            return ir.add(ir.affine(line, rowLength), column)
+            return prepared.index(ir, channel: c, depth: depth, row: height, phase: 0, column: column)
           }
           let filter = ir.affine(ir.add(ir.affine(ir.add(ir.affine(c, kernel[0]), kd), kernel[1]), kh), kernel[2])
           for kw in 0..<kernel[2] {

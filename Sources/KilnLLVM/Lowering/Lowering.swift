@@ -14,7 +14,7 @@ enum Lowering {
       let shape = ConvolutionShape(x: types[0], weight: types[1], output: node.type.shape, groups: a.groups)
       if DepthwiseConvolution.applies(a, shape) { return 0 }
       if DirectConvolution.applies(a, shape) {
-        return DirectConvolution(a, shape, x: types[0], weight: types[1], output: node.type.shape, targetLanes: lanes).scratchSize
+        return DirectConvolution(a, shape, x: types[0], weight: types[1], output: node.type.shape, targetLanes: lanes).prepared.size
       }
       let skinny = SkinnyProduct.applies(m: shape.outPerGroup, n: shape.outPlane, k: shape.depth)
       return shape.scratchSize(a, x: types[0]) + (skinny ? SkinnyProduct.scratch(n: shape.outPlane, k: shape.depth) : 0)
