@@ -56,7 +56,9 @@ public final class Compiler: @unchecked Sendable {
   func build(_ graph: Graph, symbol: String, context: LLVMContextRef?, hidden: Bool = false) throws -> (ir: IRBuilder, plan: MemoryPlan) {
     try graph.verify()
     let fusion = Fusion(graph)
-    let plan = MemoryPlan(graph, views: fusion.views) { Lowering.scratchSize(graph.nodes[$0], graph, lanes: vectorLanes) }
+    let plan = MemoryPlan(
+      graph, views: fusion.views, scratchSize: { Lowering.scratchSize(graph.nodes[$0], graph, lanes: self.vectorLanes) },
+      persistentSize: { Lowering.persistentSize(graph.nodes[$0], graph) })
     let ir = IRBuilder(name: graph.name, context: context)
     let pointerPointer = LLVMPointerType(ir.floatPointer, 0)!
     // Kernels first, each its own function; nodes that compute the same thing on the same shapes
@@ -71,22 +73,25 @@ public final class Compiler: @unchecked Sendable {
       // Views need no kernel: outputs among them are copied into their slots at the end.
       if fusion.views[index] != nil || (MemoryPlan.isView(node.op) && !graph.outputs.contains(ValueID(index))) { continue }
       let scratch = plan.scratch[index] != nil
+      let persistent = plan.persistent[index] != nil
       let signature = KernelSignature(
-        op: node.op, inputTypes: node.inputs.map { graph[$0].type }, type: node.type, epilogue: fusion.epilogues[index], scratch: scratch)
+        op: node.op, inputTypes: node.inputs.map { graph[$0].type }, type: node.type, epilogue: fusion.epilogues[index], scratch: scratch,
+        persistent: persistent)
       if let function = shared[signature] {
         kernels[index] = function
         continue
       }
-      let parameters = Array(repeating: ir.floatPointer, count: 1 + node.inputs.count + (scratch ? 1 : 0)) + [ir.i64, ir.bytePointer]
+      let parameters = Array(repeating: ir.floatPointer, count: 1 + node.inputs.count + (scratch ? 1 : 0) + (persistent ? 1 : 0)) + [ir.i64, ir.bytePointer]
       let function = ir.function("k\(index)", parameters: parameters, returns: ir.i32, isInternal: true)
       ir.neverInline(function)
       ir.beginBody(of: function)
-      let kernel = Kernel(
+      var kernel = Kernel(
         ir: ir, node: node, inputTypes: node.inputs.map { graph[$0].type },
         inputs: (0..<node.inputs.count).map { LLVMGetParam(function, UInt32($0 + 1)) }, output: LLVMGetParam(function, 0),
         scratch: scratch ? LLVMGetParam(function, UInt32(node.inputs.count + 1)) : nil,
         step: LLVMGetParam(function, UInt32(parameters.count - 2)), epilogue: fusion.epilogues[index],
         pool: LLVMGetParam(function, UInt32(parameters.count - 1)), lanes: vectorLanes)
+      if persistent { kernel.persistent = LLVMGetParam(function, UInt32(node.inputs.count + (scratch ? 2 : 1))) }
       try Lowering.emit(kernel)
       LLVMBuildRet(ir.builder, ir.int32(0))
       kernels[index] = function
@@ -112,6 +117,7 @@ public final class Compiler: @unchecked Sendable {
       guard let kernel = kernels[index], let location = plan.locations[index] else { continue }
       var arguments = [pointer(location)] + node.inputs.compactMap { plan.locations[$0.id].map(pointer) }
       if let offset = plan.scratch[index] { arguments.append(ir.element(arena, ir.int(offset))) }
+      if let offset = plan.persistent[index] { arguments.append(ir.element(arena, ir.int(offset))) }
       let status = ir.call(kernel, arguments + [step, pool])
       ir.when(ir.icmp(LLVMIntNE, status, ir.int32(0))) { LLVMBuildRet(ir.builder, status); LLVMPositionBuilderAtEnd(ir.builder, ir.newBlock("dead")) }
     }
@@ -140,6 +146,7 @@ private struct KernelSignature: Hashable {
   let type: TensorType
   let epilogue: UnaryFunction?
   let scratch: Bool
+  let persistent: Bool
 }
 
 /// A graph compiled to native code with its parameters bound: call `run` or `predict`.

@@ -114,6 +114,26 @@ final class IRBuilder {
     LLVMPositionBuilderAtEnd(builder, exit)
   }
 
+  /// Runs `then` where `condition` holds and `otherwise` where it does not.
+  func ifElse(_ condition: LLVMValueRef, _ then: () -> Void, otherwise: () -> Void) {
+    let (yes, no, done) = (newBlock("then"), newBlock("else"), newBlock("endif"))
+    LLVMBuildCondBr(builder, condition, yes, no)
+    LLVMPositionBuilderAtEnd(builder, yes)
+    then()
+    LLVMBuildBr(builder, done)
+    LLVMPositionBuilderAtEnd(builder, no)
+    otherwise()
+    LLVMBuildBr(builder, done)
+    LLVMPositionBuilderAtEnd(builder, done)
+  }
+
+  /// Whether `count` floats at `a` and `b` differ in any bit (`memcmp`).
+  func differs(_ a: LLVMValueRef, _ b: LLVMValueRef, count: Int) -> LLVMValueRef {
+    let memcmp = external("memcmp", parameters: [bytePointer, bytePointer, i64], returns: i32)
+    let bytes = { (p: LLVMValueRef) in LLVMBuildBitCast(self.builder, p, self.bytePointer, "")! }
+    return icmp(LLVMIntNE, call(memcmp, [bytes(a), bytes(b), int(4 * count)]), int32(0))
+  }
+
   /// Runs `then` only where `condition` holds.
   func when(_ condition: LLVMValueRef, _ then: () throws -> Void) rethrows {
     let body = newBlock("then")
@@ -233,6 +253,54 @@ final class IRBuilder {
     }
     for lane in 0..<count {
       store(LLVMBuildExtractElement(builder, vector, int32(lane), "")!, pointer, add(index, int(lane)))
+    }
+  }
+
+  /// Stores the first `count` lanes of `vector` (an i64 computed at run time, below the lane
+  /// count) at `pointer[index]…`.
+  func storePrefix(_ vector: LLVMValueRef, _ pointer: LLVMValueRef, _ index: LLVMValueRef, count: LLVMValueRef) {
+    for lane in 0..<Int(LLVMGetVectorSize(LLVMTypeOf(vector))) {
+      when(icmp(LLVMIntSLT, int(lane), count)) {
+        store(LLVMBuildExtractElement(builder, vector, int32(lane), "")!, pointer, add(index, int(lane)))
+      }
+    }
+  }
+
+  /// Lanes of `a` and `b` picked by `mask` (indices into a's lanes, then b's).
+  func shuffle(_ a: LLVMValueRef, _ b: LLVMValueRef, _ mask: [Int]) -> LLVMValueRef {
+    var lanes = mask.map { Optional(int32($0)) }
+    return LLVMBuildShuffleVector(builder, a, b, LLVMConstVector(&lanes, UInt32(lanes.count)), "")!
+  }
+
+  /// Four vectors of L lanes interleaved lane by lane — v0[0], v1[0], v2[0], v3[0], v0[1], … —
+  /// as four vectors of L consecutive values.
+  func interleave(_ v: [LLVMValueRef]) -> [LLVMValueRef] {
+    let lanes = Int(LLVMGetVectorSize(LLVMTypeOf(v[0])))
+    // Pairs first (x0 y0 x1 y1 …), then pairs of pairs.
+    func pairs(_ x: LLVMValueRef, _ y: LLVMValueRef, half: Int) -> LLVMValueRef {
+      shuffle(x, y, (0..<lanes).map { half * lanes / 2 + $0 / 2 + ($0 % 2) * lanes })
+    }
+    func quads(_ x: LLVMValueRef, _ y: LLVMValueRef, half: Int) -> LLVMValueRef {
+      shuffle(x, y, (0..<lanes).map { i in half * lanes / 2 + i / 4 * 2 + i % 2 + (i % 4 < 2 ? 0 : lanes) })
+    }
+    let (low02, high02) = (pairs(v[0], v[1], half: 0), pairs(v[0], v[1], half: 1))
+    let (low13, high13) = (pairs(v[2], v[3], half: 0), pairs(v[2], v[3], half: 1))
+    return [quads(low02, low13, half: 0), quads(low02, low13, half: 1), quads(high02, high13, half: 0), quads(high02, high13, half: 1)]
+  }
+
+  /// Σⱼ matrix[i][j]·values[j] for each row i of a constant matrix, on floats or vectors:
+  /// zeros skipped, ±1 as additions and subtractions.
+  func combine(_ matrix: [[Double]], _ values: [LLVMValueRef]) -> [LLVMValueRef] {
+    matrix.map { row in
+      var sum: LLVMValueRef?
+      for (coefficient, value) in zip(row, values) where coefficient != 0 {
+        guard let partial = sum else {
+          sum = coefficient == 1 ? value : fmul(constant(coefficient, like: value), value)
+          continue
+        }
+        sum = coefficient == 1 ? fadd(partial, value) : coefficient == -1 ? fsub(partial, value) : vectorFMA(constant(coefficient, like: value), value, partial)
+      }
+      return sum ?? constant(0, like: values[0])
     }
   }
 

@@ -155,7 +155,11 @@ enum ConvolutionLowering {
     let ir = k.ir
     let (xShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
     let s = ConvolutionShape(x: xShape, weight: wShape, output: k.type.shape, groups: a.groups)
-    if DepthwiseConvolution.applies(a, s) {
+    if let winograd = WinogradConvolution(a, x: xShape, weight: wShape, output: k.type.shape, lanes: k.lanes) {
+      // Bias and activation are applied by the output transform.
+      winograd.emit(k)
+      return
+    } else if DepthwiseConvolution.applies(a, s) {
       DepthwiseConvolution.emit(k, a, s)
     } else if DirectConvolution.applies(a, s) {
       // Bias and activation are applied as the tiles are stored.

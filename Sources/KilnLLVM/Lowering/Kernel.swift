@@ -13,6 +13,9 @@ struct Kernel {
   let output: LLVMValueRef
   /// Scratch memory, when the kernel asked for some.
   let scratch: LLVMValueRef?
+  /// Memory kept between runs, when the kernel asked for some (nil inside parallel loops: capture
+  /// it).
+  var persistent: LLVMValueRef? = nil
   /// The run's step number (i64), which numbers dropout masks.
   let step: LLVMValueRef
   /// An activation fused into this kernel (see `Fusion`), applied to every output.

@@ -12,6 +12,7 @@ enum Lowering {
     switch node.op {
     case .conv(let a):
       let shape = ConvolutionShape(x: types[0], weight: types[1], output: node.type.shape, groups: a.groups)
+      if let winograd = WinogradConvolution(a, x: types[0], weight: types[1], output: node.type.shape, lanes: lanes) { return winograd.scratchSize }
       if DepthwiseConvolution.applies(a, shape) { return 0 }
       if DirectConvolution.applies(a, shape) {
         return DirectConvolution(a, shape, x: types[0], weight: types[1], output: node.type.shape, targetLanes: lanes).prepared.size
@@ -27,6 +28,14 @@ enum Lowering {
     case .reduceGrad(let a) where a.reduce.kind == .max: return 2 * node.type.elementCount
     default: return 0
     }
+  }
+
+  /// Elements a node's kernel keeps between runs (weights it transforms once and the copy that
+  /// tells when they change).
+  static func persistentSize(_ node: Node, _ graph: Graph) -> Int {
+    guard case .conv(let a) = node.op, let winograd = WinogradConvolution(a, x: graph[node.inputs[0]].type.shape,
+      weight: graph[node.inputs[1]].type.shape, output: node.type.shape, lanes: 8) else { return 0 }
+    return winograd.persistentSize
   }
 
   static func emit(_ k: Kernel) throws {

@@ -5,7 +5,8 @@ import Kiln
 /// Inputs, parameters and outputs live in caller-owned buffers ("slots", in that order). Every
 /// other value gets an offset in one arena, reused once the value is dead; reshapes (and inactive
 /// dropout) are views of their input. Kernels that need scratch memory (im2col) get it in the
-/// arena for the duration of their node.
+/// arena for the duration of their node; kernels that keep something between runs (weights they
+/// transform once) get a block of their own at the start of the arena, which nothing else uses.
 struct MemoryPlan {
   enum Location: Equatable {
     /// The n-th caller buffer.
@@ -24,6 +25,8 @@ struct MemoryPlan {
   let roots: [ValueID]
   /// Scratch offsets by node index.
   private(set) var scratch: [Int: Int] = [:]
+  /// Offsets of the blocks kernels keep between runs, by node index.
+  private(set) var persistent: [Int: Int] = [:]
   /// Planned arena size, in elements.
   private(set) var arenaSize = 0
   /// What the arena would need with no reuse: every intermediate and scratch block of its own.
@@ -39,7 +42,7 @@ struct MemoryPlan {
   }
 
   /// `views` maps further view nodes (fused activations) to the node whose storage they share.
-  init(_ graph: Graph, views: [Int: Int] = [:], scratchSize: (Int) -> Int) {
+  init(_ graph: Graph, views: [Int: Int] = [:], scratchSize: (Int) -> Int, persistentSize: (Int) -> Int = { _ in 0 }) {
     let outputs = graph.outputs
     slotValues = graph.inputs + graph.parameters + outputs
     var roots = graph.nodes.indices.map(ValueID.init)
@@ -78,6 +81,10 @@ struct MemoryPlan {
       live.append((offset, rounded, until))
       arenaSize = max(arenaSize, offset + rounded)
       return offset
+    }
+    for index in graph.nodes.indices {
+      let size = persistentSize(index)
+      if size > 0 { persistent[index] = allocate(size, until: Int.max) }
     }
     for (index, node) in graph.nodes.enumerated() {
       live.removeAll { $0.until < index }
