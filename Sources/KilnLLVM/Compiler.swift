@@ -46,64 +46,55 @@ public final class Compiler: @unchecked Sendable {
   public func assembly(_ graph: Graph) throws -> String {
     llvmLock.lock()
     defer { llvmLock.unlock() }
-    let ir = try build(graph, symbol: "kiln_entry", context: nil).ir
+    let ir = try build(program(graph), symbol: "kiln_entry", context: nil)
     try target.optimize(ir)
     return try target.assembly(ir)
   }
 
-  /// Builds the LLVM module for `graph`: kernels plus the entry
-  /// `i32 symbol(float* arena, float** slots, i64 step, kiln_pool* pool)`.
-  func build(_ graph: Graph, symbol: String, context: LLVMContextRef?, hidden: Bool = false) throws -> (ir: IRBuilder, plan: MemoryPlan) {
-    try graph.verify()
-    let fusion = Fusion(graph)
-    let plan = MemoryPlan(
-      graph, views: fusion.views, scratchSize: { Lowering.scratchSize(graph.nodes[$0], graph, lanes: self.vectorLanes) },
-      persistentSize: { Lowering.persistentSize(graph.nodes[$0], graph) })
+  /// `graph` planned for this compiler's target and checked.
+  func program(_ graph: Graph) throws -> Program {
+    let program = try Program(graph, lanes: vectorLanes)
+    try program.verify()
+    return program
+  }
+
+  /// The program compiled code runs for `graph` on this compiler's target, as text (`kiln dump
+  /// --program`; `compile(model)` plans `model.foldingBatchNorm().graph`).
+  public func programText(_ graph: Graph) throws -> String { try program(graph).text }
+
+  /// Translates `program` into an LLVM module: one function per program function, and the entry
+  /// `i32 symbol(float* arena, float** slots, i64 step, kiln_pool* pool)` that runs the steps
+  /// in order over caller buffers and the arena, stopping at the first failure, then the copies.
+  func build(_ program: Program, symbol: String, context: LLVMContextRef?, hidden: Bool = false) throws -> IRBuilder {
+    let graph = program.graph
     let ir = IRBuilder(name: graph.name, context: context)
     let pointerPointer = LLVMPointerType(ir.floatPointer, 0)!
-    // Kernels first, each its own function; nodes that compute the same thing on the same shapes
-    // (the repeated blocks of a ResNet stage) share one, which roughly halves compile time.
-    var kernels: [Int: LLVMValueRef] = [:]
-    var shared: [KernelSignature: LLVMValueRef] = [:]
-    for (index, node) in graph.nodes.enumerated() {
-      switch node.op {
-      case .input, .parameter: continue
-      default: break
-      }
-      // Views need no kernel: outputs among them are copied into their slots at the end.
-      if fusion.views[index] != nil || (MemoryPlan.isView(node.op) && !graph.outputs.contains(ValueID(index))) { continue }
-      let scratch = plan.scratch[index] != nil
-      let persistent = plan.persistent[index] != nil
-      let signature = KernelSignature(
-        op: node.op, inputTypes: node.inputs.map { graph[$0].type }, type: node.type, epilogue: fusion.epilogues[index], scratch: scratch,
-        persistent: persistent)
-      if let function = shared[signature] {
-        kernels[index] = function
-        continue
-      }
-      let parameters = Array(repeating: ir.floatPointer, count: 1 + node.inputs.count + (scratch ? 1 : 0) + (persistent ? 1 : 0)) + [ir.i64, ir.bytePointer]
-      let function = ir.function("k\(index)", parameters: parameters, returns: ir.i32, isInternal: true)
-      ir.neverInline(function)
-      ir.beginBody(of: function)
+    // Functions first, so that LLVM's code generator sees many small functions (much faster than
+    // one entry holding every kernel inlined).
+    let functions = try program.functions.enumerated().map { number, function -> LLVMValueRef in
+      let node = graph.nodes[function.node]
+      let parameters = Array(repeating: ir.floatPointer, count: 1 + node.inputs.count + (function.scratch ? 1 : 0) + (function.persistent ? 1 : 0))
+        + [ir.i64, ir.bytePointer]
+      let code = ir.function("k\(number)", parameters: parameters, returns: ir.i32, isInternal: true)
+      ir.neverInline(code)
+      ir.beginBody(of: code)
       var kernel = Kernel(
-        ir: ir, node: node, inputTypes: node.inputs.map { graph[$0].type },
-        inputs: (0..<node.inputs.count).map { LLVMGetParam(function, UInt32($0 + 1)) }, output: LLVMGetParam(function, 0),
-        scratch: scratch ? LLVMGetParam(function, UInt32(node.inputs.count + 1)) : nil,
-        step: LLVMGetParam(function, UInt32(parameters.count - 2)), epilogue: fusion.epilogues[index],
-        pool: LLVMGetParam(function, UInt32(parameters.count - 1)), lanes: vectorLanes)
-      if persistent { kernel.persistent = LLVMGetParam(function, UInt32(node.inputs.count + (scratch ? 2 : 1))) }
+        ir: ir, node: node, inputTypes: function.inputTypes,
+        inputs: (0..<node.inputs.count).map { LLVMGetParam(code, UInt32($0 + 1)) }, output: LLVMGetParam(code, 0),
+        scratch: function.scratch ? LLVMGetParam(code, UInt32(node.inputs.count + 1)) : nil,
+        step: LLVMGetParam(code, UInt32(parameters.count - 2)), epilogue: function.epilogue,
+        pool: LLVMGetParam(code, UInt32(parameters.count - 1)), lanes: program.lanes)
+      if function.persistent { kernel.persistent = LLVMGetParam(code, UInt32(node.inputs.count + (function.scratch ? 2 : 1))) }
       try Lowering.emit(kernel)
       LLVMBuildRet(ir.builder, ir.int32(0))
-      kernels[index] = function
-      shared[signature] = function
+      return code
     }
-    // The entry: resolve every operand's pointer, call the kernels, stop at the first failure.
     let entry = ir.function(symbol, parameters: [ir.floatPointer, pointerPointer, ir.i64, ir.bytePointer], returns: ir.i32, isInternal: false)
     // In a shared object only the generated C API is exported.
     if hidden { LLVMSetVisibility(entry, LLVMHiddenVisibility) }
     ir.beginBody(of: entry)
     let (arena, slots, step, pool) = (LLVMGetParam(entry, 0)!, LLVMGetParam(entry, 1)!, LLVMGetParam(entry, 2)!, LLVMGetParam(entry, 3)!)
-    func pointer(_ location: MemoryPlan.Location) -> LLVMValueRef {
+    func pointer(_ location: Program.Location) -> LLVMValueRef {
       switch location {
       case .slot(let slot):
         var index: [LLVMValueRef?] = [ir.int(slot)]
@@ -113,40 +104,18 @@ public final class Compiler: @unchecked Sendable {
         return ir.element(arena, ir.int(offset))
       }
     }
-    for (index, node) in graph.nodes.enumerated() {
-      guard let kernel = kernels[index], let location = plan.locations[index] else { continue }
-      var arguments = [pointer(location)] + node.inputs.compactMap { plan.locations[$0.id].map(pointer) }
-      if let offset = plan.scratch[index] { arguments.append(ir.element(arena, ir.int(offset))) }
-      if let offset = plan.persistent[index] { arguments.append(ir.element(arena, ir.int(offset))) }
-      let status = ir.call(kernel, arguments + [step, pool])
+    for call in program.steps {
+      var arguments = [pointer(call.output)] + call.inputs.map(pointer)
+      if let offset = call.scratch { arguments.append(ir.element(arena, ir.int(offset))) }
+      if let offset = call.persistent { arguments.append(ir.element(arena, ir.int(offset))) }
+      let status = ir.call(functions[call.function], arguments + [step, pool])
       ir.when(ir.icmp(LLVMIntNE, status, ir.int32(0))) { LLVMBuildRet(ir.builder, status); LLVMPositionBuilderAtEnd(ir.builder, ir.newBlock("dead")) }
     }
-    // Outputs that are views or sources are copied into their slots.
-    let firstOutputSlot = graph.inputs.count + graph.parameters.count
-    for (position, output) in graph.outputs.enumerated() {
-      let slot = firstOutputSlot + position
-      guard let location = plan.locations[output.id], location != .slot(slot) else { continue }
-      ir.copy(graph[output].type.elementCount, from: pointer(location), to: pointer(.slot(slot)))
-    }
-    // A training graph's updates replace the parameters in their slots, after every kernel ran.
-    for update in graph.stateUpdates {
-      guard let from = plan.locations[update.newValue.id], let to = plan.locations[update.state.id], from != to else { continue }
-      ir.copy(graph[update.state].type.elementCount, from: pointer(from), to: pointer(to))
-    }
+    for copy in program.copies { ir.copy(copy.count, from: pointer(copy.from), to: pointer(copy.to)) }
     LLVMBuildRet(ir.builder, ir.int32(0))
     try ir.verify()
-    return (ir, plan)
+    return ir
   }
-}
-
-/// Everything a kernel's code depends on: two nodes with equal signatures share one function.
-private struct KernelSignature: Hashable {
-  let op: Op
-  let inputTypes: [TensorType]
-  let type: TensorType
-  let epilogue: UnaryFunction?
-  let scratch: Bool
-  let persistent: Bool
 }
 
 /// A graph compiled to native code with its parameters bound: call `run` or `predict`.
@@ -183,7 +152,8 @@ public final class CompiledModel: @unchecked Sendable {
     try MemoryBudget.checkNodesFit(graph)
     let context = LLVMOrcCreateNewThreadSafeContext()!
     defer { LLVMOrcDisposeThreadSafeContext(context) }
-    let (ir, plan) = try compiler.build(graph, symbol: "kiln_entry", context: LLVMOrcThreadSafeContextGetContext(context))
+    let plan = try compiler.program(graph)
+    let ir = try compiler.build(plan, symbol: "kiln_entry", context: LLVMOrcThreadSafeContextGetContext(context))
     try compiler.target.optimize(ir)
     jit = try JIT(ir, context: context)
     entry = unsafeBitCast(try jit.address(of: "kiln_entry"), to: Entry.self)
@@ -193,11 +163,11 @@ public final class CompiledModel: @unchecked Sendable {
     for value in graph.parameters where store[graph[value].name]?.shape != graph[value].type.shape {
       throw KilnError.invalidArgument("parameter \(graph[value].name) \(graph[value].type) of \(graph.name) has no value of its shape")
     }
-    let bytes = Checked.sum([plan.arenaSize] + plan.slotValues.map { graph[$0].type.elementCount }).map { $0 * 4 }
+    let bytes = Checked.sum([plan.arenaSize] + plan.slots.map { graph[$0].type.elementCount }).map { $0 * 4 }
     try MemoryBudget.check(bytes, for: "\(graph.name) compiled", fix: "use a smaller input shape or batch")
     arena = .allocate(capacity: max(plan.arenaSize, 1))
     arena.initialize(repeating: 0)
-    slots = plan.slotValues.map { value in
+    slots = plan.slots.map { value in
       let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(graph[value].type.elementCount, 1))
       buffer.initialize(repeating: 0)
       if let tensor = store[graph[value].name], case .parameter = graph[value].op {

@@ -4,15 +4,9 @@ import Kiln
 /// implements it around the generated entry functions. Every symbol starts with the prefix, so
 /// several models link into one program.
 struct CInterface {
-  /// One compiled graph and its memory plan.
-  struct Entry {
-    let graph: Graph
-    let plan: MemoryPlan
-  }
-
-  let inference: Entry
+  let inference: Program
   /// The training step, for `kiln compile --train`.
-  let training: Entry?
+  let training: Program?
   let prefix: String
   /// Absolute path of the raw little-endian initial parameters, embedded with `.incbin`: every
   /// parameter in `embedded`, in order.
@@ -194,12 +188,12 @@ struct CInterface {
       shapeOffsets.append(running)
       running += node.type.rank
     }
-    func bind(_ entry: Entry, _ pointers: [String]) -> String {
+    func bind(_ entry: Program, _ pointers: [String]) -> String {
       entry.graph.parameters.enumerated().map { position, value in
         "  context->\(pointers[0])[\(entry.graph.inputs.count + position)] = context->parameters + \(offsets[index[entry.graph[value].name]!]);"
       }.joined(separator: "\n")
     }
-    let inferSlots = inference.plan.slotValues.count
+    let inferSlots = inference.slots.count
     let arguments = inferArguments
     let nullChecks = arguments.map { "!" + $0 }.joined(separator: " || ")
     // Slots: inputs, parameters, outputs.
@@ -209,7 +203,7 @@ struct CInterface {
     var trainingParts = (fields: "", create: "", destroy: "", function: "")
     if let training {
       let t = training.graph
-      let trainSlots = training.plan.slotValues.count
+      let trainSlots = training.slots.count
       let firstOutput = t.inputs.count + t.parameters.count
       let argumentNames = Dictionary(zip(trainInputs.map(\.name), identifiers(trainInputs))) { first, _ in first }
       let inputBindings = t.inputs.enumerated().map { position, value in
@@ -219,7 +213,7 @@ struct CInterface {
       trainingParts.fields = "\n  kiln_arena train_arena;\n  float *train_slots[\(trainSlots)];\n  float logits[\(logits)];\n  int64_t steps;"
       trainingParts.create = """
 
-          if (kiln_arena_init(&context->train_arena, \(max(training.plan.arenaSize, 1) * 4), 64) != KILN_OK) {
+          if (kiln_arena_init(&context->train_arena, \(max(training.arenaSize, 1) * 4), 64) != KILN_OK) {
             \(prefix)_destroy(context);
             return KILN_ERR_OUT_OF_MEMORY;
           }
@@ -306,7 +300,7 @@ struct CInterface {
         \(prefix)_context *context = calloc(1, sizeof *context);
         if (!context) return KILN_ERR_OUT_OF_MEMORY;
         context->parameters = calloc(PARAMETER_FLOATS, sizeof(float));
-        if (!context->parameters || kiln_arena_init(&context->arena, \(max(inference.plan.arenaSize, 1) * 4), 64) != KILN_OK) {
+        if (!context->parameters || kiln_arena_init(&context->arena, \(max(inference.arenaSize, 1) * 4), 64) != KILN_OK) {
           \(prefix)_destroy(context);
           return KILN_ERR_OUT_OF_MEMORY;
         }

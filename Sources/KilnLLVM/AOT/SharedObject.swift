@@ -30,16 +30,17 @@ extension Compiler {
     try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: work) }
 
-    /// Compiles `graph` into an object file in the work directory; returns its path and plan.
-    func object(_ graph: Graph, training isTraining: Bool) throws -> (path: String, entry: CInterface.Entry) {
+    /// Compiles `graph` into an object file in the work directory; returns its path and program.
+    func object(_ graph: Graph, training isTraining: Bool) throws -> (path: String, entry: Program) {
       let path = work.appendingPathComponent("\(prefix)_\(isTraining ? "train" : "infer").o").path
       llvmLock.lock()
       defer { llvmLock.unlock() }
       let symbol = isTraining ? "\(prefix)_kiln_train_entry" : "\(prefix)_kiln_infer_entry"
-      let (ir, plan) = try build(graph, symbol: symbol, context: nil, hidden: true)
+      let program = try self.program(graph)
+      let ir = try build(program, symbol: symbol, context: nil, hidden: true)
       try target.optimize(ir)
       try target.emitObject(ir, to: path)
-      return (path, CInterface.Entry(graph: graph, plan: plan))
+      return (path, program)
     }
     let inference = try object(model.graph, training: false)
     let trainingObject = try training.map { try object($0.graph, training: true) }

@@ -8,7 +8,7 @@ import Kiln
 /// arena for the duration of their node; kernels that keep something between runs (weights they
 /// transform once) get a block of their own at the start of the arena, which nothing else uses.
 struct MemoryPlan {
-  enum Location: Equatable {
+  enum Location: Hashable {
     /// The n-th caller buffer.
     case slot(Int)
     /// An offset, in 4-byte elements, into the arena.

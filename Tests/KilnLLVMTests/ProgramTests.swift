@@ -1,0 +1,77 @@
+import Kiln
+import Testing
+
+@testable import KilnLLVM
+
+/// The program between graph and LLVM: its text, its sharing of kernel functions, and the checks
+/// `verify()` makes of memory plans.
+struct ProgramTests {
+  static let compiler = Result { try Compiler() }
+
+  @Test func lenet5ReadsAsOneLinePerCall() throws {
+    let program = try Self.compiler.get().program(Zoo.lenet5(input: [1, 1, 32, 32]))
+    let lines = program.text.split(separator: "\n").map(String.init)
+    #expect(lines.first == "program lenet5 {" && lines.last == "}")
+    // 11 slots (input, 10 parameters) plus the output; 7 functions and 7 calls (activations are
+    // fused, the flatten is a view); the output is written straight into its slot.
+    #expect(lines.filter { $0.hasPrefix("  slot ") && $0.contains(" = %") }.count == 12)
+    #expect(program.functions.count == 7 && program.steps.count == 7 && program.copies.isEmpty)
+    #expect(lines.contains("  f0 = conv([1,1,32,32], [6,1,5,5], [6]) : [1,6,28,28] with epilogue relu, scratch"))
+    #expect(lines.contains { $0.hasPrefix("  slot 11 = f6(arena+") && $0.hasSuffix("# %22 fc2") })
+  }
+
+  @Test func repeatedBlocksShareFunctions() throws {
+    let program = try Self.compiler.get().program(Model(graph: Zoo.entry(named: "resnet18").graph(input: [1, 3, 64, 64]), seed: 0).foldingBatchNorm().graph)
+    #expect(program.functions.count < program.steps.count)
+    // Every step calls a function generated for a node of the same op and shapes.
+    for step in program.steps {
+      let (node, function) = (program.graph.nodes[step.node], program.functions[step.function])
+      #expect(function.op == node.op && function.type == node.type)
+    }
+  }
+
+  /// Every zoo model (forward, batch norm folded) and a training step plan without overlaps.
+  @Test func zooAndTrainingProgramsVerify() throws {
+    let compiler = try Self.compiler.get()
+    for entry in Zoo.entries {
+      _ = try compiler.program(Model(graph: entry.graph(input: entry.smallInput), seed: 1).foldingBatchNorm().graph)
+    }
+    let training = try TrainingGraph(model: Zoo.lenet5(input: [8, 1, 32, 32]), optimizer: Optimizer(.adam))
+    let program = try compiler.program(training.graph)
+    #expect(!program.copies.isEmpty)
+  }
+
+  /// A value moved onto one still in use, a step calling another node's function, a read before
+  /// any write and a slot out of range are refused, naming what is wrong.
+  @Test func verifyFindsBrokenPlans() throws {
+    let good = try Self.compiler.get().program(Zoo.lenet5(input: [1, 1, 32, 32]))
+    func rejects(_ change: (inout Program) -> Void, _ expected: String) {
+      var program = good
+      change(&program)
+      #expect {
+        try program.verify()
+      } throws: { error in
+        "\(error)".contains(expected)
+      }
+    }
+    // pool1 (step 1) writes where conv1's output, which it reads, lives (and conv2 reads it there).
+    rejects({ p in
+      let (pool, conv) = (p.steps[1], p.steps[2])
+      p.steps[1] = .init(
+        node: pool.node, function: pool.function, output: p.steps[0].output, inputs: pool.inputs, scratch: pool.scratch, persistent: pool.persistent)
+      p.steps[2] = .init(
+        node: conv.node, function: conv.function, output: conv.output, inputs: [p.steps[0].output] + conv.inputs.dropFirst(), scratch: conv.scratch,
+        persistent: conv.persistent)
+    }, "overlap")
+    rejects({ p in
+      let s = p.steps[1]
+      p.steps[1] = .init(node: s.node, function: 0, output: s.output, inputs: s.inputs, scratch: s.scratch, persistent: s.persistent)
+    }, "does not fit")
+    rejects({ p in p.steps.remove(at: 0) }, "before it is written")
+    rejects({ p in
+      let s = p.steps[0]
+      p.steps[0] = .init(node: s.node, function: s.function, output: s.output, inputs: [.slot(99)] + s.inputs.dropFirst(), scratch: s.scratch, persistent: s.persistent)
+    }, "slot 99")
+    #expect(throws: Never.self) { try good.verify() }
+  }
+}
