@@ -64,7 +64,7 @@ import Testing
   /// The direct convolution at both vector widths (8 floats as on AVX2, 16 as on AVX-512, on any
   /// machine): wide rows with whole tiles and a partial last vector, narrow maps tiled over several
   /// rows, partial channel and row blocks, strides and dilations that split rows into phases,
-  /// every padding mode, groups, 1D and 3D; with fused bias and ReLU.
+  /// every padding mode, groups, 1D and 3D, pointwise read in place; with fused bias and ReLU.
   @Test(arguments: [8, 16])
   func directConvolution(lanes: Int) throws {
     let compiler = try Compiler(vectorLanes: lanes)
@@ -73,6 +73,8 @@ import Testing
       ([1, 5, 23, 37], [7, 5, 5, 5], 2, 2, .reflect, 1, 1), ([1, 4, 19, 40], [6, 2, 3, 3], 3, 2, .replicate, 2, 2),
       ([1, 2, 16, 33], [9, 2, 7, 7], 2, 3, .circular, 1, 1), ([2, 3, 50], [5, 3, 4], 1, 0, .zero, 3, 1),
       ([1, 2, 5, 9, 20], [4, 2, 3, 3, 3], 1, 1, .zero, 1, 1), ([1, 3, 17, 17], [17, 3, 2, 2], 2, 0, .zero, 1, 1),
+      // Pointwise, read in place: planes of 49 and 45 floats end in a masked partial vector.
+      ([1, 24, 7, 7], [40, 24, 1, 1], 1, 0, .zero, 1, 1), ([2, 6, 5, 9], [9, 2, 1, 1], 1, 0, .zero, 1, 3),
     ]
     for c in cases {
       let rank = c.x.count - 2
@@ -289,12 +291,12 @@ import Testing
   @Test func kernelsAreVectorised() throws {
     let graph = try Graph(name: "v", input: [1, 16, 20, 20]) {
       Conv2D(16, kernel: 3, padding: 1, activation: .relu)
-      Conv2D(16, kernel: 1)
+      Conv2D(16, kernel: 1, stride: 2)
       MaxPool2D(2)
     }
     let assembly = try Self.compiler.get().assembly(graph)
-    // The 1×1 convolution is a GEMM; the 3×3 one runs direct loops of vector FMAs with broadcast
-    // weights on ymm or zmm registers.
+    // The strided 1×1 convolution is a GEMM; the 3×3 one runs direct loops of vector FMAs with
+    // broadcast weights on ymm or zmm registers.
     #expect(assembly.contains("cblas_sgemm"))
     #expect(assembly.range(of: #"vfmadd[0-9]+ps\s+%[yz]mm"#, options: .regularExpression) != nil)
     #expect(assembly.range(of: #"vbroadcastss\s+[^\n]*%[yz]mm"#, options: .regularExpression) != nil)

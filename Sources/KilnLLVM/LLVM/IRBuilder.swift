@@ -234,10 +234,19 @@ final class IRBuilder {
     return LLVMBuildShuffleVector(builder, single, LLVMGetUndef(type), LLVMConstVector(&zeros, UInt32(lanes)), "")!
   }
 
-  /// `lanes` floats from `pointer[index]` on, at any (4-byte) alignment.
-  func loadVector(_ pointer: LLVMValueRef, _ index: LLVMValueRef, lanes: Int) -> LLVMValueRef {
+  /// `lanes` floats from `pointer[index]` on, at any (4-byte) alignment; with `count`, only the
+  /// first `count` are read (a masked load: nothing past them is touched) and the rest are zero.
+  func loadVector(_ pointer: LLVMValueRef, _ index: LLVMValueRef, lanes: Int, count: Int? = nil) -> LLVMValueRef {
     let type = vectorType(lanes)
     let address = LLVMBuildBitCast(builder, element(pointer, index), LLVMPointerType(type, 0), "")!
+    if let count, count < lanes {
+      var mask: [LLVMValueRef?] = (0..<lanes).map { LLVMConstInt(i1, $0 < count ? 1 : 0, 0) }
+      let id = LLVMLookupIntrinsicID("llvm.masked.load", 16)
+      var types: [LLVMTypeRef?] = [type, LLVMPointerType(type, 0)]
+      let declaration = LLVMGetIntrinsicDeclaration(module, id, &types, 2)
+      var arguments: [LLVMValueRef?] = [address, int32(4), LLVMConstVector(&mask, UInt32(lanes)), zeroVector(lanes)]
+      return LLVMBuildCall2(builder, LLVMIntrinsicGetType(context, id, &types, 2), declaration, &arguments, 4, "")!
+    }
     let value = LLVMBuildLoad2(builder, type, address, "")!
     LLVMSetAlignment(value, 4)
     return value

@@ -12,7 +12,11 @@ import Kiln
 /// and multiplies them by one broadcast weight per output channel (fused multiply-adds). Tiles
 /// are split across threads by output-channel block and row block; each output is computed by the
 /// same instructions whatever the split, so results do not depend on the thread count.
+///
+/// A pointwise convolution (1×1, stride 1, no padding) reads its input where it is: each
+/// channel's plane as one row, the last partial vector with a masked load.
 struct DirectConvolution {
+  /// The convolution's attributes (for a pointwise one, those of its one-row form).
   let a: ConvAttrs
   let s: ConvolutionShape
   /// Lifted to three axes (D, H, W): spatial sizes of the input, padded input, output and filter.
@@ -22,32 +26,41 @@ struct DirectConvolution {
   /// Width of one phase of a padded input row in scratch (the columns the tiles read, rounded up
   /// to whole vectors).
   let phaseWidth: Int
+  /// Whether the input is read in place (pointwise), not prepared in scratch.
+  let inPlace: Bool
 
   /// Whether the direct kernel runs `a` on shapes `s`: not depthwise (which has its own loops),
-  /// more than one tap (a 1×1 convolution is a GEMM) and more than a few output positions (small
-  /// maps go to the skinny product).
+  /// more than one tap or pointwise with at most 512 input channels per group (other 1×1
+  /// convolutions are GEMMs: with more channels a tile's inputs outgrow the caches, and
+  /// OpenBLAS, which blocks them, was faster on ResNet-50's 1024- and 2048-channel ones), and more
+  /// than a few output positions (small maps go to the skinny product).
   static func applies(_ a: ConvAttrs, _ s: ConvolutionShape) -> Bool {
-    !DepthwiseConvolution.applies(a, s) && s.taps > 1 && !SkinnyProduct.applies(m: s.outPerGroup, n: s.outPlane, k: s.depth)
+    !DepthwiseConvolution.applies(a, s) && (s.taps > 1 || (s.isPointwise(a) && s.inPerGroup <= 512))
+      && !SkinnyProduct.applies(m: s.outPerGroup, n: s.outPlane, k: s.depth)
   }
 
   /// The plan for a convolution of `x` by `weight` into `output` on a target with `targetLanes`
   /// floats per vector register (16 registers with AVX2, 32 with AVX-512).
   init(_ a: ConvAttrs, _ s: ConvolutionShape, x: [Int], weight: [Int], output: [Int], targetLanes: Int) {
-    self.a = a
     self.s = s
-    input = WindowLift.lift(x[2...], fill: 1)
-    self.output = WindowLift.lift(output[2...], fill: 1)
+    inPlace = s.isPointwise(a)
+    self.a = inPlace ? ConvAttrs(stride: [1], padding: .symmetric(0, rank: 1), dilation: [1], groups: a.groups) : a
+    input = inPlace ? [1, 1, s.inPlane] : WindowLift.lift(x[2...], fill: 1)
+    self.output = inPlace ? [1, 1, s.outPlane] : WindowLift.lift(output[2...], fill: 1)
     kernel = WindowLift.lift(weight[2...], fill: 1)
-    stride = WindowLift.lift(a.stride, fill: 1)
-    dilation = WindowLift.lift(a.dilation, fill: 1)
-    padded = WindowLift.lift(s.paddedSpatial(x, a), fill: 1)
+    stride = WindowLift.lift(self.a.stride, fill: 1)
+    dilation = WindowLift.lift(self.a.dilation, fill: 1)
+    padded = inPlace ? input : WindowLift.lift(s.paddedSpatial(x, a), fill: 1)
     let width = self.output[2]
-    // A narrow map wastes fewer lanes in 8-float vectors.
+    // A narrow map wastes fewer lanes in 8-float vectors; a plane read in place is one row.
     lanes = targetLanes > 8 && width <= 8 ? 8 : targetLanes
     let perRow = (width + lanes - 1) / lanes
     (channels, rows, vectors) = Self.tiling(channels: s.outPerGroup, rows: self.output[1], vectors: perRow, registers: targetLanes > 8 ? 32 : 16)
-    phaseWidth = perRow * lanes + (kernel[2] - 1) * dilation[2] / stride[2]
+    phaseWidth = inPlace ? s.inPlane : perRow * lanes + (kernel[2] - 1) * dilation[2] / stride[2]
   }
+
+  /// Scratch: the group's prepared input, unless it is read in place.
+  var scratchSize: Int { inPlace ? 0 : prepared.size }
 
   /// The tile (output channels × rows × vectors) that covers `channels` × `rows` × `vectors`
   /// fastest by a simple cost model, counting the partial tiles at the edges: a tile step of c·r·v
@@ -85,7 +98,7 @@ struct DirectConvolution {
   /// y = f(conv(x, W) + b) into `k.output`, with f the kernel's fused activation.
   func emit(_ k: Kernel) {
     let ir = k.ir
-    guard k.scratch != nil else { return }
+    guard inPlace || k.scratch != nil else { return }
     let prepared = self.prepared
     let (blocks, rowBlocks) = ((s.outPerGroup + channels - 1) / channels, (output[1] + rows - 1) / rows)
     // Vector multiply-adds per iteration of the parallel loop, on average (about an element's
@@ -93,11 +106,12 @@ struct DirectConvolution {
     let iterations = blocks * output[0] * rowBlocks
     let work = (s.outPerGroup * s.outPlane * s.depth / lanes + iterations - 1) / iterations
     ConvolutionLowering.forEachSampleAndGroup(ir, batch: s.batch, groups: s.groups) { sampleGroup, group in
-      prepared.emit(k, source: ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane)))
+      let x = ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane))
+      if !inPlace { prepared.emit(k, source: x) }
       let weights = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
       let out = ir.element(k.output, ir.affine(sampleGroup, s.outPerGroup * s.outPlane))
       let bias = k.inputs.count > 2 ? [ir.element(k.inputs[2], ir.affine(group, s.outPerGroup))] : []
-      k.parallelLoop(iterations, work: work, capturing: [weights, out] + bias) { k, captured, index in
+      k.parallelLoop(iterations, work: work, capturing: [weights, out, x] + bias) { k, captured, index in
         let ir = k.ir
         let block = LLVMBuildUDiv(ir.builder, index, ir.int(output[0] * rowBlocks), "")!
         let within = LLVMBuildURem(ir.builder, index, ir.int(output[0] * rowBlocks), "")!
@@ -113,7 +127,8 @@ struct DirectConvolution {
         for (channelCount, channelCase) in channelCases {
           for (rowCount, rowCase) in rowCases {
             ir.when(ir.and(channelCase, rowCase)) {
-              let operands = Operands(prepared: k.scratch!, weights: captured[0], out: captured[1], bias: captured.count > 2 ? captured[2] : nil)
+              let operands = Operands(
+                prepared: inPlace ? captured[2] : k.scratch!, weights: captured[0], out: captured[1], bias: captured.count > 3 ? captured[3] : nil)
               row(k, operands, prepared, origin: origin, channels: channelCount, rows: rowCount)
             }
           }
@@ -172,7 +187,13 @@ struct DirectConvolution {
           let filter = ir.affine(ir.add(ir.affine(ir.add(ir.affine(c, kernel[0]), kd), kernel[1]), kh), kernel[2])
           for kw in 0..<kernel[2] {
             let offset = (kw * dilation[2]) % stride[2] * phaseWidth + kw * dilation[2] / stride[2]
-            let values = rowStarts.map { start in (0..<vectors).map { ir.loadVector(operands.prepared, ir.add(start, ir.int(offset + $0 * lanes)), lanes: lanes) } }
+            // In place, nothing follows the last channel's plane: its partial vector is masked.
+            let values = rowStarts.map { start in
+              (0..<vectors).map {
+                ir.loadVector(
+                  operands.prepared, ir.add(start, ir.int(offset + $0 * lanes)), lanes: lanes, count: inPlace && $0 == vectors - 1 ? lastLanes : nil)
+              }
+            }
             for channel in 0..<channels {
               let weightIndex = ir.add(ir.affine(ir.add(origin.channel, ir.int(channel)), s.depth), ir.add(filter, ir.int(kw)))
               let weight = ir.splat(ir.load(operands.weights, weightIndex), lanes: lanes)

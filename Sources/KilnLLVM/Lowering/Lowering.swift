@@ -15,7 +15,7 @@ enum Lowering {
       if let winograd = WinogradConvolution(a, x: types[0], weight: types[1], output: node.type.shape, lanes: lanes) { return winograd.scratchSize }
       if DepthwiseConvolution.applies(a, shape) { return 0 }
       if DirectConvolution.applies(a, shape) {
-        return DirectConvolution(a, shape, x: types[0], weight: types[1], output: node.type.shape, targetLanes: lanes).prepared.size
+        return DirectConvolution(a, shape, x: types[0], weight: types[1], output: node.type.shape, targetLanes: lanes).scratchSize
       }
       let skinny = SkinnyProduct.applies(m: shape.outPerGroup, n: shape.outPlane, k: shape.depth)
       return shape.scratchSize(a, x: types[0]) + (skinny ? SkinnyProduct.scratch(n: shape.outPlane, k: shape.depth) : 0)
