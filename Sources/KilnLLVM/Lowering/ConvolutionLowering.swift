@@ -149,23 +149,46 @@ enum ConvolutionLowering {
     }
   }
 
-  /// y = W·im2col(x) per sample and group (direct loops for depthwise convolutions and for any
-  /// with more than one tap, a skinny product for maps of at most 8 positions), then the bias.
+  /// How a forward convolution runs, decided in one place for its scratch and its code.
+  enum Algorithm {
+    case winograd(WinogradConvolution)
+    case depthwise
+    case direct(DirectConvolution)
+    /// W·im2col(x) per sample and group (the input itself when pointwise), or a skinny product
+    /// for maps of at most 8 positions.
+    case columns
+
+    init(_ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], lanes: Int) {
+      let s = ConvolutionShape(x: x, weight: weight, output: output, groups: a.groups)
+      if let winograd = WinogradConvolution(a, x: x, weight: weight, output: output, lanes: lanes) {
+        self = .winograd(winograd)
+      } else if DepthwiseConvolution.applies(a, s) {
+        self = .depthwise
+      } else if DirectConvolution.applies(a, s) {
+        self = .direct(DirectConvolution(a, s, x: x, weight: weight, output: output, targetLanes: lanes))
+      } else {
+        self = .columns
+      }
+    }
+  }
+
+  /// y = conv(x, W) + b, with the kernel's activation, by `Algorithm`.
   static func forward(_ k: Kernel, _ a: ConvAttrs) {
     let ir = k.ir
     let (xShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
     let s = ConvolutionShape(x: xShape, weight: wShape, output: k.type.shape, groups: a.groups)
-    if let winograd = WinogradConvolution(a, x: xShape, weight: wShape, output: k.type.shape, lanes: k.lanes) {
+    switch Algorithm(a, x: xShape, weight: wShape, output: k.type.shape, lanes: k.lanes) {
+    case .winograd(let winograd):
       // Bias and activation are applied by the output transform.
       winograd.emit(k)
       return
-    } else if DepthwiseConvolution.applies(a, s) {
-      DepthwiseConvolution.emit(k, a, s)
-    } else if DirectConvolution.applies(a, s) {
+    case .direct(let direct):
       // Bias and activation are applied as the tiles are stored.
-      DirectConvolution(a, s, x: xShape, weight: wShape, output: k.type.shape, targetLanes: k.lanes).emit(k)
+      direct.emit(k)
       return
-    } else {
+    case .depthwise:
+      DepthwiseConvolution.emit(k, a, s)
+    case .columns:
       forEachSampleAndGroup(ir, batch: s.batch, groups: a.groups) { sampleGroup, group in
         let x = ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane))
         var columns = x

@@ -11,14 +11,15 @@ enum Lowering {
     let types = node.inputs.map { graph[$0].type.shape }
     switch node.op {
     case .conv(let a):
-      let shape = ConvolutionShape(x: types[0], weight: types[1], output: node.type.shape, groups: a.groups)
-      if let winograd = WinogradConvolution(a, x: types[0], weight: types[1], output: node.type.shape, lanes: lanes) { return winograd.scratchSize }
-      if DepthwiseConvolution.applies(a, shape) { return 0 }
-      if DirectConvolution.applies(a, shape) {
-        return DirectConvolution(a, shape, x: types[0], weight: types[1], output: node.type.shape, targetLanes: lanes).scratchSize
+      switch ConvolutionLowering.Algorithm(a, x: types[0], weight: types[1], output: node.type.shape, lanes: lanes) {
+      case .winograd(let winograd): return winograd.scratchSize
+      case .depthwise: return 0
+      case .direct(let direct): return direct.scratchSize
+      case .columns:
+        let shape = ConvolutionShape(x: types[0], weight: types[1], output: node.type.shape, groups: a.groups)
+        let skinny = SkinnyProduct.applies(m: shape.outPerGroup, n: shape.outPlane, k: shape.depth)
+        return shape.scratchSize(a, x: types[0]) + (skinny ? SkinnyProduct.scratch(n: shape.outPlane, k: shape.depth) : 0)
       }
-      let skinny = SkinnyProduct.applies(m: shape.outPerGroup, n: shape.outPlane, k: shape.depth)
-      return shape.scratchSize(a, x: types[0]) + (skinny ? SkinnyProduct.scratch(n: shape.outPlane, k: shape.depth) : 0)
     case .convWeightGrad(let a):
       return ConvolutionShape(x: types[0], weight: node.type.shape, output: types[1], groups: a.conv.groups).scratchSize(a.conv, x: types[0])
     case .convInputGrad(let a): return ConvolutionShape(x: node.type.shape, weight: types[1], output: types[0], groups: a.conv.groups).depth * types[0][2...].reduce(1, *)
@@ -30,11 +31,13 @@ enum Lowering {
     }
   }
 
-  /// Elements a node's kernel keeps between runs (weights it transforms once and the copy that
-  /// tells when they change).
-  static func persistentSize(_ node: Node, _ graph: Graph) -> Int {
-    guard case .conv(let a) = node.op, let winograd = WinogradConvolution(a, x: graph[node.inputs[0]].type.shape,
-      weight: graph[node.inputs[1]].type.shape, output: node.type.shape, lanes: 8) else { return 0 }
+  /// Elements a node's kernel keeps between runs on a target with `lanes` floats per vector
+  /// (weights it transforms once and the copy that tells when they change).
+  static func persistentSize(_ node: Node, _ graph: Graph, lanes: Int) -> Int {
+    guard case .conv(let a) = node.op,
+      case .winograd(let winograd) = ConvolutionLowering.Algorithm(
+        a, x: graph[node.inputs[0]].type.shape, weight: graph[node.inputs[1]].type.shape, output: node.type.shape, lanes: lanes)
+    else { return 0 }
     return winograd.persistentSize
   }
 

@@ -64,7 +64,7 @@ struct Program {
     let fusion = Fusion(graph)
     let plan = MemoryPlan(
       graph, views: fusion.views, scratchSize: { Lowering.scratchSize(graph.nodes[$0], graph, lanes: lanes) },
-      persistentSize: { Lowering.persistentSize(graph.nodes[$0], graph) })
+      persistentSize: { Lowering.persistentSize(graph.nodes[$0], graph, lanes: lanes) })
     self.lanes = lanes
     roots = plan.roots
     slots = plan.slotValues
@@ -146,7 +146,7 @@ struct Program {
       let root = roots[step.node]
       if case .arena = step.output, values[root] == nil { values[root] = (step.output, graph[root].type.elementCount, position) }
       if let offset = step.scratch { blocks.append(("\(node.name)'s scratch", offset, Lowering.scratchSize(node, graph, lanes: lanes), position, position)) }
-      if let offset = step.persistent { blocks.append(("\(node.name)'s kept memory", offset, Lowering.persistentSize(node, graph), 0, steps.count)) }
+      if let offset = step.persistent { blocks.append(("\(node.name)'s kept memory", offset, Lowering.persistentSize(node, graph, lanes: lanes), 0, steps.count)) }
     }
     for copy in copies {
       try check(copy.from, "a copy")
