@@ -9,9 +9,9 @@ import Kiln
 struct PreparedInput {
   let channels, inPlane: Int
   let depth, rows, phases, phaseWidth: Int
-  /// For each float of a prepared channel, the input element it copies (index within the
-  /// channel's plane), or −1 for a zero.
-  let table: [Int]
+  /// The convolution's attributes and the input's spatial sizes (for the pad table).
+  private let attrs: ConvAttrs
+  private let spatial: [Int]
 
   /// Floats per prepared channel.
   var plane: Int { depth * rows * phases * phaseWidth }
@@ -22,13 +22,20 @@ struct PreparedInput {
   init(_ a: ConvAttrs, x: [Int], channels: Int, depth: Int, rows: Int, phases: Int, phaseWidth: Int) {
     self.channels = channels
     (self.depth, self.rows, self.phases, self.phaseWidth) = (depth, rows, phases, phaseWidth)
-    let spatial = Array(x[2...])
+    attrs = a
+    spatial = Array(x[2...])
     inPlane = spatial.reduce(1, *)
-    let paddedSpatial = spatial.indices.map { spatial[$0] + a.padding.before[$0] + a.padding.after[$0] }
-    let pad = PadAttrs(before: [0] + a.padding.before, after: [0] + a.padding.after, mode: a.paddingMode)
+  }
+
+  /// For each float of a prepared channel, the input element it copies (index within the
+  /// channel's plane), or −1 for a zero. Built only where the copy is emitted: sizes and indices
+  /// need none of it.
+  private var table: [Int] {
+    let paddedSpatial = spatial.indices.map { spatial[$0] + attrs.padding.before[$0] + attrs.padding.after[$0] }
+    let pad = PadAttrs(before: [0] + attrs.padding.before, after: [0] + attrs.padding.after, mode: attrs.paddingMode)
     let paddedTable = IndexTables.pad(input: [1] + spatial, output: [1] + paddedSpatial, attrs: pad)
     let padded = WindowLift.lift(paddedSpatial, fill: 1)
-    var table = [Int](repeating: -1, count: depth * rows * phases * phaseWidth)
+    var table = [Int](repeating: -1, count: plane)
     for d in 0..<min(depth, padded[0]) {
       for h in 0..<min(rows, padded[1]) {
         for phase in 0..<phases {
@@ -38,7 +45,7 @@ struct PreparedInput {
         }
       }
     }
-    self.table = table
+    return table
   }
 
   /// Index of prepared float (channel c, depth d, row h, phase, column) within the group's block.
