@@ -49,7 +49,7 @@ public enum ONNXImport {
     if !unsupported.isEmpty {
       let listed = unsupported.map { "\($0.opType) (\($0.name.isEmpty ? $0.output.first ?? "?" : $0.name))" }
       throw KilnError.invalidArgument(
-        "\(unsupported.count) node\(unsupported.count == 1 ? "" : "s") use operators Kiln does not import: \(listed.joined(separator: ", "))")
+        "\(unsupported.count) node\(unsupported.count == 1 ? " uses an operator" : "s use operators") Kiln does not import: \(listed.joined(separator: ", "))")
     }
     var importer = ONNXGraphImporter(name: proto.graph.name.isEmpty ? name : proto.graph.name, opset: opset)
     try importer.addInputs(proto.graph, shapes: inputShapes, defaultShape: defaultShape, constants: constants)

@@ -13,7 +13,8 @@ struct Compile: ParsableCommand {
       weights from safetensors). With --train the library also exports <prefix>_train_step: one
       compiled training step (forward, backward, optimizer) on a batch of --batch images, with
       weights held by the context. Every symbol starts with --prefix
-      (default: the model's name), so several models link into one program.
+      (default: the output file's name, lenet5.so → lenet5_infer), so several models link into
+      one program.
 
       Examples:
         kiln compile lenet5 --weights lenet5.safetensors -o out/lenet5.so
@@ -30,7 +31,7 @@ struct Compile: ParsableCommand {
   @Option(help: "Batch size of the compiled entry point (default: the model's own, from its file or --input-shape).")
   var batch: Int?
 
-  @Option(help: "Prefix of every exported symbol.")
+  @Option(help: "Prefix of every exported symbol (default: the output file's name without its extension).")
   var prefix: String?
 
   @Option(name: [.customShort("o"), .long], help: "The shared object (.so) or relocatable object (.o) to write.")

@@ -128,6 +128,28 @@ import Testing
     #expect(values.count == 10, "\(external)")
   }
 
+  /// Two exports of one model name (PyTorch names every graph `main_graph`) get their prefixes
+  /// from their file names and link into one program; each header names its own file.
+  @Test func defaultPrefixIsTheFileName() throws {
+    let directory = try temporaryDirectory("kiln-prefix")
+    var graph = try Zoo.lenet5()
+    graph.name = "main_graph"
+    let model = try Model(graph: graph, seed: 3)
+    let compiler = try Compiler()
+    for name in ["digits", "clothes"] {
+      let header = try String(contentsOfFile: try compiler.emitSharedObject(model, to: "\(directory)/\(name).o"), encoding: .utf8)
+      #expect(header.hasPrefix("/* \(name).h: the C interface of model \"main_graph\""), "\(header.prefix(80))")
+      #expect(header.contains("int \(name)_infer(\(name)_context *context"))
+    }
+    let named = try compiler.emitSharedObject(model, to: directory + "/m_v2.o", prefix: "m")
+    #expect(try String(contentsOfFile: named, encoding: .utf8).hasPrefix("/* m_v2.h: "))
+    let program = "#include \"digits.h\"\n#include \"clothes.h\"\nint main(void) { digits_context *a; clothes_context *b;"
+      + " return digits_create(&a) || clothes_create(&b); }\n"
+    try program.write(toFile: directory + "/both.c", atomically: true, encoding: .utf8)
+    let link = try shell("cd \(directory) && cc both.c digits.o clothes.o -lopenblas -lm -lpthread -o both && ./both")
+    #expect(link.status == 0, "\(link.output)")
+  }
+
   @Test func trainingFromCSavesWeightsKilnLoads() throws {
     let directory = try temporaryDirectory("kiln-train")
     let model = try Model(graph: Zoo.lenet5(input: [64, 1, 32, 32]), seed: 2)

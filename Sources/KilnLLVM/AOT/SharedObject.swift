@@ -14,7 +14,9 @@ extension Compiler {
   /// embedded, the C runtime linked in; it needs only libc, libm and libopenblas) and writes its
   /// C header beside it (`lenet5.so` → `lenet5.h`). A `path` ending in `.o` gives one relocatable
   /// object instead, to link into a program with `-lopenblas -lm`. Both files are written whole
-  /// and renamed into place together (`AtomicFile`). Returns the header's path.
+  /// and renamed into place together (`AtomicFile`). Returns the header's path. Every exported
+  /// symbol starts with `prefix`, by default the file's name (`lenet5.so` → `lenet5_infer`), so
+  /// libraries from models of the same name (every PyTorch export is `main_graph`) link together.
   /// With `training`, the library also exports `<prefix>_train_step`, running the compiled training
   /// step on the weights the context holds; `initial` then gives every parameter of the training
   /// graph (weights, running statistics, optimizer state), as `Trainer.parameters` does.
@@ -23,8 +25,8 @@ extension Compiler {
     _ model: Model, to path: String, prefix requested: String? = nil, training: TrainingGraph? = nil, initial: ParameterStore? = nil,
     embedWeights: Bool = true
   ) throws -> String {
-    let prefix = CSource.identifier(requested ?? model.graph.name)
     let output = URL(fileURLWithPath: path)
+    let prefix = CSource.identifier(requested ?? output.deletingPathExtension().lastPathComponent)
     let headerPath = output.deletingPathExtension().appendingPathExtension("h").path
     let work = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-aot-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
@@ -47,7 +49,8 @@ extension Compiler {
     let values = initial ?? model.parameters
     let weightsPath = work.appendingPathComponent("weights.bin").path
     let interface = CInterface(
-      inference: inference.entry, training: trainingObject?.entry, prefix: prefix, weightsPath: weightsPath, embedsModelWeights: embedWeights)
+      inference: inference.entry, training: trainingObject?.entry, prefix: prefix, headerName: URL(fileURLWithPath: headerPath).lastPathComponent,
+      weightsPath: weightsPath, embedsModelWeights: embedWeights)
     var weights = Data()
     for node in interface.embedded {
       guard let tensor = values[node.name] else {
