@@ -198,8 +198,13 @@ import Testing
   }
 
   @Test func elementwiseAndActivations() throws {
-    for function in [UnaryFunction.relu, .relu6, .leakyReLU(slope: 0.2), .elu(alpha: 1.3), .sigmoid, .tanh, .affine(scale: 2, shift: -1)] {
+    for function in [
+      UnaryFunction.relu, .relu6, .leakyReLU(slope: 0.2), .elu(alpha: 1.3), .sigmoid, .tanh, .affine(scale: 2, shift: -1), .silu, .erf, .gelu,
+    ] {
       try expectOpEquivalent(.unary(UnaryAttrs(function)), [[3, 37]])
+    }
+    for function in [UnaryFunction.clamp(low: -1, high: 2), .hardSigmoid(alpha: 1.0 / 6, beta: 0.5), .hardSwish, .erf, .gelu] {
+      try expectOpEquivalent(.unary(UnaryAttrs(function)), [[3, 37]], scale: 5)
     }
     try expectOpEquivalent(.unary(UnaryAttrs(.relu6)), [[3, 37]], scale: 5)
     for op in BinaryOperator.allCases {

@@ -64,8 +64,13 @@ import Testing
   }
 
   @Test func elementwiseLayoutAndLinearGradients() throws {
-    for function in [UnaryFunction.relu, .relu6, .leakyReLU(slope: 0.1), .elu(alpha: 1), .sigmoid, .tanh, .affine(scale: 3, shift: 1)] {
+    for function in [
+      UnaryFunction.relu, .relu6, .leakyReLU(slope: 0.1), .elu(alpha: 1), .sigmoid, .tanh, .affine(scale: 3, shift: 1), .silu, .erf, .gelu,
+    ] {
       try expectGradientsEquivalent(.unary(UnaryAttrs(function)), [[4, 9]])
+    }
+    for function in [UnaryFunction.clamp(low: -1, high: 2), .hardSigmoid(alpha: 0.2, beta: 0.5), .hardSwish, .gelu] {
+      try expectGradientsEquivalent(.unary(UnaryAttrs(function)), [[4, 9]], scale: 5)
     }
     try expectGradientsEquivalent(.unary(UnaryAttrs(.relu6)), [[4, 9]], scale: 5)
     try expectGradientsEquivalent(.unary(UnaryAttrs(.sqrt)), [[4, 9]], positive: [0])
@@ -111,6 +116,17 @@ import Testing
         Flatten()
         Dense(7, activation: .sigmoid)
         Dense(5, activation: .elu(alpha: 1))
+      }
+    }),
+    // Activations whose derivative needs x stay unfused in training: the gradient reads x.
+    (.sgd, {
+      try Model(name: "unfused", input: [4, 1, 12, 12], seed: 5) {
+        Conv2D(4, kernel: 3, activation: .hardSwish)
+        Conv2D(6, kernel: 3, stride: 2, padding: 1, activation: .gelu)
+        Conv2D(6, kernel: 1, activation: .clamp(low: -0.5, high: 0.5))
+        Flatten()
+        Dense(7, activation: .silu)
+        Dense(5, activation: .hardSigmoid(alpha: 0.2, beta: 0.5))
       }
     }),
   ]

@@ -20,6 +20,22 @@ struct ProgramTests {
     #expect(lines.contains { $0.hasPrefix("  slot 11 = f6(arena+") && $0.hasSuffix("# %22 fc2") })
   }
 
+  /// Inference fuses every activation into its producer; a training step keeps those whose
+  /// derivative needs the activation's input (hard swish) apart, and fuses the others (relu).
+  @Test func activationsFuseWhereTheirGradientAllows() throws {
+    let model = try Model(name: "m", input: [2, 1, 8, 8], seed: 0) {
+      Conv2D(4, kernel: 3, activation: .hardSwish)
+      Conv2D(4, kernel: 3, activation: .relu)
+      Flatten()
+      Dense(3, activation: .gelu)
+    }
+    let compiler = try Self.compiler.get()
+    let inference = try compiler.program(model.graph).text
+    for function in ["hard_swish", "relu", "gelu"] { #expect(inference.contains("with epilogue \(function)"), "\(inference)") }
+    let training = try compiler.program(TrainingGraph(model: model.graph, optimizer: Optimizer(.sgd)).graph).text
+    #expect(training.contains("with epilogue relu") && !training.contains("with epilogue hard_swish") && !training.contains("with epilogue gelu"), "\(training)")
+  }
+
   @Test func repeatedBlocksShareFunctions() throws {
     let program = try Self.compiler.get().program(Model(graph: Zoo.entry(named: "resnet18").graph(input: [1, 3, 64, 64]), seed: 0).foldingBatchNorm().graph)
     #expect(program.functions.count < program.steps.count)

@@ -14,7 +14,7 @@ import Testing
   }
 
   @Test(arguments: [
-    (UnaryFunction.relu, [0.0, 0, 0, 1.5]),
+    (UnaryFunction.relu, [0.0, 0, 0, 1.5]) as (UnaryFunction, [Double]),
     (.relu6, [0.0, 0, 0, 1.5]),
     (.leakyReLU(slope: 0.1), [-0.2, -0.05, 0, 1.5]),
     (.elu(alpha: 1), [-0.8646647167633873, -0.3934693402873666, 0, 1.5]),
@@ -22,6 +22,13 @@ import Testing
     (.sigmoid, [0.11920292202211755, 0.3775406687981454, 0.5, 0.8175744761936437]),
     (.tanh, [-0.9640275800758169, -0.46211715726000974, 0, 0.9051482536448664]),
     (.affine(scale: 2, shift: 1), [-3, 0, 1, 4]),
+    (.clamp(low: -1, high: 1), [-1, -0.5, 0, 1]),
+    (.hardSigmoid(alpha: 0.2, beta: 0.5), [0.1, 0.4, 0.5, 0.8]),
+    // x·clip(x + 3, 0, 6)/6: −2·1/6, −0.5·2.5/6, 0, 1.5·4.5/6.
+    (.hardSwish, [-0.3333333333333333, -0.20833333333333334, 0, 1.125]),
+    (.silu, [-0.2384058440442351, -0.1887703343990727, 0, 1.2263617142904655]),
+    (.erf, [-0.9953222650189527, -0.5204998778130465, 0, 0.9661051464753108]),
+    (.gelu, [-0.04550026389635842, -0.15426876936299344, 0, 1.399789198096713]),
   ])
   func activations(function: UnaryFunction, expected: [Double]) throws {
     expectClose(try apply(.unary(UnaryAttrs(function)), [T([4], [-2, -0.5, 0, 1.5])]), [4], expected, tolerance: 1e-12)
@@ -29,6 +36,13 @@ import Testing
 
   @Test func relu6ClipsAtSix() throws {
     expectClose(try apply(.unary(UnaryAttrs(.relu6)), [T([5], [-1, 3, 6, 7.5, 100])]), [5], [0, 3, 6, 6, 6])
+  }
+
+  @Test func clampsSaturate() throws {
+    let x = T([5], [-9, -3, 2, 3, 9])
+    expectClose(try apply(.unary(UnaryAttrs(.hardSwish)), [x]), [5], [0, 0, 5.0 / 3, 3, 9])
+    expectClose(try apply(.unary(UnaryAttrs(.hardSigmoid(alpha: 1.0 / 6, beta: 0.5))), [x]), [5], [0, 0, 5.0 / 6, 1, 1])
+    expectClose(try apply(.unary(UnaryAttrs(.clamp(low: -2.5, high: 2.5))), [x]), [5], [-2.5, -2.5, 2, 2.5, 2.5])
   }
 
   @Test func squareRoot() throws {

@@ -99,7 +99,7 @@ import Testing
   }
 
   @Test(arguments: [
-    UnaryFunction.relu, .leakyReLU(slope: 0.1), .elu(alpha: 1.5), .sigmoid, .tanh, .affine(scale: -2, shift: 0.5),
+    UnaryFunction.relu, .leakyReLU(slope: 0.1), .elu(alpha: 1.5), .sigmoid, .tanh, .affine(scale: -2, shift: 0.5), .silu, .erf, .gelu,
   ])
   func activations(function: UnaryFunction) throws {
     try GradientCheck.checkOp(.unary(UnaryAttrs(function)), shapes: [[3, 4, 5]])
@@ -108,6 +108,13 @@ import Testing
   @Test func relu6OnBothSidesOfItsKinks() throws {
     let spread = T([3, 4], random([3, 4], seed: 5).scalars.map { 8 * $0 })
     try GradientCheck.checkOp(.unary(UnaryAttrs(.relu6)), shapes: [[3, 4]], values: [0: spread])
+  }
+
+  /// The piecewise activations on values spread over all of their pieces (to ±4).
+  @Test(arguments: [UnaryFunction.clamp(low: -1, high: 2), .hardSigmoid(alpha: 0.2, beta: 0.5), .hardSwish])
+  func piecewiseActivations(function: UnaryFunction) throws {
+    let spread = T([3, 4], random([3, 4], seed: 7).scalars.map { 4 * $0 })
+    try GradientCheck.checkOp(.unary(UnaryAttrs(function)), shapes: [[3, 4]], values: [0: spread])
   }
 
   @Test func squareRoot() throws {

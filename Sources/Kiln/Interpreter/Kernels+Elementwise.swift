@@ -25,6 +25,12 @@ enum ElementwiseKernels {
     case .tanh: f = { S.tanh($0) }
     case .affine(let scale, let shift): f = { S(scale) * $0 + S(shift) }
     case .sqrt: f = { S.sqrt($0) }
+    case .clamp(let low, let high): f = { S.propagatingMin(S.propagatingMax($0, S(low)), S(high)) }
+    case .hardSigmoid(let alpha, let beta): f = { S.propagatingMin(S.propagatingMax(S(alpha) * $0 + S(beta), 0), 1) }
+    case .hardSwish: f = { $0 * S.propagatingMin(S.propagatingMax($0 + 3, 0), 6) / 6 }
+    case .silu: f = { $0 * sigmoid($0) }
+    case .erf: f = { S.erf($0) }
+    case .gelu: f = { $0 * (1 + S.erf($0 / S.sqrt(2))) / 2 }
     }
     return Tensor(validShape: x.shape, scalars: x.scalars.map(f))
   }

@@ -90,6 +90,21 @@ enum GradientKernels {
     case .tanh: derivative = { _, y in 1 - y * y }
     case .affine(let scale, _): derivative = { _, _ in S(scale) }
     case .sqrt: derivative = { _, y in 1 / (2 * y) }
+    case .clamp(let low, let high): derivative = { x, _ in x > S(low) && x < S(high) ? 1 : 0 }
+    case .hardSigmoid(let alpha, let beta):
+      derivative = { x, _ in
+        let z = S(alpha) * x + S(beta)
+        return z > 0 && z < 1 ? S(alpha) : 0
+      }
+    case .hardSwish: derivative = { x, _ in x < -3 ? 0 : x > 3 ? 1 : (2 * x + 3) / 6 }
+    case .silu:
+      derivative = { x, _ in
+        let s = ElementwiseKernels.sigmoid(x)
+        return s * (1 + x * (1 - s))
+      }
+    case .erf: derivative = { x, _ in 2 / S.sqrt(S.pi) * S.exp(-x * x) }
+    // Φ(x) + x·φ(x).
+    case .gelu: derivative = { x, _ in (1 + S.erf(x / S.sqrt(2))) / 2 + x * S.exp(-x * x / 2) / S.sqrt(2 * S.pi) }
     }
     return Tensor(validShape: x.shape, scalars: x.scalars.indices.map { derivative(x.scalars[$0], y.scalars[$0]) * dy.scalars[$0] })
   }

@@ -48,6 +48,18 @@ public enum UnaryFunction: Codable, Hashable, Sendable {
   case affine(scale: Double, shift: Double)
   /// √x (optimizer updates divide by the root of second moments).
   case sqrt
+  /// min(max(x, low), high) (ONNX Clip; ReLU6 is `clamp(0, 6)`'s common case).
+  case clamp(low: Double, high: Double)
+  /// max(0, min(1, α·x + β)) (MobileNet v3's squeeze-and-excitation gate).
+  case hardSigmoid(alpha: Double, beta: Double)
+  /// x·min(max(x + 3, 0), 6)/6 (MobileNet v3).
+  case hardSwish
+  /// x·sigmoid(x), also called swish (EfficientNet).
+  case silu
+  /// The error function, 2/√π ∫₀ˣ e^(−t²) dt.
+  case erf
+  /// x·Φ(x) = x·(1 + erf(x/√2))/2, the exact GELU (ConvNeXt).
+  case gelu
 
   /// The function's name alone: `relu`, `leaky_relu`, `affine`.
   public var name: String {
@@ -60,15 +72,24 @@ public enum UnaryFunction: Codable, Hashable, Sendable {
     case .tanh: return "tanh"
     case .affine: return "affine"
     case .sqrt: return "sqrt"
+    case .clamp: return "clamp"
+    case .hardSigmoid: return "hard_sigmoid"
+    case .hardSwish: return "hard_swish"
+    case .silu: return "silu"
+    case .erf: return "erf"
+    case .gelu: return "gelu"
     }
   }
 
-  var text: String {
+  /// The name with its settings, as the text dump shows it: `leaky_relu slope=0.1`.
+  public var text: String {
     switch self {
-    case .relu, .relu6, .sigmoid, .tanh, .sqrt: return name
+    case .relu, .relu6, .sigmoid, .tanh, .sqrt, .hardSwish, .silu, .erf, .gelu: return name
     case .leakyReLU(let slope): return "leaky_relu slope=\(slope)"
     case .elu(let alpha): return "elu alpha=\(alpha)"
     case .affine(let scale, let shift): return "affine scale=\(scale) shift=\(shift)"
+    case .clamp(let low, let high): return "clamp low=\(low) high=\(high)"
+    case .hardSigmoid(let alpha, let beta): return "hard_sigmoid alpha=\(alpha) beta=\(beta)"
     }
   }
 }

@@ -4,9 +4,10 @@ import Kiln
 /// producer applies the function as it adds its bias, and the activation node becomes a view of
 /// the producer's (now activated) output.
 ///
-/// Only relu, leaky ReLU, ELU, sigmoid and tanh are fused: their derivatives can be computed from
-/// the activated value alone (the sign of x is the sign of y for the first three), so a backward
-/// graph that reads the producer's output still gets the right gradients.
+/// Every activation but affine maps and √ is fused when nothing else reads the producer. When
+/// the activation's own gradient reads it too, only those whose derivative follows from the
+/// activated value alone are (relu, ELU, sigmoid, tanh, clamps: the sign of x is the sign of y,
+/// or f′ reads y), so a backward graph that reads the producer's output gets the right gradients.
 struct Fusion {
   /// Producer node → the activation it applies.
   private(set) var epilogues: [Int: UnaryFunction] = [:]
@@ -35,7 +36,7 @@ struct Fusion {
         }
         return false
       }
-      guard onlyGradients else { continue }
+      guard others.isEmpty || (onlyGradients && Fusion.hasDerivativeFromOutput(attrs.function)) else { continue }
       epilogues[producer] = attrs.function
       views[index] = producer
     }
@@ -43,8 +44,18 @@ struct Fusion {
 
   static func isFusible(_ function: UnaryFunction) -> Bool {
     switch function {
-    case .relu, .relu6, .leakyReLU, .elu, .sigmoid, .tanh: return true
+    case .relu, .relu6, .leakyReLU, .elu, .sigmoid, .tanh, .clamp, .hardSigmoid, .hardSwish, .silu, .erf, .gelu: return true
     case .affine, .sqrt: return false
+    }
+  }
+
+  /// Whether f′ follows from y = f(x) alone, as the gradient lowering computes it when the
+  /// producer's output holds y (the sign of x is the sign of y, or the derivative reads y).
+  static func hasDerivativeFromOutput(_ function: UnaryFunction) -> Bool {
+    switch function {
+    case .relu, .relu6, .elu, .sigmoid, .tanh, .clamp: return true
+    case .leakyReLU(let slope): return slope > 0
+    case .hardSigmoid, .hardSwish, .silu, .erf, .gelu, .affine, .sqrt: return false
     }
   }
 }

@@ -68,6 +68,23 @@ enum GradientLowering {
     case .tanh: return ir.fsub(ir.float(1), ir.fmul(y, y))
     case .affine(let scale, _): return ir.float(scale)
     case .sqrt: return ir.fdiv(ir.float(1), ir.fmul(ir.float(2), y))
+    case .clamp(let low, let high):
+      return ir.select(ir.and(ir.fcmp(LLVMRealOGT, x, ir.float(low)), ir.fcmp(LLVMRealOLT, x, ir.float(high))), ir.float(1), ir.float(0))
+    case .hardSigmoid(let alpha, let beta):
+      let z = ir.fma(x, ir.float(alpha), ir.float(beta))
+      return ir.select(ir.and(ir.fcmp(LLVMRealOGT, z, ir.float(0)), ir.fcmp(LLVMRealOLT, z, ir.float(1))), ir.float(alpha), ir.float(0))
+    case .hardSwish:
+      let middle = ir.fdiv(ir.fma(x, ir.float(2), ir.float(3)), ir.float(6))
+      return ir.select(ir.fcmp(LLVMRealOLT, x, ir.float(-3)), ir.float(0), ir.select(ir.fcmp(LLVMRealOGT, x, ir.float(3)), ir.float(1), middle))
+    case .silu:
+      let s = Lowering.unary(ir, .sigmoid, x)
+      return ir.fmul(s, ir.fadd(ir.float(1), ir.fmul(x, ir.fsub(ir.float(1), s))))
+    case .erf:
+      return ir.fmul(ir.float(2 / Double.pi.squareRoot()), ir.intrinsic("llvm.exp", [ir.fmul(ir.fsub(ir.float(0), x), x)]))
+    case .gelu:
+      let cumulative = ir.fmul(ir.float(0.5), ir.fadd(ir.float(1), Lowering.erf(ir, ir.fmul(x, ir.float(1 / 2.0.squareRoot())))))
+      let density = ir.fmul(ir.float(1 / (2 * Double.pi).squareRoot()), ir.intrinsic("llvm.exp", [ir.fmul(ir.fmul(x, x), ir.float(-0.5))]))
+      return ir.fma(x, density, cumulative)
     }
   }
 

@@ -201,7 +201,30 @@ enum Lowering {
       return ir.fsub(c(1), ir.fdiv(c(2), ir.fadd(e, c(1))))
     case .affine(let scale, let shift): return ir.intrinsic("llvm.fmuladd", [v, c(scale), c(shift)], type: type)
     case .sqrt: return ir.intrinsic("llvm.sqrt", [v], type: type)
+    case .clamp(let low, let high): return ir.fmin(ir.fmax(v, c(low)), c(high))
+    case .hardSigmoid(let alpha, let beta):
+      return ir.fmin(ir.fmax(ir.intrinsic("llvm.fmuladd", [v, c(alpha), c(beta)], type: type), c(0)), c(1))
+    case .hardSwish: return ir.fdiv(ir.fmul(v, ir.fmin(ir.fmax(ir.fadd(v, c(3)), c(0)), c(6))), c(6))
+    case .silu: return ir.fdiv(v, ir.fadd(c(1), ir.intrinsic("llvm.exp", [ir.fsub(c(0), v)], type: type)))
+    case .erf: return erf(ir, v)
+    case .gelu: return ir.fmul(ir.fmul(v, c(0.5)), ir.fadd(c(1), erf(ir, ir.fmul(v, c(1 / 2.0.squareRoot())))))
     }
+  }
+
+  /// erf(v), lane by lane, by Abramowitz and Stegun's 7.1.26 (absolute error below 1.5e-7):
+  /// 1 − t·P(t)·e^(−x²) with t = 1/(1 + p·|x|), the sign of v restored; NaN stays NaN.
+  static func erf(_ ir: IRBuilder, _ v: LLVMValueRef) -> LLVMValueRef {
+    let type = LLVMTypeOf(v)!
+    func c(_ value: Double) -> LLVMValueRef { ir.constant(value, like: v) }
+    let magnitude = ir.intrinsic("llvm.fabs", [v], type: type)
+    let t = ir.fdiv(c(1), ir.intrinsic("llvm.fmuladd", [magnitude, c(0.3275911), c(1)], type: type))
+    var polynomial = c(1.061405429)
+    for coefficient in [-1.453152027, 1.421413741, -0.284496736, 0.254829592] {
+      polynomial = ir.intrinsic("llvm.fmuladd", [polynomial, t, c(coefficient)], type: type)
+    }
+    let gaussian = ir.intrinsic("llvm.exp", [ir.fmul(ir.fsub(c(0), magnitude), magnitude)], type: type)
+    let positive = ir.fsub(c(1), ir.fmul(ir.fmul(polynomial, t), gaussian))
+    return ir.intrinsic("llvm.copysign", [positive, v], type: type)
   }
 
   /// `out[c·inner + i] = f(out[c·inner + i] + bias[c])` for every sample, with f the kernel's

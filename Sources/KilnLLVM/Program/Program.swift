@@ -176,7 +176,7 @@ struct Program {
     var lines = ["program \(graph.name) {", "  arena \(arenaSize) floats (\(naiveSize) without reuse)"]
     for (slot, value) in slots.enumerated() { lines.append("  slot \(slot) = %\(value.id) \(graph[value].name) : \(graph[value].type)") }
     for (number, function) in functions.enumerated() {
-      let extras = [function.epilogue.map { "epilogue \($0)" }, function.scratch ? "scratch" : nil, function.persistent ? "kept" : nil].compactMap { $0 }
+      let extras = [function.epilogue.map { "epilogue \($0.text)" }, function.scratch ? "scratch" : nil, function.persistent ? "kept" : nil].compactMap { $0 }
       lines.append("  f\(number) = \(function.op.mnemonic)(\(function.inputTypes.map(\.description).joined(separator: ", "))) : \(function.type)"
         + (extras.isEmpty ? "" : " with \(extras.joined(separator: ", "))"))
     }
