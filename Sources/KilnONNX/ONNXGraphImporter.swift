@@ -95,6 +95,15 @@ struct ONNXGraphImporter {
 
   mutating func define(_ name: String, _ value: ValueID) { values[name] = value }
 
+  /// Makes ONNX value `name` a constant computed at import time; `integer` ones are settings only.
+  mutating func define(constant name: String, _ tensor: Tensor<Float>, integer: Bool) {
+    constants[name] = tensor
+    if integer { settingsOnly.insert(name) } else { settingsOnly.remove(name) }
+  }
+
+  /// Whether constant `name` holds integers (a shape, indices), which Kiln reads as settings only.
+  func isInteger(_ name: String) -> Bool { settingsOnly.contains(name) }
+
   mutating func finish(outputs: [String]) throws -> Model {
     graph.outputs = try outputs.map { try value($0) }
     return try Model(graph: graph, parameters: parameters)
@@ -119,6 +128,7 @@ struct ONNXGraphImporter {
     func input(_ i: Int) throws -> ValueID { try value(inputs[i]) }
     /// Whether the constant-or-computed input `name` may be non-zero.
     func mayBeNonZero(_ name: String) throws -> Bool { try !isConstant(name) || constant(name).scalars.contains { $0 != 0 } }
+    if try fold(node, a) { return }
     // Mask, indices and batch-statistics outputs exist only in training or for MaxPool's indices.
     let usesExtraOutputs = node.output.dropFirst().contains { !$0.isEmpty }
     switch node.opType {
@@ -142,15 +152,29 @@ struct ONNXGraphImporter {
       if a.has("value_int") || a.has("value_ints") || a.tensor("value").map({ !$0.holdsFloats }) == true {
         settingsOnly.insert(out)
       }
-    case "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Elu":
-      let function: UnaryFunction = switch node.opType {
-      case "Relu": .relu
-      case "Sigmoid": .sigmoid
-      case "Tanh": .tanh
-      case "LeakyRelu": .leakyReLU(slope: Double(a.float("alpha", default: 0.01)))
-      default: .elu(alpha: Double(a.float("alpha", default: 1)))
+    case "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Elu", "HardSigmoid", "HardSwish", "Erf", "Sqrt", "Gelu":
+      define(out, try append(out, .unary(UnaryAttrs(try activation(node.opType, a))), [try input(0)]))
+    case "Clip":
+      define(out, try append(out, .unary(UnaryAttrs(try clip(a, inputs: inputs))), [try input(0)]))
+    case "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceL2", "ReduceSumSquare":
+      try reduction(node.opType, a, out: out, inputs: inputs)
+    case "LayerNormalization":
+      if usesExtraOutputs { throw KilnError.invalidArgument("the mean and inverse standard deviation outputs are not supported") }
+      try layerNormalization(a, out: out, inputs: inputs)
+    case "Unsqueeze", "Squeeze":
+      let x = try input(0)
+      let axes = try ints(inputs, 1, attribute: "axes", a)
+      let original = shape(x)
+      var target: [Int]
+      if node.opType == "Squeeze" {
+        target = try squeezed(original, axes: axes)
+      } else {
+        guard let axes else { throw KilnError.invalidArgument("axes are required") }
+        let inserted = Set(try axes.map { try normalized($0, rank: original.count + axes.count) })
+        var dims = original.makeIterator()
+        target = (0..<(original.count + axes.count)).map { inserted.contains($0) ? 1 : dims.next() ?? 1 }
       }
-      define(out, try append(out, .unary(UnaryAttrs(function)), [try input(0)]))
+      define(out, try append(out, .reshape(ReshapeAttrs(shape: target)), [x]))
     case "Add", "Sub", "Mul", "Div":
       let op: BinaryOperator = ["Add": .add, "Sub": .sub, "Mul": .mul, "Div": .div][node.opType]!
       define(out, try append(out, .binary(BinaryAttrs(op)), [try input(0), try input(1)]))
@@ -196,6 +220,10 @@ struct ONNXGraphImporter {
       try slice(a, out: out, inputs: inputs)
     case "Pad":
       try pad(a, out: out, inputs: inputs)
+    case "Cast" where a.int("to", default: 1) == 1:
+      define(out, try input(0))
+    case "Gather", "Cast", "Range", "ConstantOfShape":
+      throw KilnError.invalidArgument("\(node.opType) is imported only as a shape computation on constants, and \(inputs.filter { !$0.isEmpty && !isConstant($0) }.joined(separator: ", ")) is computed")
     default:
       throw KilnError.invalidArgument("operator \(node.opType) is not supported")
     }

@@ -10,7 +10,9 @@ public enum ONNXImport {
     "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Gemm", "MatMul",
     "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "Elu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "BatchNormalization", "Dropout", "Flatten", "Reshape", "Transpose", "Concat", "Split", "Slice", "Pad",
-    "Identity", "Constant",
+    "Identity", "Constant", "Clip", "HardSigmoid", "HardSwish", "Erf", "Gelu", "Sqrt", "ReduceMean", "ReduceSum", "ReduceMax",
+    "ReduceMin", "ReduceL2", "ReduceSumSquare", "LayerNormalization", "Unsqueeze", "Squeeze", "Shape", "Gather", "Cast", "Range",
+    "ConstantOfShape",
   ]
 
   /// Reads the ONNX model at `path`. `inputShapes` gives the shape of inputs whose dimensions are

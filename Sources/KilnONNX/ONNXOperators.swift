@@ -164,8 +164,13 @@ extension ONNXGraphImporter {
   mutating func reshape(_ a: ONNXAttributes, out: String, inputs: [String]) throws {
     let x = try value(inputs[0])
     guard let requested = try ints(inputs, 1, attribute: "shape", a) else { throw KilnError.invalidArgument("the target shape is missing") }
-    let original = shape(x)
-    var target = requested.enumerated().map { index, size in size == 0 && a.int("allowzero", default: 0) == 0 && index < original.count ? original[index] : size }
+    define(out, try append(out, .reshape(ReshapeAttrs(shape: reshapeTarget(shape(x), requested, allowZero: a.int("allowzero", default: 0) != 0))), [x]))
+  }
+
+  /// Reshape's target for `original`: 0 copies the input's dimension (unless `allowZero`), −1 is
+  /// inferred.
+  func reshapeTarget(_ original: [Int], _ requested: [Int], allowZero: Bool) throws -> [Int] {
+    var target = requested.enumerated().map { index, size in size == 0 && !allowZero && index < original.count ? original[index] : size }
     guard target.filter({ $0 == -1 }).count <= 1, target.allSatisfy({ $0 >= -1 }) else { throw KilnError.invalidArgument("cannot reshape \(original) to \(requested)") }
     _ = try checkedCount(target.map { max($0, 1) }, of: "the target shape")
     if let hole = target.firstIndex(of: -1) {
@@ -173,7 +178,7 @@ extension ONNXGraphImporter {
       guard known > 0, original.reduce(1, *) % known == 0 else { throw KilnError.invalidArgument("cannot reshape \(original) to \(requested)") }
       target[hole] = original.reduce(1, *) / known
     }
-    define(out, try append(out, .reshape(ReshapeAttrs(shape: target)), [x]))
+    return target
   }
 
   mutating func split(_ a: ONNXAttributes, node: Onnx_NodeProto) throws {

@@ -1,0 +1,49 @@
+import Kiln
+
+/// ONNX's elementwise activations as Kiln unary functions.
+extension ONNXGraphImporter {
+  /// The unary function of activation operator `opType`, with ONNX's default attributes.
+  func activation(_ opType: String, _ a: ONNXAttributes) throws -> UnaryFunction {
+    switch opType {
+    case "Relu": return .relu
+    case "Sigmoid": return .sigmoid
+    case "Tanh": return .tanh
+    case "LeakyRelu": return .leakyReLU(slope: Double(a.float("alpha", default: 0.01)))
+    case "Elu": return .elu(alpha: Double(a.float("alpha", default: 1)))
+    case "HardSigmoid": return .hardSigmoid(alpha: Double(a.float("alpha", default: 0.2)), beta: Double(a.float("beta", default: 0.5)))
+    case "HardSwish": return .hardSwish
+    case "Erf": return .erf
+    case "Sqrt": return .sqrt
+    case "Gelu":
+      let approximation = a.string("approximate", default: "none")
+      guard approximation == "none" else {
+        throw KilnError.invalidArgument("Gelu's \(approximation) approximation is not supported; export with approximate='none'")
+      }
+      return .gelu
+    default:
+      throw KilnError.invalidArgument("operator \(opType) is not an activation")
+    }
+  }
+
+  /// Clip's clamp, with its bounds from constant inputs (opset 11 on) or attributes (before):
+  /// ReLU6 or ReLU where it is one, a general clamp otherwise; a missing bound is no bound.
+  func clip(_ a: ONNXAttributes, inputs: [String]) throws -> UnaryFunction {
+    func bound(_ index: Int, _ attribute: String) throws -> Double? {
+      if let name = Self.optional(inputs, index) {
+        let values = try constant(name).scalars
+        guard values.count == 1 else { throw KilnError.invalidArgument("Clip's \(attribute) must be a scalar, got \(values.count) values") }
+        return Double(values[0])
+      }
+      return a.has(attribute) ? Double(a.float(attribute, default: 0)) : nil
+    }
+    let (low, high) = (try bound(1, "min"), try bound(2, "max"))
+    switch (low, high) {
+    case (0, 6): return .relu6
+    case (0, nil): return .relu
+    default:
+      let (lower, upper) = (low ?? -Double(Float.greatestFiniteMagnitude), high ?? Double(Float.greatestFiniteMagnitude))
+      guard lower <= upper else { throw KilnError.invalidArgument("Clip's min \(lower) is above its max \(upper)") }
+      return .clamp(low: lower, high: upper)
+    }
+  }
+}
