@@ -21,6 +21,7 @@ demo: build
 
 test: setup
 	./scripts/fetch-onnx-node-tests.sh
+	./scripts/export-torchvision.sh
 	swift build
 	swift test
 

@@ -220,6 +220,8 @@ struct ONNXGraphImporter {
       try slice(a, out: out, inputs: inputs)
     case "Pad":
       try pad(a, out: out, inputs: inputs)
+    case "Resize", "Upsample":
+      try resize(node.opType, a, out: out, inputs: inputs)
     case "Cast" where a.int("to", default: 1) == 1:
       define(out, try input(0))
     case "Gather", "Cast", "Range", "ConstantOfShape":

@@ -227,6 +227,13 @@ import Testing
     try expectOpEquivalent(.transpose(TransposeAttrs(permutation: [0, 2, 1, 3])), [[2, 3, 4, 5]])
     try expectOpEquivalent(.reshape(ReshapeAttrs(shape: [6, 10])), [[2, 3, 10]])
     for mode in PaddingMode.allCases { try expectOpEquivalent(.pad(PadAttrs(before: [0, 1, 2], after: [0, 2, 1], mode: mode)), [[2, 3, 4]]) }
+    for mode in [ResizeMode.linear, .nearest] {
+      for coordinates in [ResizeCoordinates.halfPixel, .pytorchHalfPixel, .alignCorners, .asymmetric] {
+        try expectOpEquivalent(.resize(ResizeAttrs(size: [7, 4], mode: mode, coordinates: coordinates)), [[2, 3, 3, 5]])
+      }
+      try expectOpEquivalent(.resize(ResizeAttrs(size: [9], mode: mode, rounding: .ceil)), [[2, 3, 4]])
+      try expectOpEquivalent(.resize(ResizeAttrs(size: [3, 5, 2], mode: mode)), [[1, 2, 2, 3, 4]])
+    }
     try expectOpEquivalent(.batchNorm(BatchNormAttrs()), [[2, 3, 5, 5], [3], [3], [3], [3]].map { $0 })
   }
 

@@ -83,6 +83,10 @@ import Testing
     try expectGradientsEquivalent(.slice(SliceAttrs(axis: 1, start: 1, end: 7, step: 2)), [[2, 8, 3]])
     try expectGradientsEquivalent(.transpose(TransposeAttrs(permutation: [2, 0, 1])), [[2, 3, 4]])
     for mode in PaddingMode.allCases { try expectGradientsEquivalent(.pad(PadAttrs(before: [0, 2, 1], after: [1, 1, 2], mode: mode)), [[2, 3, 4]]) }
+    for mode in [ResizeMode.linear, .nearest] {
+      try expectGradientsEquivalent(.resize(ResizeAttrs(size: [7, 4], mode: mode)), [[2, 3, 3, 5]])
+      try expectGradientsEquivalent(.resize(ResizeAttrs(size: [2, 3, 5], mode: mode, coordinates: .alignCorners)), [[1, 2, 3, 2, 2]])
+    }
     try expectGradientsEquivalent(.batchNorm(BatchNormAttrs()), [[3, 2, 4], [2], [2], [2], [2]], positive: [4])
     try expectGradientsEquivalent(.embedding(EmbeddingAttrs()), [[2, 3], [5, 4]], integerInputs: [0: Tensor(shape: [2, 3], scalars: [4, 0, 4, 1, 2, 4])])
     try expectGradientsEquivalent(.dropout(DropoutAttrs(rate: 0.3, seed: 5, training: true)), [[4, 33]])

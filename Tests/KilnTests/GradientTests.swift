@@ -143,6 +143,13 @@ import Testing
       try GradientCheck.checkOp(.pad(PadAttrs(before: [0, 2, 1], after: [1, 1, 2], mode: mode)), shapes: [[2, 3, 4]])
     }
   }
+  @Test(arguments: [ResizeMode.linear, .nearest])
+  func resize(mode: ResizeMode) throws {
+    try GradientCheck.checkOp(.resize(ResizeAttrs(size: [5, 7], mode: mode)), shapes: [[2, 2, 3, 3]])
+    try GradientCheck.checkOp(.resize(ResizeAttrs(size: [2], mode: mode, coordinates: .alignCorners)), shapes: [[1, 3, 5]])
+    try GradientCheck.checkOp(.resize(ResizeAttrs(size: [3, 2, 4], mode: mode, coordinates: .asymmetric)), shapes: [[1, 2, 2, 3, 2]])
+  }
+
 
   @Test func batchNormWithGivenStatistics() throws {
     // Running statistics must be positive variances: feed them, differentiate the rest.

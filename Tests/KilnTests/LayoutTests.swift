@@ -21,6 +21,23 @@ import Testing
     expectClose(outputs[1], [2, 3], [1, 2, 3, 5, 6, 7])
   }
 
+  /// [[1, 2], [3, 4]] upsampled to 4×4 as PyTorch's interpolate does it (bilinear with and
+  /// without align_corners, nearest), and shrunk back.
+  @Test func resize() throws {
+    let x = T([1, 1, 2, 2], [1, 2, 3, 4])
+    let bilinear = [1, 1.25, 1.75, 2, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3, 3.25, 3.75, 4]
+    expectClose(try apply(.resize(ResizeAttrs(size: [4, 4], mode: .linear)), [x]), [1, 1, 4, 4], bilinear)
+    expectClose(try apply(.resize(ResizeAttrs(size: [4, 4], mode: .linear, coordinates: .pytorchHalfPixel)), [x]), [1, 1, 4, 4], bilinear)
+    expectClose(try apply(.resize(ResizeAttrs(size: [3, 3], mode: .linear, coordinates: .alignCorners)), [x]), [1, 1, 3, 3], [1, 1.5, 2, 2, 2.5, 3, 3, 3.5, 4])
+    let nearest = ResizeAttrs(size: [4, 4], mode: .nearest, coordinates: .asymmetric, rounding: .floor)
+    expectClose(try apply(.resize(nearest), [x]), [1, 1, 4, 4], [1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4])
+    // Half-pixel nearest from 4 to 3: positions 1/6, 3/2, 17/6 round (ties down) to 0, 1, 3.
+    expectClose(try apply(.resize(ResizeAttrs(size: [3], mode: .nearest)), [T([1, 1, 4], [10, 20, 30, 40])]), [1, 1, 3], [10, 20, 40])
+    // ONNX scales that the size rounds down from: 0.6 × 4 → 2, positions (x + ½)/0.6 − ½ = 1/3, 2.
+    let scaled = ResizeAttrs(size: [2], mode: .linear, scales: [0.6])
+    expectClose(try apply(.resize(scaled), [T([1, 1, 4], [10, 20, 30, 40])]), [1, 1, 2], [10 + 10.0 / 3, 30])
+  }
+
   @Test func reshapeAndTranspose() throws {
     expectClose(try apply(.reshape(ReshapeAttrs(shape: [3, 2])), [iota([2, 3])]), [3, 2], [0, 1, 2, 3, 4, 5])
     expectClose(try apply(.transpose(TransposeAttrs(permutation: [1, 0])), [iota([2, 3])]), [3, 2], [0, 3, 1, 4, 2, 5])

@@ -36,7 +36,7 @@ public struct ReceptiveField: Codable, Equatable, Sendable, CustomStringConverti
       case .input:
         field = spatialRank >= 1 ? ReceptiveField(size: Array(repeating: 1, count: spatialRank), jump: Array(repeating: 1, count: spatialRank)) : nil
       case .parameter, .globalPool, .dense, .matmul, .embedding, .loss, .reduce, .convInputGrad, .convWeightGrad,
-        .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad, .sliceGrad, .padGrad, .batchNormGrad, .lossGrad:
+        .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad, .sliceGrad, .padGrad, .resizeGrad, .batchNormGrad, .lossGrad:
         field = nil
       case .conv(let a):
         field = windowed(kernel: Array(graph[node.inputs[1]].type.shape[2...]), stride: a.stride, dilation: a.dilation)
@@ -53,6 +53,15 @@ public struct ReceptiveField: Codable, Equatable, Sendable, CustomStringConverti
         field = f
       case .reshape, .transpose:
         field = first.flatMap { $0.size.count == spatialRank && graph[node.inputs[0]].type.shape.suffix(spatialRank) == node.type.shape.suffix(spatialRank) ? $0 : nil }
+      case .resize(let a):
+        // Interpolation widens the field by one input step; the step shrinks by the scale.
+        let inputSpatial = Array(graph[node.inputs[0]].type.shape.dropFirst(2))
+        guard var f = first, f.size.count == a.size.count else { field = nil; break }
+        for i in a.size.indices {
+          if a.mode == .linear { f.size[i] += Int(f.jump[i].rounded(.up)) }
+          f.jump[i] *= Double(inputSpatial[i]) / Double(a.size[i])
+        }
+        field = f
       case .binary, .unary, .maxout, .softmax, .concat, .slice, .pad, .batchNorm, .dropout:
         // Elementwise in space: the widest field among the inputs.
         field = inputs.filter { $0.size.count == spatialRank }.max { $0.size.reduce(0, +) < $1.size.reduce(0, +) }

@@ -156,6 +156,9 @@ extension BackwardBuilder {
     case .pad(let a):
       return [try wanted(0) { try emit("\(name).input", .padGrad(PadGradAttrs(pad: a)), [dy]) }]
 
+    case .resize(let a):
+      return [try wanted(0) { try emit("\(name).input", .resizeGrad(ResizeGradAttrs(resize: a, inputShape: type(inputs[0]).shape)), [dy]) }]
+
     case .batchNorm(let a):
       let operands: [BatchNormOperand] = [.input, .gamma, .beta, .mean, .variance]
       let arguments = [inputs[0], inputs[1], inputs[3], inputs[4], dy]
@@ -175,7 +178,7 @@ extension BackwardBuilder {
       ]
 
     case .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad, .sliceGrad,
-      .padGrad, .batchNormGrad, .lossGrad:
+      .padGrad, .resizeGrad, .batchNormGrad, .lossGrad:
       throw KilnError.invalidArgument("\(name) (\(node.op.mnemonic)): second-order gradients are not supported")
     }
   }

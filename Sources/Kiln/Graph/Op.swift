@@ -26,6 +26,7 @@ public enum Op: Codable, Hashable, Sendable {
   case reshape(ReshapeAttrs)
   case transpose(TransposeAttrs)
   case pad(PadAttrs)
+  case resize(ResizeAttrs)
   // Normalisation, regularisation, losses
   case batchNorm(BatchNormAttrs)
   case dropout(DropoutAttrs)
@@ -40,6 +41,7 @@ public enum Op: Codable, Hashable, Sendable {
   case embeddingGrad(EmbeddingGradAttrs)
   case sliceGrad(SliceGradAttrs)
   case padGrad(PadGradAttrs)
+  case resizeGrad(ResizeGradAttrs)
   case batchNormGrad(BatchNormGradAttrs)
   case lossGrad(LossGradAttrs)
 
@@ -65,6 +67,7 @@ public enum Op: Codable, Hashable, Sendable {
     case .reshape(let a): return a
     case .transpose(let a): return a
     case .pad(let a): return a
+    case .resize(let a): return a
     case .batchNorm(let a): return a
     case .dropout(let a): return a
     case .loss(let a): return a
@@ -77,6 +80,7 @@ public enum Op: Codable, Hashable, Sendable {
     case .embeddingGrad(let a): return a
     case .sliceGrad(let a): return a
     case .padGrad(let a): return a
+    case .resizeGrad(let a): return a
     case .batchNormGrad(let a): return a
     case .lossGrad(let a): return a
     }
@@ -104,6 +108,7 @@ public enum Op: Codable, Hashable, Sendable {
     case .reshape: return "reshape"
     case .transpose: return "transpose"
     case .pad: return "pad"
+    case .resize: return "resize"
     case .batchNorm: return "batch_norm"
     case .dropout: return "dropout"
     case .loss: return "loss"
@@ -116,6 +121,7 @@ public enum Op: Codable, Hashable, Sendable {
     case .embeddingGrad: return "embedding_grad"
     case .sliceGrad: return "slice_grad"
     case .padGrad: return "pad_grad"
+    case .resizeGrad: return "resize_grad"
     case .batchNormGrad: return "batch_norm_grad"
     case .lossGrad: return "loss_grad"
     }
@@ -145,11 +151,12 @@ public enum Op: Codable, Hashable, Sendable {
     case .reshape: return "Reshape"
     case .transpose: return "Transpose"
     case .pad: return "Pad"
+    case .resize(let a): return a.mode == .nearest ? "Upsample(nearest)" : "Upsample(linear)"
     case .batchNorm: return "BatchNorm"
     case .dropout: return "Dropout"
     case .loss(let a): return a.kind.rawValue.prefix(1).uppercased() + a.kind.rawValue.dropFirst()
     case .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad,
-      .sliceGrad, .padGrad, .batchNormGrad, .lossGrad:
+      .sliceGrad, .padGrad, .resizeGrad, .batchNormGrad, .lossGrad:
       return "Gradient(\(mnemonic))"
     }
   }

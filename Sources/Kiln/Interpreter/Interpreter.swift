@@ -90,6 +90,7 @@ public struct Interpreter<Scalar: KilnScalar>: Sendable {
     case .reshape: return try x[0].reshaped(shape)
     case .transpose(let a): return LayoutKernels.transpose(x[0], a)
     case .pad(let a): return LayoutKernels.pad(x[0], a, shape: shape)
+    case .resize(let a): return LayoutKernels.resize(x[0], a, shape: shape)
     case .batchNorm(let a):
       return ElementwiseKernels.batchNorm(x[0], gamma: x[1], beta: x[2], mean: x[3], variance: x[4], epsilon: a.epsilon)
     case .dropout(let a): return ElementwiseKernels.dropout(x[0], a, step: step)
@@ -105,6 +106,7 @@ public struct Interpreter<Scalar: KilnScalar>: Sendable {
       return GradientKernels.scatterAdd(x[0], offsets: LayoutKernels.sliceOffsets(a.slice, input: shape, output: x[0].shape), shape: shape)
     case .padGrad(let a):
       return GradientKernels.scatterAdd(x[0], offsets: LayoutKernels.padOffsets(a.pad, input: shape, output: x[0].shape), shape: shape)
+    case .resizeGrad(let a): return LayoutKernels.resizeGrad(x[0], a.resize, shape: shape)
     case .batchNormGrad(let a):
       return GradientKernels.batchNormGrad(x[0], gamma: x[1], mean: x[2], variance: x[3], dy: x[4], a)
     case .lossGrad(let a): return GradientKernels.lossGrad(x[0], x[1], x[2], a)

@@ -51,4 +51,42 @@ enum LayoutKernels {
     }
     return Tensor(validShape: shape, scalars: scalars)
   }
+
+  /// Each output position of one `[*spatial]` plane as the input positions it reads and their
+  /// weights: the products of the spatial axes' taps.
+  static func resizePlan(_ a: ResizeAttrs, input: [Int]) -> [[ResizeAttrs.Tap]] {
+    let spatial = Array(input.dropFirst(2))
+    var plan = [[ResizeAttrs.Tap(index: 0, weight: 1)]]
+    for (axis, size) in spatial.enumerated() {
+      let taps = a.taps(axis: axis, inputSize: size)
+      plan = plan.flatMap { outer in
+        taps.map { inner in outer.flatMap { o in inner.map { ResizeAttrs.Tap(index: o.index * size + $0.index, weight: o.weight * $0.weight) } } }
+      }
+    }
+    return plan
+  }
+
+  static func resize<S: KilnScalar>(_ x: Tensor<S>, _ a: ResizeAttrs, shape: [Int]) -> Tensor<S> {
+    let plan = resizePlan(a, input: x.shape)
+    let (planes, inner) = (shape[0] * shape[1], x.shape[2...].reduce(1, *))
+    var out: [S] = []
+    out.reserveCapacity(planes * plan.count)
+    for plane in 0..<planes {
+      for taps in plan { out.append(taps.reduce(S(0)) { $0 + S($1.weight) * x.scalars[plane * inner + $1.index] }) }
+    }
+    return Tensor(validShape: shape, scalars: out)
+  }
+
+  /// The resize's adjoint: every `dy` element added to the input elements it was read from.
+  static func resizeGrad<S: KilnScalar>(_ dy: Tensor<S>, _ a: ResizeAttrs, shape: [Int]) -> Tensor<S> {
+    let plan = resizePlan(a, input: shape)
+    let (planes, inner) = (shape[0] * shape[1], shape[2...].reduce(1, *))
+    var dx = [S](repeating: 0, count: planes * inner)
+    for plane in 0..<planes {
+      for (position, taps) in plan.enumerated() {
+        for tap in taps { dx[plane * inner + tap.index] += S(tap.weight) * dy.scalars[plane * plan.count + position] }
+      }
+    }
+    return Tensor(validShape: shape, scalars: dx)
+  }
 }

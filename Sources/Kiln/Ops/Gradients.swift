@@ -145,6 +145,28 @@ public struct EmbeddingGradAttrs: OpAttributes {
   public var attributeText: [String] { ["vocabulary=\(vocabulary)"] }
 }
 
+/// Gradient of a resize: each output gradient spread back over the input elements it read, by
+/// their weights. Input: `dy`. Output: the resize's input type, `[N, C, *inputSpatial]`.
+public struct ResizeGradAttrs: OpAttributes {
+  public var resize: ResizeAttrs
+  public var inputShape: [Int]
+
+  public init(resize: ResizeAttrs, inputShape: [Int]) {
+    self.resize = resize
+    self.inputShape = inputShape
+  }
+
+  public func outputType(_ inputs: [TensorType]) throws -> TensorType {
+    try requireInputs(inputs, 1...1)
+    try requireForwardType(inputs[0], try resize.outputType([TensorType(inputShape)]), "dy")
+    return TensorType(inputShape)
+  }
+
+  public func flops(_ inputs: [TensorType], output: TensorType) -> Int { resize.flops([output], output: inputs[0]) }
+
+  public var attributeText: [String] { resize.attributeText + ["input=\(formatList(inputShape))"] }
+}
+
 /// Gradient of a slice: `dy` placed back at the sliced positions of a zero tensor of the input's
 /// shape. Inputs: `dy`.
 public struct SliceGradAttrs: OpAttributes {

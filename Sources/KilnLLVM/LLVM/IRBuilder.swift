@@ -358,9 +358,17 @@ final class IRBuilder {
 
   /// A private constant array of i32 (index tables), as an `i32*`.
   func table(_ values: [Int]) -> LLVMValueRef {
-    // Built from raw little-endian bytes: one LLVM constant instead of one per element, which
-    // made big tables dominate compile time.
-    let bytes = values.map { Int32(truncatingIfNeeded: $0).littleEndian }.withUnsafeBytes { Array($0.bindMemory(to: CChar.self)) }
+    constantArray(values.map { UInt32(bitPattern: Int32(truncatingIfNeeded: $0)) }, as: intPointer)
+  }
+
+  /// A private constant array of floats (interpolation weights), as a `float*`.
+  func table(_ values: [Float]) -> LLVMValueRef { constantArray(values.map(\.bitPattern), as: floatPointer) }
+
+  /// 4-byte words as a private constant global, cast to `pointer`. Built from raw little-endian
+  /// bytes: one LLVM constant instead of one per element, which made big tables dominate compile
+  /// time.
+  private func constantArray(_ words: [UInt32], as pointer: LLVMTypeRef) -> LLVMValueRef {
+    let bytes = words.map(\.littleEndian).withUnsafeBytes { Array($0.bindMemory(to: CChar.self)) }
     let array = LLVMConstStringInContext(context, bytes, UInt32(bytes.count), 1)
     let global = LLVMAddGlobal(module, LLVMArrayType(LLVMInt8TypeInContext(context), UInt32(bytes.count)), "table")!
     LLVMSetAlignment(global, 4)
@@ -368,7 +376,7 @@ final class IRBuilder {
     LLVMSetGlobalConstant(global, 1)
     LLVMSetLinkage(global, LLVMPrivateLinkage)
     LLVMSetUnnamedAddr(global, 1)
-    return LLVMBuildBitCast(builder, global, intPointer, "")!
+    return LLVMBuildBitCast(builder, global, pointer, "")!
   }
 
   /// `float*` reinterpreted as `i32*` (integer tensors share the 4-byte buffers).

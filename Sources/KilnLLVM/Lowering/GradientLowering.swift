@@ -47,6 +47,8 @@ enum GradientLowering {
       scatterAdd(k, IndexTables.slice(input: k.type.shape, output: k.inputTypes[0].shape, attrs: a.slice))
     case .padGrad(let a):
       scatterAdd(k, IndexTables.pad(input: k.type.shape, output: k.inputTypes[0].shape, attrs: a.pad))
+    case .resizeGrad(let a):
+      ResizeLowering.emit(k, a.resize, gradient: true)
     case .batchNormGrad(let a):
       batchNormGradient(k, a)
     case .lossGrad(let a):

@@ -131,6 +131,8 @@ enum Lowering {
     case .pad(let a):
       let table = k.gatherTable(IndexTables.pad(input: k.inputTypes[0].shape, output: k.type.shape, attrs: a))
       k.elementwise { i in k.gathered(x!, table, i) }
+    case .resize(let a):
+      ResizeLowering.emit(k, a, gradient: false)
     case .dropout(let a) where !MemoryPlan.isView(k.node.op):
       emitDropout(k, a)
     case .reshape, .dropout:
@@ -167,7 +169,7 @@ enum Lowering {
     case .loss(let a):
       emitLoss(k, a)
     case .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad,
-      .sliceGrad, .padGrad, .batchNormGrad, .lossGrad:
+      .sliceGrad, .padGrad, .resizeGrad, .batchNormGrad, .lossGrad:
       try GradientLowering.emit(k)
     }
   }
