@@ -16,9 +16,7 @@ extension ONNXGraphImporter {
     case "Sqrt": return .sqrt
     case "Gelu":
       let approximation = a.string("approximate", default: "none")
-      guard approximation == "none" else {
-        throw KilnError.invalidArgument("Gelu's \(approximation) approximation is not supported; export with approximate='none'")
-      }
+      guard approximation == "none" else { throw KilnError.invalidArgument("Gelu's approximate must be none or tanh, got \(approximation)") }
       return .gelu
     default:
       throw KilnError.invalidArgument("operator \(opType) is not an activation")
@@ -45,5 +43,17 @@ extension ONNXGraphImporter {
       guard lower <= upper else { throw KilnError.invalidArgument("Clip's min \(lower) is above its max \(upper)") }
       return .clamp(low: lower, high: upper)
     }
+  }
+
+  /// GELU's tanh approximation, x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))/2, from elementwise ops.
+  mutating func tanhGELU(out: String, x: ValueID) throws {
+    let square = try append(out, suffix: ".square", .binary(BinaryAttrs(.mul)), [x, x])
+    let cube = try append(out, suffix: ".cube", .binary(BinaryAttrs(.mul)), [square, x])
+    let scaledCube = try append(out, suffix: ".scaled_cube", .unary(UnaryAttrs(.affine(scale: 0.044715, shift: 0))), [cube])
+    let inner = try append(out, suffix: ".inner", .binary(BinaryAttrs(.add)), [x, scaledCube])
+    let argument = try append(out, suffix: ".argument", .unary(UnaryAttrs(.affine(scale: (2 / Double.pi).squareRoot(), shift: 0))), [inner])
+    let tanh = try append(out, suffix: ".tanh", .unary(UnaryAttrs(.tanh)), [argument])
+    let half = try append(out, suffix: ".half", .unary(UnaryAttrs(.affine(scale: 0.5, shift: 0.5))), [tanh])
+    define(out, try append(out, .binary(BinaryAttrs(.mul)), [x, half]))
   }
 }

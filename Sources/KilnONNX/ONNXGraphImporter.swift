@@ -152,6 +152,8 @@ struct ONNXGraphImporter {
       if a.has("value_int") || a.has("value_ints") || a.tensor("value").map({ !$0.holdsFloats }) == true {
         settingsOnly.insert(out)
       }
+    case "Gelu" where a.string("approximate", default: "none") == "tanh":
+      try tanhGELU(out: out, x: try input(0))
     case "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Elu", "HardSigmoid", "HardSwish", "Erf", "Sqrt", "Gelu":
       define(out, try append(out, .unary(UnaryAttrs(try activation(node.opType, a))), [try input(0)]))
     case "Clip":
@@ -159,8 +161,7 @@ struct ONNXGraphImporter {
     case "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceL2", "ReduceSumSquare":
       try reduction(node.opType, a, out: out, inputs: inputs)
     case "LayerNormalization":
-      if usesExtraOutputs { throw KilnError.invalidArgument("the mean and inverse standard deviation outputs are not supported") }
-      try layerNormalization(a, out: out, inputs: inputs)
+      try layerNormalization(a, outputs: node.output, inputs: inputs)
     case "Unsqueeze", "Squeeze":
       let x = try input(0)
       let axes = try ints(inputs, 1, attribute: "axes", a)
@@ -222,7 +223,9 @@ struct ONNXGraphImporter {
       try pad(a, out: out, inputs: inputs)
     case "Resize", "Upsample":
       try resize(node.opType, a, out: out, inputs: inputs)
-    case "Cast" where a.int("to", default: 1) == 1:
+    case "Gather" where !isConstant(inputs[0]) && isConstant(inputs[1]):
+      try gather(a, out: out, inputs: inputs)
+    case "Cast" where [1, 11].contains(a.int("to", default: 1)):
       define(out, try input(0))
     case "Gather", "Cast", "Range", "ConstantOfShape":
       throw KilnError.invalidArgument("\(node.opType) is imported only as a shape computation on constants, and \(inputs.filter { !$0.isEmpty && !isConstant($0) }.joined(separator: ", ")) is computed")

@@ -229,6 +229,26 @@ extension ONNXGraphImporter {
     define(out, x)
   }
 
+  /// Gather of a computed tensor at constant indices: one slice per index, concatenated along
+  /// the axis and reshaped to the indices' shape in its place.
+  mutating func gather(_ a: ONNXAttributes, out: String, inputs: [String]) throws {
+    let x = try value(inputs[0])
+    let original = shape(x)
+    let axis = try normalized(a.int("axis", default: 0), rank: original.count)
+    let indices = try constant(inputs[1])
+    let parts = try indices.scalars.enumerated().map { position, value -> ValueID in
+      var index = try settingInt(value)
+      guard index >= -original[axis], index < original[axis] else {
+        throw KilnError.invalidArgument("index \(index) is outside axis \(axis) of \(original)")
+      }
+      if index < 0 { index += original[axis] }
+      return try append(out, suffix: ".\(position)", .slice(SliceAttrs(axis: axis, start: index, end: index + 1)), [x])
+    }
+    let joined = parts.count == 1 ? parts[0] : try append(out, suffix: ".joined", .concat(ConcatAttrs(axis: axis)), parts)
+    let target = Array(original[..<axis]) + indices.shape + Array(original[(axis + 1)...])
+    define(out, try append(out, .reshape(ReshapeAttrs(shape: target)), [joined]))
+  }
+
   mutating func pad(_ a: ONNXAttributes, out: String, inputs: [String]) throws {
     let x = try value(inputs[0])
     let rank = shape(x).count

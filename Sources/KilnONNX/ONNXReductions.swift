@@ -33,8 +33,10 @@ extension ONNXGraphImporter {
   }
 
   /// LayerNormalization over the axes from `axis` on: (x − mean)/√(variance + ε)·scale + bias,
-  /// with the biased variance, as ONNX defines it.
-  mutating func layerNormalization(_ a: ONNXAttributes, out: String, inputs: [String]) throws {
+  /// with the biased variance, as ONNX defines it; the optional outputs are the mean and
+  /// 1/√(variance + ε).
+  mutating func layerNormalization(_ a: ONNXAttributes, outputs: [String], inputs: [String]) throws {
+    let out = outputs[0]
     let x = try value(inputs[0])
     let rank = shape(x).count
     let axis = try normalized(a.int("axis", default: -1), rank: rank)
@@ -50,5 +52,10 @@ extension ONNXGraphImporter {
     let bias = Self.optional(inputs, 2)
     let scaled = try append(out, suffix: bias == nil ? "" : ".scaled", .binary(BinaryAttrs(.mul)), [normalized, try value(inputs[1])])
     define(out, try bias.map { try append(out, .binary(BinaryAttrs(.add)), [scaled, try value($0)]) } ?? scaled)
+    if let name = Self.optional(outputs, 1) { define(name, mean) }
+    if let name = Self.optional(outputs, 2) {
+      let one = try parameter(name + ".one", Tensor(shape: [1], scalars: [1]))
+      define(name, try append(name, .binary(BinaryAttrs(.div)), [one, deviation]))
+    }
   }
 }

@@ -82,7 +82,8 @@ public struct ResizeAttrs: OpAttributes {
       let position: Double = switch coordinates {
       case .halfPixel: (Double(x) + 0.5) / scale - 0.5
       case .pytorchHalfPixel: output > 1 ? (Double(x) + 0.5) / scale - 0.5 : 0
-      case .alignCorners: output > 1 ? Double(x) * Double(inputSize - 1) / Double(output - 1) : 0
+      // With a given scale ONNX stretches to the unrounded length in·scale.
+      case .alignCorners: output > 1 ? Double(x) * Double(inputSize - 1) / (Double(inputSize) * scale - 1) : 0
       case .asymmetric: Double(x) / scale
       }
       switch mode {
