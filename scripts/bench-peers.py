@@ -3,6 +3,7 @@
 
     python3 scripts/bench-peers.py                      # every model, 1 and 2 threads
     python3 scripts/bench-peers.py --models resnet18:1,conv64_56:1 --threads 1
+    python3 scripts/bench-peers.py --models torchvision --threads 1   # every torchvision model, batch 1
 
 Each model is exported to ONNX once (the peers' definitions in ../shared/peers/models.py, and
 torchvision's for the larger ones, random weights, eval mode), then timed by
@@ -22,43 +23,21 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import torchvision_models  # noqa: E402
 
-# name:batch → (source, Kiln zoo name or None). Sources: "peers" (models.py) or "torchvision".
+# Model → (source, Kiln zoo name or None). Sources: "peers" (models.py) or "torchvision"
+# (scripts/torchvision_models.py: every classification and segmentation model Kiln's tests import).
 MODELS = {
     "lenet5": ("peers", "lenet5"),
     "conv64_56": ("peers", "conv64_56"),
     "vgg11_cifar": ("peers", "vgg11_cifar"),
     "resnet18": ("peers", "resnet18"),
-    "resnet50": ("torchvision", "resnet50"),
-    "googlenet": ("torchvision", "googlenet"),
-    "densenet121": ("torchvision", "densenet121"),
-    "mobilenet_v2": ("torchvision", "mobilenet_v2"),
-    "shufflenet_v2_x1_0": ("torchvision", None),
 }
+ZOO = {"alexnet": "alexnet", "resnet50": "resnet50", "googlenet": "googlenet", "densenet121": "densenet121", "mobilenet_v2": "mobilenet_v2"}
+for _name in list(torchvision_models.CLASSIFICATION) + list(torchvision_models.SEGMENTATION):
+    MODELS.setdefault(_name, ("torchvision", ZOO.get(_name)))
 DEFAULT = "lenet5:1,lenet5:64,conv64_56:1,vgg11_cifar:1,resnet18:1,resnet50:1,googlenet:1,densenet121:1,mobilenet_v2:1,shufflenet_v2_x1_0:1"
-
-
-def torchvision_models():
-    """torchvision's model definitions without its compiled extension (which may not load with
-    the installed torch): the package and its models package are entered without their
-    __init__ files, which import the extension."""
-    import importlib
-    import importlib.util
-    import types
-
-    if "torchvision.models" not in sys.modules:
-        root = os.path.dirname(importlib.util.find_spec("torchvision").origin)
-        for name, path in [("torchvision", root), ("torchvision.models", os.path.join(root, "models"))]:
-            module = types.ModuleType(name)
-            module.__path__ = [path]
-            sys.modules[name] = module
-    return {
-        "resnet50": lambda: importlib.import_module("torchvision.models.resnet").resnet50(),
-        "googlenet": lambda: importlib.import_module("torchvision.models.googlenet").googlenet(aux_logits=False, init_weights=True),
-        "densenet121": lambda: importlib.import_module("torchvision.models.densenet").densenet121(),
-        "mobilenet_v2": lambda: importlib.import_module("torchvision.models.mobilenetv2").mobilenet_v2(),
-        "shufflenet_v2_x1_0": lambda: importlib.import_module("torchvision.models.shufflenetv2").shufflenet_v2_x1_0(),
-    }
 
 
 def export(model, batch, directory, peers):
@@ -81,9 +60,9 @@ def export(model, batch, directory, peers):
         import torch
 
         torch.manual_seed(0)
-        network = torchvision_models()[model]().eval()
+        network = torchvision_models.build(model)
         torch.onnx.export(network, torch.randn(batch, 3, 224, 224), temporary, opset_version=17, dynamo=False,
-                          input_names=["input"], output_names=["logits"])
+                          input_names=["input"], output_names=["output"])
     os.replace(temporary, path)
     return path
 
@@ -134,7 +113,7 @@ def kiln_bench(kiln, arguments, threads):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default=DEFAULT, help="name:batch,… (default: %(default)s)")
+    parser.add_argument("--models", default=DEFAULT, help="name:batch,…, or torchvision for all of them at batch 1 (default: %(default)s)")
     parser.add_argument("--threads", default="1,2", help="thread counts (default: %(default)s)")
     parser.add_argument("--kiln", default=os.path.join(ROOT, ".build/release/kiln"))
     parser.add_argument("--peers", default=os.path.join(ROOT, "..", "shared", "peers"))
@@ -147,6 +126,8 @@ def main():
         return
 
     threads = [int(t) for t in args.threads.split(",")]
+    if args.models == "torchvision":
+        args.models = ",".join(f"{name}:1" for name in list(torchvision_models.CLASSIFICATION) + list(torchvision_models.SEGMENTATION))
     configs = [(m, int(b)) for m, b in (item.split(":") for item in args.models.split(","))]
     for model, _ in configs:
         if model not in MODELS:

@@ -15,6 +15,7 @@ import json
 import os
 import struct
 import sys
+import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torchvision_models  # noqa: E402
@@ -35,23 +36,6 @@ def write_safetensors(path, tensors):
     os.replace(path + ".partial", path)
 
 
-class OutHead:
-    """A segmentation model seen as its "out" head only."""
-
-    def __new__(cls, network):
-        import torch
-
-        class Wrapped(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.network = network
-
-            def forward(self, x):
-                return self.network(x)["out"]
-
-        return Wrapped().eval()
-
-
 def export(name, directory, size):
     import numpy
     import onnxruntime
@@ -63,10 +47,9 @@ def export(name, directory, size):
         return
     torch.manual_seed(0)
     network = torchvision_models.build(name)
-    if name in torchvision_models.SEGMENTATION:
-        network = OutHead(network)
     size = torchvision_models.INPUT_SIZES.get(name, size)
     image = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # the TorchScript exporter's notice
     with torch.no_grad():
         torch.onnx.export(network, (image,), model_path + ".partial", opset_version=17, dynamo=False,
                           input_names=["input"], output_names=["output"])

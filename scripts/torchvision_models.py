@@ -62,12 +62,26 @@ def _enter_packages():
 
 
 def build(name):
-    """torchvision model `name` with random weights, in eval mode."""
+    """torchvision model `name` with random weights, in eval mode; a segmentation model gives
+    its "out" head only."""
     _enter_packages()
     if name in SEGMENTATION:
         module = importlib.import_module("torchvision.models.segmentation." + SEGMENTATION[name])
-        network = getattr(module, name)(weights=None, weights_backbone=None, aux_loss=False)
-    else:
-        module, arguments = CLASSIFICATION[name]
-        network = getattr(importlib.import_module("torchvision.models." + module), name)(**arguments)
-    return network.eval()
+        return _out_head(getattr(module, name)(weights=None, weights_backbone=None, aux_loss=False)).eval()
+    module, arguments = CLASSIFICATION[name]
+    return getattr(importlib.import_module("torchvision.models." + module), name)(**arguments).eval()
+
+
+def _out_head(network):
+    """`network`'s "out" output alone (segmentation models return a dict)."""
+    import torch
+
+    class OutHead(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.network = network
+
+        def forward(self, x):
+            return self.network(x)["out"]
+
+    return OutHead()

@@ -13,6 +13,10 @@ extension ONNXGraphImporter {
     case "HardSigmoid": return .hardSigmoid(alpha: Double(a.float("alpha", default: 0.2)), beta: Double(a.float("beta", default: 0.5)))
     case "HardSwish": return .hardSwish
     case "Erf": return .erf
+    case "Swish":
+      let alpha = a.float("alpha", default: 1)
+      guard alpha == 1 else { throw KilnError.invalidArgument("Swish with alpha \(alpha) is not supported (alpha 1, SiLU, is)") }
+      return .silu
     case "Sqrt": return .sqrt
     case "Gelu":
       let approximation = a.string("approximate", default: "none")

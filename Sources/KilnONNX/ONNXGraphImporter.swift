@@ -114,7 +114,7 @@ struct ONNXGraphImporter {
   /// The fewest inputs each operator needs.
   static let minimumInputs: [String: Int] = [
     "Constant": 0, "Conv": 2, "ConvTranspose": 2, "Gemm": 2, "MatMul": 2, "Add": 2, "Sub": 2, "Mul": 2, "Div": 2,
-    "BatchNormalization": 5, "Reshape": 1, "Slice": 1, "Pad": 1, "Concat": 1,
+    "BatchNormalization": 5, "Reshape": 1, "Slice": 1, "Pad": 1, "Concat": 1, "LayerNormalization": 2, "Gather": 2, "Range": 3,
   ]
 
   mutating func add(_ node: Onnx_NodeProto) throws {
@@ -154,7 +154,7 @@ struct ONNXGraphImporter {
       }
     case "Gelu" where a.string("approximate", default: "none") == "tanh":
       try tanhGELU(out: out, x: try input(0))
-    case "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Elu", "HardSigmoid", "HardSwish", "Erf", "Sqrt", "Gelu":
+    case "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Elu", "HardSigmoid", "HardSwish", "Erf", "Sqrt", "Gelu", "Swish":
       define(out, try append(out, .unary(UnaryAttrs(try activation(node.opType, a))), [try input(0)]))
     case "Clip":
       define(out, try append(out, .unary(UnaryAttrs(try clip(a, inputs: inputs))), [try input(0)]))

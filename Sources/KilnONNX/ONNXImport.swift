@@ -12,7 +12,7 @@ public enum ONNXImport {
     "BatchNormalization", "Dropout", "Flatten", "Reshape", "Transpose", "Concat", "Split", "Slice", "Pad",
     "Identity", "Constant", "Clip", "HardSigmoid", "HardSwish", "Erf", "Gelu", "Sqrt", "ReduceMean", "ReduceSum", "ReduceMax",
     "ReduceMin", "ReduceL2", "ReduceSumSquare", "LayerNormalization", "Unsqueeze", "Squeeze", "Shape", "Gather", "Cast", "Range",
-    "ConstantOfShape", "Resize", "Upsample",
+    "ConstantOfShape", "Resize", "Upsample", "Swish",
   ]
 
   /// Reads the ONNX model at `path`. `inputShapes` gives the shape of inputs whose dimensions are
@@ -47,7 +47,8 @@ public enum ONNXImport {
     guard (7...22).contains(opset) else {
       throw KilnError.invalidArgument("the model uses ONNX opset \(opset); Kiln imports opsets 11 to 21 (and older ones whose operators did not change)")
     }
-    let unsupported = proto.graph.node.filter { !supportedOperators.contains($0.opType) || !($0.domain.isEmpty || $0.domain == "ai.onnx") }
+    let nodes = ONNXPatterns.fused(proto.graph)
+    let unsupported = nodes.filter { !supportedOperators.contains($0.opType) || !($0.domain.isEmpty || $0.domain == "ai.onnx") }
     if !unsupported.isEmpty {
       let listed = unsupported.map { "\($0.opType) (\($0.name.isEmpty ? $0.output.first ?? "?" : $0.name))" }
       throw KilnError.invalidArgument(
@@ -55,7 +56,7 @@ public enum ONNXImport {
     }
     var importer = ONNXGraphImporter(name: proto.graph.name.isEmpty ? name : proto.graph.name, opset: opset)
     try importer.addInputs(proto.graph, shapes: inputShapes, defaultShape: defaultShape, constants: constants)
-    for node in proto.graph.node {
+    for node in nodes {
       do {
         try importer.add(node)
       } catch let error as KilnError {

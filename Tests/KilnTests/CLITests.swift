@@ -173,10 +173,10 @@ import Testing
     let directory = try temporaryDirectory()
     let compiled = try kiln("compile", "lenet5", "--input-shape", "8,1,32,32", "-o", directory + "/b8.so")
     #expect(compiled.status == 0, "\(compiled.stderr)")
-    #expect(try String(contentsOfFile: directory + "/b8.h", encoding: .utf8).contains("#define LENET5_INPUT_INPUT_SIZE 8192"))
+    #expect(try String(contentsOfFile: directory + "/b8.h", encoding: .utf8).contains("#define B8_INPUT_INPUT_SIZE 8192"))
     let rebatched = try kiln("compile", "lenet5", "--input-shape", "8,1,32,32", "--batch", "2", "-o", directory + "/b2.so")
     #expect(rebatched.status == 0, "\(rebatched.stderr)")
-    #expect(try String(contentsOfFile: directory + "/b2.h", encoding: .utf8).contains("#define LENET5_INPUT_INPUT_SIZE 2048"))
+    #expect(try String(contentsOfFile: directory + "/b2.h", encoding: .utf8).contains("#define B2_INPUT_INPUT_SIZE 2048"))
     let bench = try kiln("bench", "lenet5", "--input-shape", "4,1,32,32", "--no-layers", "--repetitions", "2")
     #expect(bench.status == 0 && bench.stdout.contains("[4,10]"), "\(bench.stdout) \(bench.stderr)")
     let onnx = packageRoot.appendingPathComponent("Tests/KilnONNXTests/Fixtures/lenet5.onnx").path
