@@ -197,6 +197,24 @@ import Testing
     try expectOpEquivalent(.globalPool(GlobalPoolAttrs(kind: kind)), [[2, 3, 5, 7]])
   }
 
+  /// Compiled code computes eˣ inline (so loops vectorise): sigmoid far left is eˣ itself, so its
+  /// relative error there is the exponential's; and the limits hold at ±89, ±1000 and NaN.
+  @Test func inlineExponentialIsAccurateToItsLimits() throws {
+    let lefts = stride(from: -87.0, through: -5, by: 0.173).map { Float($0) }
+    let limits: [Float] = [-1000, -89, -88.5, 88.5, 89, 1000, .nan, 0, -0.0]
+    for function in [UnaryFunction.sigmoid, .tanh, .silu, .elu(alpha: 1), .gelu] {
+      let x = try Tensor(shape: [lefts.count + limits.count], scalars: lefts + limits)
+      var graph = Graph(name: "exp")
+      graph.outputs = [try graph.append("y", .unary(UnaryAttrs(function)), inputs: [try graph.append("x", .input(InputAttrs(TensorType(x.shape))))])]
+      let model = try Model(graph: graph, parameters: ParameterStore())
+      let (compiled, expected) = (try Self.compiler.get().compile(model).run(["x": x])[0], try model.run(["x": x])[0])
+      for (index, (a, e)) in zip(compiled.scalars, expected.scalars).enumerated() {
+        let close = a == e || (a.isNaN && e.isNaN) || abs(a - e) <= 2e-6 * abs(e) + 1e-30
+        #expect(close, "\(function) at \(x.scalars[index]): \(a), interpreter \(e)")
+      }
+    }
+  }
+
   @Test func elementwiseAndActivations() throws {
     for function in [
       UnaryFunction.relu, .relu6, .leakyReLU(slope: 0.2), .elu(alpha: 1.3), .sigmoid, .tanh, .affine(scale: 2, shift: -1), .silu, .erf, .gelu,

@@ -82,10 +82,10 @@ enum GradientLowering {
       let s = Lowering.unary(ir, .sigmoid, x)
       return ir.fmul(s, ir.fadd(ir.float(1), ir.fmul(x, ir.fsub(ir.float(1), s))))
     case .erf:
-      return ir.fmul(ir.float(2 / Double.pi.squareRoot()), ir.intrinsic("llvm.exp", [ir.fmul(ir.fsub(ir.float(0), x), x)]))
+      return ir.fmul(ir.float(2 / Double.pi.squareRoot()), ir.exp(ir.fmul(ir.fsub(ir.float(0), x), x)))
     case .gelu:
       let cumulative = ir.fmul(ir.float(0.5), ir.fadd(ir.float(1), Lowering.erf(ir, ir.fmul(x, ir.float(1 / 2.0.squareRoot())))))
-      let density = ir.fmul(ir.float(1 / (2 * Double.pi).squareRoot()), ir.intrinsic("llvm.exp", [ir.fmul(ir.fmul(x, x), ir.float(-0.5))]))
+      let density = ir.fmul(ir.float(1 / (2 * Double.pi).squareRoot()), ir.exp(ir.fmul(ir.fmul(x, x), ir.float(-0.5))))
       return ir.fma(x, density, cumulative)
     }
   }

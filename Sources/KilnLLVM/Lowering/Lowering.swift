@@ -193,13 +193,13 @@ enum Lowering {
     case .relu6: return ir.fmin(ir.fmax(v, c(0)), c(6))
     case .leakyReLU(let slope): return ir.select(ir.fcmp(LLVMRealOGT, v, c(0)), v, ir.fmul(v, c(slope)))
     case .elu(let alpha):
-      let negative = ir.fmul(c(alpha), ir.fsub(ir.intrinsic("llvm.exp", [v], type: type), c(1)))
+      let negative = ir.fmul(c(alpha), ir.fsub(ir.exp(v), c(1)))
       return ir.select(ir.fcmp(LLVMRealOGT, v, c(0)), v, negative)
     case .sigmoid:
-      return ir.fdiv(c(1), ir.fadd(c(1), ir.intrinsic("llvm.exp", [ir.fsub(c(0), v)], type: type)))
+      return ir.fdiv(c(1), ir.fadd(c(1), ir.exp(ir.fsub(c(0), v))))
     case .tanh:
       // 1 − 2/(e^{2x} + 1): exact to float rounding, and ±1 where e^{2x} overflows or vanishes.
-      let e = ir.intrinsic("llvm.exp", [ir.fmul(v, c(2))], type: type)
+      let e = ir.exp(ir.fmul(v, c(2)))
       return ir.fsub(c(1), ir.fdiv(c(2), ir.fadd(e, c(1))))
     case .affine(let scale, let shift): return ir.intrinsic("llvm.fmuladd", [v, c(scale), c(shift)], type: type)
     case .sqrt: return ir.intrinsic("llvm.sqrt", [v], type: type)
@@ -207,7 +207,7 @@ enum Lowering {
     case .hardSigmoid(let alpha, let beta):
       return ir.fmin(ir.fmax(ir.intrinsic("llvm.fmuladd", [v, c(alpha), c(beta)], type: type), c(0)), c(1))
     case .hardSwish: return ir.fdiv(ir.fmul(v, ir.fmin(ir.fmax(ir.fadd(v, c(3)), c(0)), c(6))), c(6))
-    case .silu: return ir.fdiv(v, ir.fadd(c(1), ir.intrinsic("llvm.exp", [ir.fsub(c(0), v)], type: type)))
+    case .silu: return ir.fdiv(v, ir.fadd(c(1), ir.exp(ir.fsub(c(0), v))))
     case .erf: return erf(ir, v)
     case .gelu: return ir.fmul(ir.fmul(v, c(0.5)), ir.fadd(c(1), erf(ir, ir.fmul(v, c(1 / 2.0.squareRoot())))))
     }
@@ -224,7 +224,7 @@ enum Lowering {
     for coefficient in [-1.453152027, 1.421413741, -0.284496736, 0.254829592] {
       polynomial = ir.intrinsic("llvm.fmuladd", [polynomial, t, c(coefficient)], type: type)
     }
-    let gaussian = ir.intrinsic("llvm.exp", [ir.fmul(ir.fsub(c(0), magnitude), magnitude)], type: type)
+    let gaussian = ir.exp(ir.fmul(ir.fsub(c(0), magnitude), magnitude))
     let positive = ir.fsub(c(1), ir.fmul(ir.fmul(polynomial, t), gaussian))
     return ir.intrinsic("llvm.copysign", [positive, v], type: type)
   }
