@@ -19,10 +19,15 @@ struct ONNXGraphImporter {
 
   // MARK: - Values
 
-  mutating func addInputs(_ proto: Onnx_GraphProto, shapes: [String: [Int]], defaultShape: [Int]?, constants fixed: [String: Tensor<Float>]) throws {
-    for initializer in proto.initializer {
+  /// Reads the graph's initializers and inputs. Each initializer's bytes are dropped from `proto`
+  /// once converted, so a model's weights are in memory about once, not twice.
+  mutating func addInputs(_ proto: inout Onnx_GraphProto, shapes: [String: [Int]], defaultShape: [Int]?, constants fixed: [String: Tensor<Float>]) throws {
+    for index in proto.initializer.indices {
+      let initializer = proto.initializer[index]
       constants[initializer.name] = try initializer.floatTensor()
       if !initializer.holdsFloats { settingsOnly.insert(initializer.name) }
+      proto.initializer[index] = Onnx_TensorProto()
+      proto.initializer[index].name = initializer.name
     }
     for (name, tensor) in fixed {
       constants[name] = tensor

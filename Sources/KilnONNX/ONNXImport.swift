@@ -22,13 +22,10 @@ public enum ONNXImport {
   public static func model(
     path: String, inputShapes: [String: [Int]] = [:], defaultShape: [Int]? = nil, constants: [String: Tensor<Float>] = [:]
   ) throws -> Model {
-    let data: Data
-    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-      throw KilnError.file(path: path, message: "cannot be read (\(error.localizedDescription))")
-    }
     do {
       let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-      return try model(data: data, name: name, inputShapes: inputShapes, defaultShape: defaultShape, constants: constants)
+      // The file is mapped, not read, and unmapped once decoded.
+      return try model(proto: decode(mappedFile(path)), name: name, inputShapes: inputShapes, defaultShape: defaultShape, constants: constants)
     } catch let error as KilnError {
       throw KilnError.file(path: path, message: "\(error)")
     }
@@ -38,24 +35,41 @@ public enum ONNXImport {
   public static func model(
     data: Data, name: String, inputShapes: [String: [Int]] = [:], defaultShape: [Int]? = nil, constants: [String: Tensor<Float>] = [:]
   ) throws -> Model {
-    let proto: Onnx_ModelProto
-    do { proto = try Onnx_ModelProto(serializedBytes: data) } catch {
+    try model(proto: decode(data), name: name, inputShapes: inputShapes, defaultShape: defaultShape, constants: constants)
+  }
+
+  private static func mappedFile(_ path: String) throws -> Data {
+    do { return try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+      throw KilnError.invalidArgument("cannot be read (\(error.localizedDescription))")
+    }
+  }
+
+  private static func decode(_ data: Data) throws -> Onnx_ModelProto {
+    do { return try Onnx_ModelProto(serializedBytes: data) } catch {
       throw KilnError.invalidArgument("not a valid ONNX model: the protobuf does not decode (\(error)); is the file truncated?")
     }
+  }
+
+  /// `proto` is consumed: its initializers' bytes are released as they become Kiln tensors.
+  private static func model(
+    proto: consuming Onnx_ModelProto, name: String, inputShapes: [String: [Int]], defaultShape: [Int]?, constants: [String: Tensor<Float>]
+  ) throws -> Model {
     guard proto.hasGraph else { throw KilnError.invalidArgument("not an ONNX model: it has no graph") }
     let opset = proto.opsetImport.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map { Int($0.version) } ?? 0
     guard (7...22).contains(opset) else {
       throw KilnError.invalidArgument("the model uses ONNX opset \(opset); Kiln imports opsets 11 to 21 (and older ones whose operators did not change)")
     }
-    let nodes = ONNXPatterns.fused(proto.graph)
+    var graph = proto.graph
+    proto = Onnx_ModelProto()
+    let nodes = ONNXPatterns.fused(graph)
     let unsupported = nodes.filter { !supportedOperators.contains($0.opType) || !($0.domain.isEmpty || $0.domain == "ai.onnx") }
     if !unsupported.isEmpty {
       let listed = unsupported.map { "\($0.opType) (\($0.name.isEmpty ? $0.output.first ?? "?" : $0.name))" }
       throw KilnError.invalidArgument(
         "\(unsupported.count) node\(unsupported.count == 1 ? " uses an operator" : "s use operators") Kiln does not import: \(listed.joined(separator: ", "))")
     }
-    var importer = ONNXGraphImporter(name: proto.graph.name.isEmpty ? name : proto.graph.name, opset: opset)
-    try importer.addInputs(proto.graph, shapes: inputShapes, defaultShape: defaultShape, constants: constants)
+    var importer = ONNXGraphImporter(name: graph.name.isEmpty ? name : graph.name, opset: opset)
+    try importer.addInputs(&graph, shapes: inputShapes, defaultShape: defaultShape, constants: constants)
     for node in nodes {
       do {
         try importer.add(node)
@@ -63,6 +77,6 @@ public enum ONNXImport {
         throw KilnError.invalidArgument("node \(node.name.isEmpty ? node.output.first ?? "?" : node.name) (\(node.opType)): \(error)")
       }
     }
-    return try importer.finish(outputs: proto.graph.output.map(\.name))
+    return try importer.finish(outputs: graph.output.map(\.name))
   }
 }

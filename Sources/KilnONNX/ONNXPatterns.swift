@@ -15,7 +15,7 @@ enum ONNXPatterns {
     }
     for output in graph.output { readers[output.name, default: 0] += 1 }
     var scalars: [String: Float] = [:]
-    for initializer in graph.initializer where initializer.holdsFloats {
+    for initializer in graph.initializer where initializer.holdsFloats && initializer.dims.allSatisfy({ $0 == 1 }) {
       if let tensor = try? initializer.floatTensor(), tensor.count == 1 { scalars[initializer.name] = tensor.scalars[0] }
     }
     for node in nodes where node.opType == "Constant" && node.attribute.first?.name == "value" {

@@ -32,16 +32,22 @@ extension Onnx_TensorProto {
       guard rawData.count == count * width else {
         throw KilnError.invalidArgument("tensor \(name) \(shape) needs \(count * width) bytes of data but has \(rawData.count)")
       }
-      let bytes = [UInt8](rawData)
-      values = (0..<count).map { i in
-        let raw = (0..<width).reduce(UInt64(0)) { $0 | UInt64(bytes[i * width + $1]) << (8 * UInt64($1)) }
-        switch type {
-        case .float: return Float(bitPattern: UInt32(truncatingIfNeeded: raw))
-        case .double: return Float(Double(bitPattern: raw))
-        case .int32: return Float(Int32(bitPattern: UInt32(truncatingIfNeeded: raw)))
-        case .int64: return Float(Int64(bitPattern: raw))
-        case .int8: return Float(Int8(bitPattern: UInt8(truncatingIfNeeded: raw)))
-        case .uint8, .bool: return Float(raw)
+      // Read in place: no copy of the bytes (a VGG's classifier weight alone is 411 MB).
+      values = rawData.withUnsafeBytes { bytes in
+        (0..<count).map { i in
+          let raw: UInt64 = switch width {
+          case 8: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))
+          case 4: UInt64(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+          default: UInt64(bytes[i])
+          }
+          switch type {
+          case .float: return Float(bitPattern: UInt32(truncatingIfNeeded: raw))
+          case .double: return Float(Double(bitPattern: raw))
+          case .int32: return Float(Int32(bitPattern: UInt32(truncatingIfNeeded: raw)))
+          case .int64: return Float(Int64(bitPattern: raw))
+          case .int8: return Float(Int8(bitPattern: UInt8(truncatingIfNeeded: raw)))
+          case .uint8, .bool: return Float(raw)
+          }
         }
       }
     } else {
