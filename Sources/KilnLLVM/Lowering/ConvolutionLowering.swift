@@ -164,7 +164,7 @@ enum ConvolutionLowering {
         self = .winograd(winograd)
       } else if DepthwiseConvolution.applies(a, s) {
         self = .depthwise
-      } else if DirectConvolution.applies(a, s) {
+      } else if DirectConvolution.applies(a, s, x: x) {
         self = .direct(DirectConvolution(a, s, x: x, weight: weight, output: output, targetLanes: lanes))
       } else {
         self = .columns

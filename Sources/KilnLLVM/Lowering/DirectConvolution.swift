@@ -34,10 +34,17 @@ struct DirectConvolution {
   /// convolutions are GEMMs: with more channels a tile's inputs outgrow the caches, and
   /// OpenBLAS, which blocks them, was faster on ResNet-50's 1024- and 2048-channel ones), and more
   /// than a few output positions (small maps go to the skinny product).
-  static func applies(_ a: ConvAttrs, _ s: ConvolutionShape) -> Bool {
-    !DepthwiseConvolution.applies(a, s) && (s.taps > 1 || (s.isPointwise(a) && s.inPerGroup <= 512))
-      && !SkinnyProduct.applies(m: s.outPerGroup, n: s.outPlane, k: s.depth)
+  static func applies(_ a: ConvAttrs, _ s: ConvolutionShape, x: [Int]) -> Bool {
+    let prepared = s.isPointwise(a) ? 0 : s.inPerGroup * s.paddedSpatial(x, a).reduce(1, *)
+    return !DepthwiseConvolution.applies(a, s) && (s.taps > 1 || (s.isPointwise(a) && s.inPerGroup <= 512))
+      && prepared <= preparedInputLimit && !SkinnyProduct.applies(m: s.outPerGroup, n: s.outPlane, k: s.depth)
   }
+
+  /// The most floats of prepared input (one group, padded) the kernel takes on: every tile of
+  /// output channels reads all of it again, so it must stay in cache. DeepLab's atrous 3×3
+  /// convolutions (2048 channels padded by 12–36 around 28×28: 22–82 MB) ran at 4–7 GFLOPS
+  /// here and at ~50 as im2col + GEMM, which blocks for the cache.
+  static let preparedInputLimit = 1 << 20
 
   /// The plan for a convolution of `x` by `weight` into `output` on a target with `targetLanes`
   /// floats per vector register (16 registers with AVX2, 32 with AVX-512).
