@@ -64,7 +64,8 @@ import Testing
   /// The direct convolution at both vector widths (8 floats as on AVX2, 16 as on AVX-512, on any
   /// machine): wide rows with whole tiles and a partial last vector, narrow maps tiled over several
   /// rows, partial channel and row blocks, strides and dilations that split rows into phases,
-  /// every padding mode, groups, 1D and 3D, pointwise read in place; with fused bias and ReLU.
+  /// every padding mode, groups, 1D and 3D, pointwise read in place, and the depthwise kernel;
+  /// with fused bias and ReLU.
   @Test(arguments: [8, 16])
   func directConvolution(lanes: Int) throws {
     let compiler = try Compiler(vectorLanes: lanes)
@@ -75,6 +76,12 @@ import Testing
       ([1, 2, 5, 9, 20], [4, 2, 3, 3, 3], 1, 1, .zero, 1, 1), ([1, 3, 17, 17], [17, 3, 2, 2], 2, 0, .zero, 1, 1),
       // Pointwise, read in place: planes of 49 and 45 floats end in a masked partial vector.
       ([1, 24, 7, 7], [40, 24, 1, 1], 1, 0, .zero, 1, 1), ([2, 6, 5, 9], [9, 2, 1, 1], 1, 0, .zero, 1, 3),
+      // Depthwise: rows of whole and masked vectors, two filters per channel, dilation, stride 2
+      // (scalar), 1D and 3D, unpadded.
+      ([1, 6, 9, 40], [6, 1, 3, 3], 1, 1, .zero, 1, 6), ([1, 4, 14, 14], [8, 1, 5, 5], 1, 2, .zero, 1, 4),
+      ([1, 3, 11, 19], [3, 1, 3, 3], 1, 2, .zero, 2, 3), ([1, 4, 15, 15], [4, 1, 3, 3], 2, 1, .zero, 1, 4),
+      ([2, 3, 30], [3, 1, 5], 1, 2, .zero, 1, 3), ([1, 2, 4, 5, 21], [2, 1, 3, 3, 3], 1, 1, .zero, 1, 2),
+      ([1, 5, 7, 12], [5, 1, 3, 3], 1, 0, .zero, 1, 5),
     ]
     for c in cases {
       let rank = c.x.count - 2
@@ -88,7 +95,7 @@ import Testing
       let y = try graph.append("y", .conv(attrs), inputs: [x, w, b])
       graph.outputs = [try graph.append("relu", .unary(UnaryAttrs(.relu)), inputs: [y])]
       let shape = ConvolutionShape(x: c.x, weight: c.weight, output: graph[y].type.shape, groups: c.groups)
-      #expect(DirectConvolution.applies(attrs, shape, x: c.x), "\(c)")
+      #expect(DirectConvolution.applies(attrs, shape, x: c.x) || DepthwiseConvolution.applies(attrs, shape), "\(c)")
       var parameters = ParameterStore()
       parameters["w"] = try randomTensor(c.weight, seed: 2)
       parameters["b"] = try randomTensor([c.weight[0]], seed: 3)

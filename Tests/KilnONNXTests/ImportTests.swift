@@ -145,3 +145,84 @@ import Testing
     #expect(imported > 0)
   }
 }
+
+/// Small graphs written node by node: shape arithmetic folded at import, and spelled-out
+/// activations read as one.
+@Suite struct ImportFoldingTests {
+  static func node(_ opType: String, _ inputs: [String], _ output: String, ints: [String: [Int64]] = [:]) -> Onnx_NodeProto {
+    var node = Onnx_NodeProto()
+    (node.opType, node.input, node.output, node.name) = (opType, inputs, [output], output)
+    node.attribute = ints.map { name, values in
+      var attribute = Onnx_AttributeProto()
+      (attribute.name, attribute.type, attribute.ints) = (name, .ints, values)
+      return attribute
+    }
+    return node
+  }
+
+  static func constant(_ name: String, _ values: [Float], shape: [Int64], integer: Bool = false) -> Onnx_TensorProto {
+    var tensor = Onnx_TensorProto()
+    (tensor.name, tensor.dims) = (name, shape)
+    if integer {
+      (tensor.dataType, tensor.int64Data) = (7, values.map { Int64($0) })
+    } else {
+      (tensor.dataType, tensor.floatData) = (1, values)
+    }
+    return tensor
+  }
+
+  static func model(_ nodes: [Onnx_NodeProto], initializers: [Onnx_TensorProto], input: [Int64], output: String) throws -> Model {
+    var proto = Onnx_ModelProto()
+    var opset = Onnx_OperatorSetIdProto()
+    opset.version = 17
+    proto.opsetImport = [opset]
+    var x = Onnx_ValueInfoProto()
+    x.name = "x"
+    x.type.tensorType.elemType = 1
+    x.type.tensorType.shape.dim = input.map { size in
+      var dim = Onnx_TensorShapeProto.Dimension()
+      dim.dimValue = size
+      return dim
+    }
+    var y = Onnx_ValueInfoProto()
+    y.name = output
+    (proto.graph.node, proto.graph.initializer, proto.graph.input, proto.graph.output) = (nodes, initializers, [x], [y])
+    return try ONNXImport.model(data: proto.serializedData(), name: "m")
+  }
+
+  /// x.reshape(x.shape[0], -1) as PyTorch exports it: Shape, Gather, Unsqueeze, Concat, Reshape.
+  @Test func shapeArithmeticFolds() throws {
+    let model = try Self.model(
+      [
+        Self.node("Shape", ["x"], "shape"), Self.node("Gather", ["shape", "zero"], "batch"),
+        Self.node("Unsqueeze", ["batch", "axes"], "batch1"), Self.node("Concat", ["batch1", "minus1"], "target", ints: ["axis": [0]]),
+        Self.node("Reshape", ["x", "target"], "y"),
+      ],
+      initializers: [
+        Self.constant("zero", [0], shape: [], integer: true), Self.constant("axes", [0], shape: [1], integer: true),
+        Self.constant("minus1", [-1], shape: [1], integer: true),
+      ], input: [2, 3, 2, 2], output: "y")
+    #expect(model.graph.nodes.map(\.op.mnemonic) == ["input", "reshape"])
+    #expect(model.graph[model.graph.outputs[0]].type.shape == [2, 12])
+  }
+
+  @Test func siluAndGELUAreOneActivation() throws {
+    let silu = try Self.model([Self.node("Sigmoid", ["x"], "s"), Self.node("Mul", ["s", "x"], "y")], initializers: [], input: [1, 4], output: "y")
+    #expect(silu.graph.nodes.map(\.op) == [silu.graph.nodes[0].op, .unary(UnaryAttrs(.silu))])
+    let gelu = try Self.model(
+      [
+        Self.node("Div", ["x", "root2"], "d"), Self.node("Erf", ["d"], "e"), Self.node("Add", ["e", "one"], "a"),
+        Self.node("Mul", ["x", "a"], "m"), Self.node("Mul", ["m", "half"], "y"),
+      ],
+      initializers: [Self.constant("root2", [Float(2).squareRoot()], shape: []), Self.constant("one", [1], shape: []), Self.constant("half", [0.5], shape: [])],
+      input: [1, 4], output: "y")
+    #expect(gelu.graph.nodes.filter { $0.op.mnemonic != "parameter" }.map(\.op) == [gelu.graph.nodes[0].op, .unary(UnaryAttrs(.gelu))])
+    let x = try Tensor<Float>(shape: [1, 4], scalars: [-2, -0.5, 0, 1.5])
+    let expected: [Float] = [-0.04550026389635842, -0.15426876936299344, 0, 1.399789198096713]
+    #expect(zip(try gelu.predict(x).scalars, expected).allSatisfy { abs($0 - $1) < 1e-6 })
+    // Where the sigmoid is read elsewhere too, the pattern is left as it is.
+    let shared = try Self.model(
+      [Self.node("Sigmoid", ["x"], "s"), Self.node("Mul", ["s", "x"], "m"), Self.node("Add", ["m", "s"], "y")], initializers: [], input: [1, 4], output: "y")
+    #expect(shared.graph.nodes.map(\.op.mnemonic) == ["input", "unary", "binary", "binary"])
+  }
+}

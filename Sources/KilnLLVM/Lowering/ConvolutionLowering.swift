@@ -152,7 +152,7 @@ enum ConvolutionLowering {
   /// How a forward convolution runs, decided in one place for its scratch and its code.
   enum Algorithm {
     case winograd(WinogradConvolution)
-    case depthwise
+    case depthwise(DepthwiseConvolution)
     case direct(DirectConvolution)
     /// W·im2col(x) per sample and group (the input itself when pointwise), or a skinny product
     /// for maps of at most 8 positions.
@@ -163,7 +163,7 @@ enum ConvolutionLowering {
       if let winograd = WinogradConvolution(a, x: x, weight: weight, output: output, lanes: lanes) {
         self = .winograd(winograd)
       } else if DepthwiseConvolution.applies(a, s) {
-        self = .depthwise
+        self = .depthwise(DepthwiseConvolution(a, s, x: x, weight: weight, output: output))
       } else if DirectConvolution.applies(a, s, x: x) {
         self = .direct(DirectConvolution(a, s, x: x, weight: weight, output: output, targetLanes: lanes))
       } else {
@@ -186,8 +186,10 @@ enum ConvolutionLowering {
       // Bias and activation are applied as the tiles are stored.
       direct.emit(k)
       return
-    case .depthwise:
-      DepthwiseConvolution.emit(k, a, s)
+    case .depthwise(let depthwise):
+      // Bias and activation are applied as outputs are stored.
+      depthwise.emit(k)
+      return
     case .columns:
       forEachSampleAndGroup(ir, batch: s.batch, groups: a.groups) { sampleGroup, group in
         let x = ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane))

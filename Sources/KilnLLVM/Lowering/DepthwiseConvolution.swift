@@ -2,96 +2,109 @@ import CLLVM
 import Kiln
 
 /// Depthwise convolution (one input channel per group, zero padding) as direct loops instead of
-/// a GEMM per channel. Output positions whose every tap reads inside the input (the interior,
-/// known at compile time) run a loop with the taps unrolled, no bounds checks and a contiguous
-/// innermost loop over output columns that vectorises; the border positions run a checked loop
-/// that skips taps outside the input. Output planes are independent and split across threads.
-enum DepthwiseConvolution {
+/// a GEMM per channel. Padded inputs are first copied into zero-bordered planes (scratch), so
+/// every output reads its taps unchecked. With stride 1 along the rows, each output row runs in
+/// vectors of the target's lanes (the last one masked), a broadcast weight and a vector FMA per
+/// tap; other strides run a scalar loop. Bias and the fused activation are applied as outputs are
+/// stored. Planes are independent and split across threads.
+struct DepthwiseConvolution {
   static func applies(_ a: ConvAttrs, _ s: ConvolutionShape) -> Bool {
     s.groups > 1 && s.inPerGroup == 1 && (a.paddingMode == .zero || ConvolutionLowering.staysInside(a))
   }
 
-  static func emit(_ k: Kernel, _ a: ConvAttrs, _ s: ConvolutionShape) {
-    let input = WindowLift.lift(k.inputTypes[0].shape[2...], fill: 1)
-    let output = WindowLift.lift(k.type.shape[2...], fill: 1)
-    let kernel = WindowLift.lift(k.inputTypes[1].shape[2...], fill: 1)
-    let stride = WindowLift.lift(a.stride, fill: 1)
-    let dilation = WindowLift.lift(a.dilation, fill: 1)
-    let padding = WindowLift.lift(a.padding.before, fill: 0)
-    // Along each axis, the outputs whose taps all read inside the input.
-    let interior = (0..<3).map { axis -> Range<Int> in
-      let low = max(0, divide(padding[axis], stride[axis], roundingUp: true))
-      let reach = input[axis] - 1 + padding[axis] - (kernel[axis] - 1) * dilation[axis]
-      let high = min(output[axis], divide(reach, stride[axis], roundingUp: false) + 1)
-      return low..<max(low, high)
+  let s: ConvolutionShape
+  let input, output, kernel, stride, dilation, padding: [Int]
+  /// The planes the taps read: the input's, or the zero-bordered copies' (covering every tap).
+  let planes: [Int]
+  let copiesInput: Bool
+
+  init(_ a: ConvAttrs, _ s: ConvolutionShape, x: [Int], weight: [Int], output outputShape: [Int]) {
+    self.s = s
+    input = WindowLift.lift(x[2...], fill: 1)
+    output = WindowLift.lift(outputShape[2...], fill: 1)
+    kernel = WindowLift.lift(weight[2...], fill: 1)
+    stride = WindowLift.lift(a.stride, fill: 1)
+    dilation = WindowLift.lift(a.dilation, fill: 1)
+    padding = WindowLift.lift(a.padding.before, fill: 0)
+    copiesInput = !ConvolutionLowering.staysInside(a)
+    var planes = input
+    if copiesInput {
+      for axis in 0..<3 {
+        let reach: Int = (output[axis] - 1) * stride[axis] + (kernel[axis] - 1) * dilation[axis] + 1
+        planes[axis] = max(reach, padding[axis] + input[axis])
+      }
     }
+    self.planes = planes
+  }
+
+  /// Scratch: the zero-bordered copies of every input plane, when the convolution pads.
+  var scratchSize: Int { copiesInput ? s.batch * s.inChannels * planes.reduce(1, *) : 0 }
+
+  func emit(_ k: Kernel) {
+    let (inPlane, paddedPlane, outPlane, multiplier) = (s.inPlane, planes.reduce(1, *), s.outPlane, s.outPerGroup)
     let taps = (0..<kernel[0]).flatMap { kd in (0..<kernel[1]).flatMap { kh in (0..<kernel[2]).map { kw in [kd, kh, kw] } } }
-    let (inPlane, outPlane, multiplier) = (s.inPlane, s.outPlane, s.outPerGroup)
+    if copiesInput {
+      let (input, planes, padding) = (self.input, self.planes, self.padding)
+      k.parallelLoop(s.batch * s.inChannels, work: paddedPlane) { k, _, plane in
+        let ir = k.ir
+        let target = ir.element(k.scratch!, ir.affine(plane, paddedPlane))
+        ir.loop(paddedPlane) { i in ir.store(ir.float(0), target, i) }
+        let source = ir.element(k.inputs[0], ir.affine(plane, inPlane))
+        ir.loop(input[0]) { d in
+          ir.loop(input[1]) { h in
+            let from = ir.mul(ir.add(ir.mul(d, ir.int(input[1])), h), ir.int(input[2]))
+            let row = ir.add(ir.mul(ir.add(d, ir.int(padding[0])), ir.int(planes[1])), ir.add(h, ir.int(padding[1])))
+            ir.copy(input[2], from: ir.element(source, from), to: ir.element(target, ir.affine(row, planes[2], padding[2])))
+          }
+        }
+      }
+    }
+    let (output, planes, stride, dilation, lanes) = (self.output, self.planes, self.stride, self.dilation, k.lanes)
+    // Padding is in the copies: tap (kd, kh, kw) of output (od, oh, ow) reads copy position
+    // (od·s + kd·d, oh·s + kh·d, ow·s + kw·d).
+    let offsets = taps.map { ($0[0] * dilation[0] * planes[1] + $0[1] * dilation[1]) * planes[2] + $0[2] * dilation[2] }
+    let copied = copiesInput
     k.parallelLoop(s.batch * s.outChannels, work: outPlane * taps.count) { k, _, plane in
       let ir = k.ir
       // Plane n·C_out + c reads input plane n·groups + c / multiplier and filter c.
-      let source = ir.element(k.inputs[0], ir.affine(LLVMBuildUDiv(ir.builder, plane, ir.int(multiplier), "")!, inPlane))
-      let filter = ir.element(k.inputs[1], ir.affine(LLVMBuildURem(ir.builder, plane, ir.int(s.outChannels), "")!, s.taps))
+      let sourcePlane = LLVMBuildUDiv(ir.builder, plane, ir.int(multiplier), "")!
+      let source = copied
+        ? ir.element(k.scratch!, ir.affine(sourcePlane, paddedPlane)) : ir.element(k.inputs[0], ir.affine(sourcePlane, inPlane))
+      let channel = LLVMBuildURem(ir.builder, plane, ir.int(s.outChannels), "")!
+      let filter = ir.element(k.inputs[1], ir.affine(channel, s.taps))
+      let bias = k.inputs.count > 2 ? ir.load(k.inputs[2], channel) : nil
       let out = ir.element(k.output, ir.affine(plane, outPlane))
       let weights = taps.indices.map { ir.load(filter, ir.int($0)) }
-      /// The input coordinate along `axis` of output `o` for tap offset `tap`.
-      func coordinate(_ axis: Int, _ o: LLVMValueRef, _ tap: Int) -> LLVMValueRef {
-        ir.affine(o, stride[axis], tap * dilation[axis] - padding[axis])
+      /// Bias and activation on a finished sum (a float or a vector), as it is stored.
+      func finished(_ sum: LLVMValueRef) -> LLVMValueRef {
+        let biased = bias.map { b in ir.fadd(sum, LLVMGetTypeKind(LLVMTypeOf(sum)) == LLVMVectorTypeKind ? ir.splat(b, lanes: lanes) : b) } ?? sum
+        return k.epilogue.map { Lowering.unary(ir, $0, biased) } ?? biased
       }
-      func outIndex(_ od: LLVMValueRef, _ oh: LLVMValueRef, _ ow: LLVMValueRef) -> LLVMValueRef {
-        ir.add(ir.mul(ir.add(ir.mul(od, ir.int(output[1])), oh), ir.int(output[2])), ow)
-      }
-      func inIndex(_ id: LLVMValueRef, _ ih: LLVMValueRef, _ iw: LLVMValueRef) -> LLVMValueRef {
-        ir.add(ir.mul(ir.add(ir.mul(id, ir.int(input[1])), ih), ir.int(input[2])), iw)
-      }
-      // Border: every output outside the interior, each tap checked.
       ir.loop(output[0]) { od in
         ir.loop(output[1]) { oh in
-          ir.loop(output[2]) { ow in
-            let positions = [od, oh, ow]
-            /// Whether every axis's value lies in its range.
-            func within(_ values: [LLVMValueRef], _ ranges: [Range<Int>]) -> LLVMValueRef {
-              let checks = zip(values, ranges).map { value, range in
-                ir.and(ir.icmp(LLVMIntSGE, value, ir.int(range.lowerBound)), ir.icmp(LLVMIntSLT, value, ir.int(range.upperBound)))
-              }
-              return checks.dropFirst().reduce(checks[0], ir.and)
+          let rowOut = ir.mul(ir.add(ir.mul(od, ir.int(output[1])), oh), ir.int(output[2]))
+          let rowIn = ir.mul(ir.add(ir.mul(ir.mul(od, ir.int(stride[0])), ir.int(planes[1])), ir.mul(oh, ir.int(stride[1]))), ir.int(planes[2]))
+          /// The sum over taps of `lanes` outputs from column `column` (stride 1), `count` of them real.
+          func vector(_ column: LLVMValueRef, count: Int?) {
+            let start = ir.add(rowIn, column)
+            let sum = zip(offsets, weights).reduce(ir.zeroVector(lanes)) { sum, tap in
+              ir.vectorFMA(ir.splat(tap.1, lanes: lanes), ir.loadVector(source, ir.add(start, ir.int(tap.0)), lanes: lanes, count: count), sum)
             }
-            ir.when(LLVMBuildNot(ir.builder, within(positions, interior), "")!) {
-              let sum = zip(taps, weights).reduce(ir.float(0)) { sum, tap in
-                let coordinates = (0..<3).map { coordinate($0, positions[$0], tap.0[$0]) }
-                let inside = within(coordinates, input.map { 0..<$0 })
-                let value = ir.load(source, ir.select(inside, inIndex(coordinates[0], coordinates[1], coordinates[2]), ir.int(0)))
-                return ir.fadd(sum, ir.select(inside, ir.fmul(tap.1, value), ir.float(0)))
-              }
-              ir.store(sum, out, outIndex(od, oh, ow))
-            }
+            ir.storeVector(finished(sum), out, ir.add(rowOut, column), count: count)
           }
-        }
-      }
-      // Interior: no checks; the innermost loop runs over contiguous output columns.
-      guard interior.allSatisfy({ !$0.isEmpty }) else { return }
-      func loop(_ axis: Int, _ body: (LLVMValueRef) -> Void) {
-        ir.loop(from: ir.int(interior[axis].lowerBound), to: ir.int(interior[axis].upperBound), knownNonEmpty: true, body)
-      }
-      loop(0) { od in
-        loop(1) { oh in
-          loop(2) { ow in
-            let sum = zip(taps, weights).reduce(ir.float(0)) { sum, tap in
-              let (kd, kh, kw) = (tap.0[0], tap.0[1], tap.0[2])
-              return ir.fma(tap.1, ir.load(source, inIndex(coordinate(0, od, kd), coordinate(1, oh, kh), coordinate(2, ow, kw))), sum)
+          if stride[2] == 1 {
+            let full = output[2] / lanes
+            if full > 0 { ir.loop(full) { block in vector(ir.mul(block, ir.int(lanes)), count: nil) } }
+            if output[2] % lanes > 0 { vector(ir.int(full * lanes), count: output[2] % lanes) }
+          } else {
+            ir.loop(output[2]) { ow in
+              let start = ir.add(rowIn, ir.mul(ow, ir.int(stride[2])))
+              let sum = zip(offsets, weights).reduce(ir.float(0)) { sum, tap in ir.fma(tap.1, ir.load(source, ir.add(start, ir.int(tap.0))), sum) }
+              ir.store(finished(sum), out, ir.add(rowOut, ow))
             }
-            ir.store(sum, out, outIndex(od, oh, ow))
           }
         }
       }
     }
-  }
-
-  /// a / b for b > 0, rounded down or up (also for negative a).
-  static func divide(_ a: Int, _ b: Int, roundingUp: Bool) -> Int {
-    let quotient = a / b
-    let exact = quotient * b == a
-    if roundingUp { return exact || a < 0 ? quotient : quotient + 1 }
-    return exact || a >= 0 ? quotient : quotient - 1
   }
 }

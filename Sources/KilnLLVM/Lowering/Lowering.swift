@@ -13,7 +13,7 @@ enum Lowering {
     case .conv(let a):
       switch ConvolutionLowering.Algorithm(a, x: types[0], weight: types[1], output: node.type.shape, lanes: lanes) {
       case .winograd(let winograd): return winograd.scratchSize
-      case .depthwise: return 0
+      case .depthwise(let depthwise): return depthwise.scratchSize
       case .direct(let direct): return direct.scratchSize
       case .columns:
         let shape = ConvolutionShape(x: types[0], weight: types[1], output: node.type.shape, groups: a.groups)
