@@ -7,11 +7,15 @@ struct Import: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Convert an ONNX model into a Kiln model file and its weights.",
     discussion: """
-      Maps ONNX opsets 11–21: Conv, ConvTranspose, MaxPool, AveragePool, GlobalAveragePool,
-      GlobalMaxPool, Gemm, MatMul, Add, Sub, Mul, Div, Relu, LeakyRelu, Elu, Sigmoid, Tanh,
-      Softmax, LogSoftmax, BatchNormalization, Dropout, Flatten, Reshape, Transpose, Concat, Split,
-      Slice, Pad, Identity, Constant; initializers become parameters. Every other operator is
-      listed in one error. The other commands read .onnx files directly, too.
+      Maps 53 operators of ONNX opsets 11–21: convolutions, pooling, Gemm/MatMul,
+      arithmetic, activations (Relu, LeakyRelu, Elu, Sigmoid, Tanh, Clip,
+      HardSigmoid, HardSwish, Erf, Gelu, Swish, Softmax, LogSoftmax),
+      BatchNormalization, LayerNormalization, the Reduce family, Resize/Upsample,
+      layout (Flatten, Reshape, Transpose, Concat, Split, Slice, Pad, Gather,
+      Unsqueeze, Squeeze) and shape computations (Shape, Cast, Range,
+      ConstantOfShape), which fold into constants; initializers become parameters.
+      Every other operator is listed in one error. The other commands read .onnx
+      files directly, too.
 
       Examples:
         kiln import lenet.onnx -o lenet.kiln.json --weights lenet.safetensors
