@@ -2,8 +2,9 @@ import Kiln
 
 /// Activations that exporters spell out in several nodes, rewritten into one node before import,
 /// so that Kiln sees one activation and fuses it into the convolution that produces its input:
-/// PyTorch's SiLU, x·sigmoid(x), becomes `Swish` (ONNX's name, α = 1), and its exact GELU,
-/// x·(erf(x/√2) + 1)·½, becomes `Gelu`. Only intermediate values nothing else reads are folded.
+/// PyTorch's SiLU, x·sigmoid(x), becomes `Swish` (ONNX's name, α = 1), its exact GELU,
+/// x·(erf(x/√2) + 1)·½, becomes `Gelu`, and a MatMul by a constant matrix plus a constant bias
+/// becomes one `Gemm`. Only intermediate values nothing else reads are folded.
 enum ONNXPatterns {
   static func fused(_ graph: Onnx_GraphProto) -> [Onnx_NodeProto] {
     var nodes = graph.node
@@ -59,6 +60,21 @@ enum ONNXPatterns {
           if nodes[index].opType == "Gelu" { break }
         }
         if nodes[index].opType == "Gelu" { break }
+      }
+    }
+    // x·W + b with constant W [in, out] and b [out] (a linear layer on any rank, as ConvNeXt's
+    // MLPs export): one Gemm, which becomes a dense layer with a bias that activations fuse into.
+    let dims = Dictionary(graph.initializer.map { ($0.name, $0.dims) }, uniquingKeysWith: { first, _ in first })
+    for index in nodes.indices where nodes[index].opType == "Add" && nodes[index].domain.isEmpty && !removed.contains(index) {
+      for (product, bias) in operands(index) {
+        guard let matmul = privateNode(product, "MatMul"), nodes[matmul].input.count == 2, let weight = dims[nodes[matmul].input[1]],
+          weight.count == 2, dims[bias] == [weight[1]]
+        else { continue }
+        removed.insert(matmul)
+        var gemm = replacement(of: nodes[index], opType: "Gemm", input: nodes[matmul].input[0])
+        gemm.input += [nodes[matmul].input[1], bias]
+        nodes[index] = gemm
+        break
       }
     }
     return nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)

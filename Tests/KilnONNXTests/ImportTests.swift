@@ -220,6 +220,18 @@ import Testing
     let x = try Tensor<Float>(shape: [1, 4], scalars: [-2, -0.5, 0, 1.5])
     let expected: [Float] = [-0.04550026389635842, -0.15426876936299344, 0, 1.399789198096713]
     #expect(zip(try gelu.predict(x).scalars, expected).allSatisfy { abs($0 - $1) < 1e-6 })
+    // A linear layer on a rank-3 input, MatMul then Add: one dense layer with its bias.
+    let weight = (0..<20).map { Float($0) / 10 }
+    let linear = try Self.model(
+      [Self.node("MatMul", ["x", "w"], "m"), Self.node("Add", ["b", "m"], "y")],
+      initializers: [Self.constant("w", weight, shape: [4, 5]), Self.constant("b", [1, 2, 3, 4, 5], shape: [5])], input: [2, 1, 4], output: "y")
+    let dense = try #require(linear.graph.nodes.last)
+    #expect(dense.op == .dense(DenseAttrs()) && dense.inputs.count == 3 && dense.type.shape == [2, 1, 5])
+    let row = try linear.predict(Tensor<Float>(shape: [2, 1, 4], scalars: [1, 0, 0, 1, 0, 0, 0, 0])).scalars
+    // Row 0 is x = e₀ + e₃: W's rows 0 and 3 plus the bias; row 1 is the bias alone.
+    let first: [Float] = (0..<5).map { (i: Int) -> Float in weight[i] + weight[15 + i] + Float(i + 1) }
+    let linearExpected: [Float] = first + [1, 2, 3, 4, 5]
+    #expect(zip(row, linearExpected).allSatisfy { abs($0 - $1) < 1e-5 }, "\(row)")
     // Where the sigmoid is read elsewhere too, the pattern is left as it is.
     let shared = try Self.model(
       [Self.node("Sigmoid", ["x"], "s"), Self.node("Mul", ["s", "x"], "m"), Self.node("Add", ["m", "s"], "y")], initializers: [], input: [1, 4], output: "y")
