@@ -46,13 +46,7 @@ extension ONNXGraphImporter {
       let shape = Array(x.shape[..<axis]) + indices.shape + Array(x.shape[(axis + 1)...])
       define(constant: out, try Tensor(shape: shape, scalars: scalars), integer: integer)
     case "Unsqueeze":
-      guard let axes = try ints(inputs, 1, attribute: "axes", a) else { throw KilnError.invalidArgument("axes are required") }
-      let rank = x.rank + axes.count
-      let inserted = Set(try axes.map { try normalized($0, rank: rank) })
-      guard inserted.count == axes.count else { throw KilnError.invalidArgument("axes \(axes) repeat an axis") }
-      var dims = x.shape.makeIterator()
-      let shape = (0..<rank).map { inserted.contains($0) ? 1 : dims.next()! }
-      define(constant: out, try x.reshaped(shape), integer: integer)
+      define(constant: out, try x.reshaped(try unsqueezed(x.shape, axes: ints(inputs, 1, attribute: "axes", a))), integer: integer)
     case "Squeeze":
       define(constant: out, try x.reshaped(try squeezed(x.shape, axes: ints(inputs, 1, attribute: "axes", a))), integer: integer)
     case "Concat":
@@ -112,6 +106,16 @@ extension ONNXGraphImporter {
 
   /// `index` of Shape's start or end, negative ones counted from the end, clamped to the rank.
   private func bound(_ index: Int, _ rank: Int) throws -> Int { min(max(index < 0 ? index + rank : index, 0), rank) }
+
+  /// `shape` with size-1 axes inserted at `axes` (positions in the result).
+  func unsqueezed(_ shape: [Int], axes: [Int]?) throws -> [Int] {
+    guard let axes else { throw KilnError.invalidArgument("axes are required") }
+    let rank = shape.count + axes.count
+    let inserted = Set(try axes.map { try normalized($0, rank: rank) })
+    guard inserted.count == axes.count else { throw KilnError.invalidArgument("axes \(axes) repeat an axis") }
+    var dims = shape.makeIterator()
+    return (0..<rank).map { inserted.contains($0) ? 1 : dims.next()! }
+  }
 
   /// `shape` without `axes` (each of size 1), or without every axis of size 1.
   func squeezed(_ shape: [Int], axes: [Int]?) throws -> [Int] {

@@ -170,16 +170,7 @@ struct ONNXGraphImporter {
     case "Unsqueeze", "Squeeze":
       let x = try input(0)
       let axes = try ints(inputs, 1, attribute: "axes", a)
-      let original = shape(x)
-      var target: [Int]
-      if node.opType == "Squeeze" {
-        target = try squeezed(original, axes: axes)
-      } else {
-        guard let axes else { throw KilnError.invalidArgument("axes are required") }
-        let inserted = Set(try axes.map { try normalized($0, rank: original.count + axes.count) })
-        var dims = original.makeIterator()
-        target = (0..<(original.count + axes.count)).map { inserted.contains($0) ? 1 : dims.next() ?? 1 }
-      }
+      let target = node.opType == "Squeeze" ? try squeezed(shape(x), axes: axes) : try unsqueezed(shape(x), axes: axes)
       define(out, try append(out, .reshape(ReshapeAttrs(shape: target)), [x]))
     case "Add", "Sub", "Mul", "Div":
       let op: BinaryOperator = ["Add": .add, "Sub": .sub, "Mul": .mul, "Div": .div][node.opType]!
