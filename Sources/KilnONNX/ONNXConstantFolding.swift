@@ -32,11 +32,7 @@ extension ONNXGraphImporter {
       let axis = try normalized(a.int("axis", default: 0), rank: x.rank)
       let indices = try constant(inputs[1])
       let size = x.shape[axis]
-      let picked = try indices.scalars.map { value -> Int in
-        let index = try settingInt(value)
-        guard index >= -size, index < size else { throw KilnError.invalidArgument("index \(index) is outside axis \(axis) of \(x.shape)") }
-        return index < 0 ? index + size : index
-      }
+      let picked = try gatherIndices(indices, axis: axis, of: x.shape)
       let outer = x.shape[..<axis].reduce(1, *)
       let inner = x.shape[(axis + 1)...].reduce(1, *)
       var scalars: [Float] = []
@@ -102,6 +98,15 @@ extension ONNXGraphImporter {
       return false
     }
     return true
+  }
+
+  /// Gather's constant `indices` along `axis` of `shape`, negative ones counted from the end.
+  func gatherIndices(_ indices: Tensor<Float>, axis: Int, of shape: [Int]) throws -> [Int] {
+    try indices.scalars.map { value in
+      let index = try settingInt(value)
+      guard index >= -shape[axis], index < shape[axis] else { throw KilnError.invalidArgument("index \(index) is outside axis \(axis) of \(shape)") }
+      return index < 0 ? index + shape[axis] : index
+    }
   }
 
   /// `index` of Shape's start or end, negative ones counted from the end, clamped to the rank.

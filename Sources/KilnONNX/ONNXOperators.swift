@@ -236,13 +236,8 @@ extension ONNXGraphImporter {
     let original = shape(x)
     let axis = try normalized(a.int("axis", default: 0), rank: original.count)
     let indices = try constant(inputs[1])
-    let parts = try indices.scalars.enumerated().map { position, value -> ValueID in
-      var index = try settingInt(value)
-      guard index >= -original[axis], index < original[axis] else {
-        throw KilnError.invalidArgument("index \(index) is outside axis \(axis) of \(original)")
-      }
-      if index < 0 { index += original[axis] }
-      return try append(out, suffix: ".\(position)", .slice(SliceAttrs(axis: axis, start: index, end: index + 1)), [x])
+    let parts = try gatherIndices(indices, axis: axis, of: original).enumerated().map { position, index in
+      try append(out, suffix: ".\(position)", .slice(SliceAttrs(axis: axis, start: index, end: index + 1)), [x])
     }
     let joined = parts.count == 1 ? parts[0] : try append(out, suffix: ".joined", .concat(ConcatAttrs(axis: axis)), parts)
     let target = Array(original[..<axis]) + indices.shape + Array(original[(axis + 1)...])
