@@ -6,7 +6,7 @@ public final class CompiledTraining: TrainingEngine {
   private let compiled: CompiledModel
 
   public init(_ training: TrainingGraph, parameters: ParameterStore, compiler: Compiler, threads: Int = 1) throws {
-    compiled = try compiler.compile(Model(graph: training.graph, parameters: parameters), threads: threads)
+    compiled = try compiler.compile(training.graph, parameters: parameters, threads: threads)
   }
 
   /// Seconds spent compiling the training step.

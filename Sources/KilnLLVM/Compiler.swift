@@ -39,7 +39,20 @@ public final class Compiler: @unchecked Sendable {
   /// readable and settable on the result by its name.
   public func compile(_ model: Model, threads: Int = 1, foldBatchNorm: Bool = true) throws -> CompiledModel {
     let model = foldBatchNorm ? try model.foldingBatchNorm() : model
-    return try CompiledModel(compiler: self, graph: model.graph, parameters: model.parameters, threads: threads)
+    return try compile(model.graph, parameters: model.parameters, threads: threads)
+  }
+
+  /// JIT-compiles any graph — a model's, a differentiated one (`Graph.vjp`), a training graph —
+  /// with its parameters' values taken from `parameters` by name; tensors the graph does not use
+  /// are ignored, so a model's whole store serves its derived graphs.
+  ///
+  /// ```swift
+  /// let vjp = try model.graph.vjp(withRespectTo: ["input"])
+  /// let dx = try Compiler().compile(vjp.graph, parameters: model.parameters)
+  ///   .run(["input": x, "cotangent": dy]).gradients["input"]
+  /// ```
+  public func compile(_ graph: Graph, parameters: ParameterStore, threads: Int = 1) throws -> CompiledModel {
+    try CompiledModel(compiler: self, graph: graph, parameters: parameters, threads: threads)
   }
 
   /// The optimised module as assembly (tests check it for vector instructions).
@@ -190,8 +203,8 @@ public final class CompiledModel: @unchecked Sendable {
   }
 
   /// Runs the compiled graph on `inputs` (by input name; integer inputs hold whole numbers) and
-  /// returns the outputs.
-  public func run(_ inputs: [String: Tensor<Float>], step: UInt64 = 0) throws -> [Tensor<Float>] {
+  /// returns the outputs (and gradients, for a differentiated graph) by name.
+  public func run(_ inputs: [String: Tensor<Float>], step: UInt64 = 0) throws -> Results<Float> {
     lock.lock()
     defer { lock.unlock() }
     for (slot, value) in graph.inputs.enumerated() {
@@ -216,9 +229,9 @@ public final class CompiledModel: @unchecked Sendable {
       throw KilnError.runtime(node: graph.name, message: "compiled code failed with status \(status) (an index or label out of range)")
     }
     let firstOutput = graph.inputs.count + graph.parameters.count
-    return try graph.outputs.enumerated().map { position, value in
+    return Results(graph: graph, outputs: try graph.outputs.enumerated().map { position, value in
       try Tensor(shape: graph[value].type.shape, scalars: Array(slots[firstOutput + position].prefix(graph[value].type.elementCount)))
-    }
+    })
   }
 
   /// The current value of parameter `name` (training graphs update them in place).

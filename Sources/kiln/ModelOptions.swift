@@ -46,7 +46,7 @@ struct ModelOptions: ParsableArguments {
   func model(weights: String?) throws -> Model {
     if isONNX, weights == nil { return try importedONNX() }
     let graph = try graph()
-    return try weights.map { try graph.withWeights(from: $0) } ?? Model(graph: graph, seed: seed)
+    return try weights.map { try Model(graph: graph, weightsFrom: $0) } ?? Model(graph: graph, seed: seed)
   }
 
   /// The model (see `model(weights:)`) at `batch` samples, or at its own batch (from its file or

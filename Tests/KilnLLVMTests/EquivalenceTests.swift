@@ -304,7 +304,7 @@ import Testing
     #expect(serial[0].scalars.map(\.bitPattern) == parallel[0].scalars.map(\.bitPattern))
     // A training step: every updated parameter identical after three steps.
     let training = try TrainingGraph(model: lenet.graph, optimizer: Optimizer(.adam))
-    let store = Model.initialParameters(for: training.graph, seed: 0).entries.reduce(into: ParameterStore()) { store, entry in
+    let store = try Model.initialParameters(for: training.graph, seed: 0).entries.reduce(into: ParameterStore()) { store, entry in
       store[entry.name] = lenet.parameters[entry.name] ?? entry.tensor
     }
     let steps = try [1, 2].map { threads in

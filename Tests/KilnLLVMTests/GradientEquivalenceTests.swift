@@ -140,12 +140,8 @@ import Testing
     let (kind, build) = Self.trainingNets[index]
     let model = try build()
     let training = try TrainingGraph(model: model.graph, optimizer: Optimizer(kind))
-    var store = ParameterStore()
-    for value in training.graph.parameters {
-      let name = training.graph[value].name
-      store[name] = model.parameters[name] ?? Model.initialParameters(for: training.graph, seed: 0)[name]
-    }
-    let compiled = try Compiler().compile(Model(graph: training.graph, parameters: store))
+    let store = try Model.initialParameters(for: training.graph, seed: 0, given: model.parameters)
+    let compiled = try Compiler().compile(training.graph, parameters: store)
     let interpreter = try Interpreter<Float>(training.graph)
     var feeds = store.entries.reduce(into: [String: Tensor<Float>]()) { $0[$1.name] = $1.tensor }
     let batch = ["input": try base.randomTensor([4, 1, 12, 12], seed: 8), "labels": try Tensor(shape: [4], scalars: [0, 4, 2, 1]),

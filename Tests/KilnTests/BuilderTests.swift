@@ -92,23 +92,24 @@ import Testing
   ]
 
   @Test(arguments: standardDeviations)
-  func initializerStatistics(initializer: Initializer, std: Double) {
+  func initializerStatistics(initializer: Initializer, std: Double) throws {
     // Weight [64, 32, 3, 3]: fan-in 32·9 = 288, fan-out 64·9 = 576.
     var generator = SplitMix64(seed: 1)
-    let values = initializer.values(shape: [64, 32, 3, 3], generator: &generator).map(Double.init)
+    let values = try #require(initializer.values(shape: [64, 32, 3, 3], generator: &generator)).map(Double.init)
     let mean = values.reduce(0, +) / Double(values.count)
     let measured = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)).squareRoot()
     #expect(abs(mean) < 0.05 * std)
     #expect(abs(measured - std) < 0.03 * std, "std \(measured), expected \(std)")
   }
 
-  @Test func constantInitializers() {
+  @Test func constantInitializers() throws {
     var generator = SplitMix64(seed: 1)
     #expect(Initializer.zeros.values(shape: [3], generator: &generator) == [0, 0, 0])
     #expect(Initializer.ones.values(shape: [2], generator: &generator) == [1, 1])
     #expect(Initializer.constant(0.25).values(shape: [2], generator: &generator) == [0.25, 0.25])
-    let uniform = Initializer.uniform(bound: 0.1).values(shape: [1000], generator: &generator)
+    let uniform = try #require(Initializer.uniform(bound: 0.1).values(shape: [1000], generator: &generator))
     #expect(uniform.allSatisfy { abs($0) <= 0.1 })
+    #expect(Initializer.given.values(shape: [2], generator: &generator) == nil)
   }
 
   @Test func initialWeightsAreReproducibleAndPerName() throws {

@@ -27,7 +27,7 @@ import Testing
       #expect(FileManager.default.fileExists(atPath: "\(directory)/\(file)"), "\(file) missing")
     }
     // The saved weights load into the batch-1 model.
-    _ = try Zoo.lenet5(input: [1, 1, 32, 32]).withWeights(from: "\(directory)/lenet5.safetensors")
+    _ = try Model(graph: Zoo.lenet5(input: [1, 1, 32, 32]), weightsFrom: "\(directory)/lenet5.safetensors")
   }
 
   @Test func saliency() throws {

@@ -48,7 +48,7 @@ import Testing
     #expect(zip(expected.scalars, actual.scalars).allSatisfy { abs($0 - $1) <= 1e-4 * scale })
     // Training graphs are left alone.
     let training = try TrainingGraph(model: single.graph, loss: .meanSquaredError, optimizer: Optimizer(.sgd))
-    let store = Model.initialParameters(for: training.graph, seed: 0)
+    let store = try Model.initialParameters(for: training.graph, seed: 0)
     #expect(try Model(graph: training.graph, parameters: store).foldingBatchNorm().graph == training.graph)
   }
 

@@ -12,7 +12,7 @@ import Testing
     }
     let training = try TrainingGraph(model: model, loss: .meanSquaredError, optimizer: optimizer)
     let interpreter = try Interpreter<Double>(training.graph)
-    var feeds = Model.initialParameters(for: training.graph, seed: 0).entries.reduce(into: [String: Tensor<Double>]()) {
+    var feeds = try Model.initialParameters(for: training.graph, seed: 0).entries.reduce(into: [String: Tensor<Double>]()) {
       $0[$1.name] = Tensor($1.tensor)
     }
     feeds["theta"] = T([2], [1, -2])

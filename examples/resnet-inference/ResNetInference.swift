@@ -35,7 +35,7 @@ import KilnLLVM
     }
     let side = expected?.input.shape[2] ?? size
     let graph = try Zoo.resnet(.resnet18, input: [1, 3, side, side])
-    let model = try weights.map { try graph.withWeights(from: $0) } ?? Model(graph: graph, seed: 0)
+    let model = try weights.map { try Model(graph: graph, weightsFrom: $0) } ?? Model(graph: graph, seed: 0)
     let weightCount = graph.trainableParameters().map { graph[$0].type.elementCount }.reduce(0, +)
     print("ResNet-18: \(weightCount) weights and \(model.parameters.scalarCount - weightCount) batch-norm statistics from \(weights ?? "seeded initialisation")")
 

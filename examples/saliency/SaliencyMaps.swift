@@ -26,7 +26,7 @@ import KilnLLVM
 
   func run() throws {
     let single = try Zoo.lenet5(input: [1, 1, 32, 32])
-    let model = try weights.map { try single.withWeights(from: $0) } ?? train()
+    let model = try weights.map { try Model(graph: single, weightsFrom: $0) } ?? train()
     let test = try FashionMNIST.load(.test, limit: images, padding: 2)
     var rows: [[RGBImage]] = []
     for index in 0..<test.count {

@@ -60,7 +60,7 @@ import KilnLLVM
       let contentTerm = try maps.meanSquaredError(targets: b.input("content_maps", shape: maps.shape))
       return [try (styleTerms[0] + styleTerms[1]).scaled(by: styleWeight) + contentTerm]
     }
-    let parameters = Model.initialParameters(for: lossGraph, seed: 5)
+    let parameters = try Model.initialParameters(for: lossGraph, seed: 5)
     let compiler = try Compiler()
     // Targets through the same feature network (same parameter names, same values).
     let featureGraph = try Graph(name: "features") { b in

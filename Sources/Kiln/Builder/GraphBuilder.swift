@@ -4,6 +4,9 @@ public final class GraphBuilder {
   public private(set) var graph: Graph
   /// Mixed into the seeds of dropout layers, so that two models built with different seeds differ.
   public let seed: UInt64
+  /// The values given to parameters while building (`Conv2D(weight: w)`, `parameter(_:value:)`),
+  /// by full name; `Model` uses them instead of initializers.
+  public private(set) var givenValues = ParameterStore()
   private var scopes: [String] = []
   private var counters: [String: Int] = [:]
 
@@ -72,11 +75,38 @@ public final class GraphBuilder {
     try add(qualified(freshName(prefix)), op, inputs)
   }
 
-  /// Adds a parameter `name` (qualified by the current scope): `conv1.weight`.
-  func parameter(
+  /// Adds a parameter `name` (qualified by the current scope: `block1.scale`) whose first values
+  /// `initializer` draws.
+  public func parameter(
     _ name: String, shape: [Int], initializer: Initializer, role: ParameterRole = .weight
   ) throws -> Symbol {
-    try add(qualified(name), .parameter(ParameterAttrs(TensorType(shape), initializer: initializer, role: role)), [])
+    try parameter(name, shape: shape, initializer: initializer, given: nil, role: role)
+  }
+
+  /// Adds a parameter `name` (qualified by the current scope) holding `value`; the `Model` built
+  /// by the same call holds it.
+  public func parameter(_ name: String, value: Tensor<Float>, role: ParameterRole = .weight) throws -> Symbol {
+    try parameter(name, shape: value.shape, initializer: .given, given: value, role: role)
+  }
+
+  /// Adds a parameter `name` (qualified by the current scope: `conv1.weight`) of `shape`, holding
+  /// `given` when it is set (whose shape must then be `shape`), else drawn from `initializer`.
+  func parameter(
+    _ name: String, shape: [Int], initializer: Initializer, given: Tensor<Float>?, role: ParameterRole = .weight
+  ) throws -> Symbol {
+    let full = qualified(name)
+    guard let given else {
+      return try add(full, .parameter(ParameterAttrs(TensorType(shape), initializer: initializer, role: role)), [])
+    }
+    guard given.shape == shape else {
+      throw KilnError.shape(
+        node: full, op: "Parameter",
+        message: "was given a tensor of shape \(TensorType(given.shape)), but the layer needs \(TensorType(shape)) for its input "
+          + "(PyTorch's layout); check the tensor and the channels of the input")
+    }
+    let value = try add(full, .parameter(ParameterAttrs(TensorType(shape), initializer: .given, role: role)), [])
+    givenValues[full] = given
+    return value
   }
 
   func type(of value: ValueID) -> TensorType { graph[value].type }

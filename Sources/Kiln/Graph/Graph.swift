@@ -35,12 +35,17 @@ public struct StateUpdate: Codable, Hashable, Sendable {
 public struct Graph: Codable, Equatable, Sendable {
   public var name: String
   public private(set) var nodes: [Node] = []
-  /// The values a run returns, in order (the logits; the loss of a training graph).
-  public var outputs: [ValueID] = []
+  /// The values a run returns, in order (the logits; the loss of a training graph). Setting them
+  /// clears `gradientOutputs`, whose positions would no longer hold.
+  public var outputs: [ValueID] = [] { didSet { gradientOutputs = [:] } }
   /// The parameters a run of a training graph replaces: weights (by the optimizer), running
   /// statistics and optimizer state. Empty for a model's inference graph.
   public private(set) var stateUpdates: [StateUpdate] = []
+  /// For a graph made by differentiation: where in `outputs` the gradient with respect to each
+  /// target is, by the target's name. Backends report these outputs as `Results.gradients`.
+  public internal(set) var gradientOutputs: [String: Int] = [:]
 
+  /// An empty graph called `name`; add nodes with `append(_:_:inputs:)`.
   public init(name: String) { self.name = name }
 
   /// Adds a node after shape-checking it; returns its value.
@@ -102,6 +107,9 @@ public struct Graph: Codable, Equatable, Sendable {
     for output in outputs where !nodes.indices.contains(output.id) {
       throw KilnError.invalidGraph("output \(output) is not a node of \(name)")
     }
+    for (target, position) in gradientOutputs where !outputs.indices.contains(position) {
+      throw KilnError.invalidGraph("the gradient of \(target) is output \(position), but \(name) has \(outputs.count) outputs")
+    }
     for update in stateUpdates { try verifyStateUpdate(update) }
     if Set(stateUpdates.map(\.state)).count != stateUpdates.count {
       throw KilnError.invalidGraph("a parameter is updated twice")
@@ -144,7 +152,7 @@ public struct Graph: Codable, Equatable, Sendable {
 
   private var nameIndex: [String: Int] = [:]
 
-  private enum CodingKeys: String, CodingKey { case name, nodes, outputs, stateUpdates }
+  private enum CodingKeys: String, CodingKey { case name, nodes, outputs, stateUpdates, gradientOutputs }
 
   public init(from decoder: Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -152,11 +160,13 @@ public struct Graph: Codable, Equatable, Sendable {
     nodes = try container.decode([Node].self, forKey: .nodes)
     outputs = try container.decode([ValueID].self, forKey: .outputs)
     stateUpdates = try container.decode([StateUpdate].self, forKey: .stateUpdates)
+    gradientOutputs = try container.decodeIfPresent([String: Int].self, forKey: .gradientOutputs) ?? [:]
     for (index, node) in nodes.enumerated() { nameIndex[node.name] = index }
     try verify()
   }
 
   public static func == (a: Graph, b: Graph) -> Bool {
     a.name == b.name && a.nodes == b.nodes && a.outputs == b.outputs && a.stateUpdates == b.stateUpdates
+      && a.gradientOutputs == b.gradientOutputs
   }
 }

@@ -12,14 +12,23 @@ public enum Initializer: Codable, Hashable, Sendable {
   case glorotNormal
   /// Uniform in ±√(6 / (fan-in + fan-out)).
   case glorotUniform
+  /// All zeros.
   case zeros
+  /// All ones.
   case ones
+  /// Every element `value`.
   case constant(Double)
+  /// Normal with mean 0 and standard deviation `std`.
   case normal(std: Double)
+  /// Uniform in ±`bound`.
   case uniform(bound: Double)
+  /// Values handed to the layer when the graph was built (`Conv2D(weight: w)`): the `Model` built
+  /// by the same call holds them; a model made later from the graph alone must be given weights.
+  case given
 
-  /// Values for a tensor of `shape` drawn from `generator`.
-  public func values(shape: [Int], generator: inout SplitMix64) -> [Float] {
+  /// Values for a tensor of `shape` drawn from `generator`; nil for `given`, whose values are not
+  /// part of the graph.
+  public func values(shape: [Int], generator: inout SplitMix64) -> [Float]? {
     let count = shape.reduce(1, *)
     let receptive = shape.count > 2 ? shape[2...].reduce(1, *) : 1
     let fanIn = Double(shape.count > 1 ? shape[1] * receptive : max(count, 1))
@@ -38,6 +47,7 @@ public enum Initializer: Codable, Hashable, Sendable {
     case .constant(let value): return Array(repeating: Float(value), count: count)
     case .normal(let std): return normal(std)
     case .uniform(let bound): return uniform(bound)
+    case .given: return nil
     }
   }
 
@@ -52,6 +62,7 @@ public enum Initializer: Codable, Hashable, Sendable {
     case .constant(let value): return "constant(\(value))"
     case .normal(let std): return "normal(\(std))"
     case .uniform(let bound): return "uniform(\(bound))"
+    case .given: return "given"
     }
   }
 }

@@ -42,26 +42,12 @@ extension Model {
 
   /// Reads a model saved by `save(graph:weights:)`.
   public static func load(graph graphPath: String, weights weightsPath: String) throws -> Model {
-    try Model.loadGraph(from: graphPath).withWeights(from: weightsPath)
+    try Model(graph: Model.loadGraph(from: graphPath), weightsFrom: weightsPath)
   }
 
   /// A copy whose parameters are read from the safetensors file at `path`; every parameter must be
   /// there with its shape.
   public func loadingWeights(from path: String) throws -> Model {
-    try graph.withWeights(from: path)
-  }
-}
-
-extension Graph {
-  /// A model of this graph with parameters read from a safetensors file. PyTorch's batch-norm
-  /// step counters (`*.num_batches_tracked`) are ignored, so a `state_dict` loads as it is.
-  public func withWeights(from path: String) throws -> Model {
-    var store = ParameterStore()
-    for (name, tensor) in try SafeTensors.read(path).tensors where !name.hasSuffix(".num_batches_tracked") { store[name] = tensor }
-    do {
-      return try Model(graph: self, parameters: store)
-    } catch let error as KilnError {
-      throw KilnError.file(path: path, message: "\(error)")
-    }
+    try Model(graph: graph, weightsFrom: path)
   }
 }

@@ -11,6 +11,9 @@ public struct Execution<Scalar: KilnScalar>: Sendable {
   /// The graph's outputs, in order.
   public var outputs: [Tensor<Scalar>] { graph.outputs.map { values[$0.id] } }
 
+  /// The outputs by name and the gradients by target, as compiled code reports them.
+  public var results: Results<Scalar> { Results(graph: graph, outputs: outputs) }
+
   /// The new value of every state parameter a training graph updates, by parameter name.
   public var stateUpdates: [String: Tensor<Scalar>] {
     Dictionary(uniqueKeysWithValues: graph.stateUpdates.map { (graph[$0.state].name, values[$0.newValue.id]) })
@@ -51,6 +54,17 @@ public struct Interpreter<Scalar: KilnScalar>: Sendable {
       return unsafeBitCast(run, to: Execution<Scalar>.self)
     }
     return try execute(feeds, step: step)
+  }
+
+  /// Runs the graph on `inputs` (by input name) with the values of its parameters taken from
+  /// `parameters` (tensors the graph does not use are ignored).
+  public func run(_ inputs: [String: Tensor<Scalar>], parameters: ParameterStore, step: UInt64 = 0) throws -> Execution<Scalar> {
+    var feeds = inputs
+    for value in graph.parameters {
+      let name = graph[value].name
+      if let tensor = parameters[name] { feeds[name] = Tensor<Scalar>(tensor) }
+    }
+    return try run(feeds, step: step)
   }
 
   private init(verified graph: Graph) { self.graph = graph }

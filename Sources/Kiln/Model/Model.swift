@@ -14,9 +14,12 @@ public struct Model: Sendable {
   public var parameters: ParameterStore
 
   /// A model whose graph `body` builds with the functional API, returning the outputs.
-  /// Parameters are initialised from `seed` and each parameter's name.
+  /// Parameters are initialised from `seed` and each parameter's name, or hold the values given
+  /// to their layers.
   public init(name: String, seed: UInt64 = 0, _ body: (GraphBuilder) throws -> [Symbol]) throws {
-    try self.init(graph: Graph(name: name, seed: seed, body), seed: seed)
+    let builder = GraphBuilder(name: name, seed: seed)
+    builder.setOutputs(try body(builder))
+    try self.init(graph: builder.graph, seed: seed, given: builder.givenValues)
   }
 
   /// A single-input model built by `body` from its input (called `input`).
@@ -24,23 +27,50 @@ public struct Model: Sendable {
     name: String, input shape: [Int], inputType: DType = .f32, seed: UInt64 = 0,
     _ body: (Symbol) throws -> Symbol
   ) throws {
-    try self.init(graph: Graph(name: name, input: shape, inputType: inputType, seed: seed, body), seed: seed)
+    try self.init(name: name, seed: seed) { builder in
+      [try body(try builder.input("input", shape: shape, dtype: inputType))]
+    }
   }
 
   /// A chain of layers applied to one input (called `input`).
+  ///
+  /// ```swift
+  /// let conv = try Model(name: "conv", input: [1, 3, 8, 8]) {
+  ///   Conv2D(weight: w, bias: b, padding: 1)      // given weights: no names needed
+  /// }
+  /// ```
   public init(
     name: String, input shape: [Int], inputType: DType = .f32, seed: UInt64 = 0,
     @LayerBuilder layers: () -> [any Layer]
   ) throws {
-    try self.init(graph: Graph(name: name, input: shape, inputType: inputType, seed: seed, layers: layers), seed: seed)
+    let chain = Sequential(layers)
+    try self.init(name: name, input: shape, inputType: inputType, seed: seed) { try chain($0) }
   }
 
-  /// A model of `graph` with fresh parameters (see `initialParameters(for:seed:)`), which must fit
-  /// in memory.
+  /// A model of `graph` with fresh parameters (see `initialParameters(for:seed:given:)`), which
+  /// must fit in memory.
   public init(graph: Graph, seed: UInt64 = 0) throws {
+    try self.init(graph: graph, seed: seed, given: ParameterStore())
+  }
+
+  private init(graph: Graph, seed: UInt64, given: ParameterStore) throws {
     let bytes = Checked.sum(graph.parameters.map { graph[$0].type.elementCount * 4 })
     try MemoryBudget.check(bytes, for: "the parameters of \(graph.name)", fix: "use a smaller input shape or fewer features")
-    try self.init(graph: graph, parameters: Model.initialParameters(for: graph, seed: seed))
+    try self.init(graph: graph, parameters: Model.initialParameters(for: graph, seed: seed, given: given))
+  }
+
+  /// A model of `graph` whose parameters are read from the safetensors file at `weightsPath`
+  /// (written by `save(graph:weights:)`, `kiln train`, or PyTorch's `save_file(state_dict)`:
+  /// batch-norm step counters `*.num_batches_tracked` are ignored). Every parameter must be there
+  /// with its shape.
+  public init(graph: Graph, weightsFrom weightsPath: String) throws {
+    var store = ParameterStore()
+    for (name, tensor) in try SafeTensors.read(weightsPath).tensors where !name.hasSuffix(".num_batches_tracked") { store[name] = tensor }
+    do {
+      try self.init(graph: graph, parameters: store)
+    } catch let error as KilnError {
+      throw KilnError.file(path: weightsPath, message: "\(error)")
+    }
   }
 
   /// A model from a graph and parameter values, checked against each other: every parameter of
@@ -75,14 +105,26 @@ public struct Model: Sendable {
   }
 
   /// Fresh parameter values for `graph` from each parameter's initializer, seeded by `seed` and the
-  /// parameter's name (so adding a layer does not change the others' values).
-  public static func initialParameters(for graph: Graph, seed: UInt64) -> ParameterStore {
+  /// parameter's name (so adding a layer does not change the others' values). Parameters present
+  /// in `given` (by name; the shapes must match) take its values instead.
+  public static func initialParameters(for graph: Graph, seed: UInt64, given: ParameterStore = ParameterStore()) throws -> ParameterStore {
     var store = ParameterStore()
     for value in graph.parameters {
       let node = graph[value]
       guard case .parameter(let attrs) = node.op else { continue }
       var generator = SplitMix64(seed: seed ^ SplitMix64.stableHash(node.name))
-      store[node.name] = Tensor(validShape: attrs.type.shape, scalars: attrs.initializer.values(shape: attrs.type.shape, generator: &generator))
+      if let tensor = given[node.name] {
+        guard tensor.shape == attrs.type.shape else {
+          throw KilnError.invalidArgument("parameter \(node.name) of \(graph.name) is \(attrs.type) but was given \(TensorType(tensor.shape))")
+        }
+        store[node.name] = tensor
+      } else if let scalars = attrs.initializer.values(shape: attrs.type.shape, generator: &generator) {
+        store[node.name] = Tensor(validShape: attrs.type.shape, scalars: scalars)
+      } else {
+        throw KilnError.invalidArgument(
+          "parameter \(node.name) of \(graph.name) was given its values when the graph was built, but they are not here; "
+            + "build the Model with the layers (Model(name:…) { … }) or load its weights (Model(graph:weightsFrom:))")
+      }
     }
     return store
   }
@@ -93,9 +135,22 @@ public struct Model: Sendable {
   }
 
   /// Runs the model in the reference interpreter with `inputs` by input name; returns the outputs.
-  public func run<Scalar: KilnScalar>(_ inputs: [String: Tensor<Scalar>]) throws -> [Tensor<Scalar>] {
-    let feeds = parameterFeeds(as: Scalar.self).merging(inputs) { _, input in input }
-    return try Interpreter<Scalar>(graph).run(feeds).outputs
+  public func run<Scalar: KilnScalar>(_ inputs: [String: Tensor<Scalar>]) throws -> Results<Scalar> {
+    try Interpreter<Scalar>(graph).run(inputs, parameters: parameters).results
+  }
+
+  /// The vector-Jacobian product in the reference interpreter: the outputs for `inputs` and, in
+  /// `gradients`, cotangentᵀ·∂output/∂target for each target (input or parameter names). This is
+  /// PyTorch's `y.backward(cotangent)` followed by reading `.grad` (see `Graph.vjp`).
+  ///
+  /// - Parameters:
+  ///   - output: the name of the value to differentiate; nil for the first output.
+  public func vjp<Scalar: KilnScalar>(
+    _ inputs: [String: Tensor<Scalar>], cotangent: Tensor<Scalar>, of output: String? = nil, withRespectTo targets: [String]
+  ) throws -> Results<Scalar> {
+    let vjp = try graph.vjp(of: output, withRespectTo: targets)
+    let feeds = inputs.merging([Graph.cotangentInput: cotangent]) { _, cotangent in cotangent }
+    return try Interpreter<Scalar>(vjp.graph).run(feeds, parameters: parameters).results
   }
 
   /// The first output for `input`, for single-input models.

@@ -2,7 +2,7 @@ extension Graph {
   /// A new graph made by visiting the nodes in order: `body` gets each node with its inputs
   /// already mapped into the new graph, appends whatever replaces it, and returns the value that
   /// stands for it (or nil to drop a node nothing live uses). A node that reads a dropped value is
-  /// dropped with it. Outputs and state updates are mapped; one that was dropped is an error.
+  /// dropped with it. Outputs (with their gradient labels) and state updates are mapped; one that was dropped is an error.
   func rewritten(_ body: (Node, [ValueID], inout Graph) throws -> ValueID?) throws -> Graph {
     try rewrittenWithMap(body).graph
   }
@@ -21,6 +21,7 @@ extension Graph {
       return new
     }
     result.outputs = try outputs.map(mapped)
+    result.gradientOutputs = gradientOutputs
     for update in stateUpdates {
       try result.addStateUpdate(state: try mapped(update.state), newValue: try mapped(update.newValue))
     }

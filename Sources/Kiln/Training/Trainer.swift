@@ -58,17 +58,8 @@ public struct Trainer {
   ) throws {
     training = try TrainingGraph(model: model.graph, loss: loss, optimizer: optimizer, frozen: frozen)
     self.model = model.graph
-    var store = ParameterStore()
-    for value in training.graph.parameters {
-      let node = training.graph[value]
-      guard case .parameter(let attrs) = node.op else { continue }
-      if let weight = model.parameters[node.name] {
-        store[node.name] = weight
-      } else {
-        var generator = SplitMix64(seed: SplitMix64.stableHash(node.name))
-        store[node.name] = Tensor(validShape: attrs.type.shape, scalars: attrs.initializer.values(shape: attrs.type.shape, generator: &generator))
-      }
-    }
+    // The model's weights, and fresh optimizer state.
+    let store = try Model.initialParameters(for: training.graph, seed: 0, given: model.parameters)
     self.engine = try engine(training, store)
   }
 

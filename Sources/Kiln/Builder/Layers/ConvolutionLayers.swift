@@ -12,6 +12,7 @@ func spatialLayout(_ rank: Int) -> String {
 /// Conv2D(16, kernel: 3, padding: .same, activation: .relu)       // 3×3, 16 filters
 /// Conv2D(32, kernel: 3, stride: 2, padding: 1, paddingMode: .reflect)
 /// Conv2D.depthwise(kernel: 3, padding: 1)                        // groups = channels
+/// Conv2D(weight: w, bias: b, padding: 1)                         // given weights [16, C, 3, 3]
 /// ```
 public struct Conv<Rank: SpatialRank>: Layer {
   /// How many output channels, and how the input channels are grouped.
@@ -33,7 +34,11 @@ public struct Conv<Rank: SpatialRank>: Layer {
   public var biasInitializer: Initializer
   /// If set, the input must have this many channels (checked when the model is built).
   public var inChannels: Int?
+  /// The layer's name, which scopes its parameters (`conv1.weight`); nil for a fresh `conv<n>`.
   public var name: String?
+  /// Values for the weight and bias instead of the initializers (see `init(weight:bias:…)`).
+  public var givenWeight: Tensor<Float>?
+  public var givenBias: Tensor<Float>?
 
   public init(
     _ outChannels: Int, kernel: Dims, stride: Dims = 1, padding: ConvPadding = .valid,
@@ -53,6 +58,20 @@ public struct Conv<Rank: SpatialRank>: Layer {
     self.biasInitializer = biasInitializer
     self.inChannels = inChannels
     self.name = name
+  }
+
+  /// A convolution with given values: `weight` is `[outChannels, C_in / groups, *kernel]`
+  /// (PyTorch's layout), `bias` is `[outChannels]` or nil for none.
+  public init(
+    weight: Tensor<Float>, bias: Tensor<Float>? = nil, stride: Dims = 1, padding: ConvPadding = .valid,
+    paddingMode: PaddingMode = .zero, dilation: Dims = 1, groups: Int = 1, activation: UnaryFunction? = nil,
+    name: String? = nil
+  ) {
+    self.init(
+      weight.shape.first ?? 0, kernel: Dims(Array(weight.shape.dropFirst(2))), stride: stride, padding: padding,
+      paddingMode: paddingMode, dilation: dilation, groups: groups, bias: bias != nil, activation: activation, name: name)
+    givenWeight = weight
+    givenBias = bias
   }
 
   /// A depthwise convolution: every input channel convolved with its own `multiplier` filters.
@@ -85,13 +104,18 @@ public struct Conv<Rank: SpatialRank>: Layer {
       guard groups >= 1, inputChannels % groups == 0 else {
         throw KilnError.shape(node: layer, op: op, message: "\(inputChannels) input channels do not divide into \(groups) groups")
       }
+      if let givenWeight, givenWeight.rank != Rank.count + 2 {
+        throw KilnError.shape(
+          node: layer, op: op, message: "the given weight \(TensorType(givenWeight.shape)) must be [out, in / groups, \(Rank.count) kernel sizes]")
+      }
       let kernel = try kernel.expanded(to: Rank.count, "kernel", layer: layer)
       let stride = try stride.expanded(to: Rank.count, "stride", layer: layer)
       let dilation = try dilation.expanded(to: Rank.count, "dilation", layer: layer)
       let padding = try padding.resolve(
         input: Array(x.shape[2...]), kernel: kernel, stride: stride, dilation: dilation, layer: layer)
-      let weight = try b.parameter("weight", shape: [outChannels, inputChannels / groups] + kernel, initializer: weightInitializer)
-      let bias = useBias ? [try b.parameter("bias", shape: [outChannels], initializer: biasInitializer)] : []
+      let weight = try b.parameter(
+        "weight", shape: [outChannels, inputChannels / groups] + kernel, initializer: weightInitializer, given: givenWeight)
+      let bias = useBias ? [try b.parameter("bias", shape: [outChannels], initializer: biasInitializer, given: givenBias)] : []
       let attrs = ConvAttrs(stride: stride, padding: padding, paddingMode: paddingMode, dilation: dilation, groups: groups)
       return try b.activation(try b.add(layer, .conv(attrs), [x, weight] + bias), activation)
     }
@@ -118,7 +142,11 @@ public struct ConvTranspose<Rank: SpatialRank>: Layer {
   public var useBias: Bool
   public var activation: UnaryFunction?
   public var weightInitializer: Initializer
+  /// The layer's name, which scopes its parameters; nil for a fresh `conv_transpose<n>`.
   public var name: String?
+  /// Values for the weight and bias instead of the initializers (see `init(weight:bias:…)`).
+  public var givenWeight: Tensor<Float>?
+  public var givenBias: Tensor<Float>?
 
   public init(
     _ outChannels: Int, kernel: Dims, stride: Dims = 1, padding: Dims = 0, outputPadding: Dims = 0,
@@ -138,6 +166,20 @@ public struct ConvTranspose<Rank: SpatialRank>: Layer {
     self.name = name
   }
 
+  /// A transposed convolution with given values: `weight` is `[C_in, outChannels / groups,
+  /// *kernel]` (PyTorch's layout), `bias` is `[outChannels]` or nil for none.
+  public init(
+    weight: Tensor<Float>, bias: Tensor<Float>? = nil, stride: Dims = 1, padding: Dims = 0, outputPadding: Dims = 0,
+    dilation: Dims = 1, groups: Int = 1, activation: UnaryFunction? = nil, name: String? = nil
+  ) {
+    self.init(
+      (weight.shape.dropFirst().first ?? 0) * groups, kernel: Dims(Array(weight.shape.dropFirst(2))), stride: stride,
+      padding: padding, outputPadding: outputPadding, dilation: dilation, groups: groups, bias: bias != nil,
+      activation: activation, name: name)
+    givenWeight = weight
+    givenBias = bias
+  }
+
   public func callAsFunction(_ x: Symbol) throws -> Symbol {
     let b = x.builder
     let op = "ConvTranspose\(Rank.count)D"
@@ -146,6 +188,10 @@ public struct ConvTranspose<Rank: SpatialRank>: Layer {
       guard groups >= 1, outChannels % groups == 0 else {
         throw KilnError.shape(node: layer, op: op, message: "\(outChannels) output channels do not divide into \(groups) groups")
       }
+      if let givenWeight, givenWeight.rank != Rank.count + 2 {
+        throw KilnError.shape(
+          node: layer, op: op, message: "the given weight \(TensorType(givenWeight.shape)) must be [in, out / groups, \(Rank.count) kernel sizes]")
+      }
       let pads = try padding.expanded(to: Rank.count, "padding", layer: layer)
       let attrs = ConvTransposeAttrs(
         stride: try stride.expanded(to: Rank.count, "stride", layer: layer),
@@ -153,8 +199,9 @@ public struct ConvTranspose<Rank: SpatialRank>: Layer {
         outputPadding: try outputPadding.expanded(to: Rank.count, "output padding", layer: layer),
         dilation: try dilation.expanded(to: Rank.count, "dilation", layer: layer), groups: groups)
       let kernel = try kernel.expanded(to: Rank.count, "kernel", layer: layer)
-      let weight = try b.parameter("weight", shape: [x.shape[1], outChannels / groups] + kernel, initializer: weightInitializer)
-      let bias = useBias ? [try b.parameter("bias", shape: [outChannels], initializer: .zeros)] : []
+      let weight = try b.parameter(
+        "weight", shape: [x.shape[1], outChannels / groups] + kernel, initializer: weightInitializer, given: givenWeight)
+      let bias = useBias ? [try b.parameter("bias", shape: [outChannels], initializer: .zeros, given: givenBias)] : []
       return try b.activation(try b.add(layer, .convTranspose(attrs), [x, weight] + bias), activation)
     }
   }

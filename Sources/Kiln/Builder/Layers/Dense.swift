@@ -6,7 +6,11 @@ public struct Dense: Layer {
   public var activation: UnaryFunction?
   public var weightInitializer: Initializer
   public var biasInitializer: Initializer
+  /// The layer's name, which scopes its parameters (`fc1.weight`); nil for a fresh `dense<n>`.
   public var name: String?
+  /// Values for the weight and bias instead of the initializers (see `init(weight:bias:…)`).
+  public var givenWeight: Tensor<Float>?
+  public var givenBias: Tensor<Float>?
 
   public init(
     _ units: Int, bias: Bool = true, activation: UnaryFunction? = nil,
@@ -20,12 +24,20 @@ public struct Dense: Layer {
     self.name = name
   }
 
+  /// A dense layer with given values: `weight` is `[units, in]` (PyTorch's layout), `bias` is
+  /// `[units]` or nil for none.
+  public init(weight: Tensor<Float>, bias: Tensor<Float>? = nil, activation: UnaryFunction? = nil, name: String? = nil) {
+    self.init(weight.shape.first ?? 0, bias: bias != nil, activation: activation, name: name)
+    givenWeight = weight
+    givenBias = bias
+  }
+
   public func callAsFunction(_ x: Symbol) throws -> Symbol {
     let b = x.builder
     return try b.layer(name, prefix: "dense") { layer in
       guard x.rank >= 1 else { throw KilnError.shape(node: layer, op: "Dense", message: "input must be [N, features], got \(x.type)") }
-      let weight = try b.parameter("weight", shape: [units, x.shape[x.rank - 1]], initializer: weightInitializer)
-      let bias = useBias ? [try b.parameter("bias", shape: [units], initializer: biasInitializer)] : []
+      let weight = try b.parameter("weight", shape: [units, x.shape[x.rank - 1]], initializer: weightInitializer, given: givenWeight)
+      let bias = useBias ? [try b.parameter("bias", shape: [units], initializer: biasInitializer, given: givenBias)] : []
       return try b.activation(try b.add(layer, .dense(DenseAttrs()), [x, weight] + bias), activation)
     }
   }
@@ -36,7 +48,10 @@ public struct Dense: Layer {
 public struct Embedding: Layer {
   public var vocabulary: Int
   public var dim: Int
+  /// The layer's name, which scopes its table (`embedding1.weight`); nil for a fresh one.
   public var name: String?
+  /// Values for the table instead of its initializer (see `init(table:name:)`).
+  public var givenTable: Tensor<Float>?
 
   public init(vocabulary: Int, dim: Int, name: String? = nil) {
     self.vocabulary = vocabulary
@@ -44,10 +59,16 @@ public struct Embedding: Layer {
     self.name = name
   }
 
+  /// An embedding with a given table `[vocabulary, dim]`.
+  public init(table: Tensor<Float>, name: String? = nil) {
+    self.init(vocabulary: table.shape.first ?? 0, dim: table.shape.dropFirst().first ?? 0, name: name)
+    givenTable = table
+  }
+
   public func callAsFunction(_ x: Symbol) throws -> Symbol {
     let b = x.builder
     return try b.layer(name, prefix: "embedding") { layer in
-      let table = try b.parameter("weight", shape: [vocabulary, dim], initializer: .normal(std: 1))
+      let table = try b.parameter("weight", shape: [vocabulary, dim], initializer: .normal(std: 1), given: givenTable)
       return try b.add(layer, .embedding(EmbeddingAttrs()), [x, table])
     }
   }

@@ -7,12 +7,26 @@
 public struct BatchNorm: Layer {
   public var epsilon: Double
   public var momentum: Double
+  /// The layer's name, which scopes its parameters (`bn1.running_mean`); nil for a fresh `bn<n>`.
   public var name: String?
+  /// Values for γ, β, the running mean and the running variance (in that order), each `[C]`,
+  /// instead of their initializers.
+  public var givenStatistics: [Tensor<Float>]?
 
   public init(epsilon: Double = 1e-5, momentum: Double = 0.1, name: String? = nil) {
     self.epsilon = epsilon
     self.momentum = momentum
     self.name = name
+  }
+
+  /// A batch norm with given values, each `[C]`: γ (`scale`), β (`shift`) and the running
+  /// statistics.
+  public init(
+    scale: Tensor<Float>, shift: Tensor<Float>, runningMean: Tensor<Float>, runningVariance: Tensor<Float>,
+    epsilon: Double = 1e-5, momentum: Double = 0.1, name: String? = nil
+  ) {
+    self.init(epsilon: epsilon, momentum: momentum, name: name)
+    givenStatistics = [scale, shift, runningMean, runningVariance]
   }
 
   public func callAsFunction(_ x: Symbol) throws -> Symbol {
@@ -22,12 +36,12 @@ public struct BatchNorm: Layer {
         throw KilnError.shape(node: layer, op: "BatchNorm", message: "input must be [N, C, …], got \(x.type)")
       }
       let channels = [x.shape[1]]
-      let statistics = [
-        try b.parameter("weight", shape: channels, initializer: .ones),
-        try b.parameter("bias", shape: channels, initializer: .zeros),
-        try b.parameter("running_mean", shape: channels, initializer: .zeros, role: .state),
-        try b.parameter("running_var", shape: channels, initializer: .ones, role: .state),
+      let names: [(String, Initializer, ParameterRole)] = [
+        ("weight", .ones, .weight), ("bias", .zeros, .weight), ("running_mean", .zeros, .state), ("running_var", .ones, .state),
       ]
+      let statistics = try names.enumerated().map { index, parameter in
+        try b.parameter(parameter.0, shape: channels, initializer: parameter.1, given: givenStatistics?[index], role: parameter.2)
+      }
       return try b.add(layer, .batchNorm(BatchNormAttrs(epsilon: epsilon, momentum: momentum)), [x] + statistics)
     }
   }
