@@ -202,18 +202,24 @@ public final class CompiledModel: @unchecked Sendable {
     slotPointers.deallocate()
   }
 
-  /// Runs the compiled graph on `inputs` (by input name; integer inputs hold whole numbers) and
-  /// returns the outputs (and gradients, for a differentiated graph) by name.
-  public func run(_ inputs: [String: Tensor<Float>], step: UInt64 = 0) throws -> Results<Float> {
+  /// Runs the compiled graph on `inputs` by input name — integer inputs (labels, token ids) as
+  /// `Tensor<Int32>` in `integers`, or as whole-number floats in `inputs` — and returns the
+  /// outputs (and gradients, for a differentiated graph) by name.
+  public func run(_ inputs: [String: Tensor<Float>], integers: [String: Tensor<Int32>] = [:], step: UInt64 = 0) throws -> Results<Float> {
+    try graph.checkIntegerFeeds(integers)
     lock.lock()
     defer { lock.unlock() }
     for (slot, value) in graph.inputs.enumerated() {
       let node = graph[value]
+      if let integers = integers[node.name] {
+        // Integer inputs travel as int32 bit patterns.
+        for (index, integer) in integers.scalars.enumerated() { slots[slot][index] = Float(bitPattern: UInt32(bitPattern: integer)) }
+        continue
+      }
       guard let tensor = inputs[node.name], tensor.shape == node.type.shape else {
         throw KilnError.runtime(node: node.name, message: "expects an input of shape \(node.type) (got \(inputs[node.name].map { TensorType($0.shape).description } ?? "none"))")
       }
       if node.type.dtype == .i32 {
-        // Integer inputs travel as int32 bit patterns.
         for (index, scalar) in tensor.scalars.enumerated() {
           guard let integer = Int32(exactly: scalar) else {
             throw KilnError.runtime(node: node.name, message: "element \(index) is \(scalar), not a whole number in the range of Int32 (a class label or index)")

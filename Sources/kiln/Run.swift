@@ -84,13 +84,13 @@ struct Run: ParsableCommand {
     }
     if input.hasSuffix(".safetensors") {
       let tensors = try SafeTensors.read(input).tensors
-      guard let found = tensors.count == 1 ? tensors.first : tensors.first(where: { $0.name == "input" }) else {
+      guard let name = tensors.count == 1 ? tensors.names.first : tensors["input"].map({ _ in "input" }), let found = tensors[name] else {
         throw ValidationError("\(input) holds \(tensors.count) tensors; name the input tensor `input`")
       }
-      guard found.tensor.shape == shape else {
-        throw ValidationError("\(input): tensor \(found.name) is \(TensorType(found.tensor.shape)) but the model expects \(TensorType(shape))")
+      guard found.shape == shape else {
+        throw ValidationError("\(input): tensor \(name) is \(TensorType(found.shape)) but the model expects \(TensorType(shape))")
       }
-      return (found.tensor, nil, "\(input) [\(found.name)]")
+      return (found, nil, "\(input) [\(name)]")
     }
     let labels = input.replacingOccurrences(of: "images-idx3", with: "labels-idx1")
     guard labels != input else {

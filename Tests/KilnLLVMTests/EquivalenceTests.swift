@@ -237,6 +237,7 @@ import Testing
       try expectOpEquivalent(.binary(BinaryAttrs(op)), [[2, 3, 17], [3, 1]])
     }
     try expectOpEquivalent(.maxout(MaxoutAttrs(pieces: 3)), [[2, 9, 5]])
+    try expectOpEquivalent(.maxout(MaxoutAttrs(pieces: 2, axis: 0)), [[4, 3, 5]])
     for axis in 0..<3 {
       try expectOpEquivalent(.softmax(SoftmaxAttrs(axis: axis)), [[2, 7, 3]])
       try expectOpEquivalent(.softmax(SoftmaxAttrs(axis: axis, log: true)), [[2, 7, 3]])

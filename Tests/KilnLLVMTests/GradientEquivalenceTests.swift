@@ -61,6 +61,7 @@ import Testing
     }
     for kind in [ReduceKind.sum, .mean, .max] { try expectGradientsEquivalent(.reduce(ReduceAttrs(kind, axes: [1])), [[3, 5, 4]]) }
     try expectGradientsEquivalent(.maxout(MaxoutAttrs(pieces: 2)), [[2, 6, 5]])
+    try expectGradientsEquivalent(.maxout(MaxoutAttrs(pieces: 3, axis: 2)), [[2, 4, 6]])
   }
 
   @Test func elementwiseLayoutAndLinearGradients() throws {

@@ -12,7 +12,7 @@ import Testing
   static let lenet = fixtures.appendingPathComponent("lenet5.onnx")
 
   @Test func lenet5FromPyTorchMatchesONNXRuntime() throws {
-    let reference = Dictionary(uniqueKeysWithValues: try SafeTensors.read(Self.fixtures.appendingPathComponent("lenet5.reference.safetensors").path).tensors.map { ($0.name, $0.tensor) })
+    let reference = try SafeTensors.read(Self.fixtures.appendingPathComponent("lenet5.reference.safetensors").path).tensors
     let (input, expected) = (try #require(reference["input"]), try #require(reference["logits"]))
     let model = try ONNXImport.model(path: Self.lenet.path, defaultShape: input.shape)
     #expect(Summary(model.graph).trainableParameters == 61_706)

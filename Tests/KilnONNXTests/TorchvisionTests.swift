@@ -31,7 +31,7 @@ import Testing
       Issue.record("\(model) is missing: run python3 scripts/export-torchvision.py \(Self.directory) (make test does)")
       return
     }
-    let reference = Dictionary(uniqueKeysWithValues: try SafeTensors.read(referencePath).tensors.map { ($0.name, $0.tensor) })
+    let reference = try SafeTensors.read(referencePath).tensors
     let (input, expected) = (try #require(reference["input"]), try #require(reference["output"]))
     let imported = try ONNXImport.model(path: model)
     var outputs = [("compiled", try Compiler().compile(imported).predict(input))]

@@ -57,6 +57,12 @@ import Testing
     expectClose(try apply(.maxout(MaxoutAttrs(pieces: 2)), [T([1, 4, 1, 1], [1, 5, 3, 2])]), [1, 2, 1, 1], [5, 3])
     // Channels c0 [1, 9], c1 [5, 0], c2 [3, 3], c3 [2, 4]: max(c0, c1), max(c2, c3) per position.
     expectClose(try apply(.maxout(MaxoutAttrs(pieces: 2)), [T([1, 4, 2], [1, 9, 5, 0, 3, 3, 2, 4])]), [1, 2, 2], [5, 9, 3, 4])
+    // Along the last axis: rows [1, 5, 3, 2] and [0, −1, 7, 7] in pairs.
+    expectClose(try apply(.maxout(MaxoutAttrs(pieces: 2, axis: 2)), [T([1, 2, 4], [1, 5, 3, 2, 0, -1, 7, 7])]), [1, 2, 2], [5, 3, 0, 7])
+    // The layer takes a negative axis; a run that does not divide is an error naming the layer.
+    let layer = try Graph(name: "m", input: [2, 3, 6]) { Maxout(pieces: 3, axis: -1, name: "mo") }
+    #expect(layer.nodes.last?.type.shape == [2, 3, 2])
+    expectError("mo", "4 elements along axis 2", "3 pieces") { _ = try Graph(name: "m", input: [2, 3, 4]) { Maxout(pieces: 3, axis: -1, name: "mo") } }
   }
 
   @Test func softmaxAndLogSoftmax() throws {

@@ -124,6 +124,7 @@ import Testing
 
   @Test func maxoutSoftmaxAndReductions() throws {
     try GradientCheck.checkOp(.maxout(MaxoutAttrs(pieces: 3)), shapes: [[2, 6, 4]])
+    try GradientCheck.checkOp(.maxout(MaxoutAttrs(pieces: 2, axis: 2)), shapes: [[2, 3, 4]])
     for axis in 0..<3 {
       try GradientCheck.checkOp(.softmax(SoftmaxAttrs(axis: axis)), shapes: [[2, 3, 4]])
       try GradientCheck.checkOp(.softmax(SoftmaxAttrs(axis: axis, log: true)), shapes: [[2, 3, 4]])

@@ -116,7 +116,7 @@ import Testing
     }
     #expect(status == KILN_OK)
     let read = try SafeTensors.read(path).tensors
-    #expect(read.count == 1 && read[0].name == "layer.weight" && read[0].tensor == Tensor(validShape: [2, 3], scalars: values))
+    #expect(read.names == ["layer.weight"] && read["layer.weight"] == Tensor(validShape: [2, 3], scalars: values))
   }
 }
 

@@ -63,7 +63,7 @@ import Testing
     data.append(contentsOf: Array(header.utf8))
     for value in [1.5, -0.25] { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
     let tensors = try SafeTensors.decode(data, path: "f64").tensors
-    #expect(tensors[0].name == "w" && tensors[0].tensor.scalars == [1.5, -0.25])
+    #expect(tensors.names == ["w"] && tensors["w"]?.scalars == [1.5, -0.25])
   }
 
   @Test func corruptSafetensorsAreRejected() throws {
@@ -114,8 +114,8 @@ import Testing
     for value in [Int32(-3), Int32(9)] { withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) } }
     let decoded = try SafeTensors.decode(data, path: "x").tensors
     #expect(decoded.map(\.name) == ["n", "v"])
-    #expect(decoded[0].tensor.scalars == [123_456] && decoded[0].tensor.shape == [])
-    #expect(decoded[1].tensor.scalars == [-3, 9])
+    #expect(decoded["n"]?.scalars == [123_456] && decoded["n"]?.shape == [])
+    #expect(decoded["v"]?.scalars == [-3, 9])
     // Batch-norm step counters are skipped when weights load.
     let directory = try temporaryDirectory()
     let model = try Model(graph: Zoo.resnet(.resnet18, input: [1, 3, 32, 32], classes: 4), seed: 1)

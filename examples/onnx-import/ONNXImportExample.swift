@@ -23,7 +23,7 @@ import KilnONNX
   var out = "out/onnx"
 
   func run() throws {
-    let tensors = Dictionary(uniqueKeysWithValues: try SafeTensors.read(reference).tensors.map { ($0.name, $0.tensor) })
+    let tensors = try SafeTensors.read(reference).tensors
     guard let input = tensors["input"], let expected = tensors["logits"] else {
       throw ValidationError("\(reference) needs an `input` and the `logits` computed for it")
     }

@@ -27,7 +27,7 @@ import KilnLLVM
 
   func run() throws {
     let expected = try reference.map { path in
-      let tensors = Dictionary(uniqueKeysWithValues: try SafeTensors.read(path).tensors.map { ($0.name, $0.tensor) })
+      let tensors = try SafeTensors.read(path).tensors
       guard let input = tensors["input"], let logits = tensors["logits"], input.rank == 4 else {
         throw ValidationError("\(path) needs an `input` [1,3,S,S] and the `logits` PyTorch computed for it")
       }

@@ -30,7 +30,7 @@ import KilnLLVM
   static func architecture(batch: Int) throws -> Graph {
     try Graph(name: "unet", input: [batch, 1, side, side]) { x in
       func conv(_ x: Symbol, _ channels: Int, _ name: String, stride: Int = 1) throws -> Symbol {
-        try x.apply(Conv2D(channels, kernel: 3, stride: Dims(stride), padding: 1, activation: .relu, name: name))
+        try x.apply(Conv2D(channels, kernel: 3, stride: stride, padding: 1, activation: .relu, name: name))
       }
       func up(_ x: Symbol, _ skip: Symbol, _ channels: Int, level: Int) throws -> Symbol {
         let upsampled = try x.apply(ConvTranspose2D(channels, kernel: 2, stride: 2, activation: .relu, name: "up\(level)"))

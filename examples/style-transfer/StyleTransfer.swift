@@ -67,13 +67,12 @@ import KilnLLVM
       let (grams, maps) = try Self.features(try b.input("image", shape: content.shape))
       return grams + [maps]
     }
-    let features = try compiler.compile(Model(graph: featureGraph, parameters: parameters))
+    let features = try compiler.compile(featureGraph, parameters: parameters)
     let styleFeatures = try features.run(["image": style])
     let contentFeatures = try features.run(["image": content])
 
-    let image = lossGraph.inputs[0]
-    let differentiated = try lossGraph.differentiated(loss: lossGraph.outputs[0], withRespectTo: [image])
-    let step = try compiler.compile(Model(graph: differentiated.graph, parameters: parameters))
+    let differentiated = try lossGraph.differentiated(loss: lossGraph.outputs[0], withRespectTo: [lossGraph.inputs[0]])
+    let step = try compiler.compile(differentiated.graph, parameters: parameters)
     var feeds = ["style_gram0": styleFeatures[0], "style_gram1": styleFeatures[1], "content_maps": contentFeatures[2]]
 
     // Adam on the pixels, starting from the content image.
@@ -82,8 +81,9 @@ import KilnLLVM
     let (rate, beta1, beta2): (Float, Float, Float) = (0.02 * (high - low), 0.9, 0.999)
     for t in 1...steps {
       feeds["image"] = try Tensor(shape: content.shape, scalars: x)
-      let outputs = try step.run(feeds)
-      let (loss, gradient) = (outputs[0].scalars[0], outputs[1].scalars)
+      let results = try step.run(feeds)
+      guard let gradient = results.gradients["image"]?.scalars else { throw KilnError.invalidGraph("no gradient for the image") }
+      let loss = results[0].scalars[0]
       if t == 1 || t % max(steps / 5, 1) == 0 { print(String(format: "step %d: loss %.5f", t, loss)) }
       for i in x.indices {
         m[i] = beta1 * m[i] + (1 - beta1) * gradient[i]

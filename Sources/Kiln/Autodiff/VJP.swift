@@ -110,7 +110,7 @@ extension BackwardBuilder {
       return [try wanted(0) { try emit("\(name).input", .unaryGrad(UnaryGradAttrs(a.function)), [inputs[0], y, dy]) }]
 
     case .maxout(let a):
-      return [try wanted(0) { try emit("\(name).input", .maxoutGrad(MaxoutGradAttrs(pieces: a.pieces)), [inputs[0], dy]) }]
+      return [try wanted(0) { try emit("\(name).input", .maxoutGrad(MaxoutGradAttrs(maxout: a)), [inputs[0], dy]) }]
 
     case .softmax(let a):
       let sumAxis = Op.reduce(ReduceAttrs(.sum, axes: [a.axis], keepDims: true))

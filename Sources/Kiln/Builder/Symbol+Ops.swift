@@ -37,9 +37,9 @@ extension Symbol {
     try builder.add(prefix: "log_softmax", .softmax(SoftmaxAttrs(axis: try normalized(axis), log: true)), [self])
   }
 
-  /// Maximum over runs of `pieces` consecutive channels (axis 1).
-  public func maxout(pieces: Int) throws -> Symbol {
-    try builder.add(prefix: "maxout", .maxout(MaxoutAttrs(pieces: pieces)), [self])
+  /// Maximum over runs of `pieces` consecutive elements along `axis` (the channels by default).
+  public func maxout(pieces: Int, axis: Int = 1) throws -> Symbol {
+    try builder.add(prefix: "maxout", .maxout(MaxoutAttrs(pieces: pieces, axis: try normalized(axis))), [self])
   }
 
   // MARK: Linear algebra, reductions

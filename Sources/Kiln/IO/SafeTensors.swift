@@ -4,13 +4,19 @@ import Foundation
 /// header mapping each tensor name to `{dtype, shape, data_offsets}`, then the raw little-endian
 /// data. It is the format PyTorch users exchange weights in, so Kiln's weights and checkpoints use it.
 public enum SafeTensors {
-  /// Writes `tensors` as F32 (in order) to `path`, atomically.
+  /// Writes `tensors` as F32, in order, to `path`, atomically.
   public static func write(_ tensors: [(name: String, tensor: Tensor<Float>)], metadata: [String: String] = [:], to path: String) throws {
     try AtomicFile.write(encode(tensors, metadata: metadata), to: path)
   }
 
-  /// Reads every tensor of `path` (F32; F64, I32 and I64 converted to F32), in file order.
-  public static func read(_ path: String) throws -> (tensors: [(name: String, tensor: Tensor<Float>)], metadata: [String: String]) {
+  /// Writes the tensors of `store` as F32, in order, to `path`, atomically.
+  public static func write(_ store: ParameterStore, metadata: [String: String] = [:], to path: String) throws {
+    try write(store.entries, metadata: metadata, to: path)
+  }
+
+  /// Reads every tensor of `path` (F32; F64, I32 and I64 converted to F32), in file order and
+  /// by name.
+  public static func read(_ path: String) throws -> (tensors: ParameterStore, metadata: [String: String]) {
     try decode(AtomicFile.read(path), path: path)
   }
 
@@ -34,7 +40,7 @@ public enum SafeTensors {
     return data
   }
 
-  static func decode(_ data: Data, path: String) throws -> (tensors: [(name: String, tensor: Tensor<Float>)], metadata: [String: String]) {
+  static func decode(_ data: Data, path: String) throws -> (tensors: ParameterStore, metadata: [String: String]) {
     func fail(_ message: String) -> KilnError { .file(path: path, message: "not a valid safetensors file: \(message)") }
     let bytes = [UInt8](data)
     guard bytes.count >= 8 else { throw fail("\(bytes.count) bytes is too short for the header length") }
@@ -79,6 +85,6 @@ public enum SafeTensors {
     for (previous, next) in zip(entries, entries.dropFirst()) where next.begin < previous.end {
       throw fail("\(previous.name) and \(next.name) overlap")
     }
-    return (entries.map { ($0.name, $0.tensor) }, metadata)
+    return (ParameterStore(entries.map { ($0.name, $0.tensor) }), metadata)
   }
 }

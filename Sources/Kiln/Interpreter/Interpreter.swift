@@ -96,7 +96,7 @@ public struct Interpreter<Scalar: KilnScalar>: Sendable {
     case .embedding: return try LinearKernels.embedding(x[0], x[1], node: node.name, shape: shape)
     case .binary(let a): return ElementwiseKernels.binary(x[0], x[1], a.op, shape: shape)
     case .unary(let a): return ElementwiseKernels.unary(x[0], a.function)
-    case .maxout(let a): return ElementwiseKernels.maxout(x[0], pieces: a.pieces, shape: shape)
+    case .maxout(let a): return ElementwiseKernels.maxout(x[0], a, shape: shape)
     case .softmax(let a): return ElementwiseKernels.softmax(x[0], axis: a.axis, log: a.log)
     case .reduce(let a): return ElementwiseKernels.reduce(x[0], a, shape: shape)
     case .concat(let a): return LayoutKernels.concat(x, axis: a.axis, shape: shape)
@@ -114,7 +114,7 @@ public struct Interpreter<Scalar: KilnScalar>: Sendable {
     case .poolGrad(let a): return WindowKernels.poolGrad(x[0], x[1], a.pool)
     case .reduceGrad(let a): return GradientKernels.reduceGrad(x[0], x[1], a.reduce)
     case .unaryGrad(let a): return GradientKernels.unaryGrad(x[0], x[1], x[2], a.function)
-    case .maxoutGrad(let a): return GradientKernels.maxoutGrad(x[0], x[1], pieces: a.pieces)
+    case .maxoutGrad(let a): return GradientKernels.maxoutGrad(x[0], x[1], a.maxout)
     case .embeddingGrad: return try GradientKernels.embeddingGrad(x[0], x[1], shape: shape, node: node.name)
     case .sliceGrad(let a):
       return GradientKernels.scatterAdd(x[0], offsets: LayoutKernels.sliceOffsets(a.slice, input: shape, output: x[0].shape), shape: shape)

@@ -40,9 +40,9 @@ enum ElementwiseKernels {
     x >= 0 ? 1 / (1 + S.exp(-x)) : S.exp(x) / (1 + S.exp(x))
   }
 
-  static func maxout<S: KilnScalar>(_ x: Tensor<S>, pieces: Int, shape: [Int]) -> Tensor<S> {
-    let inner = x.shape[2...].reduce(1, *)
-    let groups = shape[0] * shape[1]
+  static func maxout<S: KilnScalar>(_ x: Tensor<S>, _ a: MaxoutAttrs, shape: [Int]) -> Tensor<S> {
+    let (pieces, inner) = (a.pieces, a.inner(x.shape))
+    let groups = x.count / (pieces * inner)
     var out: [S] = []
     out.reserveCapacity(groups * inner)
     for g in 0..<groups {

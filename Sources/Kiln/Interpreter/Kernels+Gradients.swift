@@ -109,10 +109,10 @@ enum GradientKernels {
     return Tensor(validShape: x.shape, scalars: x.scalars.indices.map { derivative(x.scalars[$0], y.scalars[$0]) * dy.scalars[$0] })
   }
 
-  static func maxoutGrad<S: KilnScalar>(_ x: Tensor<S>, _ dy: Tensor<S>, pieces: Int) -> Tensor<S> {
-    let inner = x.shape[2...].reduce(1, *)
+  static func maxoutGrad<S: KilnScalar>(_ x: Tensor<S>, _ dy: Tensor<S>, _ a: MaxoutAttrs) -> Tensor<S> {
+    let (pieces, inner) = (a.pieces, a.inner(x.shape))
     var dx = [S](repeating: 0, count: x.count)
-    for g in 0..<(dy.shape[0] * dy.shape[1]) {
+    for g in 0..<(dy.count / inner) {
       for i in 0..<inner {
         var best = g * pieces * inner + i
         for p in 1..<pieces {

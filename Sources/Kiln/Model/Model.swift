@@ -134,9 +134,15 @@ public struct Model: Sendable {
     Dictionary(uniqueKeysWithValues: parameters.entries.map { ($0.name, Tensor<Scalar>($0.tensor)) })
   }
 
-  /// Runs the model in the reference interpreter with `inputs` by input name; returns the outputs.
-  public func run<Scalar: KilnScalar>(_ inputs: [String: Tensor<Scalar>]) throws -> Results<Scalar> {
-    try Interpreter<Scalar>(graph).run(inputs, parameters: parameters).results
+  /// Runs the model in the reference interpreter with `inputs` (and integer inputs such as labels
+  /// or token ids in `integers`) by input name; returns the outputs.
+  public func run<Scalar: KilnScalar>(_ inputs: [String: Tensor<Scalar>], integers: [String: Tensor<Int32>] = [:]) throws -> Results<Scalar> {
+    try Interpreter<Scalar>(graph).run(graph.feeds(inputs, integers: integers), parameters: parameters).results
+  }
+
+  /// Runs a model whose inputs are all integers (token ids) in the interpreter, in `Float`.
+  public func run(integers: [String: Tensor<Int32>]) throws -> Results<Float> {
+    try run([String: Tensor<Float>](), integers: integers)
   }
 
   /// The vector-Jacobian product in the reference interpreter: the outputs for `inputs` and, in
@@ -146,10 +152,11 @@ public struct Model: Sendable {
   /// - Parameters:
   ///   - output: the name of the value to differentiate; nil for the first output.
   public func vjp<Scalar: KilnScalar>(
-    _ inputs: [String: Tensor<Scalar>], cotangent: Tensor<Scalar>, of output: String? = nil, withRespectTo targets: [String]
+    _ inputs: [String: Tensor<Scalar>], integers: [String: Tensor<Int32>] = [:], cotangent: Tensor<Scalar>,
+    of output: String? = nil, withRespectTo targets: [String]
   ) throws -> Results<Scalar> {
     let vjp = try graph.vjp(of: output, withRespectTo: targets)
-    let feeds = inputs.merging([Graph.cotangentInput: cotangent]) { _, cotangent in cotangent }
+    let feeds = try graph.feeds(inputs, integers: integers).merging([Graph.cotangentInput: cotangent]) { _, cotangent in cotangent }
     return try Interpreter<Scalar>(vjp.graph).run(feeds, parameters: parameters).results
   }
 

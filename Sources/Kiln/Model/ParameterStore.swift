@@ -1,9 +1,22 @@
-/// A model's parameter values by name, in the order they were added (the graph's order).
-public struct ParameterStore: Equatable, Sendable {
+/// Named tensors in the order they were added, looked up by name: a model's parameter values
+/// (in the graph's order), or the tensors of a safetensors file (in file order).
+///
+/// ```swift
+/// let weights = try SafeTensors.read("lenet5.safetensors").tensors
+/// let w = weights["conv1.weight"]
+/// for (name, tensor) in weights { print(name, tensor.shape) }
+/// ```
+public struct ParameterStore: Equatable, Sendable, Sequence {
   public private(set) var names: [String] = []
   private var tensors: [String: Tensor<Float>] = [:]
 
+  /// An empty store.
   public init() {}
+
+  /// A store of `entries`, in their order; a repeated name keeps its first position and last value.
+  public init(_ entries: [(name: String, tensor: Tensor<Float>)]) {
+    for (name, tensor) in entries { self[name] = tensor }
+  }
 
   /// The tensor called `name`; setting a new name appends it.
   public subscript(name: String) -> Tensor<Float>? {
@@ -19,6 +32,12 @@ public struct ParameterStore: Equatable, Sendable {
   public var entries: [(name: String, tensor: Tensor<Float>)] {
     names.compactMap { name in tensors[name].map { (name, $0) } }
   }
+
+  /// The (name, tensor) pairs in order.
+  public func makeIterator() -> IndexingIterator<[(name: String, tensor: Tensor<Float>)]> { entries.makeIterator() }
+
+  /// The number of tensors.
+  public var count: Int { names.count }
 
   /// The name of the first tensor holding a NaN or an infinity, or nil when all are finite.
   public var firstNonFinite: String? {

@@ -109,30 +109,45 @@ public struct UnaryAttrs: OpAttributes {
   public var attributeText: [String] { [function.text] }
 }
 
-/// Maxout: the maximum over each run of `pieces` consecutive channels,
-/// `[N, C·pieces, …]` → `[N, C, …]`.
+/// Maxout: the maximum over each run of `pieces` consecutive elements along `axis` (the
+/// channels, axis 1, by default): `[N, C·pieces, …]` → `[N, C, …]`.
 public struct MaxoutAttrs: OpAttributes {
   public var pieces: Int
+  /// The axis whose runs are reduced (non-negative).
+  public var axis: Int
 
-  public init(pieces: Int) { self.pieces = pieces }
+  public init(pieces: Int, axis: Int = 1) {
+    self.pieces = pieces
+    self.axis = axis
+  }
+
+  /// Model files written before maxout had an axis read as channel maxout.
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    pieces = try container.decode(Int.self, forKey: .pieces)
+    axis = try container.decodeIfPresent(Int.self, forKey: .axis) ?? 1
+  }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
     try requireInputs(inputs, 1...1)
     let x = inputs[0]
     try requireFloat(x, "input")
-    try require(x.rank >= 2, "input must be [N, C, …], got \(x)")
+    try require((0..<x.rank).contains(axis), "axis \(axis) is outside the \(x.rank) axes of \(x)")
     try require(pieces >= 1, "pieces must be at least 1, got \(pieces)")
     try require(
-      x.shape[1] % pieces == 0,
-      "\(x.shape[1]) channels do not divide into groups of \(pieces) pieces")
+      x.shape[axis] % pieces == 0,
+      "\(x.shape[axis]) \(axis == 1 ? "channels" : "elements along axis \(axis)") do not divide into groups of \(pieces) pieces")
     var shape = x.shape
-    shape[1] /= pieces
+    shape[axis] /= pieces
     return TensorType(shape)
   }
 
   public func flops(_ inputs: [TensorType], output: TensorType) -> Int { inputs[0].elementCount }
 
-  public var attributeText: [String] { ["pieces=\(pieces)"] }
+  public var attributeText: [String] { ["pieces=\(pieces)"] + (axis == 1 ? [] : ["axis=\(axis)"]) }
+
+  /// Elements after the reduced axis, per index of it: runs are `pieces · inner` apart.
+  package func inner(_ input: [Int]) -> Int { input[(axis + 1)...].reduce(1, *) }
 }
 
 /// Softmax (or log-softmax) along one axis.

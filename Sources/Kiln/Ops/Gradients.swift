@@ -115,17 +115,17 @@ public struct UnaryGradAttrs: OpAttributes {
 /// Gradient of maxout: `dy` routed to the first maximum of each run of pieces.
 /// Inputs: `x`, `dy`. Output: `x`'s type.
 public struct MaxoutGradAttrs: OpAttributes {
-  public var pieces: Int
+  public var maxout: MaxoutAttrs
 
-  public init(pieces: Int) { self.pieces = pieces }
+  public init(maxout: MaxoutAttrs) { self.maxout = maxout }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
     try requireInputs(inputs, 2...2)
-    try requireForwardType(inputs[1], try MaxoutAttrs(pieces: pieces).outputType([inputs[0]]), "dy")
+    try requireForwardType(inputs[1], try maxout.outputType([inputs[0]]), "dy")
     return inputs[0]
   }
 
-  public var attributeText: [String] { ["pieces=\(pieces)"] }
+  public var attributeText: [String] { maxout.attributeText }
 }
 
 /// Gradient of an embedding table: each row of `dy` added into the row of its index

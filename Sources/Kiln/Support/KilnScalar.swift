@@ -1,11 +1,16 @@
 import RealModule
 
+/// The element types a `Tensor` holds: the floating-point `KilnScalar`s, and `Int32` for class
+/// labels and token ids.
+public protocol TensorScalar: Numeric, Codable, Sendable {}
+
 /// The element types the reference interpreter runs in: `Float` (what compiled code uses) and
 /// `Double` (for finite-difference gradient checks).
-public protocol KilnScalar: Real, BinaryFloatingPoint, Codable, Sendable {}
+public protocol KilnScalar: TensorScalar, Real, BinaryFloatingPoint {}
 
 extension Float: KilnScalar {}
 extension Double: KilnScalar {}
+extension Int32: TensorScalar {}
 
 extension KilnScalar {
   /// Whether `b` replaces `a` as the first maximum of a sequence: it is larger, or it is the first

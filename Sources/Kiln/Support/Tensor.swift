@@ -1,8 +1,9 @@
 /// A dense, row-major tensor of `Scalar`s with a static shape (`[N, C, H, W]` for images).
 ///
-/// Integer tensors (class labels, embedding indices) are held as whole-number scalars; the graph's
-/// `TensorType` says which tensors are integers.
-public struct Tensor<Scalar: KilnScalar>: Equatable, Sendable {
+/// Integer inputs (class labels, token ids) are fed as `Tensor<Int32>` through the `integers:`
+/// argument of `run`, `vjp` and `Trainer.step`, or as whole-number floats; the graph's
+/// `TensorType` says which inputs are integers.
+public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable {
   public private(set) var shape: [Int]
   public var scalars: [Scalar]
 
@@ -35,15 +36,6 @@ public struct Tensor<Scalar: KilnScalar>: Equatable, Sendable {
   /// A tensor of `shape` filled with `value`, for sizes right by construction.
   init(validShape shape: [Int], repeating value: Scalar = 0) {
     self.init(validShape: shape, scalars: Array(repeating: value, count: shape.reduce(1, *)))
-  }
-
-  /// A tensor with the same shape whose scalars are converted from `other`.
-  public init<Other: KilnScalar>(_ other: Tensor<Other>) {
-    if let same = other as? Tensor<Scalar> {
-      self = same
-      return
-    }
-    self.init(validShape: other.shape, scalars: other.scalars.map { Scalar($0) })
   }
 
   public var count: Int { scalars.count }
@@ -81,5 +73,21 @@ public struct Tensor<Scalar: KilnScalar>: Equatable, Sendable {
   /// The same scalars viewed with another shape; throws unless it has as many elements.
   public func reshaped(_ newShape: [Int]) throws -> Tensor {
     try Tensor(shape: newShape, scalars: scalars)
+  }
+}
+
+extension Tensor where Scalar: KilnScalar {
+  /// A tensor with the same shape whose scalars are converted from `other`.
+  public init<Other: KilnScalar>(_ other: Tensor<Other>) {
+    if let same = other as? Tensor<Scalar> {
+      self = same
+      return
+    }
+    self.init(validShape: other.shape, scalars: other.scalars.map { Scalar($0) })
+  }
+
+  /// Integers (labels, token ids) as whole-number scalars.
+  public init(_ integers: Tensor<Int32>) {
+    self.init(validShape: integers.shape, scalars: integers.scalars.map { Scalar($0) })
   }
 }

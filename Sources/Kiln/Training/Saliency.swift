@@ -6,14 +6,11 @@ public enum Saliency {
   public static func gradient(_ model: Model, input: Tensor<Float>, class target: Int) throws -> Tensor<Float> {
     let graph = try scoreGraph(model.graph, class: target)
     guard let inputValue = graph.inputs.first else { throw KilnError.invalidArgument("model \(model.graph.name) has no input") }
+    let name = graph[inputValue].name
     let differentiated = try graph.differentiated(loss: graph.outputs[0], withRespectTo: [inputValue])
-    var feeds = model.parameterFeeds(as: Float.self)
-    feeds[graph[inputValue].name] = input
-    let run = try Interpreter<Float>(differentiated.graph).run(feeds)
-    guard let gradient = differentiated.gradients[graph[inputValue].name] else {
-      throw KilnError.invalidGraph("saliency lost the input gradient")
-    }
-    return run[gradient]
+    let run = try Interpreter<Float>(differentiated.graph).run([name: input], parameters: model.parameters)
+    guard let gradient = run.results.gradients[name] else { throw KilnError.invalidGraph("saliency lost the input gradient") }
+    return gradient
   }
 
   /// For every position of a `patch`×`patch` square sliding by `stride` over the image, the class

@@ -24,9 +24,7 @@ public final class InterpretedTraining: TrainingEngine {
   }
 
   public func step(_ feeds: [String: Tensor<Float>], step: UInt64) throws -> (loss: Float, logits: Tensor<Float>) {
-    var all = feeds
-    for (name, tensor) in parameters.entries { all[name] = tensor }
-    let run = try interpreter.run(all, step: step)
+    let run = try interpreter.run(feeds, parameters: parameters, step: step)
     for (name, tensor) in run.stateUpdates { parameters[name] = tensor }
     return (run[training.loss].scalars[0], run[training.logits])
   }
@@ -76,10 +74,13 @@ public struct Trainer {
   /// The batch size of the training graph.
   public var batchSize: Int { model.inputs.first.map { model[$0].type.shape[0] } ?? 1 }
 
-  /// One step on a batch: `input` and `labels` (or `targets`), by name. Returns the loss and the
+  /// One step on a batch: `input` and `labels` (or `targets`), by name; integer inputs (class
+  /// labels, token ids) may come as `Tensor<Int32>` in `integers`. Returns the loss and the
   /// logits, and replaces the parameters by their updated values.
-  public mutating func step(_ batch: [String: Tensor<Float>], learningRate: Double) throws -> (loss: Float, logits: Tensor<Float>) {
-    var feeds = batch
+  public mutating func step(
+    _ batch: [String: Tensor<Float>], integers: [String: Tensor<Int32>] = [:], learningRate: Double
+  ) throws -> (loss: Float, logits: Tensor<Float>) {
+    var feeds = try training.graph.feeds(batch, integers: integers)
     feeds[TrainingGraph.learningRateInput] = Tensor(validShape: [], scalars: [Float(learningRate)])
     let result = try engine.step(feeds, step: UInt64(steps))
     steps += 1
@@ -222,7 +223,7 @@ extension Model {
   }
 }
 
-extension Tensor {
+extension Tensor where Scalar: KilnScalar {
   /// The index of the largest element of each row of a `[rows, columns]` tensor (the first one
   /// on ties): the predicted class of each sample.
   public func argmaxRows() -> [Int] {

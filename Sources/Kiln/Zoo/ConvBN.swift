@@ -11,7 +11,7 @@ public struct ConvBN: Layer {
   public var bnName: String
 
   public init(
-    _ outChannels: Int, kernel: Dims, stride: Dims = 1, padding: ConvPadding = .valid, groups: Int = 1,
+    _ outChannels: Int, kernel: any DimsConvertible, stride: any DimsConvertible = 1, padding: any ConvPaddingConvertible = .valid, groups: Int = 1,
     epsilon: Double = 1e-5, activation: UnaryFunction? = .relu, name: String? = nil,
     convName: String = "conv", bnName: String = "bn"
   ) {
@@ -24,7 +24,7 @@ public struct ConvBN: Layer {
 
   /// The depthwise variant: one 3×3 (or `kernel`) filter per channel.
   public static func depthwise(
-    kernel: Dims = 3, stride: Dims = 1, padding: ConvPadding = 1, activation: UnaryFunction? = .relu,
+    kernel: any DimsConvertible = 3, stride: any DimsConvertible = 1, padding: any ConvPaddingConvertible = 1, activation: UnaryFunction? = .relu,
     name: String? = nil, convName: String = "conv", bnName: String = "bn"
   ) -> ConvBN {
     var unit = ConvBN(1, kernel: kernel, activation: activation, name: name, convName: convName, bnName: bnName)

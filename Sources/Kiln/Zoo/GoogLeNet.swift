@@ -3,7 +3,7 @@ extension Zoo {
   /// 5×5); 3×3 max pool → 1×1; concatenated along channels.
   static func inception(_ c1: Int, _ c3Reduce: Int, _ c3: Int, _ c5Reduce: Int, _ c5: Int, _ poolProjection: Int, name: String) -> Block {
     func unit(_ channels: Int, kernel: Int, name: String) -> ConvBN {
-      ConvBN(channels, kernel: Dims(kernel), padding: .symmetric(Dims(kernel / 2)), epsilon: 0.001, name: name)
+      ConvBN(channels, kernel: kernel, padding: kernel / 2, epsilon: 0.001, name: name)
     }
     return Block(name: name) { x in
       let branches = [

@@ -11,7 +11,7 @@ extension Zoo {
       ConvBN(32, kernel: 3, stride: 2, padding: 1, name: "stem")
       for (index, block) in blocks.enumerated() {
         Sequential(name: "block\(index + 1)") {
-          ConvBN.depthwise(stride: Dims(block.stride), name: "dw")
+          ConvBN.depthwise(stride: block.stride, name: "dw")
           ConvBN(block.channels, kernel: 1, name: "pw")
         }
       }
@@ -34,7 +34,7 @@ extension Zoo {
         if expansion != 1 {
           layers.append(ConvBN(hidden, kernel: 1, activation: .relu6, name: "\(layers.count)", convName: "0", bnName: "1"))
         }
-        layers.append(ConvBN.depthwise(stride: Dims(stride), activation: .relu6, name: "\(layers.count)", convName: "0", bnName: "1"))
+        layers.append(ConvBN.depthwise(stride: stride, activation: .relu6, name: "\(layers.count)", convName: "0", bnName: "1"))
         let project = layers.count
         let y = try x.apply(Sequential(name: "conv") {
           for layer in layers { layer }

@@ -6,7 +6,7 @@ extension Zoo {
   public static func nin(input: [Int] = [1, 3, 32, 32], classes: Int = 10) throws -> Graph {
     func mlpconv(_ channels: [Int], kernel: Int, name: String) -> Sequential {
       Sequential(name: name) {
-        Conv2D(channels[0], kernel: Dims(kernel), padding: .symmetric(Dims(kernel / 2)), activation: .relu, name: "conv")
+        Conv2D(channels[0], kernel: kernel, padding: kernel / 2, activation: .relu, name: "conv")
         Conv2D(channels[1], kernel: 1, activation: .relu, name: "cccp1")
         Conv2D(channels[2], kernel: 1, activation: .relu, name: "cccp2")
       }

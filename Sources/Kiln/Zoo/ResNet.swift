@@ -17,13 +17,13 @@ extension Zoo {
   /// when the shape changes.
   static func shortcut(_ x: Symbol, channels: Int, stride: Int) throws -> Symbol {
     guard stride != 1 || x.shape[1] != channels else { return x }
-    return try x.apply(ConvBN(channels, kernel: 1, stride: Dims(stride), activation: nil, name: "downsample", convName: "0", bnName: "1"))
+    return try x.apply(ConvBN(channels, kernel: 1, stride: stride, activation: nil, name: "downsample", convName: "0", bnName: "1"))
   }
 
   /// conv 3×3 → BN → ReLU → conv 3×3 → BN (→ `excite`) + shortcut → ReLU.
   static func basicBlock(_ channels: Int, stride: Int, squeezeExcitation: Bool, name: String) -> Block {
     Block(name: name) { x in
-      var y = try x.apply(ConvBN(channels, kernel: 3, stride: Dims(stride), padding: 1, name: nil, convName: "conv1", bnName: "bn1"))
+      var y = try x.apply(ConvBN(channels, kernel: 3, stride: stride, padding: 1, name: nil, convName: "conv1", bnName: "bn1"))
       y = try y.apply(ConvBN(channels, kernel: 3, padding: 1, activation: nil, name: nil, convName: "conv2", bnName: "bn2"))
       if squeezeExcitation { y = try y.apply(squeezeExcite(reduction: 16, name: "se")) }
       return try (y + shortcut(x, channels: channels, stride: stride)).relu()
@@ -34,7 +34,7 @@ extension Zoo {
   static func bottleneckBlock(_ width: Int, stride: Int, name: String) -> Block {
     Block(name: name) { x in
       var y = try x.apply(ConvBN(width, kernel: 1, name: nil, convName: "conv1", bnName: "bn1"))
-      y = try y.apply(ConvBN(width, kernel: 3, stride: Dims(stride), padding: 1, name: nil, convName: "conv2", bnName: "bn2"))
+      y = try y.apply(ConvBN(width, kernel: 3, stride: stride, padding: 1, name: nil, convName: "conv2", bnName: "bn2"))
       y = try y.apply(ConvBN(4 * width, kernel: 1, activation: nil, name: nil, convName: "conv3", bnName: "bn3"))
       return try (y + shortcut(x, channels: 4 * width, stride: stride)).relu()
     }

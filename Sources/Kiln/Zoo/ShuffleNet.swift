@@ -12,7 +12,7 @@ extension Zoo {
         let mainOutput = stride == 2 ? output - x.shape[1] : output
         let y = try x.apply(ConvBN(bottleneck, kernel: 1, groups: firstInNetwork ? 1 : groups, name: "reduce"))
           .channelShuffle(groups: groups)
-          .apply(ConvBN.depthwise(stride: Dims(stride), activation: nil, name: "depthwise"))
+          .apply(ConvBN.depthwise(stride: stride, activation: nil, name: "depthwise"))
           .apply(ConvBN(mainOutput, kernel: 1, groups: groups, activation: nil, name: "expand"))
         guard stride == 2 else { return try (y + x).relu() }
         return try Symbol.concat([try x.apply(AvgPool2D(3, stride: 2, padding: 1, name: "shortcut")), y], axis: 1).relu()

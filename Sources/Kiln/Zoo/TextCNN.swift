@@ -8,7 +8,7 @@ extension Zoo {
     try Graph(name: "textcnn", input: [batch, length], inputType: .i32) { tokens in
       let embedded = try tokens.apply(Embedding(vocabulary: vocabulary, dim: dim, name: "embedding")).transposed([0, 2, 1])
       let features = try [3, 4, 5].map { width in
-        try embedded.apply(Conv1D(filters, kernel: Dims(width), activation: .relu, name: "conv\(width)")).globalMaxPool().flattened()
+        try embedded.apply(Conv1D(filters, kernel: width, activation: .relu, name: "conv\(width)")).globalMaxPool().flattened()
       }
       return try Symbol.concat(features, axis: 1).apply(Dropout(0.5, name: "dropout")).apply(Dense(classes, name: "fc"))
     }

@@ -16,8 +16,9 @@ enum GradientLowering {
       reduceGradient(k, a.reduce)
     case .unaryGrad(let a):
       k.elementwise { i in ir.fmul(derivative(ir, a.function, x: ir.load(k.inputs[0], i), y: ir.load(k.inputs[1], i)), ir.load(k.inputs[2], i)) }
-    case .maxoutGrad(let a):
-      let inner = k.type.shape[2...].reduce(1, *)
+    case .maxoutGrad(let grad):
+      let a = grad.maxout
+      let inner = a.inner(k.type.shape)
       k.elementwise { _ in ir.float(0) }
       ir.loop(k.inputTypes[1].elementCount / inner) { group in
         ir.loop(inner) { i in

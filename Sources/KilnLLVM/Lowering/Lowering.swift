@@ -82,7 +82,7 @@ enum Lowering {
         }
       }
     case .maxout(let a):
-      let inner = k.inputTypes[0].shape[2...].reduce(1, *)
+      let inner = a.inner(k.inputTypes[0].shape)
       ir.loop(k.count / inner) { group in
         ir.loop(inner) { i in
           let first = ir.add(ir.mul(ir.mul(group, ir.int(a.pieces)), ir.int(inner)), i)

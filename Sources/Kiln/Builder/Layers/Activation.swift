@@ -32,18 +32,24 @@ public struct Softmax: Layer {
   }
 }
 
-/// Maxout: the maximum over each run of `pieces` consecutive channels (axis 1), so
-/// `Dense(units · pieces)` followed by `Maxout(pieces:)` is a maxout unit layer.
+/// Maxout: the maximum over each run of `pieces` consecutive elements along `axis` (the
+/// channels, axis 1, by default; −1 for the last axis), so `Dense(units · pieces)` followed by
+/// `Maxout(pieces:)` is a maxout unit layer.
 public struct Maxout: Layer {
+  /// Elements per run.
   public var pieces: Int
+  /// The axis whose runs are reduced; negative counts from the end.
+  public var axis: Int
+  /// The layer's name; nil for a fresh `maxout<n>`.
   public var name: String?
 
-  public init(pieces: Int, name: String? = nil) {
+  public init(pieces: Int, axis: Int = 1, name: String? = nil) {
     self.pieces = pieces
+    self.axis = axis
     self.name = name
   }
 
   public func callAsFunction(_ x: Symbol) throws -> Symbol {
-    try x.builder.singleNode(name, prefix: "maxout", .maxout(MaxoutAttrs(pieces: pieces)), x)
+    try x.builder.singleNode(name, prefix: "maxout", .maxout(MaxoutAttrs(pieces: pieces, axis: try x.normalized(axis))), x)
   }
 }

@@ -9,8 +9,8 @@ public struct AdaptiveAvgPool2D: Layer {
   public var output: Dims
   public var name: String?
 
-  public init(_ output: Dims, name: String? = nil) {
-    self.output = output
+  public init(_ output: any DimsConvertible, name: String? = nil) {
+    self.output = output.dims
     self.name = name
   }
 

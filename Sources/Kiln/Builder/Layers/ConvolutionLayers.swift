@@ -41,17 +41,17 @@ public struct Conv<Rank: SpatialRank>: Layer {
   public var givenBias: Tensor<Float>?
 
   public init(
-    _ outChannels: Int, kernel: Dims, stride: Dims = 1, padding: ConvPadding = .valid,
-    paddingMode: PaddingMode = .zero, dilation: Dims = 1, groups: Int = 1, bias: Bool = true,
+    _ outChannels: Int, kernel: any DimsConvertible, stride: any DimsConvertible = 1, padding: any ConvPaddingConvertible = .valid,
+    paddingMode: PaddingMode = .zero, dilation: any DimsConvertible = 1, groups: Int = 1, bias: Bool = true,
     activation: UnaryFunction? = nil, weightInitializer: Initializer = .heNormal,
     biasInitializer: Initializer = .zeros, inChannels: Int? = nil, name: String? = nil
   ) {
     self.channels = .grouped(outChannels: outChannels, groups: groups)
-    self.kernel = kernel
-    self.stride = stride
-    self.padding = padding
+    self.kernel = kernel.dims
+    self.stride = stride.dims
+    self.padding = padding.convPadding
     self.paddingMode = paddingMode
-    self.dilation = dilation
+    self.dilation = dilation.dims
     self.useBias = bias
     self.activation = activation
     self.weightInitializer = weightInitializer
@@ -63,12 +63,12 @@ public struct Conv<Rank: SpatialRank>: Layer {
   /// A convolution with given values: `weight` is `[outChannels, C_in / groups, *kernel]`
   /// (PyTorch's layout), `bias` is `[outChannels]` or nil for none.
   public init(
-    weight: Tensor<Float>, bias: Tensor<Float>? = nil, stride: Dims = 1, padding: ConvPadding = .valid,
-    paddingMode: PaddingMode = .zero, dilation: Dims = 1, groups: Int = 1, activation: UnaryFunction? = nil,
+    weight: Tensor<Float>, bias: Tensor<Float>? = nil, stride: any DimsConvertible = 1, padding: any ConvPaddingConvertible = .valid,
+    paddingMode: PaddingMode = .zero, dilation: any DimsConvertible = 1, groups: Int = 1, activation: UnaryFunction? = nil,
     name: String? = nil
   ) {
     self.init(
-      weight.shape.first ?? 0, kernel: Dims(Array(weight.shape.dropFirst(2))), stride: stride, padding: padding,
+      weight.shape.first ?? 0, kernel: Array(weight.shape.dropFirst(2)), stride: stride, padding: padding,
       paddingMode: paddingMode, dilation: dilation, groups: groups, bias: bias != nil, activation: activation, name: name)
     givenWeight = weight
     givenBias = bias
@@ -76,8 +76,8 @@ public struct Conv<Rank: SpatialRank>: Layer {
 
   /// A depthwise convolution: every input channel convolved with its own `multiplier` filters.
   public static func depthwise(
-    kernel: Dims, stride: Dims = 1, padding: ConvPadding = .valid, paddingMode: PaddingMode = .zero,
-    dilation: Dims = 1, multiplier: Int = 1, bias: Bool = true, activation: UnaryFunction? = nil,
+    kernel: any DimsConvertible, stride: any DimsConvertible = 1, padding: any ConvPaddingConvertible = .valid, paddingMode: PaddingMode = .zero,
+    dilation: any DimsConvertible = 1, multiplier: Int = 1, bias: Bool = true, activation: UnaryFunction? = nil,
     name: String? = nil
   ) -> Conv {
     var conv = Conv(
@@ -149,16 +149,16 @@ public struct ConvTranspose<Rank: SpatialRank>: Layer {
   public var givenBias: Tensor<Float>?
 
   public init(
-    _ outChannels: Int, kernel: Dims, stride: Dims = 1, padding: Dims = 0, outputPadding: Dims = 0,
-    dilation: Dims = 1, groups: Int = 1, bias: Bool = true, activation: UnaryFunction? = nil,
+    _ outChannels: Int, kernel: any DimsConvertible, stride: any DimsConvertible = 1, padding: any DimsConvertible = 0, outputPadding: any DimsConvertible = 0,
+    dilation: any DimsConvertible = 1, groups: Int = 1, bias: Bool = true, activation: UnaryFunction? = nil,
     weightInitializer: Initializer = .heNormal, name: String? = nil
   ) {
     self.outChannels = outChannels
-    self.kernel = kernel
-    self.stride = stride
-    self.padding = padding
-    self.outputPadding = outputPadding
-    self.dilation = dilation
+    self.kernel = kernel.dims
+    self.stride = stride.dims
+    self.padding = padding.dims
+    self.outputPadding = outputPadding.dims
+    self.dilation = dilation.dims
     self.groups = groups
     self.useBias = bias
     self.activation = activation
@@ -169,11 +169,11 @@ public struct ConvTranspose<Rank: SpatialRank>: Layer {
   /// A transposed convolution with given values: `weight` is `[C_in, outChannels / groups,
   /// *kernel]` (PyTorch's layout), `bias` is `[outChannels]` or nil for none.
   public init(
-    weight: Tensor<Float>, bias: Tensor<Float>? = nil, stride: Dims = 1, padding: Dims = 0, outputPadding: Dims = 0,
-    dilation: Dims = 1, groups: Int = 1, activation: UnaryFunction? = nil, name: String? = nil
+    weight: Tensor<Float>, bias: Tensor<Float>? = nil, stride: any DimsConvertible = 1, padding: any DimsConvertible = 0, outputPadding: any DimsConvertible = 0,
+    dilation: any DimsConvertible = 1, groups: Int = 1, activation: UnaryFunction? = nil, name: String? = nil
   ) {
     self.init(
-      (weight.shape.dropFirst().first ?? 0) * groups, kernel: Dims(Array(weight.shape.dropFirst(2))), stride: stride,
+      (weight.shape.dropFirst().first ?? 0) * groups, kernel: Array(weight.shape.dropFirst(2)), stride: stride,
       padding: padding, outputPadding: outputPadding, dilation: dilation, groups: groups, bias: bias != nil,
       activation: activation, name: name)
     givenWeight = weight

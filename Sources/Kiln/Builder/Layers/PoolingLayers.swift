@@ -27,11 +27,11 @@ public struct MaxPool<Rank: SpatialRank>: Layer {
   public var ceilMode: Bool
   public var name: String?
 
-  public init(_ kernel: Dims, stride: Dims? = nil, padding: Dims = 0, dilation: Dims = 1, ceilMode: Bool = false, name: String? = nil) {
-    self.kernel = kernel
-    self.stride = stride
-    self.padding = padding
-    self.dilation = dilation
+  public init(_ kernel: any DimsConvertible, stride: (any DimsConvertible)? = nil, padding: any DimsConvertible = 0, dilation: any DimsConvertible = 1, ceilMode: Bool = false, name: String? = nil) {
+    self.kernel = kernel.dims
+    self.stride = stride?.dims
+    self.padding = padding.dims
+    self.dilation = dilation.dims
     self.ceilMode = ceilMode
     self.name = name
   }
@@ -54,12 +54,12 @@ public struct AvgPool<Rank: SpatialRank>: Layer {
   public var name: String?
 
   public init(
-    _ kernel: Dims, stride: Dims? = nil, padding: Dims = 0, ceilMode: Bool = false,
+    _ kernel: any DimsConvertible, stride: (any DimsConvertible)? = nil, padding: any DimsConvertible = 0, ceilMode: Bool = false,
     countIncludePad: Bool = true, name: String? = nil
   ) {
-    self.kernel = kernel
-    self.stride = stride
-    self.padding = padding
+    self.kernel = kernel.dims
+    self.stride = stride?.dims
+    self.padding = padding.dims
     self.ceilMode = ceilMode
     self.countIncludePad = countIncludePad
     self.name = name

@@ -35,8 +35,8 @@ public struct Pad: Layer {
   public var mode: PaddingMode
   public var name: String?
 
-  public init(_ padding: Dims, mode: PaddingMode = .zero, name: String? = nil) {
-    self.padding = padding
+  public init(_ padding: any DimsConvertible, mode: PaddingMode = .zero, name: String? = nil) {
+    self.padding = padding.dims
     self.mode = mode
     self.name = name
   }
