@@ -17,6 +17,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
     // The runtime of the generated ONNX protobuf code (Sources/KilnONNX/onnx.pb.swift).
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    // `swift package generate-documentation`: the DocC catalogs of Kiln and KilnLLVM.
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
   targets: [
     // C runtime shared by JIT'd code and every exported .so: error codes, arena, atomic files,

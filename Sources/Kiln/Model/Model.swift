@@ -150,7 +150,11 @@ public struct Model: Sendable {
   /// PyTorch's `y.backward(cotangent)` followed by reading `.grad` (see `Graph.vjp`).
   ///
   /// - Parameters:
+  ///   - inputs: the float inputs, by name.
+  ///   - integers: the integer inputs (labels, token ids), by name.
+  ///   - cotangent: the weights of `output`'s elements: a tensor of its shape.
   ///   - output: the name of the value to differentiate; nil for the first output.
+  ///   - targets: names of inputs or parameters to differentiate with respect to.
   public func vjp<Scalar: KilnScalar>(
     _ inputs: [String: Tensor<Scalar>], integers: [String: Tensor<Int32>] = [:], cotangent: Tensor<Scalar>,
     of output: String? = nil, withRespectTo targets: [String]

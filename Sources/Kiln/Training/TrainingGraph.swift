@@ -17,6 +17,8 @@ public struct TrainingGraph: Sendable {
 
   /// - Parameters:
   ///   - model: an inference graph (a model's graph).
+  ///   - loss: the loss between the model's output and `labels` (or `targets`).
+  ///   - optimizer: how the gradients update the weights.
   ///   - frozen: layer names or name prefixes whose parameters stay fixed (`conv1`, `features`).
   public init(model: Graph, loss: LossKind = .softmaxCrossEntropy, optimizer: Optimizer, frozen: [String] = []) throws {
     try optimizer.validate()
