@@ -1,7 +1,7 @@
 # Kiln's two entry points: `make demo` (set up, build, run the main job) and `make test`.
 KILN := .build/release/kiln
 
-.PHONY: setup build demo test clean
+.PHONY: setup build demo test docs clean
 
 setup:
 	./scripts/setup.sh
@@ -23,7 +23,12 @@ test: setup
 	./scripts/fetch-onnx-node-tests.sh
 	./scripts/export-torchvision.sh
 	swift build
+	./scripts/check-docs.sh
 	swift test
+
+# DocC archives of Kiln and KilnLLVM (warnings are errors; every public symbol documented).
+docs:
+	./scripts/check-docs.sh
 
 clean:
 	rm -rf .build

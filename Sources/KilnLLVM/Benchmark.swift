@@ -4,16 +4,25 @@ import Kiln
 /// Compiled against interpreted timings of a model, per layer and whole, with GFLOPS against
 /// the machine's peak measured on the spot.
 public struct BenchmarkReport: Codable, Sendable {
+  /// One layer's figures.
   public struct Row: Codable, Sendable {
+    /// The node's name.
     public var name: String
+    /// The op's display name.
     public var op: String
+    /// The node's output shape.
     public var outputShape: [Int]
+    /// Floating-point operations of the layer.
     public var flops: Int
     /// Nil when the interpreter was not timed.
     public var interpretedMilliseconds: Double?
+    /// The fastest compiled run, in milliseconds.
     public var compiledMillisecondsMin: Double
+    /// The median compiled run, in milliseconds.
     public var compiledMillisecondsMedian: Double
+    /// Interpreted time ÷ fastest compiled time, when the interpreter was timed.
     public var speedup: Double? { interpretedMilliseconds.map { $0 / compiledMillisecondsMin } }
+    /// Billions of floating-point operations per second in the fastest compiled run.
     public var gflops: Double { Double(flops) / (compiledMillisecondsMin * 1e6) }
 
     private enum CodingKeys: String, CodingKey {
@@ -21,16 +30,27 @@ public struct BenchmarkReport: Codable, Sendable {
     }
   }
 
+  /// The model's name.
   public var model: String
+  /// The host CPU's name.
   public var cpu: String
+  /// The CPU the code was compiled for.
   public var target: String
+  /// The kernel OpenBLAS chose for this CPU.
   public var blasCore: String
+  /// Threads the compiled code used.
   public var threads: Int
+  /// One thread's measured peak of fused multiply-adds, in GFLOPS.
   public var peakGFLOPS: Double
+  /// Seconds spent compiling the whole model.
   public var compileSeconds: Double
+  /// Planned arena bytes of the whole model.
   public var arenaBytes: Int
+  /// What its intermediates would take without reuse.
   public var naiveBytes: Int
+  /// One row per computing node.
   public var layers: [Row]
+  /// The whole model run at once.
   public var total: Row
 
   /// A table for people.

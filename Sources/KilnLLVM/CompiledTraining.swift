@@ -5,6 +5,7 @@ import Kiln
 public final class CompiledTraining: TrainingEngine {
   private let compiled: CompiledModel
 
+  /// Compiles `training` with `compiler`, starting from `parameters` (every parameter of its graph).
   public init(_ training: TrainingGraph, parameters: ParameterStore, compiler: Compiler, threads: Int = 1) throws {
     compiled = try compiler.compile(training.graph, parameters: parameters, threads: threads)
   }
@@ -13,6 +14,7 @@ public final class CompiledTraining: TrainingEngine {
   public var compileSeconds: Double { compiled.compileSeconds }
   /// Planned arena bytes of the training step, and what its intermediates take without reuse.
   public var arenaBytes: Int { compiled.arenaBytes }
+  /// What the intermediates of the training step would take without reuse.
   public var naiveBytes: Int { compiled.naiveBytes }
 
   public func step(_ feeds: [String: Tensor<Float>], step: UInt64) throws -> (loss: Float, logits: Tensor<Float>) {
@@ -22,5 +24,6 @@ public final class CompiledTraining: TrainingEngine {
 
   public func parameter(_ name: String) -> Tensor<Float>? { compiled.parameter(name) }
 
+  /// Replaces the value of a parameter of the training graph.
   public func setParameter(_ name: String, _ tensor: Tensor<Float>) throws { try compiled.setParameter(name, tensor) }
 }

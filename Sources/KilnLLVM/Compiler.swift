@@ -135,11 +135,13 @@ public final class Compiler: @unchecked Sendable {
 /// One instance holds one arena, so it runs one call at a time; compile again (or create more
 /// instances) for concurrent use.
 public final class CompiledModel: @unchecked Sendable {
+  /// The graph compiled.
   public let graph: Graph
   /// Seconds spent building, optimising and JIT-compiling.
   public let compileSeconds: Double
   /// Planned arena bytes, and what the intermediates would take without reuse.
   public let arenaBytes: Int
+  /// What the intermediates would take without reuse.
   public let naiveBytes: Int
 
   private let jit: JIT

@@ -3,7 +3,9 @@
 /// (`jump`). Follows r_out = r_in + (k_eff − 1)·j_in, j_out = j_in·s for convolution and pooling,
 /// with k_eff = d·(k − 1) + 1.
 public struct ReceptiveField: Codable, Equatable, Sendable, CustomStringConvertible {
+  /// Input positions one element sees, per spatial axis.
   public var size: [Int]
+  /// Input positions between neighbouring elements, per spatial axis.
   public var jump: [Double]
 
   /// `5` or `5x7`, then `/ jump 2`.

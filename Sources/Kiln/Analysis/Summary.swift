@@ -3,27 +3,40 @@ import Foundation
 /// A model summary, like Keras's `model.summary()` with the receptive field added: one row per
 /// computing node, totals at the bottom.
 public struct Summary: Codable, Sendable {
+  /// One computing node's line of the summary.
   public struct Row: Codable, Sendable {
+    /// The node's name.
     public var name: String
+    /// The op's display name (`Conv2D`, `MaxPool2D`).
     public var op: String
+    /// The node's output shape.
     public var outputShape: [Int]
     /// Trainable and state scalars of the parameters this node is the first to use.
     public var parameters: Int
+    /// Multiply-adds the node computes.
     public var multiplyAdds: Int
+    /// Floating-point operations the node computes.
     public var flops: Int
+    /// The output's receptive field, for nodes below the first flattening.
     public var receptiveField: ReceptiveField?
   }
 
+  /// The graph's name.
   public var model: String
+  /// The shape of each data input.
   public var inputShapes: [[Int]]
+  /// One row per computing node, in order.
   public var rows: [Row]
   /// Weights the optimizer learns (what papers and `torch` count as parameters).
   public var trainableParameters: Int
   /// State such as batch-norm running statistics (PyTorch's buffers).
   public var stateParameters: Int
+  /// Multiply-adds of the whole graph.
   public var multiplyAdds: Int
+  /// Floating-point operations of the whole graph.
   public var flops: Int
 
+  /// The summary of `graph`.
   public init(_ graph: Graph) {
     let fields = ReceptiveField.compute(graph)
     var counted = Set<Int>()

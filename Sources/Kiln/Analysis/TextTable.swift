@@ -1,21 +1,21 @@
 /// A plain-text table with aligned columns, for the CLI's reports (`summary`, `bench`, `zoo`).
-public struct TextTable {
-  public var header: [String]
-  public var rows: [[String]] = []
+package struct TextTable {
+  package var header: [String]
+  package var rows: [[String]] = []
   /// Columns whose cells are right-aligned (numbers).
-  public var rightAligned: Set<Int>
+  package var rightAligned: Set<Int>
   /// Rows before which a rule is drawn (a total line); `rows.count` draws one at the end.
-  public var rulesBefore: Set<Int> = []
+  package var rulesBefore: Set<Int> = []
 
-  public init(header: [String], rightAligned: Set<Int> = []) {
+  package init(header: [String], rightAligned: Set<Int> = []) {
     self.header = header
     self.rightAligned = rightAligned
   }
 
-  public mutating func append(_ row: [String]) { rows.append(row) }
+  package mutating func append(_ row: [String]) { rows.append(row) }
 
   /// The header, a rule, and the rows, one per line.
-  public var text: String {
+  package var text: String {
     let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
     func line(_ cells: [String]) -> String {
       let text = cells.enumerated().map { column, cell in
@@ -36,7 +36,7 @@ public struct TextTable {
 }
 
 /// `61706` → `61,706`.
-public func grouped(_ value: Int) -> String {
+package func grouped(_ value: Int) -> String {
   let digits = String(value.magnitude)
   var result = ""
   for (index, digit) in digits.enumerated() {

@@ -122,9 +122,24 @@ extension Array: ConvPaddingConvertible where Element == Int {
 
 /// The number of spatial axes of a window layer (`Conv<Spatial2>` is `Conv2D`).
 public protocol SpatialRank: Sendable {
+  /// How many spatial axes.
   static var count: Int { get }
 }
 
-public enum Spatial1: SpatialRank { public static let count = 1 }
-public enum Spatial2: SpatialRank { public static let count = 2 }
-public enum Spatial3: SpatialRank { public static let count = 3 }
+/// One spatial axis: sequences, `[N, C, W]`.
+public enum Spatial1: SpatialRank {
+  /// One.
+  public static let count = 1
+}
+
+/// Two spatial axes: images, `[N, C, H, W]`.
+public enum Spatial2: SpatialRank {
+  /// Two.
+  public static let count = 2
+}
+
+/// Three spatial axes: volumes and clips, `[N, C, D, H, W]`.
+public enum Spatial3: SpatialRank {
+  /// Three.
+  public static let count = 3
+}

@@ -1,6 +1,7 @@
 /// Builds a `Graph` for the layer and functional APIs: names nodes, scopes parameter names
 /// (`layer3.conv1.weight`) and shape-checks every node as it is added.
 public final class GraphBuilder {
+  /// The graph built so far.
   public private(set) var graph: Graph
   /// Mixed into the seeds of dropout layers, so that two models built with different seeds differ.
   public let seed: UInt64
@@ -10,6 +11,7 @@ public final class GraphBuilder {
   private var scopes: [String] = []
   private var counters: [String: Int] = [:]
 
+  /// A builder of an empty graph called `name`; `seed` is mixed into the seeds of dropout layers.
   public init(name: String, seed: UInt64 = 0) {
     graph = Graph(name: name)
     self.seed = seed
@@ -114,11 +116,16 @@ public final class GraphBuilder {
 
 /// A value under construction: the handle the layer and functional APIs pass around.
 public struct Symbol {
+  /// The builder this value belongs to.
   public let builder: GraphBuilder
+  /// The node that computes this value.
   public let value: ValueID
 
+  /// The value's type: shape and element type.
   public var type: TensorType { builder.type(of: value) }
+  /// The value's shape.
   public var shape: [Int] { type.shape }
+  /// The value's number of axes.
   public var rank: Int { type.rank }
 }
 

@@ -6,9 +6,11 @@ extension Symbol {
 
   /// Elementwise sum with numpy-style broadcasting (residual connections).
   public static func + (a: Symbol, b: Symbol) throws -> Symbol { try a.binary(.add, b) }
+  /// Elementwise difference, with broadcasting.
   public static func - (a: Symbol, b: Symbol) throws -> Symbol { try a.binary(.sub, b) }
   /// Elementwise product with broadcasting (SE blocks scale `[N, C, H, W]` by `[N, C, 1, 1]`).
   public static func * (a: Symbol, b: Symbol) throws -> Symbol { try a.binary(.mul, b) }
+  /// Elementwise quotient, with broadcasting.
   public static func / (a: Symbol, b: Symbol) throws -> Symbol { try a.binary(.div, b) }
 
   func binary(_ op: BinaryOperator, _ other: Symbol) throws -> Symbol {
@@ -20,8 +22,11 @@ extension Symbol {
     try builder.add(prefix: function.name, .unary(UnaryAttrs(function)), [self])
   }
 
+  /// max(x, 0) elementwise.
   public func relu() throws -> Symbol { try applying(.relu) }
+  /// 1 / (1 + e⁻ˣ) elementwise.
   public func sigmoid() throws -> Symbol { try applying(.sigmoid) }
+  /// The hyperbolic tangent elementwise.
   public func tanh() throws -> Symbol { try applying(.tanh) }
 
   /// `scale·x + shift`, elementwise.
@@ -29,10 +34,12 @@ extension Symbol {
     try applying(.affine(scale: scale, shift: shift))
   }
 
+  /// Softmax along `axis` (the last by default).
   public func softmax(axis: Int = -1) throws -> Symbol {
     try builder.add(prefix: "softmax", .softmax(SoftmaxAttrs(axis: try normalized(axis))), [self])
   }
 
+  /// Log-softmax along `axis` (the last by default).
   public func logSoftmax(axis: Int = -1) throws -> Symbol {
     try builder.add(prefix: "log_softmax", .softmax(SoftmaxAttrs(axis: try normalized(axis), log: true)), [self])
   }
@@ -142,6 +149,7 @@ extension Symbol {
     try loss(.binaryCrossEntropy, targets, reduction)
   }
 
+  /// The mean (or summed) squared difference between this value and `targets`.
   public func meanSquaredError(targets: Symbol, reduction: Reduction = .mean) throws -> Symbol {
     try loss(.meanSquaredError, targets, reduction)
   }

@@ -5,6 +5,7 @@
 /// (a shift of up to ±4 pixels; the padding is the image's background, its smallest value, so
 /// normalised images stay natural), then mirror half of the images left to right.
 public struct Augmentation: Sendable, Equatable, CustomStringConvertible {
+  /// One change applied to every training image.
   public enum Step: Sendable, Equatable {
     /// Pad by `padding` pixels on every side, crop a random window of the original size.
     case crop(padding: Int)
@@ -15,8 +16,10 @@ public struct Augmentation: Sendable, Equatable, CustomStringConvertible {
     case flip
   }
 
+  /// The changes, in the order they apply.
   public var steps: [Step]
 
+  /// An augmentation of these steps.
   public init(_ steps: [Step]) { self.steps = steps }
 
   /// Parses `crop4`, `translate2` and `flip`, comma-separated.

@@ -2,8 +2,11 @@
 public struct Dataset: Sendable {
   /// Per-pixel normalisation: x ↦ (x / 255 − mean) / std.
   public struct Normalization: Sendable, Equatable {
+    /// Subtracted from pixels scaled to 0…1.
     public var mean: Float
+    /// Divides the centred pixels.
     public var std: Float
+    /// A normalisation with this mean and standard deviation.
     public init(mean: Float, std: Float) {
       self.mean = mean
       self.std = std
@@ -14,8 +17,11 @@ public struct Dataset: Sendable {
 
   /// Shape of one image, `[channels, height, width]`.
   public let imageShape: [Int]
+  /// Every image, normalised, one after another.
   public let pixels: [Float]
+  /// Each image's class.
   public let labels: [Int]
+  /// The number of classes.
   public let classCount: Int
 
   /// A data set from images and labels files in IDX format (optionally gzip-compressed).
@@ -62,6 +68,7 @@ public struct Dataset: Sendable {
     self.classCount = classCount
   }
 
+  /// The number of images.
   public var count: Int { labels.count }
 
   /// The samples whose label is in `classes`, relabelled by position in `classes`
@@ -110,15 +117,20 @@ public struct Dataset: Sendable {
 /// The Fashion-MNIST data set (Zalando): 28×28 greyscale clothing images in 10 classes, 60,000 for
 /// training and 10,000 for testing, as installed by Debian's `dataset-fashion-mnist` package.
 public enum FashionMNIST {
+  /// Where Debian's `dataset-fashion-mnist` package installs the files.
   public static let defaultDirectory = "/usr/share/datasets/fashion-mnist"
+  /// The names of the ten classes, by label.
   public static let classNames = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
   ]
   /// Mean and standard deviation of the training pixels scaled to 0…1.
   public static let normalization = Dataset.Normalization(mean: 0.2860, std: 0.3530)
 
+  /// The training or the test images.
   public enum Split: String, Sendable, CaseIterable {
+    /// The 60,000 training images.
     case train
+    /// The 10,000 test images.
     case test = "t10k"
   }
 

@@ -4,7 +4,9 @@ import Foundation
 /// An IDX file (the MNIST format): a big-endian header with the element type and dimensions,
 /// then unsigned bytes. Gzip-compressed files (`.gz`, as Debian ships them) are read as they are.
 public struct IDXFile: Sendable {
+  /// The size of each axis.
   public var dimensions: [Int]
+  /// The elements, row-major.
   public var bytes: [UInt8]
 
   /// Reads and checks `path`: magic number, unsigned-byte type, and exactly as much data as the

@@ -1,6 +1,8 @@
 /// A value of the graph: the output of the node at `id` (SSA: every node defines one value).
 public struct ValueID: Hashable, Codable, Sendable, CustomStringConvertible {
+  /// The index of the node that defines the value.
   public let id: Int
+  /// The value of the node at index `id`.
   public init(_ id: Int) { self.id = id }
   public var description: String { "%\(id)" }
 
@@ -14,16 +16,22 @@ public struct ValueID: Hashable, Codable, Sendable, CustomStringConvertible {
 
 /// One operation of a graph: a unique name, the op, its input values and its output type.
 public struct Node: Codable, Hashable, Sendable {
+  /// The node's unique name (`conv1`, `layer3.0.bn2`).
   public var name: String
+  /// What the node computes.
   public var op: Op
+  /// The values the node reads, in the op's order.
   public var inputs: [ValueID]
+  /// The node's output type, which the op's shape rule gives.
   public var type: TensorType
 }
 
 /// A parameter (a weight, a batch-norm running mean, an optimizer moment) and the value that
 /// replaces it after a run of a training graph.
 public struct StateUpdate: Codable, Hashable, Sendable {
+  /// The parameter replaced.
   public var state: ValueID
+  /// The value that replaces it after a run.
   public var newValue: ValueID
 }
 
@@ -33,7 +41,9 @@ public struct StateUpdate: Codable, Hashable, Sendable {
 /// are nodes of their own (`.input`, `.parameter`), found by their unique names. Build one with
 /// `append(_:_:inputs:)`, which runs the op's shape rule and throws an error naming the node.
 public struct Graph: Codable, Equatable, Sendable {
+  /// The graph's name (the model's).
   public var name: String
+  /// The nodes in topological order.
   public private(set) var nodes: [Node] = []
   /// The values a run returns, in order (the logits; the loss of a training graph). Setting them
   /// clears `gradientOutputs`, whose positions would no longer hold.
@@ -71,6 +81,7 @@ public struct Graph: Codable, Equatable, Sendable {
     try verifyStateUpdate(stateUpdates[stateUpdates.count - 1])
   }
 
+  /// The node that defines `value`.
   public subscript(value: ValueID) -> Node { nodes[value.id] }
 
   /// The value of the node called `name`, if there is one.

@@ -3,46 +3,81 @@
 /// everywhere it must be handled.
 public enum Op: Codable, Hashable, Sendable {
   // Sources
+  /// A data input fed at each run.
   case input(InputAttrs)
+  /// A tensor that lives with the model: a weight, a running statistic, optimizer state.
   case parameter(ParameterAttrs)
   // Windows
+  /// Convolution, with optional bias.
   case conv(ConvAttrs)
+  /// Transposed convolution, with optional bias.
   case convTranspose(ConvTransposeAttrs)
+  /// Max or average pooling over windows.
   case pool(PoolAttrs)
+  /// Max or average over all spatial positions.
   case globalPool(GlobalPoolAttrs)
   // Linear algebra
+  /// `x·Wᵀ + b`: a fully connected layer.
   case dense(DenseAttrs)
+  /// Batched matrix product.
   case matmul(MatMulAttrs)
+  /// Rows of a table looked up by integer ids.
   case embedding(EmbeddingAttrs)
   // Elementwise and activations
+  /// Elementwise arithmetic with broadcasting.
   case binary(BinaryAttrs)
+  /// A function applied to every element.
   case unary(UnaryAttrs)
+  /// The maximum over runs of elements along one axis.
   case maxout(MaxoutAttrs)
+  /// Softmax or log-softmax along one axis.
   case softmax(SoftmaxAttrs)
   // Reductions, layout
+  /// Sum, mean or maximum over axes.
   case reduce(ReduceAttrs)
+  /// Inputs joined along one axis.
   case concat(ConcatAttrs)
+  /// A strided range of one axis.
   case slice(SliceAttrs)
+  /// The same elements in another shape.
   case reshape(ReshapeAttrs)
+  /// Axes permuted.
   case transpose(TransposeAttrs)
+  /// Padding of every axis (zero, replicate, reflect, circular).
   case pad(PadAttrs)
+  /// Nearest or linear resampling of the spatial axes.
   case resize(ResizeAttrs)
   // Normalisation, regularisation, losses
+  /// Batch normalisation with given statistics.
   case batchNorm(BatchNormAttrs)
+  /// Dropout: the identity at inference, a seeded mask in training.
   case dropout(DropoutAttrs)
+  /// A loss between a prediction and its labels or targets.
   case loss(LossAttrs)
   // Backward (the adjoints autodiff emits)
+  /// The gradient of a convolution with respect to its input.
   case convInputGrad(ConvInputGradAttrs)
+  /// The gradient of a convolution with respect to its weight.
   case convWeightGrad(ConvWeightGradAttrs)
+  /// The gradient of a pooling with respect to its input.
   case poolGrad(PoolGradAttrs)
+  /// The gradient of a reduction with respect to its input.
   case reduceGrad(ReduceGradAttrs)
+  /// The gradient of an elementwise function.
   case unaryGrad(UnaryGradAttrs)
+  /// The gradient of a maxout with respect to its input.
   case maxoutGrad(MaxoutGradAttrs)
+  /// The gradient of an embedding with respect to its table.
   case embeddingGrad(EmbeddingGradAttrs)
+  /// The gradient of a slice: its input scattered into zeros.
   case sliceGrad(SliceGradAttrs)
+  /// The gradient of a padding with respect to its input.
   case padGrad(PadGradAttrs)
+  /// The gradient of a resize with respect to its input.
   case resizeGrad(ResizeGradAttrs)
+  /// One gradient of a batch normalisation.
   case batchNormGrad(BatchNormGradAttrs)
+  /// The gradient of a loss with respect to its prediction or target.
   case lossGrad(LossGradAttrs)
 
   /// The attribute struct of this op.

@@ -3,17 +3,21 @@ import Foundation
 
 /// An 8-bit RGB image, written as PNG (for saliency maps, filter grids and other pictures).
 public struct RGBImage: Sendable, Equatable {
+  /// Width in pixels.
   public let width: Int
+  /// Height in pixels.
   public let height: Int
   /// Row-major `[r, g, b]` triples.
   public var pixels: [UInt8]
 
+  /// An image of this size with every channel of every pixel set to `fill`.
   public init(width: Int, height: Int, fill: UInt8 = 0) {
     self.width = width
     self.height = height
     pixels = Array(repeating: fill, count: width * height * 3)
   }
 
+  /// The colour of the pixel at column `x`, row `y`.
   public subscript(x: Int, y: Int) -> (UInt8, UInt8, UInt8) {
     get {
       let i = (y * width + x) * 3

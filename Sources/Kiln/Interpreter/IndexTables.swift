@@ -1,23 +1,23 @@
-/// The index arithmetic of the window and layout ops, public so that code generators build
-/// their constant tables from the very functions the reference interpreter uses.
-public enum IndexTables {
+/// The index arithmetic of the window and layout ops, shared with the code generators so that
+/// they build their constant tables from the very functions the reference interpreter uses.
+package enum IndexTables {
   /// For output position o (flattened spatial) and tap t (flattened kernel), the flattened input
   /// position a convolution reads at `[o·taps + t]`, or −1 for a zero.
-  public static func convolutionGather(input: [Int], output: [Int], weight: [Int], attrs: ConvAttrs) -> [Int] {
+  package static func convolutionGather(input: [Int], output: [Int], weight: [Int], attrs: ConvAttrs) -> [Int] {
     WindowKernels.Geometry(x: input, out: output, weight: weight, stride: attrs.stride, dilation: attrs.dilation, padBefore: attrs.padding.before)
       .gatherTable(mode: attrs.paddingMode)
   }
 
   /// For input position i and tap t of a transposed convolution, the flattened output position
   /// it adds into at `[i·taps + t]`, or −1.
-  public static func transposedConvolutionScatter(input: [Int], output: [Int], weight: [Int], attrs: ConvTransposeAttrs) -> [Int] {
+  package static func transposedConvolutionScatter(input: [Int], output: [Int], weight: [Int], attrs: ConvTransposeAttrs) -> [Int] {
     WindowKernels.Geometry(x: input, out: output, weight: weight, stride: attrs.stride, dilation: attrs.dilation, padBefore: attrs.padding.before)
       .scatterTable()
   }
 
   /// For pooling: the input positions each window covers (`[o·taps + t]`, −1 in the padding) and
   /// each window's average divisor.
-  public static func poolWindows(input: [Int], output: [Int], attrs: PoolAttrs) -> (cells: [Int], divisors: [Int]) {
+  package static func poolWindows(input: [Int], output: [Int], attrs: PoolAttrs) -> (cells: [Int], divisors: [Int]) {
     let weight = [1, 1] + attrs.kernel
     let table = WindowKernels.Geometry(
       x: input, out: output, weight: weight, stride: attrs.stride, dilation: attrs.dilation, padBefore: attrs.padding.before
@@ -30,27 +30,27 @@ public enum IndexTables {
   }
 
   /// Offsets into a tensor of `source` shape broadcast (numpy rules) to `target`.
-  public static func broadcast(source: [Int], target: [Int]) -> [Int] {
+  package static func broadcast(source: [Int], target: [Int]) -> [Int] {
     Gather.offsets(Gather.broadcastTables(source: source, target: target))
   }
 
   /// Offsets of the input element each output element of a transpose reads.
-  public static func transpose(input: [Int], attrs: TransposeAttrs) -> [Int] {
+  package static func transpose(input: [Int], attrs: TransposeAttrs) -> [Int] {
     let strides = Tensor<Double>.strides(of: input)
     return Gather.offsets(attrs.permutation.map { axis in (0..<input[axis]).map { $0 * strides[axis] } })
   }
 
-  public static func slice(input: [Int], output: [Int], attrs: SliceAttrs) -> [Int] {
+  package static func slice(input: [Int], output: [Int], attrs: SliceAttrs) -> [Int] {
     LayoutKernels.sliceOffsets(attrs, input: input, output: output)
   }
 
   /// Offsets of the input element each padded element reads (−1 for zeros).
-  public static func pad(input: [Int], output: [Int], attrs: PadAttrs) -> [Int] {
+  package static func pad(input: [Int], output: [Int], attrs: PadAttrs) -> [Int] {
     LayoutKernels.padOffsets(attrs, input: input, output: output)
   }
 
   /// For each input element, the (keep-dims) output element a reduction over `axes` adds it to.
-  public static func reductionSlots(input: [Int], axes: [Int]) -> [Int] {
+  package static func reductionSlots(input: [Int], axes: [Int]) -> [Int] {
     GradientKernels.reductionSlots(input, axes: axes).slots
   }
 }

@@ -1,6 +1,8 @@
 /// The result of running a graph: every value it computed, by `ValueID`.
 public struct Execution<Scalar: KilnScalar>: Sendable {
+  /// The graph that ran.
   public let graph: Graph
+  /// The value of every node, by node index.
   public let values: [Tensor<Scalar>]
 
   public subscript(value: ValueID) -> Tensor<Scalar> { values[value.id] }
@@ -23,6 +25,7 @@ public struct Execution<Scalar: KilnScalar>: Sendable {
 /// The reference interpreter: runs any graph, node by node, in `Float` or `Double`. It is the
 /// oracle every compiled kernel is tested against, so it is written for clarity first.
 public struct Interpreter<Scalar: KilnScalar>: Sendable {
+  /// The graph this interpreter runs.
   public let graph: Graph
 
   /// An interpreter for `graph`, which is verified first and must fit in memory.

@@ -10,7 +10,9 @@
 /// let logits = try model.predict(image)      // reference interpreter
 /// ```
 public struct Model: Sendable {
+  /// The inference graph.
   public let graph: Graph
+  /// The value of every parameter of the graph, in its order.
   public var parameters: ParameterStore
 
   /// A model whose graph `body` builds with the functional API, returning the outputs.

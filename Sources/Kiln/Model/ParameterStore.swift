@@ -7,6 +7,7 @@
 /// for (name, tensor) in weights { print(name, tensor.shape) }
 /// ```
 public struct ParameterStore: Equatable, Sendable, Sequence {
+  /// The names, in order.
   public private(set) var names: [String] = []
   private var tensors: [String: Tensor<Float>] = [:]
 

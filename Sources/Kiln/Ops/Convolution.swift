@@ -15,12 +15,18 @@ private func convolutionOperands(_ inputs: [TensorType], groups: Int) throws -> 
 /// `bias` `[C_out]`. Output `[N, C_out, *out]` with out = floor((in + pads − d·(k − 1) − 1) / s) + 1.
 /// `groups == C_in == C_out` is a depthwise convolution.
 public struct ConvAttrs: OpAttributes {
+  /// The step between windows per spatial axis.
   public var stride: [Int]
+  /// The padding before and after each spatial axis.
   public var padding: Padding
+  /// What the padding holds.
   public var paddingMode: PaddingMode
+  /// The spacing of the kernel's taps per spatial axis.
   public var dilation: [Int]
+  /// How many groups the channels are split into (1: a full convolution).
   public var groups: Int
 
+  /// A convolution with these window settings.
   public init(
     stride: [Int], padding: Padding, paddingMode: PaddingMode = .zero, dilation: [Int],
     groups: Int = 1
@@ -80,12 +86,18 @@ public struct ConvAttrs: OpAttributes {
 /// Inputs: `x` `[N, C_in, *spatial]`, `weight` `[C_in, C_out / groups, *kernel]` (PyTorch layout),
 /// optional `bias` `[C_out]`. Output size (in − 1)·s − pads + d·(k − 1) + outputPadding + 1.
 public struct ConvTransposeAttrs: OpAttributes {
+  /// The upsampling factor per spatial axis.
   public var stride: [Int]
+  /// The padding removed from the output before and after each spatial axis.
   public var padding: Padding
+  /// Extra size added to the end of each spatial axis of the output.
   public var outputPadding: [Int]
+  /// The spacing of the kernel's taps per spatial axis.
   public var dilation: [Int]
+  /// How many groups the channels are split into.
   public var groups: Int
 
+  /// A transposed convolution with these window settings.
   public init(
     stride: [Int], padding: Padding, outputPadding: [Int], dilation: [Int], groups: Int = 1
   ) {

@@ -14,13 +14,22 @@ func broadcastShapes(_ a: [Int], _ b: [Int]) throws -> [Int] {
 
 /// An elementwise arithmetic operator on two tensors.
 public enum BinaryOperator: String, Codable, Hashable, Sendable, CaseIterable {
-  case add, sub, mul, div
+  /// a + b.
+  case add
+  /// a − b.
+  case sub
+  /// a · b.
+  case mul
+  /// a / b.
+  case div
 }
 
 /// Elementwise `a ⊕ b` with numpy-style broadcasting (residual add, SE channel scaling, …).
 public struct BinaryAttrs: OpAttributes {
+  /// The operator.
   public var op: BinaryOperator
 
+  /// Elementwise `op`.
   public init(_ op: BinaryOperator) { self.op = op }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
@@ -35,6 +44,7 @@ public struct BinaryAttrs: OpAttributes {
 
 /// A function applied to every element on its own.
 public enum UnaryFunction: Codable, Hashable, Sendable {
+  /// max(x, 0).
   case relu
   /// min(max(x, 0), 6) (MobileNet v2).
   case relu6
@@ -42,7 +52,9 @@ public enum UnaryFunction: Codable, Hashable, Sendable {
   case leakyReLU(slope: Double)
   /// `x` for x > 0, else `alpha·(eˣ − 1)`.
   case elu(alpha: Double)
+  /// 1 / (1 + e⁻ˣ).
   case sigmoid
+  /// The hyperbolic tangent.
   case tanh
   /// `scale·x + shift`.
   case affine(scale: Double, shift: Double)
@@ -96,8 +108,10 @@ public enum UnaryFunction: Codable, Hashable, Sendable {
 
 /// An activation or other unary function, applied elementwise.
 public struct UnaryAttrs: OpAttributes {
+  /// The function.
   public var function: UnaryFunction
 
+  /// `function` applied to every element.
   public init(_ function: UnaryFunction) { self.function = function }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
@@ -112,10 +126,12 @@ public struct UnaryAttrs: OpAttributes {
 /// Maxout: the maximum over each run of `pieces` consecutive elements along `axis` (the
 /// channels, axis 1, by default): `[N, C·pieces, …]` → `[N, C, …]`.
 public struct MaxoutAttrs: OpAttributes {
+  /// Elements per run.
   public var pieces: Int
   /// The axis whose runs are reduced (non-negative).
   public var axis: Int
 
+  /// The maximum over runs of `pieces` elements along `axis`.
   public init(pieces: Int, axis: Int = 1) {
     self.pieces = pieces
     self.axis = axis
@@ -152,9 +168,12 @@ public struct MaxoutAttrs: OpAttributes {
 
 /// Softmax (or log-softmax) along one axis.
 public struct SoftmaxAttrs: OpAttributes {
+  /// The axis the probabilities sum to one along (non-negative).
   public var axis: Int
+  /// Whether the output is log-probabilities.
   public var log: Bool
 
+  /// A softmax (or log-softmax) along `axis`.
   public init(axis: Int, log: Bool = false) {
     self.axis = axis
     self.log = log

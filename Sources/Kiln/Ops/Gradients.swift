@@ -12,9 +12,12 @@ private func requireForwardType(_ actual: TensorType, _ expected: TensorType, _ 
 /// windows (and through the padding's source positions for replicate/reflect/circular).
 /// Inputs: `dy`, `weight`. Output: the forward input's type.
 public struct ConvInputGradAttrs: OpAttributes {
+  /// The forward convolution.
   public var conv: ConvAttrs
+  /// The forward input's shape, which the stride alone does not fix.
   public var inputShape: [Int]
 
+  /// The input gradient of `conv` applied to an input of `inputShape`.
   public init(conv: ConvAttrs, inputShape: [Int]) {
     self.conv = conv
     self.inputShape = inputShape
@@ -36,9 +39,12 @@ public struct ConvInputGradAttrs: OpAttributes {
 /// Gradient of a convolution with respect to its weight: the correlation of the input with `dy`.
 /// Inputs: `x`, `dy`. Output `[C_out, C_in / groups, *kernel]`.
 public struct ConvWeightGradAttrs: OpAttributes {
+  /// The forward convolution.
   public var conv: ConvAttrs
+  /// The kernel size per spatial axis.
   public var kernel: [Int]
 
+  /// The weight gradient of `conv` with a kernel of size `kernel`.
   public init(conv: ConvAttrs, kernel: [Int]) {
     self.conv = conv
     self.kernel = kernel
@@ -63,8 +69,10 @@ public struct ConvWeightGradAttrs: OpAttributes {
 /// Gradient of max or average pooling: `dy` routed to each window's first maximum, or spread
 /// evenly over the window (by the forward op's divisor). Inputs: `x`, `dy`. Output: `x`'s type.
 public struct PoolGradAttrs: OpAttributes {
+  /// The forward pooling.
   public var pool: PoolAttrs
 
+  /// The input gradient of `pool`.
   public init(pool: PoolAttrs) { self.pool = pool }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
@@ -83,8 +91,10 @@ public struct PoolGradAttrs: OpAttributes {
 /// Gradient of a reduction: `dy` broadcast back over the reduced axes (divided by the count for
 /// a mean; only to each group's first maximum for a max). Inputs: `x`, `dy`. Output: `x`'s type.
 public struct ReduceGradAttrs: OpAttributes {
+  /// The forward reduction.
   public var reduce: ReduceAttrs
 
+  /// The input gradient of `reduce`.
   public init(reduce: ReduceAttrs) { self.reduce = reduce }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
@@ -99,8 +109,10 @@ public struct ReduceGradAttrs: OpAttributes {
 /// Gradient of an elementwise function: `f′(x)·dy`, with the derivative taken from `x` or from
 /// the forward output `y` (sigmoid, tanh, ELU). Inputs: `x`, `y`, `dy`.
 public struct UnaryGradAttrs: OpAttributes {
+  /// The forward function.
   public var function: UnaryFunction
 
+  /// The input gradient of `function`.
   public init(_ function: UnaryFunction) { self.function = function }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
@@ -115,8 +127,10 @@ public struct UnaryGradAttrs: OpAttributes {
 /// Gradient of maxout: `dy` routed to the first maximum of each run of pieces.
 /// Inputs: `x`, `dy`. Output: `x`'s type.
 public struct MaxoutGradAttrs: OpAttributes {
+  /// The forward maxout.
   public var maxout: MaxoutAttrs
 
+  /// The input gradient of `maxout`.
   public init(maxout: MaxoutAttrs) { self.maxout = maxout }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
@@ -131,8 +145,10 @@ public struct MaxoutGradAttrs: OpAttributes {
 /// Gradient of an embedding table: each row of `dy` added into the row of its index
 /// (scatter-add). Inputs: `indices`, `dy`. Output `[vocabulary, dim]`.
 public struct EmbeddingGradAttrs: OpAttributes {
+  /// The number of rows of the table.
   public var vocabulary: Int
 
+  /// The gradient of a table of `vocabulary` rows.
   public init(vocabulary: Int) { self.vocabulary = vocabulary }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
@@ -148,9 +164,12 @@ public struct EmbeddingGradAttrs: OpAttributes {
 /// Gradient of a resize: each output gradient spread back over the input elements it read, by
 /// their weights. Input: `dy`. Output: the resize's input type, `[N, C, *inputSpatial]`.
 public struct ResizeGradAttrs: OpAttributes {
+  /// The forward resize.
   public var resize: ResizeAttrs
+  /// The forward input's shape.
   public var inputShape: [Int]
 
+  /// The input gradient of `resize` applied to an input of `inputShape`.
   public init(resize: ResizeAttrs, inputShape: [Int]) {
     self.resize = resize
     self.inputShape = inputShape
@@ -170,9 +189,12 @@ public struct ResizeGradAttrs: OpAttributes {
 /// Gradient of a slice: `dy` placed back at the sliced positions of a zero tensor of the input's
 /// shape. Inputs: `dy`.
 public struct SliceGradAttrs: OpAttributes {
+  /// The forward slice.
   public var slice: SliceAttrs
+  /// The forward input's shape.
   public var inputShape: [Int]
 
+  /// The input gradient of `slice` applied to an input of `inputShape`.
   public init(slice: SliceAttrs, inputShape: [Int]) {
     self.slice = slice
     self.inputShape = inputShape
@@ -191,8 +213,10 @@ public struct SliceGradAttrs: OpAttributes {
 /// Gradient of padding: every padded position's gradient added into the element it was made up
 /// from (nothing for zeros). Inputs: `dy`. Output: the unpadded shape.
 public struct PadGradAttrs: OpAttributes {
+  /// The forward padding.
   public var pad: PadAttrs
 
+  /// The input gradient of `pad`.
   public init(pad: PadAttrs) { self.pad = pad }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
@@ -210,15 +234,27 @@ public struct PadGradAttrs: OpAttributes {
 
 /// The operand of a batch normalisation (or loss) a gradient op differentiates with respect to.
 public enum BatchNormOperand: String, Codable, Hashable, Sendable {
-  case input, gamma, beta, mean, variance
+  /// The normalised input `x`.
+  case input
+  /// The scale γ.
+  case gamma
+  /// The shift β.
+  case beta
+  /// The mean the input is centred by.
+  case mean
+  /// The variance the input is scaled by.
+  case variance
 }
 
 /// One gradient of batch normalisation with given statistics. Inputs: `x`, `gamma`, `mean`,
 /// `variance`, `dy`. Output: `x`'s type for `.input`, else `[C]`.
 public struct BatchNormGradAttrs: OpAttributes {
+  /// The forward batch norm's ε.
   public var epsilon: Double
+  /// The operand differentiated with respect to.
   public var operand: BatchNormOperand
 
+  /// The gradient with respect to `operand` of a batch norm with `epsilon`.
   public init(epsilon: Double, operand: BatchNormOperand) {
     self.epsilon = epsilon
     self.operand = operand
@@ -237,15 +273,21 @@ public struct BatchNormGradAttrs: OpAttributes {
 
 /// Which operand of a loss a `LossGradAttrs` differentiates.
 public enum LossOperand: String, Codable, Hashable, Sendable {
-  case prediction, target
+  /// The logits or predictions.
+  case prediction
+  /// Float targets (binary cross-entropy, MSE).
+  case target
 }
 
 /// Gradient of a loss with respect to its prediction (or float target), scaled by the scalar
 /// `dy`. Inputs: `prediction`, `target`, `dy`.
 public struct LossGradAttrs: OpAttributes {
+  /// The forward loss.
   public var loss: LossAttrs
+  /// The operand differentiated with respect to.
   public var operand: LossOperand
 
+  /// The gradient of `loss` with respect to `operand`.
   public init(loss: LossAttrs, operand: LossOperand) {
     self.loss = loss
     self.operand = operand

@@ -1,7 +1,9 @@
 /// Joins its inputs along `axis`; all other axes must agree (inception and dense-block concat).
 public struct ConcatAttrs: OpAttributes {
+  /// The axis the inputs are joined along.
   public var axis: Int
 
+  /// A concatenation along `axis`.
   public init(axis: Int) { self.axis = axis }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
@@ -27,11 +29,16 @@ public struct ConcatAttrs: OpAttributes {
 
 /// Elements `start, start + step, … < end` of one axis (split is several slices).
 public struct SliceAttrs: OpAttributes {
+  /// The axis sliced.
   public var axis: Int
+  /// The first index kept.
   public var start: Int
+  /// The index the slice stops before (after, for a negative step).
   public var end: Int
+  /// The distance between kept indices; negative walks backwards.
   public var step: Int
 
+  /// Indices `start`, `start + step`, … before `end` along `axis`.
   public init(axis: Int, start: Int, end: Int, step: Int = 1) {
     self.axis = axis
     self.start = start
@@ -61,8 +68,10 @@ public struct SliceAttrs: OpAttributes {
 
 /// The same elements in row-major order with a new shape (flatten is a reshape).
 public struct ReshapeAttrs: OpAttributes {
+  /// The output shape.
   public var shape: [Int]
 
+  /// A reshape to `shape`.
   public init(shape: [Int]) { self.shape = shape }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
@@ -82,8 +91,10 @@ public struct ReshapeAttrs: OpAttributes {
 
 /// Permutes axes: output axis `i` is input axis `permutation[i]` (ShuffleNet's channel shuffle).
 public struct TransposeAttrs: OpAttributes {
+  /// Output axis i is input axis `permutation[i]`.
   public var permutation: [Int]
 
+  /// A transpose by `permutation`.
   public init(permutation: [Int]) { self.permutation = permutation }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
@@ -102,10 +113,14 @@ public struct TransposeAttrs: OpAttributes {
 
 /// Pads every axis: `before[i]`/`after[i]` elements, made up as `mode` says.
 public struct PadAttrs: OpAttributes {
+  /// Padding before each axis.
   public var before: [Int]
+  /// Padding after each axis.
   public var after: [Int]
+  /// What the padding holds.
   public var mode: PaddingMode
 
+  /// Padding of each axis by `before` and `after` elements, as `mode` says.
   public init(before: [Int], after: [Int], mode: PaddingMode = .zero) {
     self.before = before
     self.after = after

@@ -1,6 +1,7 @@
 /// A fully connected layer: `x` `[…, in]`, `weight` `[out, in]` (PyTorch layout), optional
 /// `bias` `[out]` → `[…, out]`.
 public struct DenseAttrs: OpAttributes {
+  /// A dense layer (it has no attributes).
   public init() {}
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
@@ -27,6 +28,7 @@ public struct DenseAttrs: OpAttributes {
 /// Batched matrix product: `a` `[…, M, K]` × `b` `[…, K, N]` → `[…, M, N]`, the batch axes
 /// broadcast numpy-style.
 public struct MatMulAttrs: OpAttributes {
+  /// A matrix product (it has no attributes).
   public init() {}
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
@@ -49,6 +51,7 @@ public struct MatMulAttrs: OpAttributes {
 
 /// Embedding lookup: `indices` (i32, any shape), `table` `[vocabulary, dim]` → `[…, dim]`.
 public struct EmbeddingAttrs: OpAttributes {
+  /// An embedding lookup (it has no attributes).
   public init() {}
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {

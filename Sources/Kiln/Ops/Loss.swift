@@ -11,14 +11,20 @@ public enum LossKind: String, Codable, Hashable, Sendable {
 
 /// How per-sample (or per-element) losses become one number.
 public enum Reduction: String, Codable, Hashable, Sendable {
-  case mean, sum
+  /// The mean over samples (or elements).
+  case mean
+  /// The sum over samples (or elements).
+  case sum
 }
 
 /// A loss as a graph op: two inputs, a scalar (shape `[]`) output.
 public struct LossAttrs: OpAttributes {
+  /// Which loss.
   public var kind: LossKind
+  /// How per-sample losses become one number.
   public var reduction: Reduction
 
+  /// The loss `kind`, reduced by `reduction`.
   public init(_ kind: LossKind, reduction: Reduction = .mean) {
     self.kind = kind
     self.reduction = reduction

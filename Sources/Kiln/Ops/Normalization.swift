@@ -5,9 +5,12 @@
 /// batch's own statistics and adds the running-average updates with `momentum`
 /// (new = (1 − momentum)·old + momentum·batch, with the unbiased batch variance, as PyTorch).
 public struct BatchNormAttrs: OpAttributes {
+  /// Added to the variance before its square root.
   public var epsilon: Double
+  /// How far each training batch moves the running statistics.
   public var momentum: Double
 
+  /// A batch norm with `epsilon` and `momentum`.
   public init(epsilon: Double = 1e-5, momentum: Double = 0.1) {
     self.epsilon = epsilon
     self.momentum = momentum
@@ -34,10 +37,14 @@ public struct BatchNormAttrs: OpAttributes {
 /// scaled by 1/(1 − rate). The mask is a pure function of `seed`, the run's step number and the
 /// element's index, so the backward pass and any rerun see the same mask.
 public struct DropoutAttrs: OpAttributes {
+  /// The probability that an element is zeroed in training.
   public var rate: Double
+  /// The mask's seed.
   public var seed: UInt64
+  /// Whether the dropout is active (a training graph) or the identity.
   public var training: Bool
 
+  /// A dropout with probability `rate`, seeded by `seed`.
   public init(rate: Double, seed: UInt64, training: Bool = false) {
     self.rate = rate
     self.seed = seed

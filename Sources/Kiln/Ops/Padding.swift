@@ -53,9 +53,12 @@ public enum PaddingMode: String, Codable, Hashable, Sendable, CaseIterable {
 /// Explicit padding of the spatial axes of a window op: `before[i]` elements before and
 /// `after[i]` after spatial axis `i` (D, H, W order).
 public struct Padding: Codable, Hashable, Sendable {
+  /// Padding before each spatial axis.
   public var before: [Int]
+  /// Padding after each spatial axis.
   public var after: [Int]
 
+  /// Padding of `before` and `after` elements per spatial axis.
   public init(before: [Int], after: [Int]) {
     self.before = before
     self.after = after

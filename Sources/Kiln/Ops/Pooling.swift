@@ -1,6 +1,9 @@
 /// Which value a pooling window keeps.
 public enum PoolKind: String, Codable, Hashable, Sendable {
-  case max, average
+  /// The largest element of the window.
+  case max
+  /// The mean of the window.
+  case average
 }
 
 /// Max or average pooling over 1, 2 or 3 spatial axes of `[N, C, *spatial]`.
@@ -11,14 +14,22 @@ public enum PoolKind: String, Codable, Hashable, Sendable {
 /// in the right padding (PyTorch's rule). A `dilation` spaces a window's taps apart (ONNX's
 /// pooling `dilations`; PyTorch's max pool); the average of a dilated window counts its taps.
 public struct PoolAttrs: OpAttributes {
+  /// Whether a window keeps its maximum or its average.
   public var kind: PoolKind
+  /// The window size per spatial axis.
   public var kernel: [Int]
+  /// The step between windows per spatial axis.
   public var stride: [Int]
+  /// The padding before and after each spatial axis.
   public var padding: Padding
+  /// Whether output sizes round up.
   public var ceilMode: Bool
+  /// Whether padding counts in the divisor of an average.
   public var countIncludePad: Bool
+  /// The spacing of a window's taps per spatial axis.
   public var dilation: [Int]
 
+  /// A pooling with these window settings; no dilation unless given.
   public init(
     kind: PoolKind, kernel: [Int], stride: [Int], padding: Padding, ceilMode: Bool = false,
     countIncludePad: Bool = true, dilation: [Int]? = nil
@@ -77,8 +88,10 @@ public struct PoolAttrs: OpAttributes {
 
 /// Global max or average pooling: `[N, C, *spatial]` → `[N, C, 1, …, 1]`.
 public struct GlobalPoolAttrs: OpAttributes {
+  /// Whether the pool keeps the maximum or the average.
   public var kind: PoolKind
 
+  /// A global pool of kind `kind`.
   public init(kind: PoolKind) { self.kind = kind }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {

@@ -1,14 +1,23 @@
 /// How a reduction combines the elements it covers.
 public enum ReduceKind: String, Codable, Hashable, Sendable {
-  case sum, mean, max
+  /// The sum.
+  case sum
+  /// The mean.
+  case mean
+  /// The largest element (NaN if any is).
+  case max
 }
 
 /// Reduces `axes` (sorted, distinct) of the input, keeping them as size-1 axes if `keepDims`.
 public struct ReduceAttrs: OpAttributes {
+  /// How the elements combine.
   public var kind: ReduceKind
+  /// The axes reduced, sorted and distinct.
   public var axes: [Int]
+  /// Whether reduced axes stay as size-1 axes.
   public var keepDims: Bool
 
+  /// A reduction of `axes` by `kind`.
   public init(_ kind: ReduceKind, axes: [Int], keepDims: Bool = false) {
     self.kind = kind
     self.axes = axes

@@ -1,7 +1,10 @@
 /// How a resize finds its values: the nearest input element, or interpolation between the two
 /// nearest along each spatial axis (bilinear in 2D).
 public enum ResizeMode: String, Codable, Hashable, Sendable {
-  case nearest, linear
+  /// The nearest input element.
+  case nearest
+  /// Linear interpolation between the two nearest elements along each axis.
+  case linear
 }
 
 /// Where an output coordinate falls in the input (ONNX's `coordinate_transformation_mode`), with
@@ -19,7 +22,14 @@ public enum ResizeCoordinates: String, Codable, Hashable, Sendable {
 
 /// How `nearest` rounds a fractional input coordinate.
 public enum NearestRounding: String, Codable, Hashable, Sendable {
-  case roundPreferFloor = "round_prefer_floor", roundPreferCeil = "round_prefer_ceil", floor, ceil
+  /// To the nearest integer, halves down.
+  case roundPreferFloor = "round_prefer_floor"
+  /// To the nearest integer, halves up.
+  case roundPreferCeil = "round_prefer_ceil"
+  /// Down.
+  case floor
+  /// Up.
+  case ceil
 }
 
 /// Resizes the spatial axes of `[N, C, *spatial]` to `size` (upsampling in segmentation heads,
@@ -27,13 +37,17 @@ public enum NearestRounding: String, Codable, Hashable, Sendable {
 public struct ResizeAttrs: OpAttributes {
   /// The output's spatial sizes.
   public var size: [Int]
+  /// Nearest or linear.
   public var mode: ResizeMode
+  /// Where an output coordinate falls in the input.
   public var coordinates: ResizeCoordinates
+  /// How `nearest` rounds.
   public var rounding: NearestRounding
   /// Output/input per spatial axis, when it is not the sizes' ratio (ONNX `scales` that the
   /// output size rounds down from); nil: the sizes' ratio.
   public var scales: [Double]?
 
+  /// A resize to `size` with these rules.
   public init(
     size: [Int], mode: ResizeMode, coordinates: ResizeCoordinates = .halfPixel, rounding: NearestRounding = .roundPreferFloor,
     scales: [Double]? = nil
@@ -67,7 +81,9 @@ public struct ResizeAttrs: OpAttributes {
 
   /// One input element an output element reads, and its weight.
   public struct Tap: Hashable, Sendable {
+    /// The index of the input element along the axis.
     public var index: Int
+    /// The element's weight in the output.
     public var weight: Double
   }
 

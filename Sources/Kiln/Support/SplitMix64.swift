@@ -5,6 +5,7 @@ import RealModule
 public struct SplitMix64: RandomNumberGenerator, Sendable {
   private var state: UInt64
 
+  /// A generator whose sequence `seed` fixes.
   public init(seed: UInt64) { state = seed }
 
   public mutating func next() -> UInt64 {

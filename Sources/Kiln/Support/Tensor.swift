@@ -4,7 +4,9 @@
 /// argument of `run`, `vjp` and `Trainer.step`, or as whole-number floats; the graph's
 /// `TensorType` says which inputs are integers.
 public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable {
+  /// The size of each axis.
   public private(set) var shape: [Int]
+  /// The elements, row-major.
   public var scalars: [Scalar]
 
   /// A tensor of `shape` holding `scalars` in row-major order. Throws unless `scalars.count` is
@@ -38,7 +40,9 @@ public struct Tensor<Scalar: TensorScalar>: Equatable, Sendable {
     self.init(validShape: shape, scalars: Array(repeating: value, count: shape.reduce(1, *)))
   }
 
+  /// The number of elements.
   public var count: Int { scalars.count }
+  /// The number of axes.
   public var rank: Int { shape.count }
 
   /// Row-major strides of `shape`, in elements.

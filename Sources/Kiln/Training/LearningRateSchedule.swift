@@ -2,6 +2,7 @@ import RealModule
 
 /// The learning rate as a function of training progress.
 public enum LearningRateSchedule: Sendable, Equatable {
+  /// The same rate every epoch.
   case constant(Double)
   /// The rate times `gamma` every `every` epochs.
   case step(Double, every: Int, gamma: Double)

@@ -10,20 +10,38 @@
 /// - `adam`: m ← β₁·m + (1 − β₁)·g; v ← β₂·v + (1 − β₂)·g²; θ ← θ − η·m̂ / (√v̂ + ε), with
 ///   m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ)
 public struct Optimizer: Codable, Hashable, Sendable {
+  /// The update rule.
   public enum Kind: String, Codable, Hashable, Sendable, CaseIterable {
-    case sgd, momentum, nesterov, adagrad, rmsprop, adam
+    /// Plain stochastic gradient descent.
+    case sgd
+    /// Heavy-ball momentum.
+    case momentum
+    /// Nesterov's accelerated gradient.
+    case nesterov
+    /// Steps scaled by the root of the summed squared gradients.
+    case adagrad
+    /// Steps scaled by the root of a moving average of squared gradients.
+    case rmsprop
+    /// Adam: bias-corrected moving averages of the gradient and its square.
+    case adam
   }
 
+  /// The update rule.
   public var kind: Kind
   /// μ for momentum and Nesterov.
   public var momentum: Double
   /// α, the decay of RMSprop's squared-gradient average.
   public var alpha: Double
+  /// β₁, the decay of Adam's first moment.
   public var beta1: Double
+  /// β₂, the decay of Adam's second moment.
   public var beta2: Double
+  /// ε, which keeps divisions by √s or √v̂ finite.
   public var epsilon: Double
+  /// L2 weight decay, added to the gradient as `weightDecay·θ`.
   public var weightDecay: Double
 
+  /// An optimizer of `kind`; ε defaults to PyTorch's (1e-10 for Adagrad, else 1e-8).
   public init(
     _ kind: Kind, momentum: Double = 0.9, alpha: Double = 0.99, beta1: Double = 0.9, beta2: Double = 0.999,
     epsilon: Double? = nil, weightDecay: Double = 0

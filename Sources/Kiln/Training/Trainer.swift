@@ -8,6 +8,7 @@ public protocol TrainingEngine: AnyObject {
   func step(_ feeds: [String: Tensor<Float>], step: UInt64) throws -> (loss: Float, logits: Tensor<Float>)
   /// The current value of a parameter of the training graph.
   func parameter(_ name: String) -> Tensor<Float>?
+  /// Replaces the value of a parameter of the training graph.
   func setParameter(_ name: String, _ tensor: Tensor<Float>) throws
 }
 
@@ -17,6 +18,7 @@ public final class InterpretedTraining: TrainingEngine {
   private let interpreter: Interpreter<Float>
   private var parameters: ParameterStore
 
+  /// Steps of `training` starting from `parameters` (every parameter of its graph).
   public init(_ training: TrainingGraph, parameters: ParameterStore) throws {
     self.training = training
     interpreter = try Interpreter(training.graph)
@@ -31,6 +33,7 @@ public final class InterpretedTraining: TrainingEngine {
 
   public func parameter(_ name: String) -> Tensor<Float>? { parameters[name] }
 
+  /// Replaces the value of a parameter of the training graph.
   public func setParameter(_ name: String, _ tensor: Tensor<Float>) throws {
     guard parameters[name]?.shape == tensor.shape else {
       throw KilnError.invalidArgument("the training graph has no parameter \(name) of shape \(TensorType(tensor.shape))")
@@ -42,7 +45,9 @@ public final class InterpretedTraining: TrainingEngine {
 /// Trains a model with its training graph, one batch at a time, on an engine (the interpreter by
 /// default), and saves and resumes checkpoints bit-exactly.
 public struct Trainer {
+  /// The model's inference graph.
   public let model: Graph
+  /// The training graph the steps run.
   public let training: TrainingGraph
   /// Steps taken so far (numbers dropout masks; advances the learning-rate schedule).
   public private(set) var steps: Int = 0
@@ -89,9 +94,13 @@ public struct Trainer {
 
   /// What one epoch of training measured.
   public struct EpochResult: Sendable {
+    /// The samples trained on.
     public var samples: Int
+    /// The mean loss over the batches.
     public var meanLoss: Double
+    /// The fraction of samples classified right, as the weights changed during the epoch.
     public var accuracy: Double
+    /// Wall-clock seconds.
     public var seconds: Double
   }
 

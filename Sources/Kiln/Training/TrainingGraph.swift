@@ -5,14 +5,19 @@
 /// the loss and the logits. Its state updates replace the weights, the batch-norm running
 /// statistics and the optimizer state.
 public struct TrainingGraph: Sendable {
+  /// The name of the scalar input that carries the learning rate.
   public static let learningRateInput = "learning_rate"
 
+  /// Forward pass, loss, backward pass and update, as one graph.
   public let graph: Graph
+  /// The optimizer whose update the graph holds.
   public let optimizer: Optimizer
   /// The names of the weights the optimizer updates.
   public let trainedParameters: [String]
 
+  /// The loss (the first output).
   public var loss: ValueID { graph.outputs[0] }
+  /// The model's output (the second output).
   public var logits: ValueID { graph.outputs[1] }
 
   /// - Parameters:

@@ -4,12 +4,18 @@
 /// weights load directly. Without a `name` the two layers join the enclosing scope (ResNet's
 /// `conv1`/`bn1`).
 public struct ConvBN: Layer {
+  /// The convolution, without bias.
   public var conv: Conv2D
+  /// The batch norm's ε.
   public var epsilon: Double
+  /// The function after the batch norm; nil for none.
   public var activation: UnaryFunction?
+  /// The scope of the two layers, or nil for the enclosing scope.
   public var name: String?
+  /// The batch norm's name.
   public var bnName: String
 
+  /// A convolution to `outChannels` channels, a batch norm and `activation`.
   public init(
     _ outChannels: Int, kernel: any DimsConvertible, stride: any DimsConvertible = 1, padding: any ConvPaddingConvertible = .valid, groups: Int = 1,
     epsilon: Double = 1e-5, activation: UnaryFunction? = .relu, name: String? = nil,
@@ -32,6 +38,7 @@ public struct ConvBN: Layer {
     return unit
   }
 
+  /// Adds the convolution, the batch norm and the activation after `x`.
   public func callAsFunction(_ x: Symbol) throws -> Symbol {
     let body = {
       let y = try x.apply(conv).apply(BatchNorm(epsilon: epsilon, name: bnName))

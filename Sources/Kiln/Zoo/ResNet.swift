@@ -1,7 +1,12 @@
 extension Zoo {
   /// ResNet depths of He et al. 2016 (torchvision's v1.5: a bottleneck strides in its 3×3).
   public enum ResNetDepth: Int, Sendable {
-    case resnet18 = 18, resnet34 = 34, resnet50 = 50
+    /// Basic blocks [2, 2, 2, 2].
+    case resnet18 = 18
+    /// Basic blocks [3, 4, 6, 3].
+    case resnet34 = 34
+    /// Bottleneck blocks [3, 4, 6, 3].
+    case resnet50 = 50
 
     var blocks: [Int] {
       switch self {

@@ -1,6 +1,8 @@
 /// A named architecture of the model zoo.
 public struct ZooEntry: Sendable {
+  /// The name the CLI and `Zoo.entry(named:)` know it by.
   public let name: String
+  /// One line on the architecture and its source.
   public let summary: String
   /// The input shape the architecture was published with (batch 1).
   public let defaultInput: [Int]
@@ -20,6 +22,7 @@ public enum Zoo {
   static let imageNet = [1, 3, 224, 224]
   static let cifar = [1, 3, 32, 32]
 
+  /// Every architecture, in the order `kiln zoo` lists them.
   public static let entries: [ZooEntry] = [
     ZooEntry(
       name: "lenet5", summary: "LeNet-5 (LeCun et al. 1998) with ReLU and max pooling, 32×32 greyscale, 10 classes",

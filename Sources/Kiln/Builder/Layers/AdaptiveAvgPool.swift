@@ -6,14 +6,18 @@
 /// Lowered to existing ops: nothing when the sizes match, one average pool when every input size
 /// is a multiple of the output size, else per axis a slice and mean for every output cell, concatenated.
 public struct AdaptiveAvgPool2D: Layer {
+  /// The output height and width.
   public var output: Dims
+  /// The layer's name; nil for a fresh `adaptive_avg_pool<n>`.
   public var name: String?
 
+  /// An average pool to an `output` of this height and width (one size for both).
   public init(_ output: any DimsConvertible, name: String? = nil) {
     self.output = output.dims
     self.name = name
   }
 
+  /// Adds the pooling after `x`.
   public func callAsFunction(_ x: Symbol) throws -> Symbol {
     let b = x.builder
     return try b.layer(name, prefix: "adaptive_avg_pool") { layer in

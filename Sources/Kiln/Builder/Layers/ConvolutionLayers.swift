@@ -17,20 +17,31 @@ func spatialLayout(_ rank: Int) -> String {
 public struct Conv<Rank: SpatialRank>: Layer {
   /// How many output channels, and how the input channels are grouped.
   public enum Channels: Hashable, Sendable {
+    /// `outChannels` filters, the input channels split into `groups`.
     case grouped(outChannels: Int, groups: Int)
     /// groups = input channels, `multiplier` outputs per input channel.
     case depthwise(multiplier: Int)
   }
 
+  /// How many output channels, and how the input channels are grouped.
   public var channels: Channels
+  /// The kernel size per spatial axis.
   public var kernel: Dims
+  /// The step between windows per spatial axis.
   public var stride: Dims
+  /// How the input is padded.
   public var padding: ConvPadding
+  /// What the padding holds: zeros, or the replicated, reflected or wrapped input.
   public var paddingMode: PaddingMode
+  /// The spacing of the kernel's taps per spatial axis.
   public var dilation: Dims
+  /// Whether the layer adds a bias per output channel.
   public var useBias: Bool
+  /// The function applied to the output, fused into the convolution when compiled; nil for none.
   public var activation: UnaryFunction?
+  /// How the weight's first values are drawn.
   public var weightInitializer: Initializer
+  /// How the bias's first values are drawn.
   public var biasInitializer: Initializer
   /// If set, the input must have this many channels (checked when the model is built).
   public var inChannels: Int?
@@ -38,8 +49,10 @@ public struct Conv<Rank: SpatialRank>: Layer {
   public var name: String?
   /// Values for the weight and bias instead of the initializers (see `init(weight:bias:…)`).
   public var givenWeight: Tensor<Float>?
+  /// The bias given to `init(weight:bias:…)`, or nil.
   public var givenBias: Tensor<Float>?
 
+  /// A convolution with `outChannels` filters of size `kernel`, whose weights the initializers draw.
   public init(
     _ outChannels: Int, kernel: any DimsConvertible, stride: any DimsConvertible = 1, padding: any ConvPaddingConvertible = .valid,
     paddingMode: PaddingMode = .zero, dilation: any DimsConvertible = 1, groups: Int = 1, bias: Bool = true,
@@ -87,6 +100,7 @@ public struct Conv<Rank: SpatialRank>: Layer {
     return conv
   }
 
+  /// Adds the convolution (and its activation) after `x`.
   public func callAsFunction(_ x: Symbol) throws -> Symbol {
     let b = x.builder
     let op = "Conv\(Rank.count)D"
@@ -122,8 +136,11 @@ public struct Conv<Rank: SpatialRank>: Layer {
   }
 }
 
+/// A convolution over one spatial axis: `[N, C, W]`.
 public typealias Conv1D = Conv<Spatial1>
+/// A convolution over two spatial axes: `[N, C, H, W]`.
 public typealias Conv2D = Conv<Spatial2>
+/// A convolution over three spatial axes: `[N, C, D, H, W]`.
 public typealias Conv3D = Conv<Spatial3>
 
 /// A transposed convolution layer over `Rank` spatial axes; use `ConvTranspose1D/2D/3D`.
@@ -132,22 +149,34 @@ public typealias Conv3D = Conv<Spatial3>
 /// (in − 1)·stride − 2·padding + dilation·(kernel − 1) + outputPadding + 1.
 /// `ConvTranspose2D(16, kernel: 2, stride: 2)` doubles height and width.
 public struct ConvTranspose<Rank: SpatialRank>: Layer {
+  /// The number of output channels.
   public var outChannels: Int
+  /// The kernel size per spatial axis.
   public var kernel: Dims
+  /// The upsampling factor per spatial axis.
   public var stride: Dims
+  /// The padding removed from both ends of each spatial axis of the output.
   public var padding: Dims
+  /// Extra size added to the end of each spatial axis of the output.
   public var outputPadding: Dims
+  /// The spacing of the kernel's taps per spatial axis.
   public var dilation: Dims
+  /// How many groups the channels are split into.
   public var groups: Int
+  /// Whether the layer adds a bias per output channel.
   public var useBias: Bool
+  /// The function applied to the output; nil for none.
   public var activation: UnaryFunction?
+  /// How the weight's first values are drawn.
   public var weightInitializer: Initializer
   /// The layer's name, which scopes its parameters; nil for a fresh `conv_transpose<n>`.
   public var name: String?
   /// Values for the weight and bias instead of the initializers (see `init(weight:bias:…)`).
   public var givenWeight: Tensor<Float>?
+  /// The bias given to `init(weight:bias:…)`, or nil.
   public var givenBias: Tensor<Float>?
 
+  /// A transposed convolution to `outChannels` channels with a kernel of size `kernel`, whose weights are drawn by `weightInitializer`.
   public init(
     _ outChannels: Int, kernel: any DimsConvertible, stride: any DimsConvertible = 1, padding: any DimsConvertible = 0, outputPadding: any DimsConvertible = 0,
     dilation: any DimsConvertible = 1, groups: Int = 1, bias: Bool = true, activation: UnaryFunction? = nil,
@@ -180,6 +209,7 @@ public struct ConvTranspose<Rank: SpatialRank>: Layer {
     givenBias = bias
   }
 
+  /// Adds the transposed convolution (and its activation) after `x`.
   public func callAsFunction(_ x: Symbol) throws -> Symbol {
     let b = x.builder
     let op = "ConvTranspose\(Rank.count)D"
@@ -207,6 +237,9 @@ public struct ConvTranspose<Rank: SpatialRank>: Layer {
   }
 }
 
+/// A transposed convolution over one spatial axis.
 public typealias ConvTranspose1D = ConvTranspose<Spatial1>
+/// A transposed convolution over two spatial axes.
 public typealias ConvTranspose2D = ConvTranspose<Spatial2>
+/// A transposed convolution over three spatial axes.
 public typealias ConvTranspose3D = ConvTranspose<Spatial3>

@@ -1,17 +1,24 @@
 /// A fully connected layer: input `[N, in]` (or `[…, in]`), weight `[units, in]`
 /// (`<layer>.weight`), bias `[units]` (`<layer>.bias`), output `[N, units]`.
 public struct Dense: Layer {
+  /// The number of outputs per sample.
   public var units: Int
+  /// Whether the layer adds a bias per output.
   public var useBias: Bool
+  /// The function applied to the output, fused when compiled; nil for none.
   public var activation: UnaryFunction?
+  /// How the weight's first values are drawn.
   public var weightInitializer: Initializer
+  /// How the bias's first values are drawn.
   public var biasInitializer: Initializer
   /// The layer's name, which scopes its parameters (`fc1.weight`); nil for a fresh `dense<n>`.
   public var name: String?
   /// Values for the weight and bias instead of the initializers (see `init(weight:bias:…)`).
   public var givenWeight: Tensor<Float>?
+  /// The bias given to `init(weight:bias:…)`, or nil.
   public var givenBias: Tensor<Float>?
 
+  /// A dense layer with `units` outputs, whose weights the initializers draw.
   public init(
     _ units: Int, bias: Bool = true, activation: UnaryFunction? = nil,
     weightInitializer: Initializer = .heNormal, biasInitializer: Initializer = .zeros, name: String? = nil
@@ -32,6 +39,7 @@ public struct Dense: Layer {
     givenBias = bias
   }
 
+  /// Adds the dense layer (and its activation) after `x`.
   public func callAsFunction(_ x: Symbol) throws -> Symbol {
     let b = x.builder
     return try b.layer(name, prefix: "dense") { layer in
@@ -46,13 +54,16 @@ public struct Dense: Layer {
 /// Embedding lookup for text models: i32 token ids `[N, L]` → `[N, L, dim]`, table
 /// `[vocabulary, dim]` (`<layer>.weight`, normal(1) initialised as in PyTorch).
 public struct Embedding: Layer {
+  /// The number of rows of the table: token ids run from 0 to `vocabulary` − 1.
   public var vocabulary: Int
+  /// The length of each embedding vector.
   public var dim: Int
   /// The layer's name, which scopes its table (`embedding1.weight`); nil for a fresh one.
   public var name: String?
   /// Values for the table instead of its initializer (see `init(table:name:)`).
   public var givenTable: Tensor<Float>?
 
+  /// An embedding table of `vocabulary` rows of `dim` values.
   public init(vocabulary: Int, dim: Int, name: String? = nil) {
     self.vocabulary = vocabulary
     self.dim = dim
@@ -65,6 +76,7 @@ public struct Embedding: Layer {
     givenTable = table
   }
 
+  /// Adds the lookup of the token ids `x`.
   public func callAsFunction(_ x: Symbol) throws -> Symbol {
     let b = x.builder
     return try b.layer(name, prefix: "embedding") { layer in

@@ -5,7 +5,9 @@
 /// load directly. A model's graph normalises with the running statistics; its training graph with
 /// the batch's statistics, updating the running ones with `momentum`.
 public struct BatchNorm: Layer {
+  /// Added to the variance before its square root.
   public var epsilon: Double
+  /// How far each training batch moves the running statistics (PyTorch's convention).
   public var momentum: Double
   /// The layer's name, which scopes its parameters (`bn1.running_mean`); nil for a fresh `bn<n>`.
   public var name: String?
@@ -13,6 +15,7 @@ public struct BatchNorm: Layer {
   /// instead of their initializers.
   public var givenStatistics: [Tensor<Float>]?
 
+  /// A batch norm whose parameters start at γ = 1, β = 0, mean 0 and variance 1.
   public init(epsilon: Double = 1e-5, momentum: Double = 0.1, name: String? = nil) {
     self.epsilon = epsilon
     self.momentum = momentum
@@ -29,6 +32,7 @@ public struct BatchNorm: Layer {
     givenStatistics = [scale, shift, runningMean, runningVariance]
   }
 
+  /// Adds the normalisation of `x`.
   public func callAsFunction(_ x: Symbol) throws -> Symbol {
     let b = x.builder
     return try b.layer(name, prefix: "bn") { layer in
@@ -50,16 +54,21 @@ public struct BatchNorm: Layer {
 /// Dropout with probability `rate`: the identity in a model's graph, active in its training graph.
 /// The mask's seed is `seed`, or derived from the model's seed and the layer's name.
 public struct Dropout: Layer {
+  /// The probability that an element is zeroed in training.
   public var rate: Double
+  /// The mask's seed, or nil for one derived from the model's seed and the layer's name.
   public var seed: UInt64?
+  /// The layer's name; nil for a fresh `dropout<n>`.
   public var name: String?
 
+  /// A dropout with probability `rate`.
   public init(_ rate: Double, seed: UInt64? = nil, name: String? = nil) {
     self.rate = rate
     self.seed = seed
     self.name = name
   }
 
+  /// Adds the dropout after `x`.
   public func callAsFunction(_ x: Symbol) throws -> Symbol {
     let b = x.builder
     return try b.layer(name, prefix: "dropout") { layer in

@@ -20,13 +20,20 @@ private func pool(
 /// Max pooling over `Rank` spatial axes (`MaxPool1D/2D/3D`); the stride defaults to the kernel.
 /// Padding counts as −∞; `dilation` spaces the taps apart. `MaxPool2D(2)` halves height and width.
 public struct MaxPool<Rank: SpatialRank>: Layer {
+  /// The window size per spatial axis.
   public var kernel: Dims
+  /// The step between windows per spatial axis; nil for the kernel size.
   public var stride: Dims?
+  /// The padding before and after each spatial axis (it never wins a window).
   public var padding: Dims
+  /// The spacing of the window's taps per spatial axis.
   public var dilation: Dims
+  /// Whether output sizes round up.
   public var ceilMode: Bool
+  /// The layer's name; nil for a fresh `max_pool<n>`.
   public var name: String?
 
+  /// Max pooling over windows of size `kernel`.
   public init(_ kernel: any DimsConvertible, stride: (any DimsConvertible)? = nil, padding: any DimsConvertible = 0, dilation: any DimsConvertible = 1, ceilMode: Bool = false, name: String? = nil) {
     self.kernel = kernel.dims
     self.stride = stride?.dims
@@ -36,6 +43,7 @@ public struct MaxPool<Rank: SpatialRank>: Layer {
     self.name = name
   }
 
+  /// Adds the pooling after `x`.
   public func callAsFunction(_ x: Symbol) throws -> Symbol {
     try pool(
       x, rank: Rank.count, kind: .max, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode,
@@ -46,13 +54,20 @@ public struct MaxPool<Rank: SpatialRank>: Layer {
 /// Average pooling over `Rank` spatial axes (`AvgPool1D/2D/3D`); the stride defaults to the kernel.
 /// With `countIncludePad` (the default, as PyTorch) padding counts in the divisor.
 public struct AvgPool<Rank: SpatialRank>: Layer {
+  /// The window size per spatial axis.
   public var kernel: Dims
+  /// The step between windows per spatial axis; nil for the kernel size.
   public var stride: Dims?
+  /// The zero padding before and after each spatial axis.
   public var padding: Dims
+  /// Whether output sizes round up.
   public var ceilMode: Bool
+  /// Whether padding counts in the divisor.
   public var countIncludePad: Bool
+  /// The layer's name; nil for a fresh `avg_pool<n>`.
   public var name: String?
 
+  /// Average pooling over windows of size `kernel`.
   public init(
     _ kernel: any DimsConvertible, stride: (any DimsConvertible)? = nil, padding: any DimsConvertible = 0, ceilMode: Bool = false,
     countIncludePad: Bool = true, name: String? = nil
@@ -65,6 +80,7 @@ public struct AvgPool<Rank: SpatialRank>: Layer {
     self.name = name
   }
 
+  /// Adds the pooling after `x`.
   public func callAsFunction(_ x: Symbol) throws -> Symbol {
     try pool(
       x, rank: Rank.count, kind: .average, kernel: kernel, stride: stride, padding: padding,
@@ -72,23 +88,33 @@ public struct AvgPool<Rank: SpatialRank>: Layer {
   }
 }
 
+/// Max pooling over one spatial axis.
 public typealias MaxPool1D = MaxPool<Spatial1>
+/// Max pooling over two spatial axes.
 public typealias MaxPool2D = MaxPool<Spatial2>
+/// Max pooling over three spatial axes.
 public typealias MaxPool3D = MaxPool<Spatial3>
+/// Average pooling over one spatial axis.
 public typealias AvgPool1D = AvgPool<Spatial1>
+/// Average pooling over two spatial axes.
 public typealias AvgPool2D = AvgPool<Spatial2>
+/// Average pooling over three spatial axes.
 public typealias AvgPool3D = AvgPool<Spatial3>
 
 /// Global average or max pooling, `[N, C, *spatial]` → `[N, C, 1, …]`; follow it with `Flatten()`.
 public struct GlobalPool: Layer {
+  /// Whether the pool keeps the maximum or the average.
   public var kind: PoolKind
+  /// The layer's name; nil for a fresh `global_max_pool<n>` or `global_avg_pool<n>`.
   public var name: String?
 
+  /// A global pool of kind `kind`.
   public init(_ kind: PoolKind, name: String? = nil) {
     self.kind = kind
     self.name = name
   }
 
+  /// Adds the pooling after `x`.
   public func callAsFunction(_ x: Symbol) throws -> Symbol {
     try x.builder.singleNode(
       name, prefix: kind == .max ? "global_max_pool" : "global_avg_pool", .globalPool(GlobalPoolAttrs(kind: kind)), x)
