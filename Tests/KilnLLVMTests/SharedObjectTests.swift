@@ -109,7 +109,7 @@ import Testing
     #expect(run.contains("get 0 set 0 bad 1") && run.contains("save 0"), "\(run)")
     #expect(run.contains("null 1: lenet5_set_weights: the values of fc2.bias are NULL"), "\(run)")
     // What C saved, Swift loads bit-identically.
-    #expect(try trained.loadingWeights(from: directory + "/saved.safetensors").parameters == trained.parameters)
+    #expect(try Model(graph: trained.graph, weightsFrom: directory + "/saved.safetensors").parameters == trained.parameters)
     // Refused files: the loader's reason reaches the caller, and no context is made.
     let short = try shell("\(directory)/load \(directory)/short.safetensors /dev/null")
     #expect(short.status == 0 && short.output.contains("status 3: \(directory)/short.safetensors: lacks fc2.bias"), "\(short.output)")
@@ -162,7 +162,7 @@ import Testing
     let run = try shell("\(directory)/train \(FashionMNIST.defaultDirectory) \(directory)/c.safetensors 1280")
     #expect(run.status == 0 && run.output.contains("trained 1 epoch on 1280 images"), "\(run.output)")
     // kiln loads the weights, and its compiled model agrees with C's test accuracy.
-    let trained = try model.loadingWeights(from: directory + "/c.safetensors")
+    let trained = try Model(graph: model.graph, weightsFrom: directory + "/c.safetensors")
     let compiled = try compiler.compile(trained)
     let test = try FashionMNIST.load(.test, padding: 2)
     var correct = 0

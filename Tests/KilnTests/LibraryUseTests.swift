@@ -117,4 +117,26 @@ struct LibraryUseTests {
     let step = try trainer.step(["input": images], integers: ["labels": labels], learningRate: 0.1)
     #expect(step.loss.isFinite && step.logits.shape == [2, 10])
   }
+
+  /// Sizes and padding held in variables, as `Int` and `[Int]`, build what literals build.
+  @Test func sizesInVariablesWorkWhereLiteralsDo() throws {
+    let (k, stride, pad) = (3, [1, 2], 1)
+    let literal = try Graph(name: "g", input: [1, 2, 9, 9]) {
+      Conv2D(4, kernel: 3, stride: [1, 2], padding: 1)
+      Conv2D(4, kernel: [3, 1], padding: .symmetric([1, 0]))
+      MaxPool2D(2, stride: 1)
+      AvgPool2D([2, 1], padding: [1, 0])
+      ConvTranspose2D(2, kernel: 2, stride: 2)
+    }
+    let variables = try Graph(name: "g", input: [1, 2, 9, 9]) {
+      Conv2D(4, kernel: k, stride: stride, padding: pad)
+      Conv2D(4, kernel: [k, 1], padding: .symmetric([pad, 0]))
+      MaxPool2D(k - 1, stride: pad)
+      AvgPool2D([k - 1, 1], padding: [pad, 0])
+      ConvTranspose2D(2, kernel: k - 1, stride: stride[1])
+    }
+    #expect(variables == literal)
+    // 9×9 → conv (stride 1×2) 9×5 → conv 9×5 → max pool 8×4 → avg pool (2×1, pad 1×0) 5×4 → ×2: 10×8.
+    #expect(variables.nodes.last?.type.shape == [1, 2, 10, 8])
+  }
 }

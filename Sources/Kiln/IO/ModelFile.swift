@@ -44,10 +44,4 @@ extension Model {
   public static func load(graph graphPath: String, weights weightsPath: String) throws -> Model {
     try Model(graph: Model.loadGraph(from: graphPath), weightsFrom: weightsPath)
   }
-
-  /// A copy whose parameters are read from the safetensors file at `path`; every parameter must be
-  /// there with its shape.
-  public func loadingWeights(from path: String) throws -> Model {
-    try Model(graph: graph, weightsFrom: path)
-  }
 }
