@@ -196,6 +196,12 @@ struct ONNXGraphImporter {
       }
       let operands = try [input(0), input(1), input(2), value(inputs[3], role: .state), value(inputs[4], role: .state)]
       define(out, try append(out, .batchNorm(BatchNormAttrs(epsilon: Double(a.float("epsilon", default: 1e-5)))), operands))
+    case "LRN":
+      guard a.int("size", default: 0) >= 1 else { throw KilnError.invalidArgument("LRN needs its size attribute (the channels in a window)") }
+      let attrs = LRNAttrs(
+        size: a.int("size", default: 0), alpha: Double(a.float("alpha", default: 1e-4)), beta: Double(a.float("beta", default: 0.75)),
+        bias: Double(a.float("bias", default: 1)))
+      define(out, try append(out, .lrn(attrs), [try input(0)]))
     case "Flatten":
       let x = try input(0)
       let shape = self.shape(x)

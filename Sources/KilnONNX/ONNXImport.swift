@@ -12,7 +12,7 @@ public enum ONNXImport {
     "BatchNormalization", "Dropout", "Flatten", "Reshape", "Transpose", "Concat", "Split", "Slice", "Pad",
     "Identity", "Constant", "Clip", "HardSigmoid", "HardSwish", "Erf", "Gelu", "Sqrt", "ReduceMean", "ReduceSum", "ReduceMax",
     "ReduceMin", "ReduceL2", "ReduceSumSquare", "LayerNormalization", "Unsqueeze", "Squeeze", "Shape", "Gather", "Cast", "Range",
-    "ConstantOfShape", "Resize", "Upsample", "Swish",
+    "ConstantOfShape", "Resize", "Upsample", "Swish", "LRN",
   ]
 
   /// Reads the ONNX model at `path`. `inputShapes` gives the shape of inputs whose dimensions are

@@ -261,6 +261,7 @@ import Testing
       try expectOpEquivalent(.resize(ResizeAttrs(size: [3, 5, 2], mode: mode)), [[1, 2, 2, 3, 4]])
     }
     try expectOpEquivalent(.batchNorm(BatchNormAttrs()), [[2, 3, 5, 5], [3], [3], [3], [3]].map { $0 })
+    for size in [1, 4, 5] { try expectOpEquivalent(.lrn(LRNAttrs(size: size, alpha: 0.3, beta: 0.75, bias: 2)), [[2, 7, 3, 5]]) }
   }
 
   @Test func embeddingAndItsRangeCheck() throws {

@@ -159,6 +159,13 @@ import Testing
     try GradientCheck.check(graph, feeds: feeds, targets: ["in0", "in1", "in2", "in3", "in4"])
   }
 
+  @Test func localResponseNormalization() throws {
+    for size in [1, 2, 3, 5] {
+      try GradientCheck.checkOp(.lrn(LRNAttrs(size: size, alpha: 0.5, beta: 0.75, bias: 2)), shapes: [[2, 5, 3]])
+    }
+    try GradientCheck.checkOp(.lrn(LRNAttrs(size: 3, alpha: 2, beta: -0.5, bias: 1)), shapes: [[1, 4, 2, 2]])
+  }
+
   @Test func batchNormTrainingBackpropagatesThroughTheBatchStatistics() throws {
     let model = try Model(name: "bn", input: [4, 3, 2, 2], seed: 2) { BatchNorm(name: "bn") }
     let graph = try model.graph.forTraining()

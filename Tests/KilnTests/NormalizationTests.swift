@@ -14,6 +14,20 @@ import Testing
     try Model(name: "bn", input: [2, 1, 1, 2]) { BatchNorm(epsilon: 0, momentum: 0.1, name: "bn") }
   }
 
+  /// x = [1, 2, 3] over channels, alpha/size = 1, beta = 1, bias = 1: y_c = x_c / (1 + Σ x_j²).
+  @Test func localResponseNormalization() throws {
+    let x = T([1, 3, 1, 1], [1, 2, 3])
+    // Size 3: windows {0, 1}, {0, 1, 2}, {1, 2}: sums 5, 14, 13.
+    expectClose(try apply(.lrn(LRNAttrs(size: 3, alpha: 3, beta: 1, bias: 1)), [x]), [1, 3, 1, 1], [1.0 / 6, 2.0 / 15, 3.0 / 14])
+    // Size 2 (ONNX: the extra channel after): {0, 1}, {1, 2}, {2}: sums 5, 13, 9.
+    expectClose(try apply(.lrn(LRNAttrs(size: 2, alpha: 2, beta: 1, bias: 1)), [x]), [1, 3, 1, 1], [1.0 / 6, 2.0 / 14, 3.0 / 10])
+    // beta = 0.5 and bias 3 on one channel: 4 / √(3 + 16).
+    expectClose(try apply(.lrn(LRNAttrs(size: 5, alpha: 5, beta: 0.5, bias: 3)), [T([1, 1, 1], [4])]), [1, 1, 1], [4 / 19.0.squareRoot()])
+    let layer = try Graph(name: "g", input: [1, 8, 4, 4]) { LocalResponseNorm(size: 5, alpha: 1e-4, beta: 0.75, k: 2) }
+    #expect(layer.nodes.last?.name == "lrn1")
+    expectError("lrn1", "size must be at least 1") { _ = try Graph(name: "g", input: [1, 8, 4, 4]) { LocalResponseNorm(size: 0) } }
+  }
+
   @Test func batchNormFoldsIntoTheConvolutionBeforeIt() throws {
     // Hand-checked: a 1×1 convolution with weight 2 and bias 1, then γ = 3, β = 0.5, μ = 1,
     // σ² = 3 (ε = 1): scale 3/2, so the folded weight is 3 and the bias (1 − 1)·1.5 + 0.5 = 0.5.

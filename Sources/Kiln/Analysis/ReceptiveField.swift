@@ -38,7 +38,8 @@ public struct ReceptiveField: Codable, Equatable, Sendable, CustomStringConverti
       case .input:
         field = spatialRank >= 1 ? ReceptiveField(size: Array(repeating: 1, count: spatialRank), jump: Array(repeating: 1, count: spatialRank)) : nil
       case .parameter, .globalPool, .dense, .matmul, .embedding, .loss, .reduce, .convInputGrad, .convWeightGrad,
-        .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad, .sliceGrad, .padGrad, .resizeGrad, .batchNormGrad, .lossGrad:
+        .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad, .sliceGrad, .padGrad, .resizeGrad, .batchNormGrad, .lrnGrad,
+        .lossGrad:
         field = nil
       case .conv(let a):
         field = windowed(kernel: Array(graph[node.inputs[1]].type.shape[2...]), stride: a.stride, dilation: a.dilation)
@@ -64,7 +65,7 @@ public struct ReceptiveField: Codable, Equatable, Sendable, CustomStringConverti
           f.jump[i] *= Double(inputSpatial[i]) / Double(a.size[i])
         }
         field = f
-      case .binary, .unary, .maxout, .softmax, .concat, .slice, .pad, .batchNorm, .dropout:
+      case .binary, .unary, .maxout, .softmax, .concat, .slice, .pad, .batchNorm, .lrn, .dropout:
         // Elementwise in space: the widest field among the inputs.
         field = inputs.filter { $0.size.count == spatialRank }.max { $0.size.reduce(0, +) < $1.size.reduce(0, +) }
       }

@@ -166,6 +166,9 @@ extension BackwardBuilder {
         try wanted(i) { try emit("\(name).\(operand.rawValue)", .batchNormGrad(BatchNormGradAttrs(epsilon: a.epsilon, operand: operand)), arguments) }
       }
 
+    case .lrn(let a):
+      return [try wanted(0) { try emit("\(name).input", .lrnGrad(LRNGradAttrs(lrn: a)), [inputs[0], dy]) }]
+
     case .dropout(let a):
       // The same mask (same seed, step and element indices) and scale: dropout is linear.
       return [try wanted(0) { try emit("\(name).input", .dropout(a), [dy]) }]
@@ -178,7 +181,7 @@ extension BackwardBuilder {
       ]
 
     case .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad, .sliceGrad,
-      .padGrad, .resizeGrad, .batchNormGrad, .lossGrad:
+      .padGrad, .resizeGrad, .batchNormGrad, .lrnGrad, .lossGrad:
       throw KilnError.invalidArgument("\(name) (\(node.op.mnemonic)): second-order gradients are not supported")
     }
   }

@@ -50,6 +50,8 @@ public enum Op: Codable, Hashable, Sendable {
   // Normalisation, regularisation, losses
   /// Batch normalisation with given statistics.
   case batchNorm(BatchNormAttrs)
+  /// Local response normalisation across channels.
+  case lrn(LRNAttrs)
   /// Dropout: the identity at inference, a seeded mask in training.
   case dropout(DropoutAttrs)
   /// A loss between a prediction and its labels or targets.
@@ -77,6 +79,8 @@ public enum Op: Codable, Hashable, Sendable {
   case resizeGrad(ResizeGradAttrs)
   /// One gradient of a batch normalisation.
   case batchNormGrad(BatchNormGradAttrs)
+  /// The gradient of a local response normalisation with respect to its input.
+  case lrnGrad(LRNGradAttrs)
   /// The gradient of a loss with respect to its prediction or target.
   case lossGrad(LossGradAttrs)
 
@@ -104,6 +108,7 @@ public enum Op: Codable, Hashable, Sendable {
     case .pad(let a): return a
     case .resize(let a): return a
     case .batchNorm(let a): return a
+    case .lrn(let a): return a
     case .dropout(let a): return a
     case .loss(let a): return a
     case .convInputGrad(let a): return a
@@ -117,6 +122,7 @@ public enum Op: Codable, Hashable, Sendable {
     case .padGrad(let a): return a
     case .resizeGrad(let a): return a
     case .batchNormGrad(let a): return a
+    case .lrnGrad(let a): return a
     case .lossGrad(let a): return a
     }
   }
@@ -145,6 +151,7 @@ public enum Op: Codable, Hashable, Sendable {
     case .pad: return "pad"
     case .resize: return "resize"
     case .batchNorm: return "batch_norm"
+    case .lrn: return "lrn"
     case .dropout: return "dropout"
     case .loss: return "loss"
     case .convInputGrad: return "conv_input_grad"
@@ -158,6 +165,7 @@ public enum Op: Codable, Hashable, Sendable {
     case .padGrad: return "pad_grad"
     case .resizeGrad: return "resize_grad"
     case .batchNormGrad: return "batch_norm_grad"
+    case .lrnGrad: return "lrn_grad"
     case .lossGrad: return "loss_grad"
     }
   }
@@ -188,10 +196,11 @@ public enum Op: Codable, Hashable, Sendable {
     case .pad: return "Pad"
     case .resize(let a): return a.mode == .nearest ? "Upsample(nearest)" : "Upsample(linear)"
     case .batchNorm: return "BatchNorm"
+    case .lrn: return "LRN"
     case .dropout: return "Dropout"
     case .loss(let a): return a.kind.rawValue.prefix(1).uppercased() + a.kind.rawValue.dropFirst()
     case .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad,
-      .sliceGrad, .padGrad, .resizeGrad, .batchNormGrad, .lossGrad:
+      .sliceGrad, .padGrad, .resizeGrad, .batchNormGrad, .lrnGrad, .lossGrad:
       return "Gradient(\(mnemonic))"
     }
   }

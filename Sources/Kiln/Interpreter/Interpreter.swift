@@ -110,6 +110,7 @@ public struct Interpreter<Scalar: KilnScalar>: Sendable {
     case .resize(let a): return LayoutKernels.resize(x[0], a, shape: shape)
     case .batchNorm(let a):
       return ElementwiseKernels.batchNorm(x[0], gamma: x[1], beta: x[2], mean: x[3], variance: x[4], epsilon: a.epsilon)
+    case .lrn(let a): return LRNKernels.lrn(x[0], a)
     case .dropout(let a): return ElementwiseKernels.dropout(x[0], a, step: step)
     case .loss(let a): return try LossKernels.loss(x[0], x[1], a, node: node.name)
     case .convInputGrad(let a): return GradientKernels.convInputGrad(x[0], x[1], a)
@@ -126,6 +127,7 @@ public struct Interpreter<Scalar: KilnScalar>: Sendable {
     case .resizeGrad(let a): return LayoutKernels.resizeGrad(x[0], a.resize, shape: shape)
     case .batchNormGrad(let a):
       return GradientKernels.batchNormGrad(x[0], gamma: x[1], mean: x[2], variance: x[3], dy: x[4], a)
+    case .lrnGrad(let a): return LRNKernels.lrnGrad(x[0], x[1], a.lrn)
     case .lossGrad(let a): return GradientKernels.lossGrad(x[0], x[1], x[2], a)
     }
   }

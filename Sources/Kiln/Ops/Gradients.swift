@@ -304,3 +304,23 @@ public struct LossGradAttrs: OpAttributes {
 
   public var attributeText: [String] { loss.attributeText + ["wrt=\(operand.rawValue)"] }
 }
+
+/// Gradient of local response normalisation with respect to its input. Inputs: `x`, `dy`.
+/// Output: `x`'s type.
+public struct LRNGradAttrs: OpAttributes {
+  /// The forward normalisation.
+  public var lrn: LRNAttrs
+
+  /// The input gradient of `lrn`.
+  public init(lrn: LRNAttrs) { self.lrn = lrn }
+
+  public func outputType(_ inputs: [TensorType]) throws -> TensorType {
+    try requireInputs(inputs, 2...2)
+    try requireForwardType(inputs[1], try lrn.outputType([inputs[0]]), "dy")
+    return inputs[0]
+  }
+
+  public func flops(_ inputs: [TensorType], output: TensorType) -> Int { (4 * lrn.size + 8) * output.elementCount }
+
+  public var attributeText: [String] { lrn.attributeText }
+}

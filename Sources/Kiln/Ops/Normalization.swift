@@ -60,3 +60,52 @@ public struct DropoutAttrs: OpAttributes {
 
   public var attributeText: [String] { ["rate=\(rate)", "seed=\(seed)"] + (training ? ["training"] : []) }
 }
+
+/// Local response normalisation across channels (AlexNet, ZFNet, VGG's A-LRN), ONNX's definition:
+/// `y_c = x_c / (bias + alpha/size · Σ x_j²)^beta`, the sum over the channels j from
+/// c − ⌊(size − 1)/2⌋ to c + ⌈(size − 1)/2⌉ that exist. (PyTorch's `LocalResponseNorm` puts the
+/// longer half before c instead; the two agree for the odd sizes every published model uses.)
+///
+/// Input and output `[N, C, …]`.
+public struct LRNAttrs: OpAttributes {
+  /// Channels in a window.
+  public var size: Int
+  /// The scale of the sum of squares (divided by `size`).
+  public var alpha: Double
+  /// The exponent.
+  public var beta: Double
+  /// The constant added to the scaled sum (PyTorch's `k`).
+  public var bias: Double
+
+  /// A normalisation over windows of `size` channels; the defaults are ONNX's and PyTorch's.
+  public init(size: Int, alpha: Double = 1e-4, beta: Double = 0.75, bias: Double = 1) {
+    self.size = size
+    self.alpha = alpha
+    self.beta = beta
+    self.bias = bias
+  }
+
+  public func outputType(_ inputs: [TensorType]) throws -> TensorType {
+    try requireInputs(inputs, 1...1)
+    let x = inputs[0]
+    try requireFloat(x, "input")
+    try require(x.rank >= 2, "input must be [N, C, …], got \(x)")
+    try require(size >= 1, "size must be at least 1, got \(size)")
+    try require(bias > 0 && alpha >= 0 && beta.isFinite, "needs bias > 0, alpha ≥ 0 and a finite beta, got bias \(bias), alpha \(alpha), beta \(beta)")
+    return x
+  }
+
+  public func flops(_ inputs: [TensorType], output: TensorType) -> Int { (2 * size + 4) * output.elementCount }
+
+  public var attributeText: [String] { ["size=\(size)", "alpha=\(alpha)", "beta=\(beta)", "bias=\(bias)"] }
+
+  /// The channels in the window of channel `c` of `channels`: `lower..<upper`.
+  package func window(_ c: Int, channels: Int) -> Range<Int> {
+    max(c - (size - 1) / 2, 0)..<min(c + size / 2 + 1, channels)
+  }
+
+  /// The channels whose windows hold channel `i`: the window mirrored.
+  package func readers(_ i: Int, channels: Int) -> Range<Int> {
+    max(i - size / 2, 0)..<min(i + (size - 1) / 2 + 1, channels)
+  }
+}

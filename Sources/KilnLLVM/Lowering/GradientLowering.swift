@@ -52,6 +52,8 @@ enum GradientLowering {
       ResizeLowering.emit(k, a.resize, gradient: true)
     case .batchNormGrad(let a):
       batchNormGradient(k, a)
+    case .lrnGrad(let a):
+      LRNLowering.inputGradient(k, a.lrn)
     case .lossGrad(let a):
       lossGradient(k, a)
     default:

@@ -27,6 +27,7 @@ enum Lowering {
       // One group's columns: (C_out / groups)·taps × input positions.
       return types[1][1...].reduce(1, *) * types[0][2...].reduce(1, *)
     case .reduceGrad(let a) where a.reduce.kind == .max: return 2 * node.type.elementCount
+    case .lrnGrad: return LRNLowering.scratchSize(node.type)
     default: return 0
     }
   }
@@ -168,8 +169,10 @@ enum Lowering {
       ConvolutionLowering.transposed(k, a)
     case .loss(let a):
       emitLoss(k, a)
+    case .lrn(let a):
+      LRNLowering.forward(k, a)
     case .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad,
-      .sliceGrad, .padGrad, .resizeGrad, .batchNormGrad, .lossGrad:
+      .sliceGrad, .padGrad, .resizeGrad, .batchNormGrad, .lrnGrad, .lossGrad:
       try GradientLowering.emit(k)
     }
   }

@@ -77,3 +77,33 @@ public struct Dropout: Layer {
     }
   }
 }
+
+/// Local response normalisation across channels (AlexNet, ZFNet, VGG's A-LRN), PyTorch's
+/// `LocalResponseNorm(size, alpha, beta, k)`: each element divided by
+/// (k + alpha/size · Σ x²)^beta over `size` neighbouring channels (see `LRNAttrs`).
+public struct LocalResponseNorm: Layer {
+  /// Channels in a window.
+  public var size: Int
+  /// The scale of the sum of squares (divided by `size`).
+  public var alpha: Double
+  /// The exponent.
+  public var beta: Double
+  /// The constant added to the scaled sum.
+  public var k: Double
+  /// The layer's name; nil for a fresh `lrn<n>`.
+  public var name: String?
+
+  /// A normalisation over windows of `size` channels; the defaults are PyTorch's.
+  public init(size: Int, alpha: Double = 1e-4, beta: Double = 0.75, k: Double = 1, name: String? = nil) {
+    self.size = size
+    self.alpha = alpha
+    self.beta = beta
+    self.k = k
+    self.name = name
+  }
+
+  /// Adds the normalisation of `x`.
+  public func callAsFunction(_ x: Symbol) throws -> Symbol {
+    try x.builder.singleNode(name, prefix: "lrn", .lrn(LRNAttrs(size: size, alpha: alpha, beta: beta, bias: k)), x)
+  }
+}
