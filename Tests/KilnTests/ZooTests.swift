@@ -13,7 +13,20 @@ import Testing
     ("nin", ZooTests.ninParameters), ("se_resnet18", ZooTests.seResNet18Parameters),
     ("shufflenet_v1", ZooTests.shuffleNetParameters), ("textcnn", ZooTests.textCNNParameters),
     ("c3d_small", ZooTests.c3dParameters), ("vgg11_cifar", ZooTests.vgg11CIFARParameters),
+    ("resnext50_32x4d", 25_028_904), ("vgg11_lrn", 132_863_336), ("zfnet", ZooTests.zfnetParameters),
+    ("alexnet_lrn", ZooTests.alexnetLRNParameters),
   ]
+
+  /// Weights and biases of a dense layer.
+  static func dense(_ inputs: Int, _ outputs: Int) -> Int { inputs * outputs + outputs }
+
+  /// The layers ZFNet and the published AlexNet share after their first convolution: 96 → 256
+  /// (5×5) → 384 → 384 → 256 (3×3), then 256·6·6 → 4096 → 4096 → 1000.
+  static let alexnetBody = conv(96, 256, 25) + conv(256, 384, 9) + conv(384, 384, 9) + conv(384, 256, 9)
+    + dense(256 * 36, 4096) + dense(4096, 4096) + dense(4096, 1000)
+  /// ZFNet's first layer is 96 filters of 7×7; the published AlexNet's 96 of 11×11.
+  static let zfnetParameters = conv(3, 96, 49) + alexnetBody
+  static let alexnetLRNParameters = conv(3, 96, 121) + alexnetBody
 
   static func conv(_ inChannels: Int, _ outChannels: Int, _ kernel: Int, groups: Int = 1, bias: Bool = true) -> Int {
     inChannels / groups * outChannels * kernel + (bias ? outChannels : 0)
@@ -71,7 +84,7 @@ import Testing
   @Test(arguments: [
     ("alexnet", 0.71e9, 0.01), ("vgg16", 15.5e9, 0.01), ("resnet18", 1.81e9, 0.01), ("resnet50", 4.09e9, 0.01),
     ("googlenet", 1.5e9, 0.01), ("densenet121", 2.83e9, 0.01), ("mobilenet_v1", 569e6, 0.01), ("mobilenet_v2", 300e6, 0.01),
-    ("shufflenet_v1", 140e6, 0.02),
+    ("shufflenet_v1", 140e6, 0.02), ("resnext50_32x4d", 4.23e9, 0.01),
   ])
   func multiplyAdds(name: String, published: Double, tolerance: Double) throws {
     let macs = Double(Summary(try Zoo.entry(named: name).graph()).multiplyAdds)
@@ -103,6 +116,23 @@ import Testing
     #expect(Set(try Zoo.alexnet().parameterNames()).isSuperset(of: ["features.10.weight", "classifier.6.bias"]))
     #expect(Set(try Zoo.vgg(.vgg16).parameterNames()).isSuperset(of: ["features.28.weight", "classifier.3.weight"]))
     #expect(Set(try Zoo.googlenet().parameterNames()).isSuperset(of: ["conv1.conv.weight", "inception4e.branch4.1.bn.weight", "fc.bias"]))
+    // ResNeXt-50 32×4d: the first stage's 3×3 is 128 filters in 32 groups of 4 channels.
+    let resnext = try Zoo.resnet(.resnet50, groups: 32, widthPerGroup: 4)
+    #expect(resnext.index(of: "layer1.0.conv2.weight").map { resnext[$0].type.shape } == [128, 4, 3, 3])
+    #expect(resnext.index(of: "layer4.2.conv3.weight").map { resnext[$0].type.shape } == [2048, 1024, 1, 1])
+  }
+
+  /// ZFNet's feature maps have the sizes of the paper's Fig. 3, and the published AlexNet's those
+  /// of Krizhevsky et al.
+  @Test func publishedFeatureMapSizes() throws {
+    let zfnet = try Zoo.zfnet()
+    for (name, side) in [("features.0", 110), ("features.2", 55), ("features.4", 26), ("features.6", 13), ("features.12", 13), ("features.14", 6)] {
+      #expect(zfnet.index(of: name).map { zfnet[$0].type.shape[2] } == side, "\(name)")
+    }
+    let alexnet = try Zoo.alexnetLRN()
+    for (name, side) in [("features.0", 55), ("features.3", 27), ("features.7", 13), ("features.14", 6)] {
+      #expect(alexnet.index(of: name).map { alexnet[$0].type.shape[2] } == side, "\(name)")
+    }
   }
 
   @Test func unknownNameListsTheZoo() {

@@ -35,13 +35,15 @@ extension Zoo {
     }
   }
 
-  /// 1×1 (width) → 3×3 (width, strided) → 1×1 (4·width), each with BN, + shortcut → ReLU.
-  static func bottleneckBlock(_ width: Int, stride: Int, name: String) -> Block {
-    Block(name: name) { x in
+  /// 1×1 (width) → 3×3 (width, strided, in `groups`) → 1×1 (4·planes), each with BN, + shortcut →
+  /// ReLU; width is `planes` for ResNet, planes·widthPerGroup/64·groups for ResNeXt.
+  static func bottleneckBlock(_ planes: Int, stride: Int, groups: Int, widthPerGroup: Int, name: String) -> Block {
+    let width = planes * widthPerGroup / 64 * groups
+    return Block(name: name) { x in
       var y = try x.apply(ConvBN(width, kernel: 1, name: nil, convName: "conv1", bnName: "bn1"))
-      y = try y.apply(ConvBN(width, kernel: 3, stride: stride, padding: 1, name: nil, convName: "conv2", bnName: "bn2"))
-      y = try y.apply(ConvBN(4 * width, kernel: 1, activation: nil, name: nil, convName: "conv3", bnName: "bn3"))
-      return try (y + shortcut(x, channels: 4 * width, stride: stride)).relu()
+      y = try y.apply(ConvBN(width, kernel: 3, stride: stride, padding: 1, groups: groups, name: nil, convName: "conv2", bnName: "bn2"))
+      y = try y.apply(ConvBN(4 * planes, kernel: 1, activation: nil, name: nil, convName: "conv3", bnName: "bn3"))
+      return try (y + shortcut(x, channels: 4 * planes, stride: stride)).relu()
     }
   }
 
@@ -61,11 +63,14 @@ extension Zoo {
   /// ResNet-18/34/50 in torchvision's layout and names (`layer1.0.conv1.weight`, `fc.bias`), so its
   /// weights load directly: 11,689,512 / 21,797,672 / 25,557,032 parameters; 1.81 / 3.66 / 4.09 G
   /// multiply-adds at 224×224. `squeezeExcitation` adds an SE block (reduction 16) to every basic
-  /// block before the residual sum (SE-ResNet-18).
+  /// block before the residual sum (SE-ResNet-18). `groups` and `widthPerGroup` make the
+  /// bottleneck's 3×3 a grouped convolution (ResNeXt, Xie et al. 2017): `.resnet50` with 32 groups
+  /// of width 4 is torchvision's ResNeXt-50 32×4d, 25,028,904 parameters, 4.23 G multiply-adds.
   public static func resnet(
-    _ depth: ResNetDepth, squeezeExcitation: Bool = false, input: [Int] = [1, 3, 224, 224], classes: Int = 1000
+    _ depth: ResNetDepth, squeezeExcitation: Bool = false, groups: Int = 1, widthPerGroup: Int = 64, input: [Int] = [1, 3, 224, 224],
+    classes: Int = 1000
   ) throws -> Graph {
-    let name = (squeezeExcitation ? "se_" : "") + "\(depth)"
+    let name = groups > 1 ? "resnext\(depth.rawValue)_\(groups)x\(widthPerGroup)d" : (squeezeExcitation ? "se_" : "") + "\(depth)"
     return try Graph(name: name, input: input) {
       ConvBN(64, kernel: 7, stride: 2, padding: 3, name: nil, convName: "conv1", bnName: "bn1")
       MaxPool2D(3, stride: 2, padding: 1, name: "maxpool")
@@ -74,7 +79,7 @@ extension Zoo {
           for index in 0..<count {
             let stride = stage > 0 && index == 0 ? 2 : 1
             if depth.bottleneck {
-              bottleneckBlock(width, stride: stride, name: "\(index)")
+              bottleneckBlock(width, stride: stride, groups: groups, widthPerGroup: widthPerGroup, name: "\(index)")
             } else {
               basicBlock(width, stride: stride, squeezeExcitation: squeezeExcitation, name: "\(index)")
             }

@@ -31,8 +31,17 @@ public enum Zoo {
       name: "alexnet", summary: "AlexNet, torchvision's single-GPU layout, 1000 classes",
       defaultInput: imageNet, smallInput: [1, 3, 63, 63], build: { try alexnet(input: $0) }),
     ZooEntry(
+      name: "alexnet_lrn", summary: "AlexNet as published (one tower, LRN after conv1 and conv2, 227×227), 1000 classes",
+      defaultInput: [1, 3, 227, 227], smallInput: [1, 3, 67, 67], build: { try alexnetLRN(input: $0) }),
+    ZooEntry(
+      name: "zfnet", summary: "ZFNet (Zeiler & Fergus 2013): 7×7 stride-2 first layer, LRN, 1000 classes",
+      defaultInput: imageNet, smallInput: [1, 3, 63, 63], build: { try zfnet(input: $0) }),
+    ZooEntry(
       name: "vgg11", summary: "VGG-11 (configuration A), torchvision layout, 1000 classes",
       defaultInput: imageNet, smallInput: cifar, build: { try vgg(.vgg11, input: $0) }),
+    ZooEntry(
+      name: "vgg11_lrn", summary: "VGG-11 A-LRN: configuration A with local response normalisation after the first layer",
+      defaultInput: imageNet, smallInput: cifar, build: { try vgg(.vgg11LRN, input: $0) }),
     ZooEntry(
       name: "vgg16", summary: "VGG-16 (configuration D), torchvision layout, 1000 classes",
       defaultInput: imageNet, smallInput: cifar, build: { try vgg(.vgg16, input: $0) }),
@@ -54,6 +63,9 @@ public enum Zoo {
     ZooEntry(
       name: "resnet50", summary: "ResNet-50, bottleneck blocks, stride in the 3×3 (torchvision v1.5)",
       defaultInput: imageNet, smallInput: cifar, build: { try resnet(.resnet50, input: $0) }),
+    ZooEntry(
+      name: "resnext50_32x4d", summary: "ResNeXt-50 32×4d: ResNet-50 with 32-group 3×3 convolutions (torchvision)",
+      defaultInput: imageNet, smallInput: cifar, build: { try resnet(.resnet50, groups: 32, widthPerGroup: 4, input: $0) }),
     ZooEntry(
       name: "se_resnet18", summary: "ResNet-18 with squeeze-and-excitation (reduction 16) in every block",
       defaultInput: imageNet, smallInput: cifar, build: { try resnet(.resnet18, squeezeExcitation: true, input: $0) }),
