@@ -39,13 +39,21 @@ extension Zoo {
         Conv2D(256, kernel: 5, padding: 2, activation: .relu, name: "4")
         krizhevskyLRN(name: "6")
         MaxPool2D(3, stride: 2, name: "7")
-        Conv2D(384, kernel: 3, padding: 1, activation: .relu, name: "8")
-        Conv2D(384, kernel: 3, padding: 1, activation: .relu, name: "10")
-        Conv2D(256, kernel: 3, padding: 1, activation: .relu, name: "12")
-        MaxPool2D(3, stride: 2, name: "14")
+        publishedUpperLayers()
       }
       Flatten(name: "flatten")
       fullyConnectedHead(classes)
+    }
+  }
+
+  /// The 3×3 convolutions (384, 384, 256 filters) and the last pool of the published AlexNet and of
+  /// ZFNet, numbered 8–14 in the enclosing `features`.
+  static func publishedUpperLayers() -> Sequential {
+    Sequential {
+      Conv2D(384, kernel: 3, padding: 1, activation: .relu, name: "8")
+      Conv2D(384, kernel: 3, padding: 1, activation: .relu, name: "10")
+      Conv2D(256, kernel: 3, padding: 1, activation: .relu, name: "12")
+      MaxPool2D(3, stride: 2, name: "14")
     }
   }
 

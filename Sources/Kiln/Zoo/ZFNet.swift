@@ -14,10 +14,7 @@ extension Zoo {
         Conv2D(256, kernel: 5, stride: 2, activation: .relu, name: "4")
         MaxPool2D(3, stride: 2, ceilMode: true, name: "6")
         krizhevskyLRN(name: "7")
-        Conv2D(384, kernel: 3, padding: 1, activation: .relu, name: "8")
-        Conv2D(384, kernel: 3, padding: 1, activation: .relu, name: "10")
-        Conv2D(256, kernel: 3, padding: 1, activation: .relu, name: "12")
-        MaxPool2D(3, stride: 2, name: "14")
+        publishedUpperLayers()
       }
       Flatten(name: "flatten")
       fullyConnectedHead(classes)

@@ -8,16 +8,10 @@ enum LRNLowering {
   /// y = x·scale^(−β), with `y` first holding the window's sum of squares.
   static func forward(_ k: Kernel, _ a: LRNAttrs) {
     let ir = k.ir
-    let (channels, inner) = (k.type.shape[1], k.type.shape[2...].reduce(1, *))
-    let (starts, ends) = tables(ir, channels) { a.window($0, channels: channels) }
-    ir.loop(k.count / (channels * inner)) { n in
-      ir.loop(channels) { c in
-        let row = plane(ir, n, c, channels: channels, inner: inner)
-        sumOfSquares(k, into: k.output, row: row, from: ir.loadInt(starts, c), to: ir.loadInt(ends, c), sample: n, channels: channels, inner: inner)
-        ir.loop(inner) { s in
-          let at = ir.add(row, s)
-          ir.store(ir.fmul(ir.load(k.inputs[0], at), power(ir, a, sum: ir.load(k.output, at), exponent: -a.beta)), k.output, at)
-        }
+    forEachSample(k, a) { _, _, row in
+      ir.loop(k.type.shape[2...].reduce(1, *)) { s in
+        let at = ir.add(row, s)
+        ir.store(ir.fmul(ir.load(k.inputs[0], at), power(ir, a, sum: ir.load(k.output, at), exponent: -a.beta)), k.output, at)
       }
     }
   }
@@ -28,23 +22,19 @@ enum LRNLowering {
     let ir = k.ir
     let (x, dy, terms) = (k.inputs[0], k.inputs[1], k.scratch!)
     let (channels, inner) = (k.type.shape[1], k.type.shape[2...].reduce(1, *))
-    let (starts, ends) = tables(ir, channels) { a.window($0, channels: channels) }
     let (readerStarts, readerEnds) = tables(ir, channels) { a.readers($0, channels: channels) }
     let coefficient = ir.float(2 * a.alpha * a.beta / Double(a.size))
-    ir.loop(k.count / (channels * inner)) { n in
-      ir.loop(channels) { c in
-        let row = plane(ir, n, c, channels: channels, inner: inner)
-        sumOfSquares(k, into: k.output, row: row, from: ir.loadInt(starts, c), to: ir.loadInt(ends, c), sample: n, channels: channels, inner: inner)
-        ir.loop(inner) { s in
-          let at = ir.add(row, s)
-          let sum = ir.load(k.output, at)
-          let scaled = power(ir, a, sum: sum, exponent: -a.beta - 1)
-          let gradient = ir.fmul(ir.load(dy, at), scaled)
-          ir.store(ir.fmul(gradient, ir.load(x, at)), terms, ir.add(ir.mul(c, ir.int(inner)), s))
-          // scale^(−β) = scale^(−β−1)·scale.
-          ir.store(ir.fmul(gradient, ir.fadd(ir.float(a.bias), ir.fmul(ir.float(a.alpha / Double(a.size)), sum))), k.output, at)
-        }
+    forEachSample(k, a) { _, c, row in
+      ir.loop(inner) { s in
+        let at = ir.add(row, s)
+        let sum = ir.load(k.output, at)
+        let scaled = power(ir, a, sum: sum, exponent: -a.beta - 1)
+        let gradient = ir.fmul(ir.load(dy, at), scaled)
+        ir.store(ir.fmul(gradient, ir.load(x, at)), terms, ir.add(ir.mul(c, ir.int(inner)), s))
+        // scale^(−β) = scale^(−β−1)·scale.
+        ir.store(ir.fmul(gradient, ir.fadd(ir.float(a.bias), ir.fmul(ir.float(a.alpha / Double(a.size)), sum))), k.output, at)
       }
+    } then: { n in
       ir.loop(channels) { i in
         let row = plane(ir, n, i, channels: channels, inner: inner)
         ir.loop(from: ir.loadInt(readerStarts, i), to: ir.loadInt(readerEnds, i)) { c in
@@ -55,6 +45,25 @@ enum LRNLowering {
           }
         }
       }
+    }
+  }
+
+  /// For every sample n: for every channel c, the output's row of c (offset `row`) set to the
+  /// window's sums of squares and then `channel(n, c, row)`; then `sample(n)`.
+  private static func forEachSample(
+    _ k: Kernel, _ a: LRNAttrs, channel: (LLVMValueRef, LLVMValueRef, LLVMValueRef) -> Void,
+    then sample: (LLVMValueRef) -> Void = { _ in }
+  ) {
+    let ir = k.ir
+    let (channels, inner) = (k.type.shape[1], k.type.shape[2...].reduce(1, *))
+    let (starts, ends) = tables(ir, channels) { a.window($0, channels: channels) }
+    ir.loop(k.count / (channels * inner)) { n in
+      ir.loop(channels) { c in
+        let row = plane(ir, n, c, channels: channels, inner: inner)
+        sumOfSquares(k, into: k.output, row: row, from: ir.loadInt(starts, c), to: ir.loadInt(ends, c), sample: n, channels: channels, inner: inner)
+        channel(n, c, row)
+      }
+      sample(n)
     }
   }
 
