@@ -39,6 +39,25 @@ import Testing
     #expect(png.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
   }
 
+  /// The kernels through the compiled convolution: the interpreter's results, and every kernel
+  /// whose weights sum to 1 keeps the image's mean brightness (replicated borders).
+  @Test func imageFilters() throws {
+    let directory = try temporaryDirectory()
+    let result = try run("image-filters", ["--index", "3", "--out", directory])
+    let agreement = result.stdout.split(separator: "\n").first { $0.hasPrefix("compiled equals the interpreter within") }
+    #expect(agreement.flatMap { $0.split(separator: " ").last.flatMap { Float($0) } }.map { $0 < 1e-5 } == true, "\(result.stdout)")
+    for kernel in ["sharpen", "box-blur", "gaussian-blur"] {
+      // "sharpen: kernel […] → …/sharpen.png, mean 0.1673 (image 0.1673), range …"
+      let line = result.stdout.split(separator: "\n").first { $0.hasPrefix(kernel + ":") } ?? ""
+      let words = line.split(whereSeparator: { " (),".contains($0) })
+      let means = zip(words, words.dropFirst()).compactMap { ["mean", "image"].contains(String($0)) ? Float($1) : nil }
+      #expect(means.count == 2 && abs(means[0] - means[1]) < 1e-3, "\(kernel): \(line)")
+    }
+    for file in ["image-filters", "edges", "sharpen", "box-blur", "gaussian-blur", "original"] {
+      #expect(FileManager.default.fileExists(atPath: "\(directory)/\(file).png"), "\(file).png missing")
+    }
+  }
+
   @Test func autoencoder() throws {
     let directory = try temporaryDirectory()
     let result = try run("autoencoder", ["--limit", "1024", "--epochs", "1", "--show", "4", "--out", directory])
