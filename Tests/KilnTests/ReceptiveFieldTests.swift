@@ -6,10 +6,10 @@ import Testing
 /// gradient is non-zero for one output element, found through the autodiff.
 @Suite struct ReceptiveFieldTests {
   /// Per spatial axis, the extent of the input pixels that the middle element of channel 0 of
-  /// `layer` depends on, and whether that extent touches the input's border (then it may be
-  /// clipped). Max pools become average pools of the same geometry and every weight and input is
+  /// `layer` depends on, the first of them, and whether that extent touches the input's border
+  /// (then it may be clipped). Max pools become average pools of the same geometry and every weight and input is
   /// positive, so no ReLU, tie or cancellation hides a pixel that the element depends on.
-  func empiricalField(_ graph: Graph, layer: String) throws -> [(extent: Int, clipped: Bool)] {
+  func empiricalField(_ graph: Graph, layer: String) throws -> [(extent: Int, first: Int, clipped: Bool)] {
     var g = try graph.rewritten { node, inputs, result in
       guard case .pool(var attrs) = node.op, attrs.kind == .max else { return try result.append(copyOf: node, inputs: inputs) }
       attrs.kind = .average
@@ -46,22 +46,26 @@ import Testing
         high[axis] = max(high[axis], coordinate)
       }
     }
-    return spatial.indices.map { (high[$0] - low[$0] + 1, low[$0] == 0 || high[$0] == spatial[$0] - 1) }
+    return spatial.indices.map { (high[$0] - low[$0] + 1, low[$0], low[$0] == 0 || high[$0] == spatial[$0] - 1) }
   }
 
-  /// Every layer with a receptive field: equal to the empirical extent where that is not clipped
-  /// by the border, at least as large where it is. Returns how many layers matched exactly.
+  /// Every layer with a receptive field: equal to the empirical extent, and starting where it
+  /// starts, where that is not clipped by the border; at least as large where it is. Returns how
+  /// many layers matched exactly.
   func check(_ graph: Graph, layers: [String]) throws -> Int {
     let fields = Dictionary(uniqueKeysWithValues: Summary(graph).rows.compactMap { row in row.receptiveField.map { (row.name, $0) } })
     var exact = 0
     for layer in layers {
       let field = try #require(fields[layer], "\(layer) has no receptive field")
       let empirical = try empiricalField(graph, layer: layer)
-      for (axis, (extent, clipped)) in empirical.enumerated() {
+      let shape = try #require(graph.index(of: layer).map { graph[$0].type.shape })
+      for (axis, (extent, first, clipped)) in empirical.enumerated() {
         if clipped {
           #expect(field.size[axis] >= extent, "\(layer) axis \(axis): field \(field.size[axis]) < empirical \(extent)")
         } else {
           #expect(field.size[axis] == extent, "\(layer) axis \(axis): field \(field.size[axis]), empirical \(extent)")
+          let start = try #require(field.start, "\(layer) has no start")[axis] + Double(shape[2 + axis] / 2) * field.jump[axis]
+          #expect(start == Double(first), "\(layer) axis \(axis): field starts at \(start), empirical \(first)")
         }
       }
       if !empirical.contains(where: \.clipped) { exact += 1 }

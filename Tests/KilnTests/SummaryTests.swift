@@ -13,11 +13,11 @@ import Testing
     #expect(summary.multiplyAdds == 117_600 + 240_000 + 48_000 + 10_080 + 840)
     let fields = Dictionary(uniqueKeysWithValues: summary.rows.map { ($0.name, $0.receptiveField) })
     // r = r + (k − 1)·j, j = j·s: conv1 5/1, pool1 6/2, conv2 14/2, pool2 16/4, conv3 32/4.
-    #expect(fields["conv1"]! == ReceptiveField(size: [5, 5], jump: [1, 1]))
-    #expect(fields["pool1"]! == ReceptiveField(size: [6, 6], jump: [2, 2]))
-    #expect(fields["conv2"]! == ReceptiveField(size: [14, 14], jump: [2, 2]))
-    #expect(fields["pool2"]! == ReceptiveField(size: [16, 16], jump: [4, 4]))
-    #expect(fields["conv3"]! == ReceptiveField(size: [32, 32], jump: [4, 4]))
+    #expect(fields["conv1"]! == ReceptiveField(size: [5, 5], jump: [1, 1], start: [0, 0]))
+    #expect(fields["pool1"]! == ReceptiveField(size: [6, 6], jump: [2, 2], start: [0, 0]))
+    #expect(fields["conv2"]! == ReceptiveField(size: [14, 14], jump: [2, 2], start: [0, 0]))
+    #expect(fields["pool2"]! == ReceptiveField(size: [16, 16], jump: [4, 4], start: [0, 0]))
+    #expect(fields["conv3"]! == ReceptiveField(size: [32, 32], jump: [4, 4], start: [0, 0]))
     #expect(fields["fc1"]! == nil)
     #expect(summary.rows.first { $0.name == "conv2" }?.parameters == 2_416)
   }
