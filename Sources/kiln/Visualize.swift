@@ -9,15 +9,19 @@ struct Visualize: ParsableCommand {
       --what filters draws the weights of a 2D convolution (--layer, default: the first): each filter
       normalised on its own, three input channels as colour, otherwise blue (negative), white (zero)
       and red (positive). --what activations draws every channel of layer --layer for Fashion-MNIST
-      test image --index, brightest where the activation is largest.
+      test image --index, brightest where the activation is largest. --what top-patches finds the
+      --count test images (of the first --limit) on which channel --channel of layer --layer
+      responds most, and draws the patch under each response's receptive field.
 
       Examples:
         kiln visualize lenet5 --weights lenet5.safetensors --what filters --out filters.png
         kiln visualize lenet5 --weights lenet5.safetensors --what activations --layer conv1 --index 0 --out maps.png
+        kiln visualize lenet5 --weights lenet5.safetensors --what top-patches --layer conv2 --channel 3 --out patches.png
       """)
 
   enum What: String, ExpressibleByArgument, CaseIterable {
     case filters, activations
+    case topPatches = "top-patches"
   }
 
   @OptionGroup var options: ModelOptions
@@ -25,7 +29,7 @@ struct Visualize: ParsableCommand {
   @Option(help: "Trained weights (safetensors).")
   var weights: String?
 
-  @Option(help: "filters or activations.")
+  @Option(help: "filters, activations or top-patches.")
   var what = What.filters
 
   @Option(help: "The convolution (filters) or layer (activations) to draw.")
@@ -34,6 +38,15 @@ struct Visualize: ParsableCommand {
   @Option(help: "Which Fashion-MNIST test image (activations).")
   var index = 0
 
+  @Option(help: "The channel of --layer (top-patches).")
+  var channel = 0
+
+  @Option(help: "Patches to draw (top-patches).")
+  var count = 16
+
+  @Option(help: "Test images to search (top-patches).")
+  var limit = 1000
+
   @OptionGroup var data: DataOptions
 
   @Option(help: "The PNG to write.")
@@ -41,7 +54,8 @@ struct Visualize: ParsableCommand {
 
   func validate() throws {
     guard index >= 0 else { throw ValidationError("--index must be 0 or more, got \(index)") }
-    if what == .activations && layer == nil { throw ValidationError("--what activations needs --layer (see `kiln summary` for the names)") }
+    if what != .filters && layer == nil { throw ValidationError("--what \(what.rawValue) needs --layer (see `kiln summary` for the names)") }
+    guard count >= 1, limit >= 1, channel >= 0 else { throw ValidationError("--count and --limit must be at least 1 and --channel 0 or more") }
   }
 
   func run() throws {
@@ -57,6 +71,16 @@ struct Visualize: ParsableCommand {
       let maps = try Visualization.activations(single, input: image, layer: layer ?? "")
       try Visualization.activationGrid(maps, scale: max(96 / maps.shape[1], 1)).writePNG(to: out)
       print("\(maps.shape[0]) maps of \(maps.shape[1])×\(maps.shape[2]) from \(layer ?? "") for test image \(index) (\(FashionMNIST.classNames[label])); wrote \(out)")
+    case .topPatches:
+      _ = try data.testImage(0, for: model, purpose: "top patches")
+      let side = model.inputType?.shape[2] ?? 28
+      let test = try FashionMNIST.load(.test, directory: data.directory, limit: limit, padding: (side - 28) / 2)
+      let patches = try TopPatches.find(model, images: test.batch(Array(0..<test.count)).images, layer: layer ?? "", channel: channel, count: count)
+      for patch in patches {
+        print("test image \(patch.image) (\(FashionMNIST.classNames[test.labels[patch.image]])) at \(patch.position): \(patch.activation)")
+      }
+      try Visualization.patchGrid(patches, scale: max(96 / (patches.first?.pixels.shape[1] ?? 1), 1)).writePNG(to: out)
+      print("the \(patches.count) strongest responses of channel \(channel) of \(layer ?? "") over \(test.count) test images; wrote \(out)")
     }
   }
 }

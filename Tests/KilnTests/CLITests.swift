@@ -200,10 +200,15 @@ import Testing
     let maps = try kiln("visualize", "lenet5", "--what", "activations", "--layer", "pool1", "--index", "2", "--out", directory + "/maps.png")
     #expect(maps.status == 0, "\(maps.stderr)")
     #expect(maps.stdout.contains("6 maps of 14×14 from pool1 for test image 2 (Trouser)"))
-    for file in ["filters.png", "maps.png"] {
+    let patches = try kiln(
+      "visualize", "lenet5", "--what", "top-patches", "--layer", "conv2.relu", "--channel", "1", "--count", "4", "--limit", "50", "--out", directory + "/patches.png")
+    #expect(patches.status == 0, "\(patches.stderr)")
+    #expect(patches.stdout.contains("the 4 strongest responses of channel 1 of conv2.relu over 50 test images"), "\(patches.stdout)")
+    for file in ["filters.png", "maps.png", "patches.png"] {
       #expect(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(file)")).prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
     }
     expectFailure(try kiln("visualize", "lenet5", "--what", "activations"), "--what activations needs --layer")
+    expectFailure(try kiln("visualize", "lenet5", "--what", "top-patches", "--layer", "fc1"), "fc1 is not a layer of lenet5 with [N, C, H, W] maps")
     expectFailure(try kiln("visualize", "lenet5", "--layer", "fc9"), "lenet5 has no 2D convolution called fc9")
   }
 

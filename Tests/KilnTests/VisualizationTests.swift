@@ -32,3 +32,33 @@ import Testing
     }
   }
 }
+
+/// Top patches on images whose answers are known: one bright pixel each, a convolution that
+/// passes pixels through, a 2×2 max pool (receptive field 4, jump 2, starting at −1).
+@Suite struct TopPatchesTests {
+  @Test func strongestResponsesAndTheirPatches() throws {
+    var center = try Tensor<Float>(shape: [1, 1, 3, 3], repeating: 0)
+    center[0, 0, 1, 1] = 1
+    let model = try Model(name: "probe", input: [3, 1, 6, 6]) {
+      Conv2D(weight: center, padding: 1)
+      MaxPool2D(2)
+    }
+    var images = try Tensor<Float>(shape: [3, 1, 6, 6], repeating: 0)
+    images[0, 0, 2, 3] = 5
+    images[1, 0, 0, 0] = 9
+    images[2, 0, 5, 5] = 1
+    let patches = try TopPatches.find(model, images: images, layer: "max_pool1", channel: 0, count: 3)
+    #expect(patches.map(\.image) == [1, 0, 2])
+    #expect(patches.map(\.position) == [[0, 0], [1, 1], [2, 2]])
+    #expect(patches.map(\.activation) == [9, 5, 1])
+    // Patches are 4×4 windows at −1 + 2·position; outside the image they hold its background, 0.
+    for (patch, bright) in zip(patches, [(1, 1, Float(9)), (1, 2, 5), (2, 2, 1)]) {
+      #expect(patch.pixels.shape == [1, 4, 4])
+      var expected = [Float](repeating: 0, count: 16)
+      expected[bright.0 * 4 + bright.1] = bright.2
+      #expect(patch.pixels.scalars == expected, "image \(patch.image)")
+    }
+    expectError("max_pool1 has channels 0..<1") { _ = try TopPatches.find(model, images: images, layer: "max_pool1", channel: 1, count: 3) }
+    expectError("nope is not a layer of probe") { _ = try TopPatches.find(model, images: images, layer: "nope", channel: 0, count: 1) }
+  }
+}

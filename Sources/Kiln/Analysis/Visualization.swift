@@ -66,6 +66,19 @@ public enum Visualization {
     return RGBImage.grid(rows(tiles), scale: scale, gap: 2)
   }
 
+  /// Image patches (`TopPatches.find`) as a grid of greyscale tiles (the mean over channels),
+  /// strongest first, on the images' common scale.
+  public static func patchGrid(_ patches: [TopPatches.Patch], scale: Int = 4) -> RGBImage {
+    let means = patches.map { patch in
+      let (channels, plane) = (patch.pixels.shape[0], patch.pixels.shape[1] * patch.pixels.shape[2])
+      return (0..<plane).map { i in (0..<channels).map { patch.pixels.scalars[$0 * plane + i] }.reduce(0, +) / Float(channels) }
+    }
+    let all = means.joined()
+    let range = (all.min() ?? 0)...max(all.max() ?? 1, (all.min() ?? 0) + .leastNormalMagnitude)
+    let tiles = zip(patches, means).map { patch, mean in RGBImage.map(mean, width: patch.pixels.shape[2], height: patch.pixels.shape[1], range: range) }
+    return RGBImage.grid(rows(tiles), scale: scale, gap: 2)
+  }
+
   /// Tiles in rows of ⌈√count⌉.
   static func rows(_ tiles: [RGBImage]) -> [[RGBImage]] {
     let columns = max(Int(Double(tiles.count).squareRoot().rounded(.up)), 1)
