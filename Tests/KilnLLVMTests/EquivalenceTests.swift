@@ -188,6 +188,7 @@ import Testing
     try expectOpEquivalent(.loss(LossAttrs(.softmaxCrossEntropy, reduction: .sum)), [[4, 5], [4]], integerInputs: [1: labels])
     try expectOpEquivalent(.loss(LossAttrs(.binaryCrossEntropy)), [[3, 7], [3, 7]])
     try expectOpEquivalent(.loss(LossAttrs(.meanSquaredError, reduction: .sum)), [[3, 7], [3, 7]])
+    try expectOpEquivalent(.loss(LossAttrs(.smoothL1)), [[3, 7], [3, 7]])
   }
 
   @Test(arguments: [PoolKind.max, .average])

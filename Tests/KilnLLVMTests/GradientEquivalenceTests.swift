@@ -98,6 +98,7 @@ import Testing
     try expectGradientsEquivalent(.loss(LossAttrs(.softmaxCrossEntropy)), [[4, 5], [4]], integerInputs: [1: Tensor(shape: [4], scalars: [1, 0, 4, 2])])
     try expectGradientsEquivalent(.loss(LossAttrs(.binaryCrossEntropy, reduction: .sum)), [[3, 5], [3, 5]])
     try expectGradientsEquivalent(.loss(LossAttrs(.meanSquaredError)), [[3, 5], [3, 5]])
+    try expectGradientsEquivalent(.loss(LossAttrs(.smoothL1, reduction: .sum)), [[3, 5], [3, 5]])
   }
 
   /// Batch norm and dropout in training mode; activations fused into the convolution and dense

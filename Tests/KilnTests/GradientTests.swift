@@ -191,5 +191,9 @@ import Testing
     try GradientCheck.checkOp(.loss(LossAttrs(.binaryCrossEntropy)), shapes: [[3, 4], [3, 4]])
     try GradientCheck.checkOp(.loss(LossAttrs(.meanSquaredError, reduction: .sum)), shapes: [[3, 4], [3, 4]])
     try GradientCheck.checkOp(.loss(LossAttrs(.meanSquaredError)), shapes: [[6], [6]])
+    // Both branches of smooth L1, away from the kink at |p − t| = 1.
+    try GradientCheck.checkOp(
+      .loss(LossAttrs(.smoothL1)), shapes: [[2, 3], [2, 3]],
+      values: [0: T([2, 3], [0.2, -0.3, 2.5, -1.7, 0.9, -3]), 1: T([2, 3], [0, 0.1, 0, 0.5, -0.5, 0])])
   }
 }

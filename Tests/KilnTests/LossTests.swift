@@ -29,4 +29,12 @@ import Testing
     expectClose(try apply(.loss(LossAttrs(.meanSquaredError)), [p, t]), [], [8.0 / 3], tolerance: 1e-12)
     expectClose(try apply(.loss(LossAttrs(.meanSquaredError, reduction: .sum)), [p, t]), [], [8])
   }
+
+  /// d = 0.5, −3, 1, 0: ½·0.25, 3 − ½, 1 − ½ (the two branches meet at |d| = 1), 0.
+  @Test func smoothL1() throws {
+    let p = T([2, 2], [1.5, -1, 2, 4])
+    let t = T([2, 2], [1, 2, 1, 4])
+    expectClose(try apply(.loss(LossAttrs(.smoothL1, reduction: .sum)), [p, t]), [], [0.125 + 2.5 + 0.5 + 0], tolerance: 1e-12)
+    expectClose(try apply(.loss(LossAttrs(.smoothL1)), [p, t]), [], [3.125 / 4], tolerance: 1e-12)
+  }
 }

@@ -15,7 +15,7 @@ extension Graph {
         throw KilnError.invalidArgument("softmax cross-entropy needs logits [N, classes], but \(name) outputs \(type); flatten it first")
       }
       target = try result.append("labels", .input(InputAttrs(TensorType([type.shape[0]], .i32))))
-    case .binaryCrossEntropy, .meanSquaredError:
+    case .binaryCrossEntropy, .meanSquaredError, .smoothL1:
       target = try result.append("targets", .input(InputAttrs(TensorType(type.shape))))
     }
     result.outputs = [try result.append("loss", .loss(LossAttrs(kind, reduction: reduction)), inputs: [output, target])]

@@ -154,6 +154,12 @@ extension Symbol {
     try loss(.meanSquaredError, targets, reduction)
   }
 
+  /// The mean (or summed) smooth-L1 distance to `targets`: ½d² below 1, |d| − ½ above (box
+  /// regression).
+  public func smoothL1(targets: Symbol, reduction: Reduction = .mean) throws -> Symbol {
+    try loss(.smoothL1, targets, reduction)
+  }
+
   func loss(_ kind: LossKind, _ target: Symbol, _ reduction: Reduction) throws -> Symbol {
     try builder.add(prefix: "loss", .loss(LossAttrs(kind, reduction: reduction)), [self, target])
   }

@@ -186,6 +186,12 @@ enum GradientKernels {
       }
     case .meanSquaredError:
       gradient = zip(prediction.scalars, target.scalars).map { p, t in a.operand == .prediction ? 2 * (p - t) : 2 * (t - p) }
+    case .smoothL1:
+      // ∂/∂p = d clamped to [−1, 1]; ∂/∂t = −∂/∂p.
+      gradient = zip(prediction.scalars, target.scalars).map { p, t in
+        let slope = min(max(p - t, -1), 1)
+        return a.operand == .prediction ? slope : -slope
+      }
     }
     return Tensor(validShape: prediction.shape, scalars: gradient.map { $0 * scale })
   }

@@ -20,6 +20,8 @@ enum LossKernels {
       }
     case .meanSquaredError:
       terms = zip(prediction.scalars, target.scalars).map { p, t in (p - t) * (p - t) }
+    case .smoothL1:
+      terms = zip(prediction.scalars, target.scalars).map { p, t in abs(p - t) < 1 ? (p - t) * (p - t) / 2 : abs(p - t) - 0.5 }
     }
     let total = terms.reduce(0, +)
     return Tensor(validShape: [], scalars: [a.reduction == .mean ? total / S(terms.count) : total])

@@ -7,6 +7,9 @@ public enum LossKind: String, Codable, Hashable, Sendable {
   case binaryCrossEntropy
   /// `predictions` and `targets` of one shape: (p − t)² per element.
   case meanSquaredError
+  /// `predictions` and `targets` of one shape: ½d² where |d| < 1, else |d| − ½, for d = p − t per
+  /// element (Fast R-CNN's box regression loss; PyTorch's `SmoothL1Loss` with β = 1).
+  case smoothL1
 }
 
 /// How per-sample (or per-element) losses become one number.
@@ -41,7 +44,7 @@ public struct LossAttrs: OpAttributes {
       try require(
         target.shape == [prediction.shape[0]],
         "labels \(target) must be [\(prediction.shape[0])], one per row of the logits")
-    case .binaryCrossEntropy, .meanSquaredError:
+    case .binaryCrossEntropy, .meanSquaredError, .smoothL1:
       try requireFloat(target, "target")
       try require(
         target.shape == prediction.shape,

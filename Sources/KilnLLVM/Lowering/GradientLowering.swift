@@ -270,6 +270,11 @@ enum GradientLowering {
         let difference = ir.fsub(ir.load(prediction, i), ir.load(target, i))
         return ir.fmul(ir.fmul(difference, ir.float(a.operand == .prediction ? 2 : -2)), scale)
       }
+    case .smoothL1:
+      k.elementwise { i in
+        let slope = ir.fmin(ir.fmax(ir.fsub(ir.load(prediction, i), ir.load(target, i)), ir.float(-1)), ir.float(1))
+        return ir.fmul(ir.fmul(slope, ir.float(a.operand == .prediction ? 1 : -1)), scale)
+      }
     }
   }
 }

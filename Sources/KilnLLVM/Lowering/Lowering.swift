@@ -312,6 +312,14 @@ enum Lowering {
         let d = ir.fsub(ir.load(prediction, i), ir.load(target, i))
         return ir.fma(d, d, acc)
       }
+    case .smoothL1:
+      count = k.inputTypes[0].elementCount
+      total = reduce(ir, count: count, start: ir.float(0)) { i, acc in
+        let d = ir.fsub(ir.load(prediction, i), ir.load(target, i))
+        let magnitude = ir.fmax(d, ir.fsub(ir.float(0), d))
+        let quadratic = ir.fmul(ir.float(0.5), ir.fmul(d, d))
+        return ir.fadd(acc, ir.select(ir.fcmp(LLVMRealOLT, magnitude, ir.float(1)), quadratic, ir.fsub(magnitude, ir.float(0.5))))
+      }
     }
     ir.store(a.reduction == .mean ? ir.fdiv(total, ir.float(Double(count))) : total, k.output, ir.int(0))
   }
