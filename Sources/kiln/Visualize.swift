@@ -11,17 +11,22 @@ struct Visualize: ParsableCommand {
       and red (positive). --what activations draws every channel of layer --layer for Fashion-MNIST
       test image --index, brightest where the activation is largest. --what top-patches finds the
       --count test images (of the first --limit) on which channel --channel of layer --layer
-      responds most, and draws the patch under each response's receptive field.
+      responds most, and draws the patch under each response's receptive field. --what guided-backprop
+      projects channel --channel of layer --layer back onto test image --index: the image, the plain
+      gradient of the channel's summed activation, and guided backpropagation (only positive
+      gradients pass the ReLUs), side by side.
 
       Examples:
         kiln visualize lenet5 --weights lenet5.safetensors --what filters --out filters.png
         kiln visualize lenet5 --weights lenet5.safetensors --what activations --layer conv1 --index 0 --out maps.png
         kiln visualize lenet5 --weights lenet5.safetensors --what top-patches --layer conv2 --channel 3 --out patches.png
+        kiln visualize lenet5 --weights lenet5.safetensors --what guided-backprop --layer conv2 --channel 6 --index 2 --out guided.png
       """)
 
   enum What: String, ExpressibleByArgument, CaseIterable {
     case filters, activations
     case topPatches = "top-patches"
+    case guidedBackprop = "guided-backprop"
   }
 
   @OptionGroup var options: ModelOptions
@@ -29,16 +34,16 @@ struct Visualize: ParsableCommand {
   @Option(help: "Trained weights (safetensors).")
   var weights: String?
 
-  @Option(help: "filters, activations or top-patches.")
+  @Option(help: "filters, activations, top-patches or guided-backprop.")
   var what = What.filters
 
   @Option(help: "The convolution (filters) or layer (activations) to draw.")
   var layer: String?
 
-  @Option(help: "Which Fashion-MNIST test image (activations).")
+  @Option(help: "Which Fashion-MNIST test image (activations, guided-backprop).")
   var index = 0
 
-  @Option(help: "The channel of --layer (top-patches).")
+  @Option(help: "The channel of --layer (top-patches, guided-backprop).")
   var channel = 0
 
   @Option(help: "Patches to draw (top-patches).")
@@ -81,6 +86,20 @@ struct Visualize: ParsableCommand {
       }
       try Visualization.patchGrid(patches, scale: max(96 / (patches.first?.pixels.shape[1] ?? 1), 1)).writePNG(to: out)
       print("the \(patches.count) strongest responses of channel \(channel) of \(layer ?? "") over \(test.count) test images; wrote \(out)")
+    case .guidedBackprop:
+      let (image, label) = try data.testImage(index, for: model, purpose: "guided backpropagation")
+      let single = model.inputType?.shape.first == 1 ? model : try Model(graph: model.graph.rebatched(to: 1), parameters: model.parameters)
+      let guided = try GuidedBackpropagation.projection(single, input: image, layer: layer ?? "", channel: channel)
+      let plain = try GuidedBackpropagation.projection(single, input: image, layer: layer ?? "", channel: channel, guided: false)
+      let side = image.shape[2]
+      func picture(_ values: [Float]) -> RGBImage {
+        let extent = max(values.map(abs).max() ?? 1, .leastNormalMagnitude)
+        return RGBImage.map(values, width: side, height: side, range: -extent...extent, colormap: RGBImage.diverging)
+      }
+      try RGBImage.grid([[RGBImage.map(image.scalars, width: side, height: side), picture(plain.scalars), picture(guided.scalars)]], scale: 4, gap: 4)
+        .writePNG(to: out)
+      let share = guided.scalars.filter { $0 != 0 }.count * 100 / max(guided.count, 1)
+      print("test image \(index) (\(FashionMNIST.classNames[label])): channel \(channel) of \(layer ?? "") projected back; \(share)% of the pixels take part in the guided projection; wrote \(out): the image, the plain gradient, guided backpropagation")
     }
   }
 }

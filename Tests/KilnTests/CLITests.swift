@@ -204,7 +204,11 @@ import Testing
       "visualize", "lenet5", "--what", "top-patches", "--layer", "conv2.relu", "--channel", "1", "--count", "4", "--limit", "50", "--out", directory + "/patches.png")
     #expect(patches.status == 0, "\(patches.stderr)")
     #expect(patches.stdout.contains("the 4 strongest responses of channel 1 of conv2.relu over 50 test images"), "\(patches.stdout)")
-    for file in ["filters.png", "maps.png", "patches.png"] {
+    let guided = try kiln(
+      "visualize", "lenet5", "--what", "guided-backprop", "--layer", "conv2.relu", "--channel", "2", "--index", "1", "--out", directory + "/guided.png")
+    #expect(guided.status == 0, "\(guided.stderr)")
+    #expect(guided.stdout.contains("test image 1 (Pullover): channel 2 of conv2.relu projected back"), "\(guided.stdout)")
+    for file in ["filters.png", "maps.png", "patches.png", "guided.png"] {
       #expect(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(file)")).prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
     }
     expectFailure(try kiln("visualize", "lenet5", "--what", "activations"), "--what activations needs --layer")
@@ -213,7 +217,7 @@ import Testing
   }
 
   @Test func badInputGivesOneLineErrors() throws {
-    expectFailure(try kiln("summary", "nosuch"), "no model nosuch in the zoo (there are: lenet5, alexnet, vgg11")
+    expectFailure(try kiln("summary", "nosuch"), "no model nosuch in the zoo (there are: lenet5, alexnet, alexnet_lrn, zfnet, vgg11")
     expectFailure(try kiln("summary", "lenet5", "--input-shape", "1,x"), "--input-shape 1,x is not a list of positive integers")
     expectFailure(try kiln("summary", "lenet5", "--input-shape", "1,1,4,4"), "conv1 (Conv2D): output would be empty")
     expectFailure(try kiln("run", "lenet5", "--weights", "/nonexistent/w.safetensors"), "/nonexistent/w.safetensors: no such file")

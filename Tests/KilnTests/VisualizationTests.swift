@@ -62,3 +62,32 @@ import Testing
     expectError("nope is not a layer of probe") { _ = try TopPatches.find(model, images: images, layer: "nope", channel: 0, count: 1) }
   }
 }
+
+/// Guided backpropagation against hand-computed gradients: after a ReLU, a negative weight sends
+/// back a negative gradient, which the plain gradient keeps and guided backpropagation stops.
+@Suite struct GuidedBackpropagationTests {
+  @Test func onlyPositiveGradientsPassTheReLUs() throws {
+    let x = try Tensor<Float>(shape: [1, 1, 4], scalars: [1, -2, 3, 0.5])
+    for (weight, plain, guided) in [(Float(-1), [Float](repeating: -1, count: 4), [Float](repeating: 0, count: 4)), (2, [2, 2, 2, 2], [2, 2, 2, 2])] {
+      let kernel = try Tensor<Float>(shape: [1, 1, 1], scalars: [weight])
+      let model = try Model(name: "probe", input: [1, 1, 4]) {
+        Activation(.relu, name: "r1")
+        Conv1D(weight: kernel, name: "c")
+      }
+      // The score is Σ c = weight·Σ relu(x): its gradient is the weight where x > 0; guided, the
+      // ReLU passes it back only if it is positive.
+      let mask: [Float] = [1, 0, 1, 1]
+      let projection = try GuidedBackpropagation.projection(model, input: x, layer: "c", channel: 0)
+      let gradient = try GuidedBackpropagation.projection(model, input: x, layer: "c", channel: 0, guided: false)
+      #expect(gradient.scalars == zip(plain, mask).map { $0 * $1 }, "weight \(weight)")
+      // The plain projection is the VJP with a cotangent of ones on the channel.
+      let vjp = try model.vjp(["input": x], cotangent: Tensor(shape: [1, 1, 4], repeating: 1), of: "c", withRespectTo: ["input"])
+      #expect(vjp.gradients["input"] == gradient)
+      #expect(projection.scalars == zip(guided, mask).map { $0 * $1 }, "weight \(weight)")
+    }
+    let model = try Model(name: "probe", input: [1, 1, 4]) { Activation(.relu, name: "r1") }
+    expectError("guided backpropagation needs one image, a channel in 0..<1") {
+      _ = try GuidedBackpropagation.projection(model, input: x, layer: "r1", channel: 2)
+    }
+  }
+}
