@@ -17,7 +17,7 @@ public struct Results<Scalar: KilnScalar>: RandomAccessCollection, Sendable {
   public let gradients: [String: Tensor<Scalar>]
 
   /// The results of a run of `graph` that produced `outputs` (one per graph output, in order).
-  public init(graph: Graph, outputs: [Tensor<Scalar>]) {
+  package init(graph: Graph, outputs: [Tensor<Scalar>]) {
     precondition(outputs.count == graph.outputs.count, "\(outputs.count) results for the \(graph.outputs.count) outputs of \(graph.name)")
     self.outputs = outputs
     names = graph.outputs.map { graph[$0].name }
