@@ -13,7 +13,7 @@ public enum GuidedBackpropagation {
     _ model: Model, input: Tensor<Float>, layer: String, channel: Int, position: [Int]? = nil, guided: Bool = true
   ) throws -> Tensor<Float> {
     var graph = model.graph
-    guard let value = graph.index(of: layer), graph[value].type.rank >= 3, let inputValue = graph.inputs.first else {
+    guard let value = graph.index(of: layer), graph[value].type.rank >= 3 else {
       throw KilnError.invalidArgument("\(layer) is not a layer of \(graph.name) with [N, C, …] maps (see `kiln summary`)")
     }
     let shape = graph[value].type.shape
@@ -25,19 +25,7 @@ public enum GuidedBackpropagation {
     for (axis, index) in (position ?? []).enumerated() {
       selected = try graph.append("guided.axis\(axis)", .slice(SliceAttrs(axis: axis + 2, start: index, end: index + 1)), inputs: [selected])
     }
-    let score = try graph.append("guided.score", .reduce(ReduceAttrs(.sum, axes: Array(shape.indices))), inputs: [selected])
-    graph.outputs = [score]
-    let differentiated = try graph.differentiated(loss: score, withRespectTo: [inputValue])
-    let backward = try differentiated.graph.rewritten { node, inputs, result in
-      guard guided, case .unaryGrad(let a) = node.op, a.function == .relu else { return try result.append(copyOf: node, inputs: inputs) }
-      // Inputs x, y, dy: only the positive part of dy passes back.
-      let positive = try result.append("\(node.name).positive", .unary(UnaryAttrs(.relu)), inputs: [inputs[2]])
-      return try result.append(node.name, node.op, inputs: [inputs[0], inputs[1], positive])
-    }
-    let name = graph[inputValue].name
-    guard let gradient = try Interpreter<Float>(backward).run([name: input], parameters: model.parameters).results.gradients[name] else {
-      throw KilnError.invalidGraph("guided backpropagation lost the input gradient")
-    }
-    return gradient
+    graph.outputs = [try graph.append("guided.score", .reduce(ReduceAttrs(.sum, axes: Array(shape.indices))), inputs: [selected])]
+    return try Saliency.inputGradient(of: graph, parameters: model.parameters, input: input, guided: guided)
   }
 }

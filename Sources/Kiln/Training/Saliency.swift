@@ -4,12 +4,27 @@ public enum Saliency {
   /// ∂ logits[0, `class`] / ∂ input for a single-image model (input `[1, …]`, logits `[1, classes]`),
   /// computed through the backward graph.
   public static func gradient(_ model: Model, input: Tensor<Float>, class target: Int) throws -> Tensor<Float> {
-    let graph = try scoreGraph(model.graph, class: target)
-    guard let inputValue = graph.inputs.first else { throw KilnError.invalidArgument("model \(model.graph.name) has no input") }
+    try inputGradient(of: scoreGraph(model.graph, class: target), parameters: model.parameters, input: input)
+  }
+
+  /// ∂ score / ∂ input, where `graph`'s first output is the scalar score and its first input the
+  /// image. With `guided`, every ReLU passes back only the positive part of its incoming gradient
+  /// (guided backpropagation).
+  static func inputGradient(of graph: Graph, parameters: ParameterStore, input: Tensor<Float>, guided: Bool = false) throws -> Tensor<Float> {
+    guard let inputValue = graph.inputs.first, let score = graph.outputs.first else {
+      throw KilnError.invalidArgument("\(graph.name) needs an input and a score to differentiate")
+    }
+    let differentiated = try graph.differentiated(loss: score, withRespectTo: [inputValue])
+    let backward = try differentiated.graph.rewritten { node, inputs, result in
+      guard guided, case .unaryGrad(let a) = node.op, a.function == .relu else { return try result.append(copyOf: node, inputs: inputs) }
+      // Inputs x, y, dy: only the positive part of dy passes back.
+      let positive = try result.append("\(node.name).positive", .unary(UnaryAttrs(.relu)), inputs: [inputs[2]])
+      return try result.append(node.name, node.op, inputs: [inputs[0], inputs[1], positive])
+    }
     let name = graph[inputValue].name
-    let differentiated = try graph.differentiated(loss: graph.outputs[0], withRespectTo: [inputValue])
-    let run = try Interpreter<Float>(differentiated.graph).run([name: input], parameters: model.parameters)
-    guard let gradient = run.results.gradients[name] else { throw KilnError.invalidGraph("saliency lost the input gradient") }
+    guard let gradient = try Interpreter<Float>(backward).run([name: input], parameters: parameters).results.gradients[name] else {
+      throw KilnError.invalidGraph("\(graph.name) lost the input gradient")
+    }
     return gradient
   }
 
