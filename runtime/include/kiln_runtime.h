@@ -142,6 +142,42 @@ void kiln_blas_set_threads(int threads);
  */
 void kiln_sgemv(int transpose, int rows, int columns, const float *a, int lda, const float *x, int incx, float beta, float *y, int incy);
 
+/* ---- Object detection: decoding a YOLO-style grid, non-maximum suppression ---- */
+
+/** One object: corners in input pixels (x0, y0 top left; x1, y1 bottom right), class, score 0…1. */
+typedef struct kiln_detection {
+  float x0, y0, x1, y1;
+  int32_t label;
+  float score;
+} kiln_detection;
+
+/**
+ * The layout of a YOLO-style detector's output for one image, `[5 + classes, cells, cells]`: per
+ * cell an objectness logit, box logits tx, ty, tw, th, and class logits (Kiln's `YOLOGrid`).
+ */
+typedef struct kiln_yolo_grid {
+  int32_t cells, classes;
+  int32_t width, height; /**< the input's size in pixels */
+} kiln_yolo_grid;
+
+/**
+ * Decodes one image's output: for each cell (row-major) whose score σ(objectness) × the best
+ * class's softmax probability is at least `score_threshold`, writes a detection centred at
+ * ((column + σ(tx))·width/cells, (row + σ(ty))·height/cells), σ(tw)²·width wide and σ(th)²·height
+ * high. `detections` has room for cells² entries; `count` receives how many were written. The
+ * same arithmetic as `YOLOGrid.decode` in Swift, so both give the same numbers.
+ */
+kiln_status kiln_yolo_decode(const float *output, const kiln_yolo_grid *grid, float score_threshold, kiln_detection *detections, size_t *count);
+
+/**
+ * Greedy non-maximum suppression in place: sorts `detections` by descending score (ties keep
+ * their order), then keeps a detection unless its IoU with an already kept one of the same class
+ * (any class when `per_class` is 0) exceeds `iou_threshold`; at most `max_kept`. The kept ones end
+ * up first, best first; `kept` receives their number. O(count²), with no allocation — meant for
+ * the few hundred candidates of a detector's grid. As `NonMaximumSuppression.apply` in Swift.
+ */
+kiln_status kiln_nms(kiln_detection *detections, size_t count, float iou_threshold, int per_class, size_t max_kept, size_t *kept);
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,6 +22,29 @@ extension Graph {
     return result
   }
 
+  /// This graph with a loss that `objective` builds from its outputs: for losses that are not one
+  /// `LossKind`, such as a two-headed model's cross-entropy plus box regression, or a detector's.
+  /// `objective` receives the outputs as symbols, may add inputs (targets, masks) and nodes, and
+  /// returns a one-element value: it becomes the first output, and the graph's outputs follow.
+  ///
+  /// ```swift
+  /// let training = try model.graph.withObjective { outputs in
+  ///   let labels = try outputs[0].builder.input("labels", shape: [batch], dtype: .i32)
+  ///   let boxes = try outputs[1].builder.input("boxes", shape: outputs[1].shape)
+  ///   return try outputs[0].softmaxCrossEntropy(labels: labels) + outputs[1].smoothL1(targets: boxes)
+  /// }
+  /// ```
+  public func withObjective(_ objective: ([Symbol]) throws -> Symbol) throws -> Graph {
+    let builder = GraphBuilder(extending: self)
+    let loss = try objective(outputs.map(builder.symbol))
+    guard loss.type.elementCount == 1, loss.type.dtype == .f32 else {
+      throw KilnError.invalidArgument(
+        "the objective of \(name) must be a float scalar, but \(builder.graph[loss.value].name) is \(loss.type); reduce it with a loss or reduced(.sum, …)")
+    }
+    builder.setOutputs([loss] + outputs.map(builder.symbol))
+    return builder.graph
+  }
+
   /// The trainable weights (`.weight` parameters) whose names do not start with one of
   /// `frozenPrefixes`.
   public func trainableParameters(frozenPrefixes: [String] = []) -> [ValueID] {

@@ -17,6 +17,16 @@ public final class GraphBuilder {
     self.seed = seed
   }
 
+  /// A builder that goes on from `graph`: new nodes are appended to it, and `symbol(_:)` hands out
+  /// its existing values (a loss on a model's outputs, a head on a trained trunk).
+  public init(extending graph: Graph, seed: UInt64 = 0) {
+    self.graph = graph
+    self.seed = seed
+  }
+
+  /// The handle of a value already in the graph.
+  public func symbol(_ value: ValueID) -> Symbol { Symbol(builder: self, value: value) }
+
   /// Adds a data input called `name`.
   public func input(_ name: String, shape: [Int], dtype: DType = .f32) throws -> Symbol {
     try add(name, .input(InputAttrs(TensorType(shape, dtype))), [])

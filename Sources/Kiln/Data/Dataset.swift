@@ -61,6 +61,19 @@ public struct Dataset: Sendable {
     self.classCount = classCount
   }
 
+  /// A data set of images held in memory: `images` is every image of `shape`
+  /// (`[channels, height, width]`) one after another, `labels[i]` image i's class.
+  public init(images: [Float], shape: [Int], labels: [Int], classCount: Int) throws {
+    let size = shape.reduce(1, *)
+    guard shape.count == 3, size > 0, images.count == size * labels.count else {
+      throw KilnError.invalidArgument("\(images.count) pixels are not \(labels.count) images of shape \(shape) ([channels, height, width])")
+    }
+    if let bad = labels.first(where: { !(0..<classCount).contains($0) }) {
+      throw KilnError.invalidArgument("label \(bad) is outside 0..<\(classCount)")
+    }
+    self.init(imageShape: shape, pixels: images, labels: labels, classCount: classCount)
+  }
+
   private init(imageShape: [Int], pixels: [Float], labels: [Int], classCount: Int) {
     self.imageShape = imageShape
     self.pixels = pixels

@@ -59,7 +59,17 @@ public struct Trainer {
     model: Model, optimizer: Optimizer, loss: LossKind = .softmaxCrossEntropy, frozen: [String] = [],
     engine: (TrainingGraph, ParameterStore) throws -> any TrainingEngine = { try InterpretedTraining($0, parameters: $1) }
   ) throws {
-    training = try TrainingGraph(model: model.graph, loss: loss, optimizer: optimizer, frozen: frozen)
+    try self.init(model: model, training: TrainingGraph(model: model.graph, loss: loss, optimizer: optimizer, frozen: frozen), engine: engine)
+  }
+
+  /// A trainer of `model` with a training graph made from it (one with a custom objective:
+  /// `TrainingGraph(model:optimizer:frozen:objective:)`), starting from `model`'s weights with
+  /// fresh optimizer state.
+  public init(
+    model: Model, training: TrainingGraph,
+    engine: (TrainingGraph, ParameterStore) throws -> any TrainingEngine = { try InterpretedTraining($0, parameters: $1) }
+  ) throws {
+    self.training = training
     self.model = model.graph
     // The model's weights, and fresh optimizer state.
     let store = try Model.initialParameters(for: training.graph, seed: 0, given: model.parameters)

@@ -17,7 +17,7 @@ public struct TrainingGraph: Sendable {
 
   /// The loss (the first output).
   public var loss: ValueID { graph.outputs[0] }
-  /// The model's output (the second output).
+  /// The model's (first) output: the second output.
   public var logits: ValueID { graph.outputs[1] }
 
   /// - Parameters:
@@ -26,8 +26,29 @@ public struct TrainingGraph: Sendable {
   ///   - optimizer: how the gradients update the weights.
   ///   - frozen: layer names or name prefixes whose parameters stay fixed (`conv1`, `features`).
   public init(model: Graph, loss: LossKind = .softmaxCrossEntropy, optimizer: Optimizer, frozen: [String] = []) throws {
+    var withLoss = try model.forTraining().withLoss(loss)
+    withLoss.outputs.append(withLoss[withLoss.outputs[0]].inputs[0])
+    try self.init(model: model, withLoss: withLoss, optimizer: optimizer, frozen: frozen)
+  }
+
+  /// A training graph whose loss `objective` builds from the model's outputs (see
+  /// `Graph.withObjective(_:)`): two-headed models, detectors, weighted or masked losses. Its
+  /// outputs are the loss and then the model's outputs; the inputs `objective` adds are fed by
+  /// name to each step.
+  ///
+  /// - Parameters:
+  ///   - model: an inference graph (a model's graph).
+  ///   - optimizer: how the gradients update the weights.
+  ///   - frozen: layer names or name prefixes whose parameters stay fixed.
+  ///   - objective: the scalar loss, from the model's outputs in training form.
+  public init(model: Graph, optimizer: Optimizer, frozen: [String] = [], objective: ([Symbol]) throws -> Symbol) throws {
+    try self.init(model: model, withLoss: model.forTraining().withObjective(objective), optimizer: optimizer, frozen: frozen)
+  }
+
+  /// The training graph of `withLoss`, whose first output is the loss and whose other outputs are
+  /// reported by each step.
+  private init(model: Graph, withLoss: Graph, optimizer: Optimizer, frozen: [String]) throws {
     try optimizer.validate()
-    let withLoss = try model.forTraining().withLoss(loss)
     for prefix in frozen where !withLoss.parameters.contains(where: { withLoss[$0].name == prefix || withLoss[$0].name.hasPrefix(prefix + ".") }) {
       throw KilnError.invalidArgument("cannot freeze \(prefix): model \(model.name) has no parameters under that name")
     }
@@ -43,7 +64,13 @@ public struct TrainingGraph: Sendable {
       }
       try graph.appendUpdate(optimizer, parameter: parameter, gradient: gradient, learningRate: learningRate)
     }
-    graph.outputs = [differentiated.loss, graph[differentiated.loss].inputs[0]]
+    let reported = try withLoss.outputs.dropFirst().map { output in
+      guard let value = graph.index(of: withLoss[output].name) else {
+        throw KilnError.invalidArgument("output \(withLoss[output].name) of \(model.name) does not contribute to the loss; leave it out of the model or the loss")
+      }
+      return value
+    }
+    graph.outputs = [differentiated.loss] + reported
     self.graph = graph
     self.optimizer = optimizer
     self.trainedParameters = names

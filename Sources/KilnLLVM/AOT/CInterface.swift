@@ -16,6 +16,8 @@ struct CInterface {
   /// Whether the model's weights are embedded (else only optimizer state is, and contexts come
   /// from `create_from_file`).
   let embedsModelWeights: Bool
+  /// The detection API of a detector's library (`<prefix>_detect`), or nil.
+  let detection: DetectionInterface?
 
   /// The parameters whose initial values the library embeds.
   var embedded: [Node] {
@@ -146,7 +148,7 @@ struct CInterface {
 
       /** Runs the model: reads the inputs, writes the outputs. */
       \(inferSignature);
-      \(trainingAPI)
+      \(trainingAPI)\(detection?.header ?? "")
       /** Copies the weight tensor `name` (e.g. "conv1.weight") into `values` (`count` floats). */
       int \(prefix)_get_weights(const \(prefix)_context *context, const char *name, float *values, size_t count);
 
@@ -362,7 +364,7 @@ struct CInterface {
         if (status != KILN_OK) return fail(context, status, "\(prefix)_infer: %s (an embedding index outside its range)", kiln_status_string((kiln_status)status));
         return KILN_OK;
       }
-      \(trainingParts.function)
+      \(trainingParts.function)\(detection?.function ?? "")
       /* The index of model parameter `name`, or −1. */
       static int find(const char *name) {
         for (int i = 0; name && i < MODEL_PARAMETER_COUNT; i++)

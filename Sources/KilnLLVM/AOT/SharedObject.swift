@@ -20,13 +20,17 @@ extension Compiler {
   /// With `training`, the library also exports `<prefix>_train_step`, running the compiled training
   /// step on the weights the context holds; `initial` then gives every parameter of the training
   /// graph (weights, running statistics, optimizer state), as `Trainer.parameters` does.
+  /// With `detector` (the model's output is that YOLO grid), it also exports `<prefix>_detect`:
+  /// inference, box decoding and non-maximum suppression, giving the objects `YOLOGrid.detect`
+  /// gives.
   @discardableResult
   public func emitSharedObject(
     _ model: Model, to path: String, prefix requested: String? = nil, training: TrainingGraph? = nil, initial: ParameterStore? = nil,
-    embedWeights: Bool = true
+    embedWeights: Bool = true, detector: YOLOGrid? = nil
   ) throws -> String {
     let output = URL(fileURLWithPath: path)
     let prefix = CSource.identifier(requested ?? output.deletingPathExtension().lastPathComponent)
+    let detection = try detector.map { try DetectionInterface(grid: $0, graph: model.graph, prefix: prefix) }
     let headerPath = output.deletingPathExtension().appendingPathExtension("h").path
     let work = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-aot-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
@@ -50,7 +54,7 @@ extension Compiler {
     let weightsPath = work.appendingPathComponent("weights.bin").path
     let interface = CInterface(
       inference: inference.entry, training: trainingObject?.entry, prefix: prefix, headerName: URL(fileURLWithPath: headerPath).lastPathComponent,
-      weightsPath: weightsPath, embedsModelWeights: embedWeights)
+      weightsPath: weightsPath, embedsModelWeights: embedWeights, detection: detection)
     var weights = Data()
     for node in interface.embedded {
       guard let tensor = values[node.name] else {
