@@ -67,6 +67,8 @@ let package = Package(
     .executableTarget(
       name: "onnx-import", dependencies: example + ["KilnONNX"], path: "examples/onnx-import", exclude: ["README.md", "export_models.py"]),
     .executableTarget(name: "saliency", dependencies: example, path: "examples/saliency", exclude: ["README.md"]),
+    .executableTarget(name: "localization", dependencies: example, path: "examples/localization", exclude: ["README.md"]),
+    .executableTarget(name: "detection", dependencies: example, path: "examples/detection", exclude: ["README.md", "detect.c"]),
     .executableTarget(name: "image-filters", dependencies: example, path: "examples/image-filters", exclude: ["README.md"]),
     .executableTarget(name: "resnet-inference", dependencies: example, path: "examples/resnet-inference", exclude: ["export_resnet18.py", "README.md"]),
   ]
