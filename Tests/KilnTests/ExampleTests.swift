@@ -110,6 +110,37 @@ import Testing
     #expect(FileManager.default.fileExists(atPath: directory + "/segmentation.png"))
   }
 
+  @Test func localization() throws {
+    let directory = try temporaryDirectory()
+    let result = try run("localization", ["--images", "640", "--test-images", "96", "--epochs", "1", "--out", directory])
+    // "96 test canvases: accuracy A%, mean IoU M, IoU ≥ 0.5 on P%, right class and IoU ≥ 0.5 on Q%"
+    let line = result.stdout.split(separator: "\n").first { $0.contains("test canvases: accuracy") }.map(String.init) ?? ""
+    let numbers = line.split(whereSeparator: { " %,".contains($0) }).compactMap { Double($0) }
+    #expect(numbers.count == 7, "\(result.stdout)")
+    // One epoch on 640 canvases already places boxes better than the canvas's centre square would
+    // on average (IoU about 0.2 for items of 24–48 pixels on 64).
+    #expect(numbers.count == 7 && numbers[2] > 0.25, "\(result.stdout)")
+    #expect(result.stdout.contains("canvas  0: "))
+    #expect(FileManager.default.fileExists(atPath: directory + "/localization.png"))
+  }
+
+  /// The detector at a small size: mAP is reported, and the C program's objects through the
+  /// compiled `detector.so` equal the Swift library's.
+  @Test func detection() throws {
+    let directory = try temporaryDirectory()
+    let result = try run(
+      "detection", ["--images", "320", "--test-images", "64", "--epochs", "1", "--c-canvases", "3", "--c-threshold", "0.01", "--out", directory])
+    let map = result.stdout.split(separator: "\n").first { $0.contains("mAP@0.5") }.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+    #expect(map.map { (0...1).contains($0) } == true, "\(result.stdout)")
+    // "C and Swift: the same objects (N objects in 3 canvases; …)" with N > 0.
+    let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("C and Swift: the same objects (") }
+    let objects = line?.split(separator: "(").last?.split(separator: " ").first.flatMap { Int($0) }
+    #expect(objects.map { $0 > 0 } == true, "\(result.stdout)")
+    for file in ["detection.png", "detector.so", "detector.h", "detect"] {
+      #expect(FileManager.default.fileExists(atPath: "\(directory)/\(file)"), "\(file) missing")
+    }
+  }
+
   @Test func onnxImport() throws {
     let fixtures = packageRoot.appendingPathComponent("Tests/KilnONNXTests/Fixtures").path
     let directory = try temporaryDirectory()
