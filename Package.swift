@@ -26,6 +26,9 @@ let package = Package(
     .target(name: "KilnRuntime", path: "runtime", linkerSettings: [.linkedLibrary("openblas")]),
     // zlib, for the gzip-compressed IDX files of the Fashion-MNIST package.
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+    // Open MPI (Debian's libopenmpi-dev), for data-parallel `kiln train` under mpirun; only the
+    // command-line tool links it, never the library or a compiled model.
+    .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
     // Optimised in debug builds too: the reference interpreter runs whole zoo models in the tests.
     .target(
       name: "Kiln",
@@ -49,7 +52,7 @@ let package = Package(
     .executableTarget(
       name: "kiln",
       dependencies: [
-        "Kiln", "KilnLLVM", "KilnONNX", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "Kiln", "KilnLLVM", "KilnONNX", "CMPI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "RealModule", package: "swift-numerics"),
       ]),
     .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnRuntime"]),

@@ -16,6 +16,8 @@ struct kiln_pool {
   kiln_task task;
   void *context;
   int64_t count;
+  /* The other processes of a data-parallel job (all_reduce_sum NULL: none). */
+  kiln_communicator communicator;
 };
 
 typedef struct worker_argument {
@@ -109,4 +111,18 @@ void kiln_parallel_for(kiln_pool *pool, int64_t count, kiln_task task, void *con
   pthread_mutex_lock(&pool->lock);
   while (pool->pending > 0) pthread_cond_wait(&pool->done, &pool->lock);
   pthread_mutex_unlock(&pool->lock);
+}
+
+kiln_status kiln_pool_set_communicator(kiln_pool *pool, const kiln_communicator *communicator) {
+  if (!pool || (communicator && !communicator->all_reduce_sum)) return KILN_ERR_INVALID_ARGUMENT;
+  pool->communicator = communicator ? *communicator : (kiln_communicator){0};
+  return KILN_OK;
+}
+
+kiln_status kiln_all_reduce(kiln_pool *pool, float *values, int64_t count, float weight) {
+  if (!values || count < 0) return KILN_ERR_INVALID_ARGUMENT;
+  if (weight != 1)
+    for (int64_t i = 0; i < count; i++) values[i] *= weight;
+  if (!pool || !pool->communicator.all_reduce_sum) return KILN_OK;
+  return pool->communicator.all_reduce_sum(pool->communicator.state, values, (size_t)count) == 0 ? KILN_OK : KILN_ERR_COMMUNICATION;
 }

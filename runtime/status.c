@@ -10,6 +10,7 @@ const char *kiln_status_string(kiln_status status) {
   case KILN_ERR_CORRUPT_FILE: return "corrupt or truncated file";
   case KILN_ERR_OUT_OF_RANGE: return "index out of range";
   case KILN_ERR_INTERNAL: return "internal error";
+  case KILN_ERR_COMMUNICATION: return "the all-reduce with the other processes failed";
   }
   return "unknown status";
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Kiln needs on Debian 12 (run as root, or with sudo available).
-# LLVM 14 (codegen), OpenBLAS (GEMM), zlib (gzip-compressed IDX files), Fashion-MNIST (the data).
+# LLVM 14 (codegen), OpenBLAS (GEMM), zlib (gzip-compressed IDX files), Fashion-MNIST (the data),
+# Open MPI (data-parallel training under mpirun).
 set -euo pipefail
-packages=(llvm-dev libopenblas-dev zlib1g-dev dataset-fashion-mnist valgrind)
+packages=(llvm-dev libopenblas-dev zlib1g-dev dataset-fashion-mnist valgrind libopenmpi-dev openmpi-bin)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

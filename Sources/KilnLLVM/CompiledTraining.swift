@@ -6,8 +6,11 @@ public final class CompiledTraining: TrainingEngine {
   private let compiled: CompiledModel
 
   /// Compiles `training` with `compiler`, starting from `parameters` (every parameter of its graph).
-  public init(_ training: TrainingGraph, parameters: ParameterStore, compiler: Compiler, threads: Int = 1) throws {
+  /// For one process of a data-parallel job (a training graph with a `share`), `communicator`
+  /// reaches the others.
+  public init(_ training: TrainingGraph, parameters: ParameterStore, compiler: Compiler, threads: Int = 1, communicator: (any Communicator)? = nil) throws {
     compiled = try compiler.compile(training.graph, parameters: parameters, threads: threads)
+    if let communicator { try compiled.setCommunicator(communicator) }
   }
 
   /// Seconds spent compiling the training step.

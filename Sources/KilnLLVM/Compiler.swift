@@ -152,8 +152,11 @@ public final class CompiledModel: @unchecked Sendable {
   private let slots: [UnsafeMutableBufferPointer<Float>]
   private let slotPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>
   private let lock = NSLock()
-  /// The thread pool parallel loops run on (nil: one thread).
-  private let pool: OpaquePointer?
+  /// The thread pool parallel loops run on (nil: one thread); it also holds the communicator of
+  /// a data-parallel job.
+  private var pool: OpaquePointer?
+  /// The communicator `pool` calls, kept alive while the pool may call it.
+  private var communicator: Unmanaged<CommunicatorBox>?
   /// Threads the compiled loops use.
   public let threads: Int
 
@@ -199,9 +202,29 @@ public final class CompiledModel: @unchecked Sendable {
 
   deinit {
     kiln_pool_destroy(pool)
+    communicator?.release()
     arena.deallocate()
     for slot in slots { slot.deallocate() }
     slotPointers.deallocate()
+  }
+
+  /// Connects the graph's `allReduce` nodes (the gradient exchange of a data-parallel training
+  /// step) to the other processes through `communicator`; nil leaves this process alone.
+  public func setCommunicator(_ communicator: (any Communicator)?) throws {
+    lock.lock()
+    defer { lock.unlock() }
+    if pool == nil {
+      guard kiln_pool_create(&pool, 1) == KILN_OK else { throw KilnError.invalidArgument("cannot create the runtime pool for a communicator") }
+    }
+    let box = communicator.map { Unmanaged.passRetained(CommunicatorBox($0)) }
+    var bridge = kiln_communicator(state: box?.toOpaque(), all_reduce_sum: { state, values, count in
+      let communicator = Unmanaged<CommunicatorBox>.fromOpaque(state!).takeUnretainedValue().communicator
+      return (try? communicator.allReduceSum(UnsafeMutableBufferPointer(start: values, count: count))) == nil ? 1 : 0
+    })
+    let status = box == nil ? kiln_pool_set_communicator(pool, nil) : kiln_pool_set_communicator(pool, &bridge)
+    guard status == KILN_OK else { box?.release(); throw KilnError.invalidArgument("cannot give the runtime pool a communicator") }
+    self.communicator?.release()
+    self.communicator = box
   }
 
   /// Runs the compiled graph on `inputs` by input name — integer inputs (labels, token ids) as
@@ -272,4 +295,10 @@ public final class CompiledModel: @unchecked Sendable {
     }
     return output
   }
+}
+
+/// A Swift communicator behind the C runtime's `kiln_communicator` (its `state`).
+final class CommunicatorBox {
+  let communicator: any Communicator
+  init(_ communicator: any Communicator) { self.communicator = communicator }
 }

@@ -77,7 +77,15 @@ struct Train: ParsableCommand {
   }
 
   func run() throws {
-    let model = try options.model(weights: weights, batch: batch)
+    // Under mpirun: one process of a data-parallel job, training on its share of each batch.
+    let communicator = try MPICommunicator.fromEnvironment()
+    let (rank, processes) = (communicator?.rank ?? 0, communicator?.size ?? 1)
+    let share = processes > 1 ? try BatchShare(globalBatch: batch, rank: rank, size: processes) : nil
+    if share != nil && backend != .jit {
+      throw ValidationError("data-parallel training (mpirun) runs compiled steps; leave out --backend \(backend.rawValue)")
+    }
+    let lead = rank == 0
+    let model = try options.model(weights: weights, batch: share?.count ?? batch)
     guard let shape = model.inputType?.shape, shape.count == 4, shape[1] == 1, shape[2] == shape[3], shape[2] >= 28, (shape[2] - 28) % 2 == 0 else {
       throw ValidationError("Fashion-MNIST images (1×28×28, zero-padded) need a model input [N,1,S,S] with even S ≥ 28")
     }
@@ -90,39 +98,55 @@ struct Train: ParsableCommand {
     switch backend {
     case .jit:
       let compiler = try Compiler()
-      trainer = try Trainer(model: model, optimizer: settings, frozen: frozen) {
-        try CompiledTraining($0, parameters: $1, compiler: compiler, threads: threads)
+      trainer = try Trainer(model: model, optimizer: settings, frozen: frozen, share: share?.weight) {
+        try CompiledTraining($0, parameters: $1, compiler: compiler, threads: threads, communicator: share == nil ? nil : communicator)
       }
     case .interp:
       trainer = try Trainer(model: model, optimizer: settings, frozen: frozen)
     }
     let checkpointPath = checkpoint ?? (out.hasSuffix(".safetensors") ? String(out.dropLast(12)) + ".ckpt.safetensors" : out + ".ckpt")
-    // Both files are written after training: find out now whether they can be.
-    for file in [out, checkpointPath] { try AtomicFile.checkWritable(file) }
+    // Both files are written (by the first process) after training: find out now whether they can be.
+    if lead { for file in [out, checkpointPath] { try AtomicFile.checkWritable(file) } }
     var firstEpoch = 0
     if let resume {
       firstEpoch = try trainer.resume(from: resume)
-      say("resumed \(resume) after epoch \(firstEpoch) (step \(trainer.steps))")
+      if lead { say("resumed \(resume) after epoch \(firstEpoch) (step \(trainer.steps))") }
     }
+    if lead, share != nil { say("data-parallel training on \(processes) processes, each taking its part of every batch of \(batch)") }
     let augmentation = try augment.map { try Augmentation($0) }
     guard firstEpoch < epochs else {
+      guard lead else { communicator?.finish(); return }
       try writeWeights(trainer, to: out)
+      communicator?.finish()
       say("wrote \(out): \(resume ?? "the checkpoint") had already completed \(firstEpoch) of --epochs \(epochs); nothing trained")
       return
     }
     let rates: LearningRateSchedule =
       schedule == "step" ? .step(lr, every: stepEpochs, gamma: 0.1) : schedule == "cosine" ? .cosine(lr, epochs: epochs) : .constant(lr)
     for epoch in firstEpoch..<epochs {
-      let result = try trainer.trainEpoch(on: train, epoch: epoch, seed: options.seed, schedule: rates, augmentation: augmentation) { done, total, sofar in
-        Progress.show(epoch: epoch + 1, of: epochs, done: done, total: total, sofar)
+      // Images per second of the whole job: this process's rate × the global batch over its share.
+      let scale = Double(batch) / Double(share?.count ?? batch)
+      let result = try trainer.trainEpoch(on: train, epoch: epoch, seed: options.seed, schedule: rates, augmentation: augmentation, share: share) {
+        done, total, sofar in
+        if lead { Progress.show(epoch: epoch + 1, of: epochs, done: done, total: total, sofar, samplesScale: scale) }
       }
-      let (accuracy, testLoss) = try evaluate(try trainer.trainedModel, on: test)
+      // Each process evaluates its part of the test set; sums over the processes give the whole
+      // set's figures, and the whole batch's training figures.
+      let part = test.part(rank, of: processes)
+      let (partAccuracy, partLoss) = try evaluate(try trainer.trainedModel, on: part)
+      let testSums = [partAccuracy, partLoss, 1].map { $0 * Double(part.count) }
+      let trainingSums = [result.accuracy, result.meanLoss, 1].map { $0 * Double(result.samples) }
+      let sums = try communicator.map { try $0.allReduceSum(testSums + trainingSums) }
+      let (accuracy, testLoss) = sums.map { ($0[0] / $0[2], $0[1] / $0[2]) } ?? (partAccuracy, partLoss)
+      let (trainAccuracy, trainLoss) = sums.map { ($0[3] / $0[5], $0[4] / $0[5]) } ?? (result.accuracy, result.meanLoss)
+      guard lead else { continue }
       try trainer.saveCheckpoint(to: checkpointPath, epoch: epoch + 1)
       Progress.finish("epoch \(epoch + 1): " + String(format: "train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%, %.0f img/s",
-        result.meanLoss, 100 * result.accuracy, testLoss, 100 * accuracy, Double(result.samples) / result.seconds))
+        trainLoss, 100 * trainAccuracy, testLoss, 100 * accuracy, scale * Double(result.samples) / result.seconds))
     }
-    try writeWeights(trainer, to: out)
-    say("wrote \(out) and \(checkpointPath)")
+    if lead { try writeWeights(trainer, to: out) }
+    communicator?.finish()
+    if lead { say("wrote \(out) and \(checkpointPath)") }
   }
 
   /// Writes the trained weights to `path`, unless one is not finite (the file is then untouched).
@@ -149,11 +173,12 @@ struct Train: ParsableCommand {
 enum Progress {
   static let isTerminal = isatty(STDERR_FILENO) != 0
 
-  static func show(epoch: Int, of epochs: Int, done: Int, total: Int, _ sofar: Trainer.EpochResult) {
+  /// `samplesScale` turns this process's samples into the whole job's (data-parallel training).
+  static func show(epoch: Int, of epochs: Int, done: Int, total: Int, _ sofar: Trainer.EpochResult, samplesScale: Double = 1) {
     let width = 30
     let filled = width * done / max(total, 1)
     let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
-    let rate = Double(sofar.samples) / max(sofar.seconds, 1e-9)
+    let rate = samplesScale * Double(sofar.samples) / max(sofar.seconds, 1e-9)
     let line = "epoch \(epoch)/\(epochs) [\(bar)] \(done)/\(total) " + String(format: "loss %.4f acc %.2f%% %.0f img/s", sofar.meanLoss, 100 * sofar.accuracy, rate)
     if isTerminal {
       FileHandle.standardError.write(Data("\r\(line)".utf8))

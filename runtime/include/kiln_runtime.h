@@ -22,7 +22,8 @@ typedef enum kiln_status {
   KILN_ERR_IO = 4,               /**< a file could not be opened, read or written */
   KILN_ERR_CORRUPT_FILE = 5,     /**< a file is truncated or inconsistent */
   KILN_ERR_OUT_OF_RANGE = 6,     /**< an index (label, embedding id) is outside its range */
-  KILN_ERR_INTERNAL = 7          /**< a bug in Kiln: please report it */
+  KILN_ERR_INTERNAL = 7,         /**< a bug in Kiln: please report it */
+  KILN_ERR_COMMUNICATION = 8     /**< the all-reduce of a data-parallel step failed (another process died) */
 } kiln_status;
 
 /** A short, static, human-readable description of `status` (never NULL). */
@@ -78,6 +79,29 @@ int kiln_pool_threads(const kiln_pool *pool);
  * One loop at a time per pool.
  */
 void kiln_parallel_for(kiln_pool *pool, int64_t count, kiln_task task, void *context);
+
+/**
+ * How the processes of a data-parallel training job sum their gradients: the host's all-reduce
+ * (MPI_Allreduce with MPI_SUM over MPI_COMM_WORLD, or anything else), called once per training
+ * step on one contiguous buffer. `all_reduce_sum` replaces values[0..count) on every process by
+ * their sum over all processes and returns 0, or non-zero on failure. Kiln itself does not link MPI.
+ */
+typedef struct kiln_communicator {
+  void *state; /**< passed back to all_reduce_sum */
+  int (*all_reduce_sum)(void *state, float *values, size_t count);
+} kiln_communicator;
+
+/**
+ * Gives a pool the communicator its compiled code's all-reduce nodes use (NULL: this process
+ * alone). The pool holds a copy of the struct; `state` must outlive it.
+ */
+kiln_status kiln_pool_set_communicator(kiln_pool *pool, const kiln_communicator *communicator);
+
+/**
+ * An all-reduce node of a training step: values[i] ← Σ over processes of weight · values[i],
+ * through the pool's communicator; with no pool or no communicator, values[i] ← weight · values[i].
+ */
+kiln_status kiln_all_reduce(kiln_pool *pool, float *values, int64_t count, float weight);
 
 /**
  * A file being written whole or not at all: kiln_atomic_file_open, any number of

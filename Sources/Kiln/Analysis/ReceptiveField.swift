@@ -45,7 +45,7 @@ public struct ReceptiveField: Codable, Equatable, Sendable, CustomStringConverti
           ? ReceptiveField(
             size: Array(repeating: 1, count: spatialRank), jump: Array(repeating: 1, count: spatialRank), start: Array(repeating: 0, count: spatialRank))
           : nil
-      case .parameter, .globalPool, .dense, .matmul, .embedding, .loss, .reduce, .convInputGrad, .convWeightGrad,
+      case .parameter, .globalPool, .dense, .matmul, .embedding, .loss, .allReduce, .reduce, .convInputGrad, .convWeightGrad,
         .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad, .sliceGrad, .padGrad, .resizeGrad, .batchNormGrad, .lrnGrad,
         .lossGrad:
         field = nil

@@ -180,6 +180,10 @@ extension BackwardBuilder {
         try wanted(1) { try emit("\(name).target", .lossGrad(LossGradAttrs(loss: a, operand: .target)), arguments) },
       ]
 
+    case .allReduce(let a):
+      // y = Σₚ wₚ·xₚ on every process p, so ∂L/∂xₚ = wₚ·Σ ∂L/∂y: the same exchange of the cotangent.
+      return [try wanted(0) { try emit("\(name).input", .allReduce(a), [dy]) }]
+
     case .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad, .sliceGrad,
       .padGrad, .resizeGrad, .batchNormGrad, .lrnGrad, .lossGrad:
       throw KilnError.invalidArgument("\(name) (\(node.op.mnemonic)): second-order gradients are not supported")

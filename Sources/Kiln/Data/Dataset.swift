@@ -97,6 +97,16 @@ public struct Dataset: Sendable {
     return Dataset(imageShape: imageShape, pixels: pixels, labels: labels, classCount: classes.count)
   }
 
+  /// Part `index` of `parts` contiguous, nearly equal parts (the first `count % parts` one sample
+  /// longer): one process's share of a test set.
+  public func part(_ index: Int, of parts: Int) -> Dataset {
+    let (base, extra) = count.quotientAndRemainder(dividingBy: max(parts, 1))
+    let start = index * base + min(index, extra)
+    let end = start + base + (index < extra ? 1 : 0)
+    let size = imageShape.reduce(1, *)
+    return Dataset(imageShape: imageShape, pixels: Array(pixels[(start * size)..<(end * size)]), labels: Array(labels[start..<end]), classCount: classCount)
+  }
+
   /// The images at `indices` as one batch `[indices.count, C, H, W]` with their labels `[n]`.
   public func batch(_ indices: [Int]) -> (images: Tensor<Float>, labels: Tensor<Float>) {
     let size = imageShape.reduce(1, *)

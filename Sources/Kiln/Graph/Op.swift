@@ -56,6 +56,9 @@ public enum Op: Codable, Hashable, Sendable {
   case dropout(DropoutAttrs)
   /// A loss between a prediction and its labels or targets.
   case loss(LossAttrs)
+  // Data parallelism
+  /// The sum over the processes of a data-parallel job (the gradient exchange).
+  case allReduce(AllReduceAttrs)
   // Backward (the adjoints autodiff emits)
   /// The gradient of a convolution with respect to its input.
   case convInputGrad(ConvInputGradAttrs)
@@ -111,6 +114,7 @@ public enum Op: Codable, Hashable, Sendable {
     case .lrn(let a): return a
     case .dropout(let a): return a
     case .loss(let a): return a
+    case .allReduce(let a): return a
     case .convInputGrad(let a): return a
     case .convWeightGrad(let a): return a
     case .poolGrad(let a): return a
@@ -154,6 +158,7 @@ public enum Op: Codable, Hashable, Sendable {
     case .lrn: return "lrn"
     case .dropout: return "dropout"
     case .loss: return "loss"
+    case .allReduce: return "all_reduce"
     case .convInputGrad: return "conv_input_grad"
     case .convWeightGrad: return "conv_weight_grad"
     case .poolGrad: return "pool_grad"
@@ -199,6 +204,7 @@ public enum Op: Codable, Hashable, Sendable {
     case .lrn: return "LRN"
     case .dropout: return "Dropout"
     case .loss(let a): return a.kind.rawValue.prefix(1).uppercased() + a.kind.rawValue.dropFirst()
+    case .allReduce: return "AllReduce"
     case .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad,
       .sliceGrad, .padGrad, .resizeGrad, .batchNormGrad, .lrnGrad, .lossGrad:
       return "Gradient(\(mnemonic))"

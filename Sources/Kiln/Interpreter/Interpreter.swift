@@ -113,6 +113,8 @@ public struct Interpreter<Scalar: KilnScalar>: Sendable {
     case .lrn(let a): return LRNKernels.lrn(x[0], a)
     case .dropout(let a): return ElementwiseKernels.dropout(x[0], a, step: step)
     case .loss(let a): return try LossKernels.loss(x[0], x[1], a, node: node.name)
+    // The interpreter runs one process: the sum over processes is this process's weighted values.
+    case .allReduce(let a): return ElementwiseKernels.unary(x[0], .affine(scale: a.weight, shift: 0))
     case .convInputGrad(let a): return GradientKernels.convInputGrad(x[0], x[1], a)
     case .convWeightGrad(let a): return GradientKernels.convWeightGrad(x[0], x[1], a, shape: shape)
     case .poolGrad(let a): return WindowKernels.poolGrad(x[0], x[1], a.pool)

@@ -54,12 +54,14 @@ public struct Trainer {
   private let engine: any TrainingEngine
 
   /// A trainer starting from `model`'s weights, with fresh optimizer state. `model`'s batch size is
-  /// the training batch size. `engine` makes the step runner (default: the interpreter).
+  /// the training batch size. `engine` makes the step runner (default: the interpreter). For one
+  /// process of a data-parallel job, `share` is its batch ÷ the global batch (see `TrainingGraph`).
   public init(
-    model: Model, optimizer: Optimizer, loss: LossKind = .softmaxCrossEntropy, frozen: [String] = [],
+    model: Model, optimizer: Optimizer, loss: LossKind = .softmaxCrossEntropy, frozen: [String] = [], share: Double? = nil,
     engine: (TrainingGraph, ParameterStore) throws -> any TrainingEngine = { try InterpretedTraining($0, parameters: $1) }
   ) throws {
-    try self.init(model: model, training: TrainingGraph(model: model.graph, loss: loss, optimizer: optimizer, frozen: frozen), engine: engine)
+    try self.init(
+      model: model, training: TrainingGraph(model: model.graph, loss: loss, optimizer: optimizer, frozen: frozen, share: share), engine: engine)
   }
 
   /// A trainer of `model` with a training graph made from it (one with a custom objective:
@@ -118,11 +120,18 @@ public struct Trainer {
   /// (so a resumed run sees the same order), the learning rate from `schedule`, each batch
   /// changed by `augmentation` (seeded by the step number). `progress` is called after every
   /// batch with the batches done and the running result.
+  /// With `share` (one process of a data-parallel job), the batches are global batches and this
+  /// process trains on its part of each.
   public mutating func trainEpoch(
-    on data: Dataset, epoch: Int, seed: UInt64, schedule: LearningRateSchedule, augmentation: Augmentation? = nil,
+    on data: Dataset, epoch: Int, seed: UInt64, schedule: LearningRateSchedule, augmentation: Augmentation? = nil, share: BatchShare? = nil,
     progress: (_ done: Int, _ of: Int, _ sofar: EpochResult) -> Void = { _, _, _ in }
   ) throws -> EpochResult {
-    let batches = data.batchIndices(size: batchSize, shuffleSeed: seed &+ UInt64(epoch))
+    if let share, share.count != batchSize {
+      throw KilnError.invalidArgument("this process's share of the batch is \(share.count) samples, but the model's batch is \(batchSize)")
+    }
+    let batches = data.batchIndices(size: share?.globalBatch ?? batchSize, shuffleSeed: seed &+ UInt64(epoch)).map { global in
+      share.map { Array(global[$0.offset..<($0.offset + $0.count)]) } ?? global
+    }
     guard !batches.isEmpty else {
       throw KilnError.invalidArgument("\(data.count) samples do not fill one batch of \(batchSize)")
     }

@@ -25,10 +25,14 @@ public struct TrainingGraph: Sendable {
   ///   - loss: the loss between the model's output and `labels` (or `targets`).
   ///   - optimizer: how the gradients update the weights.
   ///   - frozen: layer names or name prefixes whose parameters stay fixed (`conv1`, `features`).
-  public init(model: Graph, loss: LossKind = .softmaxCrossEntropy, optimizer: Optimizer, frozen: [String] = []) throws {
+  ///   - share: for one process of a data-parallel job, its part of the global batch (its batch
+  ///     ÷ the global batch): the gradients are then summed over the processes, weighted by their
+  ///     shares, before the update (an `allReduce` node), so every process applies the global
+  ///     batch's mean gradient. Nil for training in one process.
+  public init(model: Graph, loss: LossKind = .softmaxCrossEntropy, optimizer: Optimizer, frozen: [String] = [], share: Double? = nil) throws {
     var withLoss = try model.forTraining().withLoss(loss)
     withLoss.outputs.append(withLoss[withLoss.outputs[0]].inputs[0])
-    try self.init(model: model, withLoss: withLoss, optimizer: optimizer, frozen: frozen)
+    try self.init(model: model, withLoss: withLoss, optimizer: optimizer, frozen: frozen, share: share)
   }
 
   /// A training graph whose loss `objective` builds from the model's outputs (see
@@ -42,13 +46,16 @@ public struct TrainingGraph: Sendable {
   ///   - frozen: layer names or name prefixes whose parameters stay fixed.
   ///   - objective: the scalar loss, from the model's outputs in training form.
   public init(model: Graph, optimizer: Optimizer, frozen: [String] = [], objective: ([Symbol]) throws -> Symbol) throws {
-    try self.init(model: model, withLoss: model.forTraining().withObjective(objective), optimizer: optimizer, frozen: frozen)
+    try self.init(model: model, withLoss: model.forTraining().withObjective(objective), optimizer: optimizer, frozen: frozen, share: nil)
   }
 
   /// The training graph of `withLoss`, whose first output is the loss and whose other outputs are
   /// reported by each step.
-  private init(model: Graph, withLoss: Graph, optimizer: Optimizer, frozen: [String]) throws {
+  private init(model: Graph, withLoss: Graph, optimizer: Optimizer, frozen: [String], share: Double?) throws {
     try optimizer.validate()
+    if let share, !(share > 0 && share <= 1) {
+      throw KilnError.invalidArgument("a process's share of the global batch must be in (0, 1], got \(share)")
+    }
     for prefix in frozen where !withLoss.parameters.contains(where: { withLoss[$0].name == prefix || withLoss[$0].name.hasPrefix(prefix + ".") }) {
       throw KilnError.invalidArgument("cannot freeze \(prefix): model \(model.name) has no parameters under that name")
     }
@@ -58,10 +65,13 @@ public struct TrainingGraph: Sendable {
     var graph = differentiated.graph
     let learningRate = try graph.append(TrainingGraph.learningRateInput, .input(InputAttrs(TensorType([]))))
     let names = targets.map { withLoss[$0].name }
-    for name in names {
-      guard let parameter = graph.index(of: name), let gradient = differentiated.gradients[name] else {
-        throw KilnError.invalidGraph("the backward graph lost \(name)")
-      }
+    var gradients = try names.map { name in
+      guard let gradient = differentiated.gradients[name] else { throw KilnError.invalidGraph("the backward graph lost \(name)") }
+      return gradient
+    }
+    if let share { gradients = try graph.exchanging(gradients, names: names, weight: share) }
+    for (name, gradient) in zip(names, gradients) {
+      guard let parameter = graph.index(of: name) else { throw KilnError.invalidGraph("the backward graph lost \(name)") }
       try graph.appendUpdate(optimizer, parameter: parameter, gradient: gradient, learningRate: learningRate)
     }
     let reported = try withLoss.outputs.dropFirst().map { output in
@@ -74,5 +84,26 @@ public struct TrainingGraph: Sendable {
     self.graph = graph
     self.optimizer = optimizer
     self.trainedParameters = names
+  }
+}
+
+extension Graph {
+  /// `gradients` summed over the processes of a data-parallel job, each weighted by `weight`:
+  /// flattened and joined into one buffer, exchanged by one `allReduce` node (one call into the
+  /// communicator per step, not one per tensor), and cut back into tensors named
+  /// `exchange.<parameter>`.
+  mutating func exchanging(_ gradients: [ValueID], names: [String], weight: Double) throws -> [ValueID] {
+    let flat = try zip(gradients, names).map { gradient, name in
+      try append("exchange.\(name).flat", .reshape(ReshapeAttrs(shape: [self[gradient].type.elementCount])), inputs: [gradient])
+    }
+    let joined = flat.count == 1 ? flat[0] : try append("exchange.joined", .concat(ConcatAttrs(axis: 0)), inputs: flat)
+    let summed = try append("exchange.all_reduce", .allReduce(AllReduceAttrs(weight: weight)), inputs: [joined])
+    var offset = 0
+    return try zip(gradients, names).map { gradient, name in
+      let type = self[gradient].type
+      defer { offset += type.elementCount }
+      let part = try append("exchange.\(name).part", .slice(SliceAttrs(axis: 0, start: offset, end: offset + type.elementCount)), inputs: [summed])
+      return try append("exchange.\(name)", .reshape(ReshapeAttrs(shape: type.shape)), inputs: [part])
+    }
   }
 }

@@ -449,6 +449,13 @@ final class IRBuilder {
     ])
   }
 
+  /// values ← Σ over the processes of `weight`·values, through the runtime's `kiln_all_reduce` and
+  /// the communicator `pool` holds; returns its status (i32).
+  func allReduce(pool: LLVMValueRef, values: LLVMValueRef, count: Int, weight: Double) -> LLVMValueRef {
+    let allReduce = external("kiln_all_reduce", parameters: [bytePointer, floatPointer, i64, f32], returns: i32)
+    return call(allReduce, [pool, values, int(count), float(weight)])
+  }
+
   /// y = op(M)·x + β·y for a row-major `rows`×`columns` matrix, through the runtime's
   /// `kiln_sgemv` (OpenBLAS, kept on one thread where threads cost more than they bring).
   private func sgemv(

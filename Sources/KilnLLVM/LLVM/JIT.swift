@@ -23,8 +23,10 @@ final class JIT: @unchecked Sendable {
     let parallelFor: @convention(c) (OpaquePointer?, Int64, kiln_task?, UnsafeMutableRawPointer?) -> Void = kiln_parallel_for
     let sgemv: @convention(c) (Int32, Int32, Int32, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32)
       -> Void = kiln_sgemv
+    let allReduce: @convention(c) (OpaquePointer?, UnsafeMutablePointer<Float>?, Int64, Float) -> kiln_status = kiln_all_reduce
     let runtime: [(name: String, address: UnsafeRawPointer)] = [
       ("kiln_parallel_for", unsafeBitCast(parallelFor, to: UnsafeRawPointer.self)), ("kiln_sgemv", unsafeBitCast(sgemv, to: UnsafeRawPointer.self)),
+      ("kiln_all_reduce", unsafeBitCast(allReduce, to: UnsafeRawPointer.self)),
     ]
     var symbols = runtime.map { name, address in
       LLVMJITCSymbolMapPair(

@@ -171,6 +171,11 @@ enum Lowering {
       emitLoss(k, a)
     case .lrn(let a):
       LRNLowering.forward(k, a)
+    case .allReduce(let a):
+      // In place on the output; a failed exchange (another process died) fails the step.
+      ir.copy(k.count, from: x!, to: k.output)
+      let status = ir.allReduce(pool: k.pool, values: k.output, count: k.count, weight: a.weight)
+      ir.when(ir.icmp(LLVMIntNE, status, ir.int32(0))) { k.fail(8) }
     case .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad,
       .sliceGrad, .padGrad, .resizeGrad, .batchNormGrad, .lrnGrad, .lossGrad:
       try GradientLowering.emit(k)
