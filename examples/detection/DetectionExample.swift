@@ -102,7 +102,7 @@ import KilnLLVM
     let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("detect.c").path
     try shell("cc", "-O2", "-I", directory, "-o", "\(directory)/detect", source, "\(directory)/detector.so", "-Wl,-rpath,\(directory)")
     let printed = try shell("\(directory)/detect", "\(directory)/canvases.f32", String(count), String(cThreshold), "0.45")
-    print("ran: detect canvases.f32 \(count) \(cThreshold) 0.45  (C, through detector_detect in detector.so)")
+    print("ran: detect canvases.f32 \(count)  (C, through detector_detect in detector.so)")
     // "canvas I: N objects", then "label score x0 y0 x1 y1" per object.
     var fromC: [[Detection]] = []
     for line in printed.split(separator: "\n") {
