@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+
+@testable import Kiln
+
+/// `mpirun -np N kiln train`: real jobs of 2 and 3 processes on this machine (oversubscribed).
+/// As root — CI runs as root — mpirun needs `--allow-run-as-root`; the flag is passed only then,
+/// rather than setting OMPI_ALLOW_RUN_AS_ROOT for every test process.
+@Suite(.serialized) struct MPITrainingTests {
+  static let mpirun = "/usr/bin/mpirun"
+
+  /// Starts `mpirun -np processes kiln …` (not waiting).
+  func start(_ processes: Int, _ arguments: [String], in directory: String) throws -> (Process, Pipe, Pipe) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Self.mpirun)
+    process.arguments = (getuid() == 0 ? ["--allow-run-as-root"] : []) + ["--oversubscribe", "-np", String(processes)]
+      + [packageRoot.appendingPathComponent(".build/debug/kiln").path] + arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    let (out, err) = (Pipe(), Pipe())
+    (process.standardOutput, process.standardError) = (out, err)
+    try process.run()
+    return (process, out, err)
+  }
+
+  /// Runs `kiln train lenet5 …` on `processes` processes (1: without mpirun) in `directory`.
+  func train(_ processes: Int, _ arguments: [String], in directory: String) throws -> CLITests.Result {
+    let common = ["train", "lenet5", "--limit", "640", "--batch", "64"]
+    if processes == 1 {
+      return try CLITests().execute("kiln", common + arguments + ["--checkpoint", directory + "/one.ckpt"])
+    }
+    let (process, out, err) = try start(processes, common + arguments, in: directory)
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return .init(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+  }
+
+  /// The largest ‖a − b‖ / ‖a‖ over the tensors of two weight files.
+  func difference(_ a: String, _ b: String) throws -> Double {
+    let (x, y) = (try SafeTensors.read(a).tensors, try SafeTensors.read(b).tensors)
+    #expect(x.count == y.count && x.count > 0)
+    return try x.map { name, tensor in
+      let other = try #require(y[name])
+      let difference = zip(tensor.scalars, other.scalars).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +).squareRoot()
+      return difference / max(tensor.scalars.map { Double($0) * Double($0) }.reduce(0, +).squareRoot(), 1e-30)
+    }.max() ?? 0
+  }
+
+  /// Two processes with a global batch of 64 train the weights one process trains with 64, for
+  /// every optimizer (ten steps each); the printed test figures are the whole test set's.
+  @Test(arguments: ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
+  func twoProcessesTrainAsOne(optimizer: String) throws {
+    let directory = try temporaryDirectory()
+    let rate = ["adam", "rmsprop", "adagrad"].contains(optimizer) ? "0.002" : "0.05"
+    let arguments = ["--optimizer", optimizer, "--lr", rate, "--epochs", "1"]
+    let one = try train(1, arguments + ["--out", directory + "/one.safetensors"], in: directory)
+    let two = try train(2, arguments + ["--out", directory + "/two.safetensors"], in: directory)
+    #expect(one.status == 0 && two.status == 0, "\(one.stderr)\n\(two.stderr)")
+    #expect(try difference(directory + "/one.safetensors", directory + "/two.safetensors") <= 1e-5)
+    // Same test loss and accuracy (summed over the processes' halves of the test set).
+    let figures = { (result: CLITests.Result) in result.stdout.split(separator: "\n").first { $0.hasPrefix("epoch 1:") }.map { $0.split(separator: ",").dropFirst().first } }
+    #expect(figures(one) != nil && figures(one) == figures(two), "\(one.stdout)\n\(two.stdout)")
+    #expect(two.stdout.contains("data-parallel training on 2 processes"))
+    #expect(two.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch 1:") }.count == 1, "only the first process prints")
+  }
+
+  /// Three processes (22 + 21 + 21 of each batch of 64), and a run resumed on another number of
+  /// processes from the first one's checkpoint, train the weights one process trains.
+  @Test func unevenSharesAndResumingOnAnotherCount() throws {
+    let directory = try temporaryDirectory()
+    let arguments = ["--optimizer", "momentum", "--lr", "0.05"]
+    #expect(try train(1, arguments + ["--epochs", "2", "--out", directory + "/one.safetensors"], in: directory).status == 0)
+    let three = try train(3, arguments + ["--epochs", "1", "--out", directory + "/three.safetensors", "--checkpoint", directory + "/three.ckpt"], in: directory)
+    #expect(three.status == 0, "\(three.stderr)")
+    let resumed = try train(
+      2, arguments + ["--epochs", "2", "--resume", directory + "/three.ckpt", "--out", directory + "/resumed.safetensors", "--checkpoint", directory + "/resumed.ckpt"],
+      in: directory)
+    #expect(resumed.status == 0 && resumed.stdout.contains("resumed"), "\(resumed.stderr)")
+    #expect(try difference(directory + "/one.safetensors", directory + "/resumed.safetensors") <= 1e-5)
+  }
+
+  /// Killing one process mid-training ends the job within seconds with mpirun's message naming
+  /// it, and the last checkpoint on disk is whole and resumes.
+  @Test func aDeadProcessEndsTheJobAndTheCheckpointResumes() throws {
+    let directory = try temporaryDirectory()
+    let checkpoint = directory + "/job.ckpt"
+    let (process, _, err) = try start(
+      2, ["train", "lenet5", "--limit", "3200", "--batch", "64", "--epochs", "50", "--checkpoint", checkpoint, "--out", directory + "/w.safetensors"],
+      in: directory)
+    let deadline = Date().addingTimeInterval(120)
+    while !FileManager.default.fileExists(atPath: checkpoint) && Date() < deadline && process.isRunning { Thread.sleep(forTimeInterval: 0.2) }
+    #expect(FileManager.default.fileExists(atPath: checkpoint), "no checkpoint after the first epoch")
+    let pgrep = Process()
+    pgrep.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+    pgrep.arguments = ["-P", String(process.processIdentifier)]
+    let listing = Pipe()
+    pgrep.standardOutput = listing
+    try pgrep.run()
+    let children = String(decoding: listing.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").compactMap { Int32($0) }
+    pgrep.waitUntilExit()
+    #expect(children.count == 2, "mpirun's processes: \(children)")
+    let killed = Date()
+    if let victim = children.last { kill(victim, SIGKILL) }
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let seconds = Date().timeIntervalSince(killed)
+    #expect(process.terminationStatus != 0)
+    #expect(seconds < 15, "the job took \(seconds) s to end")
+    #expect(String(decoding: stderr, as: UTF8.self).contains("signal 9"), "\(String(decoding: stderr, as: UTF8.self))")
+    // The checkpoint is whole and resumes in one process, for one more epoch.
+    let epoch = try #require(try SafeTensors.read(checkpoint).metadata["epoch"].flatMap { Int($0) })
+    let resumed = try CLITests().execute(
+      "kiln", ["train", "lenet5", "--limit", "640", "--batch", "64", "--epochs", String(epoch + 1), "--resume", checkpoint, "--out", directory + "/r.safetensors"])
+    #expect(resumed.status == 0 && resumed.stdout.contains("resumed"), "\(resumed.stderr)")
+  }
+}
