@@ -46,10 +46,14 @@ struct Compile: ParsableCommand {
   @Flag(help: "Also export a training step (softmax cross-entropy and the chosen optimizer).")
   var train = false
 
+  @Option(help: "With --train: the training step is one of N processes' (each with its own batch of --batch); <prefix>_set_communicator connects them.")
+  var processes = 1
+
   @OptionGroup var optimization: OptimizerOptions
 
   func validate() throws {
     guard batch ?? 1 >= 1 else { throw ValidationError("--batch must be at least 1") }
+    guard processes >= 1, processes == 1 || train else { throw ValidationError("--processes \(processes) needs --train and a count of 1 or more") }
     guard output.hasSuffix(".so") || output.hasSuffix(".o") else {
       throw ValidationError("-o \(output) should name a .so file (or a .o object for your own build)")
     }
@@ -61,7 +65,9 @@ struct Compile: ParsableCommand {
     let compiler = try Compiler(targetCPU: targetCPU)
     var header: String
     if train {
-      let trainer = try Trainer(model: model, optimizer: optimization.settings, frozen: optimization.frozen)
+      // N processes with a batch each: each gradient weighs 1/N of the job's batch.
+      let share = processes > 1 ? 1 / Double(processes) : nil
+      let trainer = try Trainer(model: model, optimizer: optimization.settings, frozen: optimization.frozen, share: share)
       header = try compiler.emitSharedObject(
         model, to: output, prefix: prefix, training: trainer.training, initial: trainer.parameters, embedWeights: !externalWeights)
     } else {
