@@ -78,4 +78,20 @@ static void idx_free(idx_set *set) {
   free(set->labels);
 }
 
+/* The numbers 0 … count − 1 shuffled (Fisher–Yates with a fixed linear congruential generator
+ * seeded by `seed`), the same on every machine and process; NULL when out of memory. */
+static inline uint32_t *idx_shuffled_order(uint32_t count, uint64_t seed) {
+  uint32_t *order = malloc((count ? count : 1) * sizeof *order);
+  if (!order) return NULL;
+  for (uint32_t i = 0; i < count; i++) order[i] = i;
+  uint64_t state = seed;
+  for (uint32_t i = count ? count - 1 : 0; i > 0; i--) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    uint32_t j = (uint32_t)((state >> 33) % (i + 1)), t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  return order;
+}
+
 #endif

@@ -20,16 +20,9 @@ int main(int argc, char **argv) {
   lenet5_context *model;
   if (lenet5_create(&model) != LENET5_OK) { fprintf(stderr, "train: cannot create the model\n"); return 1; }
 
-  /* One epoch in a shuffled order (a fixed linear congruential generator). */
-  uint32_t *order = malloc(train.count * sizeof *order);
-  for (uint32_t i = 0; i < train.count; i++) order[i] = i;
-  uint64_t state = 42;
-  for (uint32_t i = train.count - 1; i > 0; i--) {
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    uint32_t j = (uint32_t)((state >> 33) % (i + 1)), t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
+  /* One epoch in a shuffled order. */
+  uint32_t *order = idx_shuffled_order(train.count, 42);
+  if (!order) { fprintf(stderr, "train: out of memory\n"); return 1; }
   static float images[LENET5_INPUT_INPUT_SIZE];
   int32_t labels[BATCH];
   double loss_sum = 0;

@@ -40,16 +40,9 @@ int main(int argc, char **argv) {
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
 
-  /* One epoch in a shuffled order, the same on every process (a fixed linear congruential generator). */
-  uint32_t *order = malloc(train.count * sizeof *order);
-  for (uint32_t i = 0; i < train.count; i++) order[i] = i;
-  uint64_t state = 42;
-  for (uint32_t i = train.count - 1; i > 0; i--) {
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    uint32_t j = (uint32_t)((state >> 33) % (i + 1)), t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
+  /* One epoch in a shuffled order, the same on every process. */
+  uint32_t *order = idx_shuffled_order(train.count, 42);
+  if (!order) MPI_Abort(MPI_COMM_WORLD, 1);
   static float images[LENET5_INPUT_INPUT_SIZE];
   int32_t labels[BATCH];
   double loss_sum = 0;
