@@ -66,6 +66,9 @@ struct Train: ParsableCommand {
   @Option(help: "Threads for the compiled training step's loops (results are the same for any count).")
   var threads = 1
 
+  @Flag(name: .customLong("sync-bn"), help: "Under mpirun: batch norm uses the statistics of the whole global batch, not each process's part.")
+  var syncBN = false
+
   func validate() throws {
     guard dataset == "fashion-mnist" else { throw ValidationError("--dataset \(dataset) is not known; use fashion-mnist") }
     guard ["constant", "step", "cosine"].contains(schedule) else { throw ValidationError("--schedule must be constant, step or cosine") }
@@ -98,7 +101,7 @@ struct Train: ParsableCommand {
     switch backend {
     case .jit:
       let compiler = try Compiler()
-      trainer = try Trainer(model: model, optimizer: settings, frozen: frozen, share: share?.weight) {
+      trainer = try Trainer(model: model, optimizer: settings, frozen: frozen, share: share?.weight, synchronizedBatchNorm: syncBN) {
         try CompiledTraining($0, parameters: $1, compiler: compiler, threads: threads, communicator: share == nil ? nil : communicator)
       }
     case .interp:

@@ -5,11 +5,16 @@ extension Graph {
   /// The batch statistics are ordinary nodes (mean and biased variance over every axis but the
   /// channels), so differentiating the training graph differentiates through them. The running
   /// variance is updated with the unbiased variance, as PyTorch does.
-  public func forTraining() throws -> Graph {
+  ///
+  /// For one process of a data-parallel job, `statisticsShare` (its part of the global batch)
+  /// synchronises batch norm: the mean and the variance are the whole batch's, each summed over
+  /// the processes from their weighted local means by an `allReduce` node — whose gradient is the
+  /// same exchange, so the backward pass is synchronised too (PyTorch's SyncBatchNorm).
+  public func forTraining(statisticsShare: Double? = nil) throws -> Graph {
     try rewritten { node, inputs, result in
       switch node.op {
       case .batchNorm(let attrs):
-        return try result.appendTrainingBatchNorm(node.name, attrs, inputs: inputs)
+        return try result.appendTrainingBatchNorm(node.name, attrs, inputs: inputs, share: statisticsShare)
       case .dropout(var attrs):
         attrs.training = true
         return try result.append(node.name, .dropout(attrs), inputs: inputs)
@@ -19,7 +24,7 @@ extension Graph {
     }
   }
 
-  private mutating func appendTrainingBatchNorm(_ name: String, _ attrs: BatchNormAttrs, inputs: [ValueID]) throws -> ValueID {
+  private mutating func appendTrainingBatchNorm(_ name: String, _ attrs: BatchNormAttrs, inputs: [ValueID], share: Double?) throws -> ValueID {
     let (x, gamma, beta, runningMean, runningVariance) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4])
     let shape = self[x].type.shape
     let channels = [shape[1]]
@@ -28,14 +33,22 @@ extension Graph {
     guard count > 1 else {
       throw KilnError.shape(node: name, op: "BatchNorm", message: "training needs more than one value per channel, got input \(self[x].type); use a larger batch")
     }
-    let meanKept = try append("\(name).batch_mean_kept", .reduce(ReduceAttrs(.mean, axes: axes, keepDims: true)), inputs: [x])
+    /// A mean over the batch: this process's, or the job's (the processes' means weighted by share).
+    func batchMean(_ what: String, _ value: ValueID) throws -> ValueID {
+      let local = try append("\(name).\(what)\(share == nil ? "" : "_local")", .reduce(ReduceAttrs(.mean, axes: axes, keepDims: true)), inputs: [value])
+      guard let share else { return local }
+      return try append("\(name).\(what)", .allReduce(AllReduceAttrs(weight: share)), inputs: [local])
+    }
+    let meanKept = try batchMean("batch_mean_kept", x)
     let centered = try append("\(name).centered", .binary(BinaryAttrs(.sub)), inputs: [x, meanKept])
     let squares = try append("\(name).squares", .binary(BinaryAttrs(.mul)), inputs: [centered, centered])
-    let varianceKept = try append("\(name).batch_var_kept", .reduce(ReduceAttrs(.mean, axes: axes, keepDims: true)), inputs: [squares])
+    let varianceKept = try batchMean("batch_var_kept", squares)
     let mean = try append("\(name).batch_mean", .reshape(ReshapeAttrs(shape: channels)), inputs: [meanKept])
     let variance = try append("\(name).batch_var", .reshape(ReshapeAttrs(shape: channels)), inputs: [varianceKept])
     let y = try append(name, .batchNorm(attrs), inputs: [x, gamma, beta, mean, variance])
-    let unbiased = Double(count) / Double(count - 1)
+    // The values per channel the statistics cover: the job's, when synchronised.
+    let total = share.map { (Double(count) / $0).rounded() } ?? Double(count)
+    let unbiased = total / (total - 1)
     try addStateUpdate(state: runningMean, newValue: try appendMovingAverage("\(name).new_running_mean", runningMean, mean, attrs.momentum, 1))
     try addStateUpdate(
       state: runningVariance, newValue: try appendMovingAverage("\(name).new_running_var", runningVariance, variance, attrs.momentum, unbiased))

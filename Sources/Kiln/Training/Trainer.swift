@@ -55,13 +55,16 @@ public struct Trainer {
 
   /// A trainer starting from `model`'s weights, with fresh optimizer state. `model`'s batch size is
   /// the training batch size. `engine` makes the step runner (default: the interpreter). For one
-  /// process of a data-parallel job, `share` is its batch ÷ the global batch (see `TrainingGraph`).
+  /// process of a data-parallel job, `share` is its batch ÷ the global batch, and
+  /// `synchronizedBatchNorm` makes batch norm use the global batch's statistics (see `TrainingGraph`).
   public init(
     model: Model, optimizer: Optimizer, loss: LossKind = .softmaxCrossEntropy, frozen: [String] = [], share: Double? = nil,
+    synchronizedBatchNorm: Bool = false,
     engine: (TrainingGraph, ParameterStore) throws -> any TrainingEngine = { try InterpretedTraining($0, parameters: $1) }
   ) throws {
-    try self.init(
-      model: model, training: TrainingGraph(model: model.graph, loss: loss, optimizer: optimizer, frozen: frozen, share: share), engine: engine)
+    let training = try TrainingGraph(
+      model: model.graph, loss: loss, optimizer: optimizer, frozen: frozen, share: share, synchronizedBatchNorm: synchronizedBatchNorm)
+    try self.init(model: model, training: training, engine: engine)
   }
 
   /// A trainer of `model` with a training graph made from it (one with a custom objective:

@@ -29,8 +29,13 @@ public struct TrainingGraph: Sendable {
   ///     ÷ the global batch): the gradients are then summed over the processes, weighted by their
   ///     shares, before the update (an `allReduce` node), so every process applies the global
   ///     batch's mean gradient. Nil for training in one process.
-  public init(model: Graph, loss: LossKind = .softmaxCrossEntropy, optimizer: Optimizer, frozen: [String] = [], share: Double? = nil) throws {
-    var withLoss = try model.forTraining().withLoss(loss)
+  ///   - synchronizedBatchNorm: with a `share`, batch norm normalises with the statistics of the
+  ///     whole global batch (exchanged between the processes) instead of this process's part.
+  public init(
+    model: Graph, loss: LossKind = .softmaxCrossEntropy, optimizer: Optimizer, frozen: [String] = [], share: Double? = nil,
+    synchronizedBatchNorm: Bool = false
+  ) throws {
+    var withLoss = try model.forTraining(statisticsShare: synchronizedBatchNorm ? share : nil).withLoss(loss)
     withLoss.outputs.append(withLoss[withLoss.outputs[0]].inputs[0])
     try self.init(model: model, withLoss: withLoss, optimizer: optimizer, frozen: frozen, share: share)
   }
