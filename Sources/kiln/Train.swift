@@ -101,7 +101,7 @@ struct Train: ParsableCommand {
     switch backend {
     case .jit:
       let compiler = try Compiler()
-      trainer = try Trainer(model: model, optimizer: settings, frozen: frozen, share: share?.weight, synchronizedBatchNorm: syncBN) {
+      trainer = try Trainer(model: model, optimizer: settings, frozen: frozen, share: share?.weight, synchronizedBatchNorm: syncBN, process: rank) {
         try CompiledTraining($0, parameters: $1, compiler: compiler, threads: threads, communicator: share == nil ? nil : communicator)
       }
     case .interp:

@@ -18,6 +18,23 @@ import Testing
     #expect((0..<3).map { data.part($0, of: 3).pixels } == [[0, 1, 2], [3, 4], [5, 6]])
   }
 
+  /// Each process drops different units, reproducibly; process 0 keeps the model's masks.
+  @Test func dropoutMasksDifferPerProcess() throws {
+    let graph = try Graph(name: "dropped", input: [2, 8]) {
+      Dense(8, name: "fc1")
+      Dropout(0.5, name: "drop")
+      Dense(3, name: "fc2")
+    }
+    func seed(_ process: Int) throws -> UInt64 {
+      let training = try TrainingGraph(model: graph, optimizer: Optimizer(.sgd), share: 0.5, process: process)
+      for node in training.graph.nodes { if case .dropout(let a) = node.op { return a.seed } }
+      throw KilnError.invalidGraph("no dropout")
+    }
+    let plain = try TrainingGraph(model: graph, optimizer: Optimizer(.sgd))
+    let modelSeed = plain.graph.nodes.compactMap { if case .dropout(let a) = $0.op { a.seed } else { nil } }.first
+    #expect(try seed(0) == modelSeed && seed(1) != seed(0) && seed(2) != seed(1) && seed(1) == seed(1))
+  }
+
   /// In one process the all-reduce is its weighted input; its gradient is the same exchange.
   @Test func allReduceInOneProcess() throws {
     expectClose(try apply(.allReduce(AllReduceAttrs(weight: 0.25)), [T([2, 2], [1, -2, 4, 8])]), [2, 2], [0.25, -0.5, 1, 2], tolerance: 0)

@@ -181,7 +181,9 @@ extension BackwardBuilder {
       ]
 
     case .allReduce(let a):
-      // y = Σₚ wₚ·xₚ on every process p, so ∂L/∂xₚ = wₚ·Σ ∂L/∂y: the same exchange of the cotangent.
+      // y = Σₚ wₚ·xₚ on every process. Each process differentiates its own loss Lₚ, and the job's
+      // loss is Σₚ wₚ·Lₚ (the gradient exchange weighs each process's gradient by wₚ), so the
+      // cotangent x needs is Σₚ wₚ·∂Lₚ/∂y: the same exchange applied to the cotangents.
       return [try wanted(0) { try emit("\(name).input", .allReduce(a), [dy]) }]
 
     case .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad, .sliceGrad,

@@ -10,13 +10,16 @@ extension Graph {
   /// synchronises batch norm: the mean and the variance are the whole batch's, each summed over
   /// the processes from their weighted local means by an `allReduce` node — whose gradient is the
   /// same exchange, so the backward pass is synchronised too (PyTorch's SyncBatchNorm).
-  public func forTraining(statisticsShare: Double? = nil) throws -> Graph {
+  /// `process` (a process's index in a data-parallel job) is mixed into every dropout seed, so
+  /// that processes drop different units, reproducibly; process 0 keeps the model's seeds.
+  public func forTraining(statisticsShare: Double? = nil, process: Int = 0) throws -> Graph {
     try rewritten { node, inputs, result in
       switch node.op {
       case .batchNorm(let attrs):
         return try result.appendTrainingBatchNorm(node.name, attrs, inputs: inputs, share: statisticsShare)
       case .dropout(var attrs):
         attrs.training = true
+        if process != 0 { attrs.seed = SplitMix64.mix(attrs.seed ^ SplitMix64.mix(UInt64(process))) }
         return try result.append(node.name, .dropout(attrs), inputs: inputs)
       default:
         return try result.append(copyOf: node, inputs: inputs)

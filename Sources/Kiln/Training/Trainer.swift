@@ -56,14 +56,16 @@ public struct Trainer {
   /// A trainer starting from `model`'s weights, with fresh optimizer state. `model`'s batch size is
   /// the training batch size. `engine` makes the step runner (default: the interpreter). For one
   /// process of a data-parallel job, `share` is its batch ÷ the global batch, and
-  /// `synchronizedBatchNorm` makes batch norm use the global batch's statistics (see `TrainingGraph`).
+  /// `synchronizedBatchNorm` makes batch norm use the global batch's statistics, and `process` (its
+  /// index) gives it its own dropout masks (see `TrainingGraph`).
   public init(
     model: Model, optimizer: Optimizer, loss: LossKind = .softmaxCrossEntropy, frozen: [String] = [], share: Double? = nil,
-    synchronizedBatchNorm: Bool = false,
+    synchronizedBatchNorm: Bool = false, process: Int = 0,
     engine: (TrainingGraph, ParameterStore) throws -> any TrainingEngine = { try InterpretedTraining($0, parameters: $1) }
   ) throws {
     let training = try TrainingGraph(
-      model: model.graph, loss: loss, optimizer: optimizer, frozen: frozen, share: share, synchronizedBatchNorm: synchronizedBatchNorm)
+      model: model.graph, loss: loss, optimizer: optimizer, frozen: frozen, share: share, synchronizedBatchNorm: synchronizedBatchNorm,
+      process: process)
     try self.init(model: model, training: training, engine: engine)
   }
 

@@ -31,11 +31,13 @@ public struct TrainingGraph: Sendable {
   ///     batch's mean gradient. Nil for training in one process.
   ///   - synchronizedBatchNorm: with a `share`, batch norm normalises with the statistics of the
   ///     whole global batch (exchanged between the processes) instead of this process's part.
+  ///   - process: this process's index in the job, mixed into dropout seeds so that processes
+  ///     drop different units.
   public init(
     model: Graph, loss: LossKind = .softmaxCrossEntropy, optimizer: Optimizer, frozen: [String] = [], share: Double? = nil,
-    synchronizedBatchNorm: Bool = false
+    synchronizedBatchNorm: Bool = false, process: Int = 0
   ) throws {
-    var withLoss = try model.forTraining(statisticsShare: synchronizedBatchNorm ? share : nil).withLoss(loss)
+    var withLoss = try model.forTraining(statisticsShare: synchronizedBatchNorm ? share : nil, process: process).withLoss(loss)
     withLoss.outputs.append(withLoss[withLoss.outputs[0]].inputs[0])
     try self.init(model: model, withLoss: withLoss, optimizer: optimizer, frozen: frozen, share: share)
   }
