@@ -89,12 +89,12 @@ struct Train: ParsableCommand {
     }
     let lead = rank == 0
     let model = try options.model(weights: weights, batch: share?.count ?? batch)
-    guard let shape = model.inputType?.shape, shape.count == 4, shape[1] == 1, shape[2] == shape[3], shape[2] >= 28, (shape[2] - 28) % 2 == 0 else {
-      throw ValidationError("Fashion-MNIST images (1×28×28, zero-padded) need a model input [N,1,S,S] with even S ≥ 28")
+    guard let shape = model.inputType?.shape, shape.count == 4, [1, 3].contains(shape[1]), shape[2] == shape[3], shape[2] >= 28, (shape[2] - 28) % 2 == 0 else {
+      throw ValidationError("Fashion-MNIST images (1×28×28, zero-padded, repeated over 3 channels for RGB models) need a model input [N,1,S,S] or [N,3,S,S] with even S ≥ 28")
     }
     let padding = (shape[2] - 28) / 2
-    let train = try FashionMNIST.load(.train, directory: data.directory, limit: limit, padding: padding)
-    let test = try FashionMNIST.load(.test, directory: data.directory, limit: limit, padding: padding)
+    let train = try FashionMNIST.load(.train, directory: data.directory, limit: limit, padding: padding).repeatingChannels(shape[1])
+    let test = try FashionMNIST.load(.test, directory: data.directory, limit: limit, padding: padding).repeatingChannels(shape[1])
     let settings = optimization.settings
     let frozen = optimization.frozen
     var trainer: Trainer

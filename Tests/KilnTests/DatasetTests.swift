@@ -85,4 +85,13 @@ import Testing
     expectError("labels: holds label 12, outside 0..<10") { _ = try Dataset(images: path, labels: labels) }
     expectError("missing: no such file", "dataset-fashion-mnist") { _ = try IDXFile(path: directory + "/missing") }
   }
+
+  /// Grey images repeated over three channels for RGB models; parts of a data set for processes.
+  @Test func repeatedChannelsAndParts() throws {
+    let data = try Dataset(images: [1, 2, 3, 4], shape: [1, 1, 2], labels: [0, 1], classCount: 2)
+    let rgb = data.repeatingChannels(3)
+    #expect(rgb.imageShape == [3, 1, 2] && rgb.pixels == [1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4] && rgb.labels == [0, 1])
+    #expect(data.part(1, of: 2).pixels == [3, 4] && data.part(0, of: 2).labels == [0])
+    expectError("5 pixels are not 2 images of shape [1, 1, 2]") { _ = try Dataset(images: [1, 2, 3, 4, 5], shape: [1, 1, 2], labels: [0, 1], classCount: 2) }
+  }
 }

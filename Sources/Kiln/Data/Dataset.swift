@@ -97,6 +97,20 @@ public struct Dataset: Sendable {
     return Dataset(imageShape: imageShape, pixels: pixels, labels: labels, classCount: classes.count)
   }
 
+  /// One-channel images repeated over `channels` channels (grey Fashion-MNIST for a model with
+  /// RGB input, such as the CIFAR-sized VGG).
+  public func repeatingChannels(_ channels: Int) -> Dataset {
+    let plane = imageShape.dropFirst().reduce(1, *)
+    guard imageShape.first == 1, channels > 1 else { return self }
+    var repeated: [Float] = []
+    repeated.reserveCapacity(pixels.count * channels)
+    for image in 0..<count {
+      let slice = pixels[(image * plane)..<((image + 1) * plane)]
+      for _ in 0..<channels { repeated.append(contentsOf: slice) }
+    }
+    return Dataset(imageShape: [channels] + imageShape.dropFirst(), pixels: repeated, labels: labels, classCount: classCount)
+  }
+
   /// Part `index` of `parts` contiguous, nearly equal parts (the first `count % parts` one sample
   /// longer): one process's share of a test set.
   public func part(_ index: Int, of parts: Int) -> Dataset {
