@@ -10,7 +10,8 @@
 
 #include "detector.h"
 
-enum { CAPACITY = 32 };
+/* Room for every cell of the 6×6 grid: no canvas can have more objects. */
+enum { CAPACITY = 36 };
 
 int main(int argc, char **argv) {
   if (argc < 3) {
