@@ -126,9 +126,9 @@ struct Train: ParsableCommand {
     }
     let rates: LearningRateSchedule =
       schedule == "step" ? .step(lr, every: stepEpochs, gamma: 0.1) : schedule == "cosine" ? .cosine(lr, epochs: epochs) : .constant(lr)
+    // Images per second of the whole job: this process's rate × the global batch over its share.
+    let scale = Double(batch) / Double(share?.count ?? batch)
     for epoch in firstEpoch..<epochs {
-      // Images per second of the whole job: this process's rate × the global batch over its share.
-      let scale = Double(batch) / Double(share?.count ?? batch)
       let result = try trainer.trainEpoch(on: train, epoch: epoch, seed: options.seed, schedule: rates, augmentation: augmentation, share: share) {
         done, total, sofar in
         if lead { Progress.show(epoch: epoch + 1, of: epochs, done: done, total: total, sofar, samplesScale: scale) }

@@ -51,10 +51,9 @@ import Testing
     #expect(copies.calls == 3)
     for (name, tensor) in alone {
       let other = try #require(shared[name])
-      // ‖difference‖ / ‖weights‖: only the rounding of ⅓ × 3 differs.
-      let difference = zip(tensor.scalars, other.scalars).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +).squareRoot()
-      let size = tensor.scalars.map { Double($0) * Double($0) }.reduce(0, +).squareRoot()
-      #expect(difference <= 1e-5 * size, "\(name): relative difference \(difference / size)")
+      // Only the rounding of ⅓ × 3 differs.
+      let relative = relativeDifference(tensor, other)
+      #expect(relative <= 1e-5, "\(name): relative difference \(relative)")
     }
     // The interpreter runs the exchange as one process: share 1 is the plain step.
     var interpreted = try Trainer(model: model, optimizer: Optimizer(.momentum), share: 1)

@@ -1,4 +1,5 @@
 import Foundation
+import Kiln
 
 /// The root of the package (examples, runtime sources, fuzz drivers).
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -22,4 +23,10 @@ func temporaryDirectory(_ kind: String) throws -> String {
   let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(kind)-\(UUID().uuidString)").path
   try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
   return directory
+}
+
+/// ‖a − b‖ / ‖a‖ in Double: how far `b` is from `a`, relative to `a`'s size.
+func relativeDifference(_ a: Tensor<Float>, _ b: Tensor<Float>) -> Double {
+  let difference = zip(a.scalars, b.scalars).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +).squareRoot()
+  return difference / max(a.scalars.map { Double($0) * Double($0) }.reduce(0, +).squareRoot(), 1e-30)
 }

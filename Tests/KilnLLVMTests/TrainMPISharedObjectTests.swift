@@ -38,9 +38,8 @@ import Testing
     #expect(a.count == 10 && a.count == b.count)
     for (name, tensor) in a {
       let other = try #require(b[name])
-      let difference = zip(tensor.scalars, other.scalars).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +).squareRoot()
-      let size = tensor.scalars.map { Double($0) * Double($0) }.reduce(0, +).squareRoot()
-      #expect(difference <= 1e-5 * size, "\(name): relative difference \(difference / size)")
+      let relative = relativeDifference(tensor, other)
+      #expect(relative <= 1e-5, "\(name): relative difference \(relative)")
     }
   }
 }

@@ -28,22 +28,23 @@ import Testing
     if processes == 1 {
       return try CLITests().execute("kiln", common + arguments + ["--checkpoint", directory + "/one.ckpt"])
     }
-    let (process, out, err) = try start(processes, common + arguments, in: directory)
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    return try finish(start(processes, common + arguments, in: directory))
+  }
+
+  /// Waits for a started job; its status and output.
+  func finish(_ job: (Process, Pipe, Pipe)) -> CLITests.Result {
+    let (process, out, err) = job
+    let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
-    return .init(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    return .init(status: process.terminationStatus, stdout: stdout, stderr: stderr)
   }
 
   /// The largest ‖a − b‖ / ‖a‖ over the tensors of two weight files.
   func difference(_ a: String, _ b: String) throws -> Double {
     let (x, y) = (try SafeTensors.read(a).tensors, try SafeTensors.read(b).tensors)
     #expect(x.count == y.count && x.count > 0)
-    return try x.map { name, tensor in
-      let other = try #require(y[name])
-      let difference = zip(tensor.scalars, other.scalars).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +).squareRoot()
-      return difference / max(tensor.scalars.map { Double($0) * Double($0) }.reduce(0, +).squareRoot(), 1e-30)
-    }.max() ?? 0
+    return try x.map { name, tensor in relativeDifference(tensor, try #require(y[name])) }.max() ?? 0
   }
 
   /// Two processes with a global batch of 64 train the weights one process trains with 64, for
@@ -103,16 +104,7 @@ import Testing
     func run(_ processes: Int, _ extra: [String], _ name: String) throws {
       let arguments = ["train", directory + "/bn_net.json", "--weights", directory + "/bn_net.safetensors", "--limit", "640", "--batch", "64",
         "--epochs", "1", "--optimizer", "momentum", "--lr", "0.05", "--out", "\(directory)/\(name).safetensors", "--checkpoint", "\(directory)/\(name).ckpt"] + extra
-      let result: CLITests.Result
-      if processes == 1 {
-        result = try CLITests().execute("kiln", arguments)
-      } else {
-        let (process, out, err) = try start(processes, arguments, in: directory)
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        result = .init(status: process.terminationStatus, stdout: stdout, stderr: stderr)
-      }
+      let result = processes == 1 ? try CLITests().execute("kiln", arguments) : finish(try start(processes, arguments, in: directory))
       #expect(result.status == 0, "\(result.stderr)")
     }
     try run(1, [], "one")
@@ -121,13 +113,10 @@ import Testing
     let (one, synchronized, local) = (
       try SafeTensors.read(directory + "/one.safetensors").tensors, try SafeTensors.read(directory + "/synchronized.safetensors").tensors,
       try SafeTensors.read(directory + "/local.safetensors").tensors)
-    func relative(_ a: Tensor<Float>, _ b: Tensor<Float>) -> Double {
-      let difference = zip(a.scalars, b.scalars).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +).squareRoot()
-      return difference / max(a.scalars.map { Double($0) * Double($0) }.reduce(0, +).squareRoot(), 1e-30)
-    }
     var (worstSynchronized, worstLocal) = (0.0, 0.0)
     for (name, tensor) in one {
-      let (toSynchronized, toLocal) = (relative(tensor, try #require(synchronized[name])), relative(tensor, try #require(local[name])))
+      let (toSynchronized, toLocal) = (
+        relativeDifference(tensor, try #require(synchronized[name])), relativeDifference(tensor, try #require(local[name])))
       #expect(toSynchronized <= 5e-3 && toSynchronized < toLocal, "\(name): synchronised \(toSynchronized), local \(toLocal)")
       (worstSynchronized, worstLocal) = (max(worstSynchronized, toSynchronized), max(worstLocal, toLocal))
     }

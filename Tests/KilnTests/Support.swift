@@ -86,3 +86,9 @@ func temporaryDirectory() throws -> String {
   try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
   return path
 }
+
+/// ‖a − b‖ / ‖a‖ in Double: how far `b` is from `a`, relative to `a`'s size.
+func relativeDifference(_ a: Tensor<Float>, _ b: Tensor<Float>) -> Double {
+  let difference = zip(a.scalars, b.scalars).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +).squareRoot()
+  return difference / max(a.scalars.map { Double($0) * Double($0) }.reduce(0, +).squareRoot(), 1e-30)
+}

@@ -114,11 +114,11 @@ public struct Dataset: Sendable {
   /// Part `index` of `parts` contiguous, nearly equal parts (the first `count % parts` one sample
   /// longer): one process's share of a test set.
   public func part(_ index: Int, of parts: Int) -> Dataset {
-    let (base, extra) = count.quotientAndRemainder(dividingBy: max(parts, 1))
-    let start = index * base + min(index, extra)
-    let end = start + base + (index < extra ? 1 : 0)
+    let range = contiguousPart(index, of: max(parts, 1), in: count)
     let size = imageShape.reduce(1, *)
-    return Dataset(imageShape: imageShape, pixels: Array(pixels[(start * size)..<(end * size)]), labels: Array(labels[start..<end]), classCount: classCount)
+    return Dataset(
+      imageShape: imageShape, pixels: Array(pixels[(range.lowerBound * size)..<(range.upperBound * size)]), labels: Array(labels[range]),
+      classCount: classCount)
   }
 
   /// The images at `indices` as one batch `[indices.count, C, H, W]` with their labels `[n]`.

@@ -28,12 +28,20 @@ public struct BatchShare: Sendable, Hashable {
       throw KilnError.invalidArgument(
         "a global batch of \(globalBatch) cannot be shared by \(size) processes (process \(rank)): give a batch of at least \(size)")
     }
-    let (base, extra) = globalBatch.quotientAndRemainder(dividingBy: size)
+    let part = contiguousPart(rank, of: size, in: globalBatch)
     self.globalBatch = globalBatch
-    offset = rank * base + min(rank, extra)
-    count = base + (rank < extra ? 1 : 0)
+    offset = part.lowerBound
+    count = part.count
   }
 
   /// This process's weight in the gradient sum: its samples ÷ the global batch.
   public var weight: Double { Double(count) / Double(globalBatch) }
+}
+
+/// Part `index` of 0..<`count` cut into `parts` contiguous, nearly equal ranges, the first
+/// `count % parts` one longer: a process's share of a batch or of a data set.
+func contiguousPart(_ index: Int, of parts: Int, in count: Int) -> Range<Int> {
+  let (base, extra) = count.quotientAndRemainder(dividingBy: parts)
+  let start = index * base + min(index, extra)
+  return start..<(start + base + (index < extra ? 1 : 0))
 }
