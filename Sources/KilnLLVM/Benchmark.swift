@@ -121,8 +121,11 @@ public enum Benchmark {
   }
 
   /// Times one training step (forward, backward, optimizer update) on a random batch with softmax
-  /// cross-entropy: the interpreter's step against the compiled one.
-  public static func runTraining(_ model: Model, optimizer: Optimizer, compiler: Compiler, threads: Int = 1, repetitions: Int = 50) throws -> BenchmarkReport {
+  /// cross-entropy: the interpreter's step against the compiled one (or the compiled one alone
+  /// when `interpreted` is false).
+  public static func runTraining(
+    _ model: Model, optimizer: Optimizer, compiler: Compiler, threads: Int = 1, repetitions: Int = 50, interpreted: Bool = true
+  ) throws -> BenchmarkReport {
     BLASKernel.setThreads(threads)
     let peak = try PeakProbe.measure(compiler)
     guard let input = model.graph.sampleInputs(seed: 1)["input"], let logits = model.graph.outputs.first.map({ model.graph[$0].type }), logits.rank == 2
@@ -140,12 +143,12 @@ public enum Benchmark {
       return engine
     }
     var slow = try Trainer(model: model, optimizer: optimizer)
-    let interpreted = try time(repetitions: max(repetitions / 10, 2)) { _ = try slow.step(batch, learningRate: 0.01) }
+    let interpretedTimes = interpreted ? try time(repetitions: max(repetitions / 10, 2)) { _ = try slow.step(batch, learningRate: 0.01) } : nil
     let times = try time(repetitions: repetitions) { _ = try fast.step(batch, learningRate: 0.01) }
     let summary = Summary(fast.training.graph)
     let row = BenchmarkReport.Row(
       name: "train step", op: optimizer.kind.rawValue, outputShape: logits.shape, flops: summary.flops,
-      interpretedMilliseconds: interpreted.min, compiledMillisecondsMin: times.min, compiledMillisecondsMedian: times.median)
+      interpretedMilliseconds: interpretedTimes?.min, compiledMillisecondsMin: times.min, compiledMillisecondsMedian: times.median)
     return BenchmarkReport(
       model: model.graph.name, cpu: cpuName(), target: compiler.targetDescription, blasCore: BLASKernel.current, threads: threads,
       peakGFLOPS: peak * Double(threads), compileSeconds: compiled?.compileSeconds ?? 0, arenaBytes: compiled?.arenaBytes ?? 0, naiveBytes: compiled?.naiveBytes ?? 0,

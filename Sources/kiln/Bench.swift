@@ -53,7 +53,7 @@ struct Bench: ParsableCommand {
   func run() throws {
     let model = try options.model(weights: nil, batch: batch)
     let report = train
-      ? try Benchmark.runTraining(model, optimizer: optimization.settings, compiler: Compiler(), threads: threads, repetitions: repetitions)
+      ? try Benchmark.runTraining(model, optimizer: optimization.settings, compiler: Compiler(), threads: threads, repetitions: repetitions, interpreted: !compiledOnly)
       : try Benchmark.run(model, compiler: Compiler(), threads: threads, repetitions: repetitions, perLayer: !noLayers, interpreted: !compiledOnly)
     if json {
       try printJSON(report)

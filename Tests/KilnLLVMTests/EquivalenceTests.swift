@@ -172,6 +172,19 @@ import Testing
     #expect(SkinnyProduct.applies(m: 128, n: 4, k: 576) && SkinnyProduct.applies(m: 1000, n: 3, k: 70))
   }
 
+  /// Convolutions through columns take several samples per product (`SampleBlocks`): 67 samples
+  /// on 2×2 maps make a full block of 64 and a partial one of 3 (grouped, with replicate padding),
+  /// and a pointwise convolution too deep for the direct kernel takes all 5 samples at once.
+  @Test func samplesShareProductsOnSmallMaps() throws {
+    #expect(SampleBlocks(batch: 67, positions: 4).counts == [64, 3])
+    #expect(SampleBlocks(batch: 5, positions: 144).counts == [2, 1])
+    #expect(SampleBlocks(batch: 8, positions: 784).counts == [1])
+    let padded = ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), paddingMode: .replicate, dilation: [1, 1], groups: 2)
+    try expectOpEquivalent(.conv(padded), [[67, 8, 2, 2], [6, 4, 3, 3], [6]])
+    let pointwise = ConvAttrs(stride: [1, 1], padding: .symmetric(0, rank: 2), dilation: [1, 1])
+    try expectOpEquivalent(.conv(pointwise), [[5, 520, 3, 3], [4, 520, 1, 1], [4]])
+  }
+
   @Test func transposedConvolution() throws {
     for (spatial, stride, pad, outputPad, dilation, groups) in [([5], 2, 0, 0, 1, 1), ([6, 5], 2, 1, 1, 1, 2), ([4, 4], 3, 0, 2, 1, 1), ([3, 4, 3], 2, 1, 0, 2, 1)] {
       let rank = spatial.count

@@ -44,6 +44,13 @@ import Testing
       try expectGradientsEquivalent(.conv(attrs), [[2, 4] + spatial, [4, 4 / groups] + Array(repeating: 3, count: rank), [4]])
     }
     try expectGradientsEquivalent(.conv(ConvAttrs(stride: [1, 1], padding: .symmetric(0, rank: 2), dilation: [1, 1])), [[2, 3, 4, 4], [5, 3, 1, 1]])
+    // Several samples per product (`SampleBlocks`), with a partial last block: 5 samples of 144
+    // positions in blocks of 2, 2, 1; pointwise ones of 100 positions in blocks of 3, 2; 67 of 4
+    // in blocks of 64, 3.
+    let grouped = ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), paddingMode: .reflect, dilation: [1, 1], groups: 2)
+    try expectGradientsEquivalent(.conv(grouped), [[5, 4, 12, 12], [6, 2, 3, 3], [6]])
+    try expectGradientsEquivalent(.conv(ConvAttrs(stride: [1, 1], padding: .symmetric(0, rank: 2), dilation: [1, 1])), [[5, 3, 10, 10], [4, 3, 1, 1]])
+    try expectGradientsEquivalent(.conv(ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), dilation: [1, 1])), [[67, 3, 2, 2], [4, 3, 3, 3]])
     let transposed = ConvTransposeAttrs(stride: [2, 2], padding: .symmetric(1, rank: 2), outputPadding: [1, 0], dilation: [1, 1], groups: 2)
     try expectGradientsEquivalent(.convTranspose(transposed), [[2, 4, 4, 3], [4, 3, 3, 3], [6]])
     let paddedByDilation = ConvTransposeAttrs(stride: [1, 2], padding: .symmetric(0, rank: 2), outputPadding: [1, 1], dilation: [2, 1], groups: 1)

@@ -80,13 +80,13 @@ final class IRBuilder {
 
   // MARK: - Loops
 
-  /// `for i in 0..<count { body(i) }` with an i64 counter; nothing when `count` is 0.
   /// Copies `count` floats from `source` to `target` with one `memmove` (a copy loop gets fully
   /// unrolled into thousands of instructions).
   func copy(_ count: Int, from source: LLVMValueRef, to target: LLVMValueRef) {
     _ = LLVMBuildMemMove(builder, target, 4, source, 4, int(4 * count))
   }
 
+  /// `for i in 0..<count { body(i) }` with an i64 counter; nothing when `count` is 0.
   func loop(_ count: Int, _ body: (LLVMValueRef) throws -> Void) rethrows {
     guard count > 0 else { return }
     try loop(from: int(0), to: int(count), knownNonEmpty: true, body)

@@ -29,13 +29,33 @@ struct ConvolutionShape {
     x[2...].indices.map { x[$0] + a.padding.before[$0 - 2] + a.padding.after[$0 - 2] }
   }
 
-  /// Scratch for one group: its padded input (when padded) and its im2col matrix (none when
-  /// pointwise).
-  func scratchSize(_ a: ConvAttrs, x: [Int]) -> Int {
-    if isPointwise(a) { return 0 }
-    let padded = ConvolutionLowering.staysInside(a) ? 0 : inPerGroup * paddedSpatial(x, a).reduce(1, *)
-    return padded + depth * outPlane
+  /// How many samples share one product when the convolution runs through columns.
+  var blocks: SampleBlocks { SampleBlocks(batch: batch, positions: outPlane) }
+
+  /// Floats of one sample's group padded, for im2col (none when no window leaves the input).
+  func paddedSize(_ a: ConvAttrs, x: [Int]) -> Int {
+    ConvolutionLowering.staysInside(a) ? 0 : inPerGroup * paddedSpatial(x, a).reduce(1, *)
   }
+
+  /// Floats of a block's im2col matrix [depth, samples·P]; none for a pointwise convolution
+  /// taking one sample at a time (its input is the matrix).
+  func columnsSize(_ a: ConvAttrs) -> Int {
+    isPointwise(a) && blocks.size == 1 ? 0 : depth * blocks.size * outPlane
+  }
+
+  /// Floats of a block's outputs (or output gradients) gathered [C_out / groups, samples·P];
+  /// none with one sample per block.
+  var gatheredSize: Int { blocks.size == 1 ? 0 : outPerGroup * blocks.size * outPlane }
+
+  /// Scratch of a forward or weight-gradient convolution through columns: one sample's padded
+  /// group, then a block's columns, then its gathered outputs.
+  func scratchSize(_ a: ConvAttrs, x: [Int]) -> Int {
+    paddedSize(a, x: x) + columnsSize(a) + gatheredSize
+  }
+
+  /// Scratch of an input-gradient convolution: a block's columns, then its gathered output
+  /// gradients.
+  var inputGradientScratchSize: Int { depth * blocks.size * outPlane + gatheredSize }
 }
 
 /// Lifting of spatial lists to three axes (D, H, W), as the interpreter does.
@@ -59,19 +79,20 @@ enum ConvolutionLowering {
   }
 
   /// `im2col` for windows that stay inside the input: loops over (c, kd, kh, kw, od, oh, ow) with
-  /// the source index computed affinely; the innermost loop writes contiguously.
+  /// the source index computed affinely; the innermost loop writes contiguously, rows `rowStride`
+  /// floats apart.
   static func im2colInside(
-    _ ir: IRBuilder, source: LLVMValueRef, columns: LLVMValueRef, channels: Int, input: [Int], output: [Int], kernel: [Int],
+    _ ir: IRBuilder, source: LLVMValueRef, columns: LLVMValueRef, rowStride: Int, channels: Int, input: [Int], output: [Int], kernel: [Int],
     stride: [Int], dilation: [Int]
   ) {
-    let (inPlane, outPlane) = (input.reduce(1, *), output.reduce(1, *))
+    let inPlane = input.reduce(1, *)
     let taps = kernel.reduce(1, *)
     ir.loop(channels) { c in
       ir.loop(kernel[0]) { kd in
         ir.loop(kernel[1]) { kh in
           ir.loop(kernel[2]) { kw in
             let tap = ir.add(ir.mul(ir.add(ir.mul(kd, ir.int(kernel[1])), kh), ir.int(kernel[2])), kw)
-            let row = ir.mul(ir.add(ir.mul(c, ir.int(taps)), tap), ir.int(outPlane))
+            let row = ir.mul(ir.add(ir.mul(c, ir.int(taps)), tap), ir.int(rowStride))
             ir.loop(output[0]) { od in
               let id = ir.add(ir.mul(od, ir.int(stride[0])), ir.mul(kd, ir.int(dilation[0])))
               ir.loop(output[1]) { oh in
@@ -90,45 +111,75 @@ enum ConvolutionLowering {
     }
   }
 
-  /// im2col for one group: affine loops straight from the input when no window leaves it;
-  /// otherwise the group's channels are first padded into scratch (zeros, or the edge values
-  /// padding modes make up, through the interpreter's pad table) and im2col reads the padded copy
-  /// affinely. `scratch` holds the padded copy (if any) and then the columns; returns the columns.
+  /// im2col for one group of one sample into `columns`, whose rows are `rowStride` floats
+  /// apart: affine loops straight from the input when no window leaves it; otherwise the group's
+  /// channels are first copied into `padded` (zeros, or the edge values padding modes make up,
+  /// through the interpreter's pad table) and im2col reads the padded copy affinely.
   static func emitIm2col(
-    _ ir: IRBuilder, _ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], source: LLVMValueRef, scratch: LLVMValueRef, shape s: ConvolutionShape
-  ) -> LLVMValueRef {
+    _ ir: IRBuilder, _ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], source: LLVMValueRef, padded: LLVMValueRef, columns: LLVMValueRef,
+    rowStride: Int, shape s: ConvolutionShape
+  ) {
     var input = Array(x[2...])
     var from = source
-    var columns = scratch
     if !staysInside(a) {
-      let padded = s.paddedSpatial(x, a)
-      let paddedPlane = padded.reduce(1, *)
+      let paddedSpatial = s.paddedSpatial(x, a)
+      let paddedPlane = paddedSpatial.reduce(1, *)
       let pad = PadAttrs(before: [0] + a.padding.before, after: [0] + a.padding.after, mode: a.paddingMode)
-      let table = ir.table(IndexTables.pad(input: [1] + input, output: [1] + padded, attrs: pad))
+      let table = ir.table(IndexTables.pad(input: [1] + input, output: [1] + paddedSpatial, attrs: pad))
       ir.loop(s.inPerGroup) { c in
         ir.loop(paddedPlane) { q in
           let index = ir.loadInt(table, q)
           let valid = ir.icmp(LLVMIntSGE, index, ir.int(0))
           let value = ir.load(source, ir.add(ir.mul(c, ir.int(s.inPlane)), ir.select(valid, index, ir.int(0))))
-          ir.store(ir.select(valid, value, ir.float(0)), scratch, ir.add(ir.mul(c, ir.int(paddedPlane)), q))
+          ir.store(ir.select(valid, value, ir.float(0)), padded, ir.add(ir.mul(c, ir.int(paddedPlane)), q))
         }
       }
-      from = scratch
-      columns = ir.element(scratch, ir.int(s.inPerGroup * paddedPlane))
-      input = padded
+      from = padded
+      input = paddedSpatial
     }
     im2colInside(
-      ir, source: from, columns: columns, channels: s.inPerGroup, input: WindowLift.lift(input, fill: 1),
+      ir, source: from, columns: columns, rowStride: rowStride, channels: s.inPerGroup, input: WindowLift.lift(input, fill: 1),
       output: WindowLift.lift(output[2...], fill: 1), kernel: WindowLift.lift(weight[2...], fill: 1),
       stride: WindowLift.lift(a.stride, fill: 1), dilation: WindowLift.lift(a.dilation, fill: 1))
+  }
+
+  /// The im2col matrix [depth, count·P] of group `group` of samples `first`..<`first + count`
+  /// of `input`, built in `scratch` (laid out as `ConvolutionShape.scratchSize` says) — or the
+  /// input itself for a pointwise convolution of one sample.
+  static func blockColumns(
+    _ ir: IRBuilder, _ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], input: LLVMValueRef, scratch: LLVMValueRef?, first: LLVMValueRef,
+    count: Int, group: LLVMValueRef, shape s: ConvolutionShape
+  ) -> LLVMValueRef {
+    func sampleGroup(_ j: LLVMValueRef) -> LLVMValueRef {
+      ir.element(input, ir.add(ir.mul(ir.add(first, j), ir.int(s.inChannels * s.inPlane)), ir.mul(group, ir.int(s.inPerGroup * s.inPlane))))
+    }
+    guard let scratch, !(s.isPointwise(a) && count == 1) else { return sampleGroup(ir.int(0)) }
+    let columns = ir.element(scratch, ir.int(s.paddedSize(a, x: x)))
+    ir.loop(count) { j in
+      emitIm2col(
+        ir, a, x: x, weight: weight, output: output, source: sampleGroup(j), padded: scratch, columns: ir.element(columns, ir.mul(j, ir.int(s.outPlane))),
+        rowStride: count * s.outPlane, shape: s)
+    }
     return columns
   }
 
-  /// The adjoint of im2col through a tap table: destination[c·destinationPlane + table[t·P + p]] += columns[(c·taps + t)·P + p].
-  static func col2im(_ ir: IRBuilder, columns: LLVMValueRef, table: LLVMValueRef, destination: LLVMValueRef, channels: Int, taps: Int, positions: Int, destinationPlane: Int) {
+  /// Where group `group` of sample `first` starts in a tensor of `channels` channels of `plane`
+  /// positions, `perGroup` channels per group.
+  static func groupStart(
+    _ ir: IRBuilder, _ tensor: LLVMValueRef, first: LLVMValueRef, group: LLVMValueRef, channels: Int, perGroup: Int, plane: Int
+  ) -> LLVMValueRef {
+    ir.element(tensor, ir.add(ir.mul(first, ir.int(channels * plane)), ir.mul(group, ir.int(perGroup * plane))))
+  }
+
+  /// The adjoint of im2col through a tap table: destination[c·destinationPlane + table[t·P + p]] +=
+  /// columns[(c·taps + t)·rowStride + p].
+  static func col2im(
+    _ ir: IRBuilder, columns: LLVMValueRef, rowStride: Int, table: LLVMValueRef, destination: LLVMValueRef, channels: Int, taps: Int, positions: Int,
+    destinationPlane: Int
+  ) {
     ir.loop(channels) { c in
       ir.loop(taps) { t in
-        let row = ir.mul(ir.add(ir.mul(c, ir.int(taps)), t), ir.int(positions))
+        let row = ir.mul(ir.add(ir.mul(c, ir.int(taps)), t), ir.int(rowStride))
         ir.loop(positions) { p in
           let target = ir.loadInt(table, ir.add(ir.mul(t, ir.int(positions)), p))
           ir.when(ir.icmp(LLVMIntSGE, target, ir.int(0))) {
@@ -191,44 +242,64 @@ enum ConvolutionLowering {
       depthwise.emit(k)
       return
     case .columns:
-      forEachSampleAndGroup(ir, batch: s.batch, groups: a.groups) { sampleGroup, group in
-        let x = ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane))
-        var columns = x
-        if !s.isPointwise(a), let scratch = k.scratch {
-          columns = emitIm2col(ir, a, x: xShape, weight: wShape, output: k.type.shape, source: x, scratch: scratch, shape: s)
-        }
-        let w = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
-        let out = ir.element(k.output, ir.affine(sampleGroup, s.outPerGroup * s.outPlane))
-        if SkinnyProduct.applies(m: s.outPerGroup, n: s.outPlane, k: s.depth), let scratch = k.scratch {
-          let transposed = ir.element(scratch, ir.int(s.scratchSize(a, x: xShape)))
-          SkinnyProduct.emit(ir, a: w, b: columns, c: out, transposed: transposed, m: s.outPerGroup, n: s.outPlane, k: s.depth)
-        } else {
-          ir.sgemm(m: s.outPerGroup, n: s.outPlane, k: s.depth, a: w, lda: s.depth, b: columns, ldb: s.outPlane, c: out, ldc: s.outPlane)
+      s.blocks.forEach(ir) { first, count in
+        ir.loop(a.groups) { group in
+          let columns = blockColumns(
+            ir, a, x: xShape, weight: wShape, output: k.type.shape, input: k.inputs[0], scratch: k.scratch, first: first, count: count, group: group, shape: s)
+          let w = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
+          let out = groupStart(ir, k.output, first: first, group: group, channels: s.outChannels, perGroup: s.outPerGroup, plane: s.outPlane)
+          let gathered = k.scratch.map { ir.element($0, ir.int(s.paddedSize(a, x: xShape) + s.columnsSize(a))) }
+          let product = count == 1 ? out : gathered!
+          let n = count * s.outPlane
+          if SkinnyProduct.applies(m: s.outPerGroup, n: n, k: s.depth), let scratch = k.scratch {
+            let transposed = ir.element(scratch, ir.int(s.scratchSize(a, x: xShape)))
+            SkinnyProduct.emit(ir, a: w, b: columns, c: product, transposed: transposed, m: s.outPerGroup, n: n, k: s.depth)
+          } else {
+            ir.sgemm(m: s.outPerGroup, n: n, k: s.depth, a: w, lda: s.depth, b: columns, ldb: n, c: product, ldc: n)
+          }
+          if count > 1 {
+            SampleBlocks.scatter(ir, from: product, rows: s.outPerGroup, positions: s.outPlane, count: count, into: out, sampleStride: s.outChannels * s.outPlane)
+          }
         }
       }
     }
     Lowering.finish(k, bias: k.inputs.count > 2 ? k.inputs[2] : nil, channels: s.outChannels, inner: s.outPlane)
   }
 
-  /// dW = Σₙ dy·im2col(x)ᵀ per group. Inputs: x, dy.
+  /// dW = Σₙ dy·im2col(x)ᵀ per group, a block of samples per product. Inputs: x, dy.
   static func weightGradient(_ k: Kernel, _ a: ConvWeightGradAttrs) {
     let ir = k.ir
     let (xShape, dyShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
     let s = ConvolutionShape(x: xShape, weight: k.type.shape, output: dyShape, groups: a.conv.groups)
     k.elementwise { _ in ir.float(0) }
-    forEachSampleAndGroup(ir, batch: s.batch, groups: a.conv.groups) { sampleGroup, group in
-      let x = ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane))
-      var columns = x
-      if !s.isPointwise(a.conv), let scratch = k.scratch {
-        columns = emitIm2col(ir, a.conv, x: xShape, weight: k.type.shape, output: dyShape, source: x, scratch: scratch, shape: s)
+    s.blocks.forEach(ir) { first, count in
+      ir.loop(a.conv.groups) { group in
+        let columns = blockColumns(
+          ir, a.conv, x: xShape, weight: k.type.shape, output: dyShape, input: k.inputs[0], scratch: k.scratch, first: first, count: count, group: group,
+          shape: s)
+        let dy = gatheredGradient(k, k.inputs[1], s, first: first, count: count, group: group, into: s.paddedSize(a.conv, x: xShape) + s.columnsSize(a.conv))
+        let dw = ir.element(k.output, ir.affine(group, s.outPerGroup * s.depth))
+        let n = count * s.outPlane
+        ir.sgemm(transposeB: true, m: s.outPerGroup, n: s.depth, k: n, a: dy, lda: n, b: columns, ldb: n, c: dw, ldc: s.depth, beta: 1)
       }
-      let dy = ir.element(k.inputs[1], ir.affine(sampleGroup, s.outPerGroup * s.outPlane))
-      let dw = ir.element(k.output, ir.affine(group, s.outPerGroup * s.depth))
-      ir.sgemm(transposeB: true, m: s.outPerGroup, n: s.depth, k: s.outPlane, a: dy, lda: s.outPlane, b: columns, ldb: s.outPlane, c: dw, ldc: s.depth, beta: 1)
     }
   }
 
-  /// dx = col2im(Wᵀ·dy) per sample and group. Inputs: dy, W.
+  /// The output gradient `dy` of group `group` of samples `first`..<`first + count` as one
+  /// [C_out / groups, count·P] matrix: gathered into `k`'s scratch at `offset` for more than one
+  /// sample, where it is otherwise.
+  private static func gatheredGradient(
+    _ k: Kernel, _ dy: LLVMValueRef, _ s: ConvolutionShape, first: LLVMValueRef, count: Int, group: LLVMValueRef, into offset: Int
+  ) -> LLVMValueRef {
+    let ir = k.ir
+    let start = groupStart(ir, dy, first: first, group: group, channels: s.outChannels, perGroup: s.outPerGroup, plane: s.outPlane)
+    guard count > 1, let scratch = k.scratch else { return start }
+    let gathered = ir.element(scratch, ir.int(offset))
+    SampleBlocks.gather(ir, from: start, sampleStride: s.outChannels * s.outPlane, rows: s.outPerGroup, positions: s.outPlane, count: count, into: gathered)
+    return gathered
+  }
+
+  /// dx = col2im(Wᵀ·dy) per group, a block of samples per product. Inputs: dy, W.
   static func inputGradient(_ k: Kernel, _ a: ConvInputGradAttrs) {
     let ir = k.ir
     let (dyShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
@@ -237,12 +308,19 @@ enum ConvolutionLowering {
     let table = transposedTable(ir, gather, positions: s.outPlane, taps: s.taps)
     guard let columns = k.scratch else { return }
     k.elementwise { _ in ir.float(0) }
-    forEachSampleAndGroup(ir, batch: s.batch, groups: a.conv.groups) { sampleGroup, group in
-      let dy = ir.element(k.inputs[0], ir.affine(sampleGroup, s.outPerGroup * s.outPlane))
-      let w = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
-      ir.sgemm(transposeA: true, m: s.depth, n: s.outPlane, k: s.outPerGroup, a: w, lda: s.depth, b: dy, ldb: s.outPlane, c: columns, ldc: s.outPlane)
-      let dx = ir.element(k.output, ir.affine(sampleGroup, s.inPerGroup * s.inPlane))
-      col2im(ir, columns: columns, table: table, destination: dx, channels: s.inPerGroup, taps: s.taps, positions: s.outPlane, destinationPlane: s.inPlane)
+    s.blocks.forEach(ir) { first, count in
+      ir.loop(a.conv.groups) { group in
+        let n = count * s.outPlane
+        let dy = gatheredGradient(k, k.inputs[0], s, first: first, count: count, group: group, into: s.depth * s.blocks.size * s.outPlane)
+        let w = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
+        ir.sgemm(transposeA: true, m: s.depth, n: n, k: s.outPerGroup, a: w, lda: s.depth, b: dy, ldb: n, c: columns, ldc: n)
+        ir.loop(count) { j in
+          let dx = groupStart(ir, k.output, first: ir.add(first, j), group: group, channels: s.inChannels, perGroup: s.inPerGroup, plane: s.inPlane)
+          col2im(
+            ir, columns: ir.element(columns, ir.mul(j, ir.int(s.outPlane))), rowStride: n, table: table, destination: dx, channels: s.inPerGroup,
+            taps: s.taps, positions: s.outPlane, destinationPlane: s.inPlane)
+        }
+      }
     }
   }
 
@@ -263,7 +341,7 @@ enum ConvolutionLowering {
       let w = ir.element(k.inputs[1], ir.affine(group, inPerGroup * outPerGroup * taps))
       ir.sgemm(transposeA: true, m: outPerGroup * taps, n: inPlane, k: inPerGroup, a: w, lda: outPerGroup * taps, b: x, ldb: inPlane, c: columns, ldc: inPlane)
       let out = ir.element(k.output, ir.affine(sampleGroup, outPerGroup * outPlane))
-      col2im(ir, columns: columns, table: table, destination: out, channels: outPerGroup, taps: taps, positions: inPlane, destinationPlane: outPlane)
+      col2im(ir, columns: columns, rowStride: inPlane, table: table, destination: out, channels: outPerGroup, taps: taps, positions: inPlane, destinationPlane: outPlane)
     }
     Lowering.finish(k, bias: k.inputs.count > 2 ? k.inputs[2] : nil, channels: outChannels, inner: outPlane)
   }

@@ -17,12 +17,14 @@ enum Lowering {
       case .direct(let direct): return direct.scratchSize
       case .columns:
         let shape = ConvolutionShape(x: types[0], weight: types[1], output: node.type.shape, groups: a.groups)
-        let skinny = SkinnyProduct.applies(m: shape.outPerGroup, n: shape.outPlane, k: shape.depth)
-        return shape.scratchSize(a, x: types[0]) + (skinny ? SkinnyProduct.scratch(n: shape.outPlane, k: shape.depth) : 0)
+        let skinny = shape.blocks.counts.map { count in
+          SkinnyProduct.applies(m: shape.outPerGroup, n: count * shape.outPlane, k: shape.depth) ? SkinnyProduct.scratch(n: count * shape.outPlane, k: shape.depth) : 0
+        }
+        return shape.scratchSize(a, x: types[0]) + (skinny.max() ?? 0)
       }
     case .convWeightGrad(let a):
       return ConvolutionShape(x: types[0], weight: node.type.shape, output: types[1], groups: a.conv.groups).scratchSize(a.conv, x: types[0])
-    case .convInputGrad(let a): return ConvolutionShape(x: node.type.shape, weight: types[1], output: types[0], groups: a.conv.groups).depth * types[0][2...].reduce(1, *)
+    case .convInputGrad(let a): return ConvolutionShape(x: node.type.shape, weight: types[1], output: types[0], groups: a.conv.groups).inputGradientScratchSize
     case .convTranspose:
       // One group's columns: (C_out / groups)·taps × input positions.
       return types[1][1...].reduce(1, *) * types[0][2...].reduce(1, *)
