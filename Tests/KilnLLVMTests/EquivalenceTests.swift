@@ -262,6 +262,26 @@ import Testing
     try expectOpEquivalent(.dense(DenseAttrs()), [[5, 33], [7, 33], [7]])
     try expectOpEquivalent(.matmul(MatMulAttrs()), [[2, 3, 5, 4], [3, 4, 6]])
     for kind in [ReduceKind.sum, .mean, .max] { try expectOpEquivalent(.reduce(ReduceAttrs(kind, axes: [0, 2], keepDims: true)), [[3, 4, 5]]) }
+  }
+
+  /// Broadcasting and reductions walk affine offsets (`StridedWalk`): operands broadcast on either
+  /// side and in the middle, batch-norm statistics over rows long enough for the vector
+  /// accumulators with a tail (117 = 64 + 53, 8 and 16 lanes), a reduction over an inner axis
+  /// only, and the gradient that broadcasts back.
+  @Test func stridedBroadcastsAndReductions() throws {
+    #expect(StridedWalk(shape: [8, 64, 56, 56], operandStrides: [StridedWalk.contiguous([8, 64, 56, 56]), StridedWalk.broadcast(source: [1, 64, 1, 1], target: [8, 64, 56, 56])]).extents == [8, 64, 3136])
+    #expect(StridedWalk.reduction(input: [3, 5, 9, 13], axes: [0, 2, 3]) == [0, 1, 0, 0])
+    for op in BinaryOperator.allCases {
+      try expectOpEquivalent(.binary(BinaryAttrs(op)), [[3, 5, 9, 13], [1, 5, 1, 1]])
+      try expectOpEquivalent(.binary(BinaryAttrs(op)), [[5, 1, 13], [3, 5, 9, 1]])
+    }
+    for kind in [ReduceKind.sum, .mean, .max] {
+      try expectOpEquivalent(.reduce(ReduceAttrs(kind, axes: [0, 2, 3], keepDims: true)), [[3, 5, 9, 13]])
+      try expectOpEquivalent(.reduce(ReduceAttrs(kind, axes: [2], keepDims: false)), [[2, 3, 70]])
+    }
+    for kind in [ReduceKind.sum, .mean] {
+      try expectOpEquivalent(.reduceGrad(ReduceGradAttrs(reduce: ReduceAttrs(kind, axes: [0, 2, 3], keepDims: true))), [[3, 5, 9, 13], [1, 5, 1, 1]])
+    }
     try expectOpEquivalent(.concat(ConcatAttrs(axis: 1)), [[2, 3, 5], [2, 1, 5], [2, 4, 5]])
     try expectOpEquivalent(.slice(SliceAttrs(axis: 2, start: 1, end: 8, step: 3)), [[2, 3, 9]])
     try expectOpEquivalent(.transpose(TransposeAttrs(permutation: [0, 2, 1, 3])), [[2, 3, 4, 5]])

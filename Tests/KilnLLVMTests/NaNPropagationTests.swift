@@ -56,6 +56,10 @@ import Testing
     for position in [0, 5, 11] {
       try expectSameNaNs(try oneOp(.globalPool(GlobalPoolAttrs(kind: .max)), [1, 2, 2, 3]), withNaN([1, 2, 2, 3], at: position))
       try expectSameNaNs(try oneOp(.reduce(ReduceAttrs(.max, axes: [1], keepDims: false)), [3, 4]), withNaN([3, 4], at: position))
+      // Rows of 70: NaN in the vector accumulators' part and in the tail.
+      for row in [position, 69 - position] {
+        try expectSameNaNs(try oneOp(.reduce(ReduceAttrs(.max, axes: [1], keepDims: false)), [2, 70]), withNaN([2, 70], at: 70 + row))
+      }
       try expectSameNaNs(try oneOp(.maxout(MaxoutAttrs(pieces: 3)), [1, 6, 2]), withNaN([1, 6, 2], at: position))
       for function in [UnaryFunction.relu, .relu6, .leakyReLU(slope: 0.1), .elu(alpha: 1), .sigmoid, .tanh] {
         try expectSameNaNs(try oneOp(.unary(UnaryAttrs(function)), [3, 4]), withNaN([3, 4], at: position))

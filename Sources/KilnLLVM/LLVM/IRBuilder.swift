@@ -154,6 +154,13 @@ final class IRBuilder {
   func add(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildAdd(builder, a, b, "")! }
   func sub(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildSub(builder, a, b, "")! }
   func mul(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildMul(builder, a, b, "")! }
+  /// Unsigned quotient and remainder (of non-negative indices).
+  func udiv(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildUDiv(builder, a, b, "")! }
+  func urem(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildURem(builder, a, b, "")! }
+  /// `index`·`stride` for a stride known at compile time (no multiply for 0 and 1).
+  func scaled(_ index: LLVMValueRef, _ stride: Int) -> LLVMValueRef {
+    stride == 0 ? int(0) : stride == 1 ? index : mul(index, int(stride))
+  }
   /// a·`scale` + `offset` on i64 values, folding the constants.
   func affine(_ a: LLVMValueRef, _ scale: Int, _ offset: Int = 0) -> LLVMValueRef {
     let scaled = scale == 1 ? a : mul(a, int(scale))
@@ -250,6 +257,9 @@ final class IRBuilder {
     var lanes = [LLVMValueRef?](repeating: float(value), count: Int(LLVMGetVectorSize(type)))
     return LLVMConstVector(&lanes, UInt32(lanes.count))
   }
+
+  /// Lane `lane` of `vector`.
+  func extract(_ vector: LLVMValueRef, lane: Int) -> LLVMValueRef { LLVMBuildExtractElement(builder, vector, int32(lane), "")! }
 
   /// A vector of `lanes` zeros.
   func zeroVector(_ lanes: Int) -> LLVMValueRef { LLVMConstNull(vectorType(lanes))! }

@@ -153,13 +153,16 @@ enum GradientLowering {
 
   static func reduceGradient(_ k: Kernel, _ a: ReduceAttrs) {
     let ir = k.ir
-    let slots = ir.table(IndexTables.reductionSlots(input: k.type.shape, axes: a.axes))
     let (count, reduced) = (k.count, k.inputTypes[1].elementCount)
     switch a.kind {
     case .sum, .mean:
       let scale = a.kind == .mean ? Double(reduced) / Double(count) : 1
-      k.elementwise { i in ir.fmul(ir.load(k.inputs[1], ir.loadInt(slots, i)), ir.float(scale)) }
+      let strides = [StridedWalk.contiguous(k.type.shape), StridedWalk.reduction(input: k.type.shape, axes: a.axes)]
+      StridedWalk(shape: k.type.shape, operandStrides: strides).forEach(k) { k, at in
+        ir.store(ir.fmul(ir.load(k.inputs[1], at[1]), ir.float(scale)), k.output, at[0])
+      }
     case .max:
+      let slots = ir.table(IndexTables.reductionSlots(input: k.type.shape, axes: a.axes))
       // Pass 1: each group's maximum; pass 2: the first element equal to it takes the gradient.
       guard let scratch = k.scratch else { return }
       let taken = ir.element(scratch, ir.int(reduced))

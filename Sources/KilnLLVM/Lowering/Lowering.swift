@@ -74,15 +74,17 @@ enum Lowering {
     case .unary(let a):
       k.parallelElementwise { k, i in unary(k.ir, a.function, k.ir.load(k.inputs[0], i)) }
     case .binary(let a):
-      let tables = k.inputTypes.map { k.gatherTable(IndexTables.broadcast(source: $0.shape, target: k.type.shape)) }
-      k.parallelElementwise { k, i in
-        let (l, r) = (k.gathered(k.inputs[0], tables[0], i), k.gathered(k.inputs[1], tables[1], i))
+      let strides = [StridedWalk.contiguous(k.type.shape)] + k.inputTypes.map { StridedWalk.broadcast(source: $0.shape, target: k.type.shape) }
+      StridedWalk(shape: k.type.shape, operandStrides: strides).forEach(k) { k, at in
+        let (l, r) = (ir.load(k.inputs[0], at[1]), ir.load(k.inputs[1], at[2]))
+        let value: LLVMValueRef
         switch a.op {
-        case .add: return ir.fadd(l, r)
-        case .sub: return ir.fsub(l, r)
-        case .mul: return ir.fmul(l, r)
-        case .div: return ir.fdiv(l, r)
+        case .add: value = ir.fadd(l, r)
+        case .sub: value = ir.fsub(l, r)
+        case .mul: value = ir.fmul(l, r)
+        case .div: value = ir.fdiv(l, r)
         }
+        ir.store(value, k.output, at[0])
       }
     case .maxout(let a):
       let inner = a.inner(k.inputTypes[0].shape)
@@ -98,14 +100,22 @@ enum Lowering {
     case .softmax(let a):
       emitSoftmax(k, a)
     case .reduce(let a):
-      let slots = IndexTables.reductionSlots(input: k.inputTypes[0].shape, axes: a.axes)
-      let table = ir.table(slots)
-      let initial = a.kind == .max ? ir.float(-.infinity) : ir.float(0)
-      k.elementwise { _ in initial }
-      ir.loop(k.inputTypes[0].elementCount) { i in
-        let slot = ir.loadInt(table, i)
-        let (old, v) = (ir.load(k.output, slot), ir.load(x!, i))
-        ir.store(a.kind == .max ? ir.fmax(old, v) : ir.fadd(old, v), k.output, slot)
+      let input = k.inputTypes[0].shape
+      let walk = StridedWalk(shape: input, operandStrides: [StridedWalk.reduction(input: input, axes: a.axes), StridedWalk.contiguous(input)])
+      let maximum = a.kind == .max
+      k.elementwise { _ in maximum ? ir.float(-.infinity) : ir.float(0) }
+      let combine = { (a: LLVMValueRef, b: LLVMValueRef) in maximum ? ir.fmax(a, b) : ir.fadd(a, b) }
+      ir.loop(walk.rows) { row in
+        let at = walk.rowOffsets(ir, row: row)
+        if walk.innerStrides[0] == 0 {
+          let total = rowTotal(ir, x!, from: at[1], count: walk.inner, lanes: k.lanes, maximum: maximum)
+          ir.store(combine(ir.load(k.output, at[0]), total), k.output, at[0])
+        } else {
+          ir.loop(walk.inner) { j in
+            let target = ir.add(at[0], ir.scaled(j, walk.innerStrides[0]))
+            ir.store(combine(ir.load(k.output, target), ir.load(x!, ir.add(at[1], j))), k.output, target)
+          }
+        }
       }
       if a.kind == .mean {
         let scale = Double(k.count) / Double(k.inputTypes[0].elementCount)
@@ -192,6 +202,26 @@ enum Lowering {
       LLVMBuildStore(ir.builder, combine(i, LLVMBuildLoad2(ir.builder, ir.f32, slot, "")!), slot)
     }
     return LLVMBuildLoad2(ir.builder, ir.f32, slot, "")!
+  }
+
+  /// The sum (or the maximum, NaN first) of `count` floats from `pointer[start]` on, in four
+  /// vectors of `lanes` accumulators, then lane by lane, then the tail.
+  static func rowTotal(_ ir: IRBuilder, _ pointer: LLVMValueRef, from start: LLVMValueRef, count: Int, lanes: Int, maximum: Bool) -> LLVMValueRef {
+    let combine = { (a: LLVMValueRef, b: LLVMValueRef) in maximum ? ir.fmax(a, b) : ir.fadd(a, b) }
+    let (width, vector) = (4 * lanes, ir.vectorType(lanes))
+    let accumulators = (0..<4).map { _ in ir.stackSlot(type: vector) }
+    for slot in accumulators { ir.store(ir.constant(maximum ? -.infinity : 0, like: ir.zeroVector(lanes)), to: slot) }
+    ir.loop(count / width) { chunk in
+      let base = ir.add(start, ir.mul(chunk, ir.int(width)))
+      for (index, slot) in accumulators.enumerated() {
+        ir.store(combine(ir.load(vector, from: slot), ir.loadVector(pointer, ir.add(base, ir.int(index * lanes)), lanes: lanes)), to: slot)
+      }
+    }
+    let values = accumulators.map { ir.load(vector, from: $0) }
+    let joined = combine(combine(values[0], values[1]), combine(values[2], values[3]))
+    let lanesTotal = (1..<lanes).reduce(ir.extract(joined, lane: 0)) { combine($0, ir.extract(joined, lane: $1)) }
+    let tail = ir.add(start, ir.int(count / width * width))
+    return reduce(ir, count: count % width, start: lanesTotal) { i, total in combine(total, ir.load(pointer, ir.add(tail, i))) }
   }
 
   /// `function` of `v`, a float or a vector of floats (lane by lane).
