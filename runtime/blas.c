@@ -1,12 +1,64 @@
 #include "kiln_runtime.h"
 
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
 /* Declared by OpenBLAS's openblas_config.h; repeated here to keep the runtime's headers plain. */
 extern char *openblas_get_corename(void);
 extern void openblas_set_num_threads(int threads);
 extern void cblas_sgemv(int order, int transpose, int m, int n, float alpha, const float *a, int lda, const float *x, int incx, float beta,
                         float *y, int incy);
+/* Only in OpenBLAS built with DYNAMIC_ARCH (Debian's is): forget the chosen kernel, choose again
+ * (from OPENBLAS_CORETYPE when set). Weak, so a single-target OpenBLAS still links. */
+extern void gotoblas_dynamic_quit(void) __attribute__((weak));
+extern void gotoblas_dynamic_init(void) __attribute__((weak));
 
 const char *kiln_blas_core(void) { return openblas_get_corename(); }
+
+/* The OpenBLAS kernel family this CPU's instructions call for: SkylakeX with AVX-512 (F, BW, DQ,
+ * VL: what its kernels use), Haswell with AVX2 and FMA; NULL for older CPUs. */
+static const char *native_core(void) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+  return NULL;
+}
+
+/* Whether OpenBLAS's kernel family `core` already uses the instructions `native` names. */
+static int core_uses(const char *core, const char *native) {
+  static const char *const avx512[] = {"SkylakeX", "Cooperlake", "SapphireRapids", NULL};
+  static const char *const avx2[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", NULL};
+  for (const char *const *name = strcmp(native, "SkylakeX") == 0 ? avx512 : avx2; *name; name++) {
+    if (strcasecmp(core, *name) == 0) return 1;
+  }
+  return 0;
+}
+
+static void choose_native_core(void) {
+  const char *native = native_core();
+  if (!native || !gotoblas_dynamic_quit || !gotoblas_dynamic_init || core_uses(openblas_get_corename(), native)) return;
+  const char *given = getenv("OPENBLAS_CORETYPE");
+  char *kept = given ? strdup(given) : NULL;
+  setenv("OPENBLAS_CORETYPE", native, 1);
+  gotoblas_dynamic_quit();
+  gotoblas_dynamic_init();
+  if (kept) {
+    setenv("OPENBLAS_CORETYPE", kept, 1);
+    free(kept);
+  } else {
+    unsetenv("OPENBLAS_CORETYPE");
+  }
+}
+
+void kiln_blas_use_native_core(void) {
+  /* The kernel is process state of OpenBLAS, so the choice is made once per process. */
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, choose_native_core);
+}
 
 void kiln_blas_set_threads(int threads) { openblas_set_num_threads(threads > 0 ? threads : 1); }
 

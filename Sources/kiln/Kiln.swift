@@ -22,7 +22,7 @@ struct KilnCommand: ParsableCommand {
   /// Runs the command; any error is printed as one line (`Error: …`) with a non-zero exit code,
   /// without the usage text that argument-parser appends by default.
   static func main() {
-    useFastBLASKernel()
+    BLASKernel.useNativeKernel()
     do {
       var command = try parseAsRoot()
       try command.run()
@@ -37,14 +37,4 @@ struct KilnCommand: ParsableCommand {
       Foundation.exit(code.rawValue)
     }
   }
-}
-
-/// Restarts this process with `OPENBLAS_CORETYPE` set when OpenBLAS picked a non-AVX-512 kernel on
-/// an AVX-512 CPU (see `BLASKernel`); the variable is read only when the library loads.
-func useFastBLASKernel() {
-  guard let kernel = BLASKernel.recommendedOverride else { return }
-  setenv("OPENBLAS_CORETYPE", kernel, 1)
-  let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
-  execv("/proc/self/exe", arguments)
-  // execv returns only on failure: carry on with the slow kernel.
 }

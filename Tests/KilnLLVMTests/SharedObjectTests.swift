@@ -128,6 +128,45 @@ import Testing
     #expect(values.count == 10, "\(external)")
   }
 
+  /// A host that sets nothing gets OpenBLAS's kernel for its CPU even where OpenBLAS fell back to
+  /// SSE3 ("Prescott", forced here as it happens on CPUs newer than the library): creating a
+  /// context switches to SkylakeX (AVX-512) or Haswell (AVX2), and the logits stay the model's.
+  @Test func contextsReplaceOpenBLASsSSE3Kernel() throws {
+    let directory = try temporaryDirectory("kiln-blas")
+    let model = try Model(graph: Zoo.lenet5(), seed: 4)
+    try Compiler().emitSharedObject(model, to: directory + "/lenet5.so")
+    let program = """
+      #include <stdio.h>
+      #include "lenet5.h"
+      extern char *openblas_get_corename(void);
+      int main(void) {
+        printf("loaded %s\\n", openblas_get_corename());
+        lenet5_context *model;
+        if (lenet5_create(&model) != LENET5_OK) return 1;
+        printf("running %s\\n", openblas_get_corename());
+        static float image[LENET5_INPUT_INPUT_SIZE], logits[LENET5_OUTPUT_FC2_SIZE];
+        for (int i = 0; i < LENET5_INPUT_INPUT_SIZE; i++) image[i] = (float)(i % 7) - 3;
+        if (lenet5_infer(model, image, logits) != LENET5_OK) return 1;
+        for (int c = 0; c < 10; c++) printf("%.9g\\n", logits[c]);
+        lenet5_destroy(model);
+        return 0;
+      }
+      """
+    try program.write(toFile: directory + "/core.c", atomically: true, encoding: .utf8)
+    let build = try shell("cc -O2 -I\(directory) -o \(directory)/core \(directory)/core.c \(directory)/lenet5.so -lopenblas -Wl,-rpath,\(directory)")
+    #expect(build.status == 0, "\(build.output)")
+    let run = try shell("OPENBLAS_CORETYPE=Prescott \(directory)/core")
+    #expect(run.status == 0, "\(run.output)")
+    let lines = run.output.split(separator: "\n").map(String.init)
+    let native = (try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)).contains(" avx512bw") ? "SkylakeX" : "Haswell"
+    #expect(lines.first == "loaded Prescott" && lines.dropFirst().first == "running \(native)", "\(run.output)")
+    let image = try Tensor<Float>(shape: [1, 1, 32, 32], scalars: (0..<1024).map { Float($0 % 7) - 3 })
+    let expected = try model.predict(image).scalars
+    let printed = lines.dropFirst(2).compactMap { Float($0) }
+    #expect(printed.count == 10)
+    for (c, e) in zip(printed, expected) { #expect(abs(c - e) <= 1e-4 * max(1, abs(e))) }
+  }
+
   /// Two exports of one model name (PyTorch names every graph `main_graph`) get their prefixes
   /// from their file names and link into one program; each header names its own file.
   @Test func defaultPrefixIsTheFileName() throws {

@@ -5,7 +5,9 @@ import Testing
 @testable import KilnLLVM
 
 /// `examples/train-mpi`: a `.so` compiled for one of two processes, trained from C under mpirun,
-/// ends with the weights `examples/train-c` trains in one process with the same global batch.
+/// ends with the weights `examples/train-c` trains in one process with the same global batch,
+/// after 10 steps (further on, the early steps' chaotic training amplifies the float32 rounding
+/// of the two summation orders, ~1e-7, past 1e-5: by step 20 to ~1e-3).
 @Suite struct TrainMPISharedObjectTests {
   @Test func twoProcessesFromCTrainAsOne() throws {
     let (one, two) = (try temporaryDirectory("kiln-train-one"), try temporaryDirectory("kiln-train-two"))
@@ -28,11 +30,11 @@ import Testing
       "make -s -C \(examples)/train-c train MODEL_DIR=\(one) && mv \(examples)/train-c/train \(one)/ && "
         + "make -s -C \(examples)/train-mpi train MODEL_DIR=\(two) && mv \(examples)/train-mpi/train \(two)/")
     #expect(build.status == 0, "\(build.output)")
-    let alone = try shell("\(one)/train \(data) \(one)/w.safetensors 1280")
+    let alone = try shell("\(one)/train \(data) \(one)/w.safetensors 640")
     #expect(alone.status == 0, "\(alone.output)")
     let root = getuid() == 0 ? "--allow-run-as-root" : ""
-    let job = try shell("mpirun \(root) --oversubscribe -np 2 \(two)/train \(data) \(two)/w.safetensors 1280")
-    #expect(job.status == 0 && job.output.contains("2 processes trained 1 epoch on 1280 images (batches of 64)"), "\(job.output)")
+    let job = try shell("mpirun \(root) --oversubscribe -np 2 \(two)/train \(data) \(two)/w.safetensors 640")
+    #expect(job.status == 0 && job.output.contains("2 processes trained 1 epoch on 640 images (batches of 64)"), "\(job.output)")
 
     let (a, b) = (try SafeTensors.read(one + "/w.safetensors").tensors, try SafeTensors.read(two + "/w.safetensors").tensors)
     #expect(a.count == 10 && a.count == b.count)

@@ -65,19 +65,24 @@ import Testing
     #expect(two.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch 1:") }.count == 1, "only the first process prints")
   }
 
-  /// Three processes (22 + 21 + 21 of each batch of 64), and a run resumed on another number of
-  /// processes from the first one's checkpoint, train the weights one process trains.
+  /// Three processes (22 + 21 + 21 of each batch of 64) train the weights one process trains, and
+  /// a run resumed from their checkpoint on two processes trains what one process resumed from it
+  /// trains. (Not what one process trains for both epochs: the checkpoints of one and three
+  /// processes differ by float32 rounding, ~1e-7, which this learning rate's second epoch
+  /// amplifies to ~1e-3 in one process as well.)
   @Test func unevenSharesAndResumingOnAnotherCount() throws {
     let directory = try temporaryDirectory()
     let arguments = ["--optimizer", "momentum", "--lr", "0.05"]
-    #expect(try train(1, arguments + ["--epochs", "2", "--out", directory + "/one.safetensors"], in: directory).status == 0)
+    #expect(try train(1, arguments + ["--epochs", "1", "--out", directory + "/one.safetensors"], in: directory).status == 0)
     let three = try train(3, arguments + ["--epochs", "1", "--out", directory + "/three.safetensors", "--checkpoint", directory + "/three.ckpt"], in: directory)
     #expect(three.status == 0, "\(three.stderr)")
-    let resumed = try train(
-      2, arguments + ["--epochs", "2", "--resume", directory + "/three.ckpt", "--out", directory + "/resumed.safetensors", "--checkpoint", directory + "/resumed.ckpt"],
-      in: directory)
+    #expect(try difference(directory + "/one.safetensors", directory + "/three.safetensors") <= 1e-5)
+    let resume = arguments + ["--epochs", "2", "--resume", directory + "/three.ckpt"]
+    let alone = try train(1, resume + ["--out", directory + "/alone.safetensors"], in: directory)
+    #expect(alone.status == 0 && alone.stdout.contains("resumed"), "\(alone.stderr)")
+    let resumed = try train(2, resume + ["--out", directory + "/resumed.safetensors", "--checkpoint", directory + "/resumed.ckpt"], in: directory)
     #expect(resumed.status == 0 && resumed.stdout.contains("resumed"), "\(resumed.stderr)")
-    #expect(try difference(directory + "/one.safetensors", directory + "/resumed.safetensors") <= 1e-5)
+    #expect(try difference(directory + "/alone.safetensors", directory + "/resumed.safetensors") <= 1e-5)
   }
 
   /// A batch-norm network: with --sync-bn two processes normalise with the whole batch's

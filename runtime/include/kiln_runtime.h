@@ -156,6 +156,18 @@ kiln_status kiln_safetensors_save(const char *path, const kiln_tensor *tensors, 
  */
 const char *kiln_blas_core(void);
 
+/**
+ * Makes OpenBLAS use the kernel family this CPU's instructions call for when it chose an older one
+ * when it loaded: Debian's OpenBLAS 0.3.21 does not know CPUs newer than it (Intel Emerald Rapids)
+ * and falls back to "Prescott" (SSE3), 5–8× slower, and OPENBLAS_CORETYPE is read only at load
+ * time, which a host program loading a Kiln library does not control. On a CPU with AVX-512 the
+ * kernel becomes SkylakeX unless it already is an AVX-512 one; with AVX2 and FMA, Haswell unless
+ * it already uses them (Zen, Haswell, …). Once per process, before the first GEMM of every
+ * context (contexts call it when created); needs an OpenBLAS built with DYNAMIC_ARCH, otherwise
+ * it does nothing. The choice replaces whatever OPENBLAS_CORETYPE asked for when that is older.
+ */
+void kiln_blas_use_native_core(void);
+
 /** Sets how many threads OpenBLAS uses (process-wide); benchmarks pin it to their thread count. */
 void kiln_blas_set_threads(int threads);
 

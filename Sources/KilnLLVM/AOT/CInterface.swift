@@ -345,6 +345,7 @@ struct CInterface {
       static int create_context(\(prefix)_context **result) {
         if (!result) return KILN_ERR_INVALID_ARGUMENT;
         *result = NULL;
+        kiln_blas_use_native_core();
         \(prefix)_context *context = calloc(1, sizeof *context);
         if (!context) return KILN_ERR_OUT_OF_MEMORY;
         context->parameters = calloc(PARAMETER_FLOATS, sizeof(float));
