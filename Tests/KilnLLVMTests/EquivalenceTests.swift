@@ -70,7 +70,7 @@ import Testing
   func directConvolution(lanes: Int) throws {
     let compiler = try Compiler(vectorLanes: lanes)
     let cases: [(x: [Int], weight: [Int], stride: Int, pad: Int, mode: PaddingMode, dilation: Int, groups: Int)] = [
-      ([1, 3, 9, 61], [13, 3, 3, 3], 1, 1, .zero, 1, 1), ([2, 4, 7, 7], [10, 4, 3, 3], 1, 1, .zero, 1, 1),
+      ([1, 3, 9, 61], [13, 3, 3, 3], 1, 1, .zero, 1, 1), ([1, 4, 7, 7], [10, 4, 3, 3], 1, 1, .zero, 1, 1),
       ([1, 5, 23, 37], [7, 5, 5, 5], 2, 2, .reflect, 1, 1), ([1, 4, 19, 40], [6, 2, 3, 3], 3, 2, .replicate, 2, 2),
       ([1, 2, 16, 33], [9, 2, 7, 7], 2, 3, .circular, 1, 1), ([2, 3, 50], [5, 3, 4], 1, 0, .zero, 3, 1),
       ([1, 2, 5, 9, 20], [4, 2, 3, 3, 3], 1, 1, .zero, 1, 1), ([1, 3, 17, 17], [17, 3, 2, 2], 2, 0, .zero, 1, 1),
@@ -95,7 +95,7 @@ import Testing
       let y = try graph.append("y", .conv(attrs), inputs: [x, w, b])
       graph.outputs = [try graph.append("relu", .unary(UnaryAttrs(.relu)), inputs: [y])]
       let shape = ConvolutionShape(x: c.x, weight: c.weight, output: graph[y].type.shape, groups: c.groups)
-      #expect(DirectConvolution.applies(attrs, shape, x: c.x) || DepthwiseConvolution.applies(attrs, shape), "\(c)")
+      #expect(DirectConvolution.applies(attrs, shape, x: c.x, output: graph[y].type.shape, lanes: lanes) || DepthwiseConvolution.applies(attrs, shape), "\(c)")
       var parameters = ParameterStore()
       parameters["w"] = try randomTensor(c.weight, seed: 2)
       parameters["b"] = try randomTensor([c.weight[0]], seed: 3)
@@ -170,6 +170,19 @@ import Testing
     let pointwise = ConvAttrs(stride: [1, 1], padding: .symmetric(0, rank: 2), dilation: [1, 1])
     try expectOpEquivalent(.conv(pointwise), [[1, 70, 1, 3], [1000, 70, 1, 1]])
     #expect(SkinnyProduct.applies(m: 128, n: 4, k: 576) && SkinnyProduct.applies(m: 1000, n: 3, k: 70))
+  }
+
+  /// Rows that leave half the vector lanes or more empty go to im2col + GEMM when a block of
+  /// samples makes more than 64 columns: 4×4 maps at batch 64 on either width, 7×7 at batch 8 on
+  /// 16 lanes only; one 7×7 sample stays direct.
+  @Test func narrowRowsInLargeBatchesTakeGEMMs() {
+    func direct(_ x: [Int], lanes: Int) -> Bool {
+      let attrs = ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), dilation: [1, 1])
+      let output = [x[0], 64] + Array(x[2...])
+      return DirectConvolution.applies(attrs, ConvolutionShape(x: x, weight: [64, x[1], 3, 3], output: output, groups: 1), x: x, output: output, lanes: lanes)
+    }
+    #expect(!direct([64, 32, 4, 4], lanes: 8) && !direct([64, 32, 4, 4], lanes: 16))
+    #expect(direct([64, 32, 8, 8], lanes: 8) && direct([8, 32, 7, 7], lanes: 8) && !direct([8, 32, 7, 7], lanes: 16) && direct([1, 32, 7, 7], lanes: 16))
   }
 
   /// Convolutions through columns take several samples per product (`SampleBlocks`): 67 samples

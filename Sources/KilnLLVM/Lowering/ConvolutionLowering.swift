@@ -215,7 +215,7 @@ enum ConvolutionLowering {
         self = .winograd(winograd)
       } else if DepthwiseConvolution.applies(a, s) {
         self = .depthwise(DepthwiseConvolution(a, s, x: x, weight: weight, output: output))
-      } else if DirectConvolution.applies(a, s, x: x) {
+      } else if DirectConvolution.applies(a, s, x: x, output: output, lanes: lanes) {
         self = .direct(DirectConvolution(a, s, x: x, weight: weight, output: output, targetLanes: lanes))
       } else {
         self = .columns
