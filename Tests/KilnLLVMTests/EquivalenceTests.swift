@@ -172,9 +172,9 @@ import Testing
     #expect(SkinnyProduct.applies(m: 128, n: 4, k: 576) && SkinnyProduct.applies(m: 1000, n: 3, k: 70))
   }
 
-  /// Rows that leave half the vector lanes or more empty go to im2col + GEMM when a block of
-  /// samples makes more than 64 columns: 4×4 maps at batch 64 on either width, 7×7 at batch 8 on
-  /// 16 lanes only; one 7×7 sample stays direct.
+  /// Rows that leave half the vector lanes or more empty go to im2col + GEMM when several samples
+  /// share a product: 4×4 maps at batch 64 on either width, 7×7 at batch 8 on 16 lanes only; one
+  /// 7×7 sample stays direct.
   @Test func narrowRowsInLargeBatchesTakeGEMMs() {
     func direct(_ x: [Int], lanes: Int) -> Bool {
       let attrs = ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), dilation: [1, 1])

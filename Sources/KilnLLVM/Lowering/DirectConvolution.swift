@@ -35,17 +35,17 @@ struct DirectConvolution {
   /// inputs outgrow the caches, and OpenBLAS, which blocks them, was faster on ResNet-50's 1024-
   /// and 2048-channel ones), more than a few output positions (small maps go to the skinny
   /// product), and rows that fill more than half its vectors: where output rows leave half the
-  /// lanes or more empty (4-wide rows in 8 lanes, 7- or 8-wide in 16) and a block of samples gives
-  /// a GEMM more than 64 columns, im2col + GEMM is faster (VGG-11-CIFAR's 4×4 layers at batch 64
-  /// on AVX2: 42 GFLOPS direct, 59–72 as GEMM; its 8×8 rows fill 8 lanes and run at 85 direct,
-  /// 64–71 as GEMM).
+  /// lanes or more empty (4-wide rows in 8 lanes, 7- or 8-wide in 16, single outputs) and several
+  /// samples share a GEMM (`SampleBlocks`), im2col + GEMM is faster (VGG-11-CIFAR's 4×4 layers at
+  /// batch 64 on AVX2: 42 GFLOPS direct, 59–72 as GEMM; its 8×8 rows fill 8 lanes and run at 85
+  /// direct, 64–71 as GEMM; LeNet-5's 5×5 → 1×1 layer at batch 64: 8 GFLOPS direct).
   static func applies(_ a: ConvAttrs, _ s: ConvolutionShape, x: [Int], output: [Int], lanes: Int) -> Bool {
     let prepared = s.isPointwise(a) ? 0 : s.inPerGroup * s.paddedSpatial(x, a).reduce(1, *)
     let row = s.isPointwise(a) ? s.outPlane : output.last!
     let fillsVectors = 2 * row > (row + lanes - 1) / lanes * lanes
     return !DepthwiseConvolution.applies(a, s) && (s.taps > 1 || (s.isPointwise(a) && s.inPerGroup <= 512))
       && prepared <= preparedInputLimit && !SkinnyProduct.applies(m: s.outPerGroup, n: s.outPlane, k: s.depth)
-      && (fillsVectors || s.blocks.size * s.outPlane <= 64)
+      && (fillsVectors || s.blocks.size == 1)
   }
 
   /// The most floats of prepared input (one group, padded) the kernel takes on: every tile of
