@@ -63,7 +63,7 @@ struct Train: ParsableCommand {
   @Option(help: "Augment training images: comma-separated cropN (shift up to N pixels, background padding), translateN (edge padding), flip; e.g. crop4,flip.")
   var augment: String?
 
-  @Option(help: "Threads for the compiled training step's loops (results are the same for any count).")
+  @Option(help: "Threads for the compiled training step's loops and for BLAS (results are the same for any count).")
   var threads = 1
 
   @Flag(name: .customLong("sync-bn"), help: "Under mpirun: batch norm uses the statistics of the whole global batch, not each process's part.")
@@ -101,6 +101,9 @@ struct Train: ParsableCommand {
     switch backend {
     case .jit:
       let compiler = try Compiler()
+      // OpenBLAS would otherwise take every core for its larger products, whatever --threads says
+      // (and fight the other processes of a data-parallel job for them).
+      BLASKernel.setThreads(threads)
       trainer = try Trainer(model: model, optimizer: settings, frozen: frozen, share: share?.weight, synchronizedBatchNorm: syncBN, process: rank) {
         try CompiledTraining($0, parameters: $1, compiler: compiler, threads: threads, communicator: share == nil ? nil : communicator)
       }
