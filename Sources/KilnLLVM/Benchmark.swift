@@ -142,8 +142,11 @@ public enum Benchmark {
       compiled = engine
       return engine
     }
-    var slow = try Trainer(model: model, optimizer: optimizer)
-    let interpretedTimes = interpreted ? try time(repetitions: max(repetitions / 10, 2)) { _ = try slow.step(batch, learningRate: 0.01) } : nil
+    var interpretedTimes: (min: Double, median: Double)?
+    if interpreted {
+      var slow = try Trainer(model: model, optimizer: optimizer)
+      interpretedTimes = try time(repetitions: max(repetitions / 10, 2)) { _ = try slow.step(batch, learningRate: 0.01) }
+    }
     let times = try time(repetitions: repetitions) { _ = try fast.step(batch, learningRate: 0.01) }
     let summary = Summary(fast.training.graph)
     let row = BenchmarkReport.Row(

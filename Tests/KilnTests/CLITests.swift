@@ -179,6 +179,12 @@ import Testing
     #expect(try String(contentsOfFile: directory + "/b2.h", encoding: .utf8).contains("#define B2_INPUT_INPUT_SIZE 2048"))
     let bench = try kiln("bench", "lenet5", "--input-shape", "4,1,32,32", "--no-layers", "--repetitions", "2")
     #expect(bench.status == 0 && bench.stdout.contains("[4,10]"), "\(bench.stdout) \(bench.stderr)")
+    // A training step, against the interpreter's and alone (no interpreted time, no speedup).
+    for compiledOnly in [false, true] {
+      let step = try execute("kiln", ["bench", "lenet5", "--input-shape", "4,1,32,32", "--train", "--repetitions", "2"] + (compiledOnly ? ["--compiled-only"] : []))
+      let row = step.stdout.split(separator: "\n").first { $0.hasPrefix("train step") }.map { $0.split(separator: " ").map(String.init) } ?? []
+      #expect(step.status == 0 && row.count > 5 && (row[4] == "–") == compiledOnly, "\(step.stdout) \(step.stderr)")
+    }
     let onnx = packageRoot.appendingPathComponent("Tests/KilnONNXTests/Fixtures/lenet5.onnx").path
     let run = try kiln("run", onnx, "--input-shape", "1,1,32,32")
     #expect(run.status == 0 && !run.stdout.contains("untrained"), "\(run.stdout) \(run.stderr)")
