@@ -47,15 +47,21 @@ struct ConvolutionShape {
   /// none with one sample per block.
   var gatheredSize: Int { blocks.size == 1 ? 0 : outPerGroup * blocks.size * outPlane }
 
+  /// Where a block's gathered outputs start in the scratch of a forward or weight-gradient
+  /// convolution through columns: after one sample's padded group and a block's columns.
+  func gatheredOffset(_ a: ConvAttrs, x: [Int]) -> Int { paddedSize(a, x: x) + columnsSize(a) }
+
   /// Scratch of a forward or weight-gradient convolution through columns: one sample's padded
   /// group, then a block's columns, then its gathered outputs.
-  func scratchSize(_ a: ConvAttrs, x: [Int]) -> Int {
-    paddedSize(a, x: x) + columnsSize(a) + gatheredSize
-  }
+  func scratchSize(_ a: ConvAttrs, x: [Int]) -> Int { gatheredOffset(a, x: x) + gatheredSize }
+
+  /// Where a block's gathered output gradients start in the scratch of an input-gradient
+  /// convolution: after the block's columns (always built; col2im reads them).
+  var inputGradientGatheredOffset: Int { depth * blocks.size * outPlane }
 
   /// Scratch of an input-gradient convolution: a block's columns, then its gathered output
   /// gradients.
-  var inputGradientScratchSize: Int { depth * blocks.size * outPlane + gatheredSize }
+  var inputGradientScratchSize: Int { inputGradientGatheredOffset + gatheredSize }
 }
 
 /// Lifting of spatial lists to three axes (D, H, W), as the interpreter does.
@@ -151,7 +157,7 @@ enum ConvolutionLowering {
     count: Int, group: LLVMValueRef, shape s: ConvolutionShape
   ) -> LLVMValueRef {
     func sampleGroup(_ j: LLVMValueRef) -> LLVMValueRef {
-      ir.element(input, ir.add(ir.mul(ir.add(first, j), ir.int(s.inChannels * s.inPlane)), ir.mul(group, ir.int(s.inPerGroup * s.inPlane))))
+      groupStart(ir, input, first: ir.add(first, j), group: group, channels: s.inChannels, perGroup: s.inPerGroup, plane: s.inPlane)
     }
     guard let scratch, !(s.isPointwise(a) && count == 1) else { return sampleGroup(ir.int(0)) }
     let columns = ir.element(scratch, ir.int(s.paddedSize(a, x: x)))
@@ -248,7 +254,7 @@ enum ConvolutionLowering {
             ir, a, x: xShape, weight: wShape, output: k.type.shape, input: k.inputs[0], scratch: k.scratch, first: first, count: count, group: group, shape: s)
           let w = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
           let out = groupStart(ir, k.output, first: first, group: group, channels: s.outChannels, perGroup: s.outPerGroup, plane: s.outPlane)
-          let gathered = k.scratch.map { ir.element($0, ir.int(s.paddedSize(a, x: xShape) + s.columnsSize(a))) }
+          let gathered = k.scratch.map { ir.element($0, ir.int(s.gatheredOffset(a, x: xShape))) }
           let product = count == 1 ? out : gathered!
           let n = count * s.outPlane
           if SkinnyProduct.applies(m: s.outPerGroup, n: n, k: s.depth), let scratch = k.scratch {
@@ -277,7 +283,7 @@ enum ConvolutionLowering {
         let columns = blockColumns(
           ir, a.conv, x: xShape, weight: k.type.shape, output: dyShape, input: k.inputs[0], scratch: k.scratch, first: first, count: count, group: group,
           shape: s)
-        let dy = gatheredGradient(k, k.inputs[1], s, first: first, count: count, group: group, into: s.paddedSize(a.conv, x: xShape) + s.columnsSize(a.conv))
+        let dy = gatheredGradient(k, k.inputs[1], s, first: first, count: count, group: group, into: s.gatheredOffset(a.conv, x: xShape))
         let dw = ir.element(k.output, ir.affine(group, s.outPerGroup * s.depth))
         let n = count * s.outPlane
         ir.sgemm(transposeB: true, m: s.outPerGroup, n: s.depth, k: n, a: dy, lda: n, b: columns, ldb: n, c: dw, ldc: s.depth, beta: 1)
@@ -311,7 +317,7 @@ enum ConvolutionLowering {
     s.blocks.forEach(ir) { first, count in
       ir.loop(a.conv.groups) { group in
         let n = count * s.outPlane
-        let dy = gatheredGradient(k, k.inputs[0], s, first: first, count: count, group: group, into: s.depth * s.blocks.size * s.outPlane)
+        let dy = gatheredGradient(k, k.inputs[0], s, first: first, count: count, group: group, into: s.inputGradientGatheredOffset)
         let w = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
         ir.sgemm(transposeA: true, m: s.depth, n: n, k: s.outPerGroup, a: w, lda: s.depth, b: dy, ldb: n, c: columns, ldc: n)
         ir.loop(count) { j in

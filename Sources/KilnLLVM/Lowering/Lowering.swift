@@ -104,7 +104,7 @@ enum Lowering {
       let walk = StridedWalk(shape: input, operandStrides: [StridedWalk.reduction(input: input, axes: a.axes), StridedWalk.contiguous(input)])
       let maximum = a.kind == .max
       k.elementwise { _ in maximum ? ir.float(-.infinity) : ir.float(0) }
-      let combine = { (a: LLVMValueRef, b: LLVMValueRef) in maximum ? ir.fmax(a, b) : ir.fadd(a, b) }
+      let combine = accumulation(ir, maximum: maximum)
       ir.loop(walk.rows) { row in
         let at = walk.rowOffsets(ir, row: row)
         if walk.innerStrides[0] == 0 {
@@ -204,10 +204,15 @@ enum Lowering {
     return LLVMBuildLoad2(ir.builder, ir.f32, slot, "")!
   }
 
+  /// How a sum or a maximum (NaN-propagating) takes in one more value, on floats or vectors.
+  static func accumulation(_ ir: IRBuilder, maximum: Bool) -> (LLVMValueRef, LLVMValueRef) -> LLVMValueRef {
+    { total, value in maximum ? ir.fmax(total, value) : ir.fadd(total, value) }
+  }
+
   /// The sum (or the maximum, NaN first) of `count` floats from `pointer[start]` on, in four
   /// vectors of `lanes` accumulators, then lane by lane, then the tail.
   static func rowTotal(_ ir: IRBuilder, _ pointer: LLVMValueRef, from start: LLVMValueRef, count: Int, lanes: Int, maximum: Bool) -> LLVMValueRef {
-    let combine = { (a: LLVMValueRef, b: LLVMValueRef) in maximum ? ir.fmax(a, b) : ir.fadd(a, b) }
+    let combine = accumulation(ir, maximum: maximum)
     let (width, vector) = (4 * lanes, ir.vectorType(lanes))
     let accumulators = (0..<4).map { _ in ir.stackSlot(type: vector) }
     for slot in accumulators { ir.store(ir.constant(maximum ? -.infinity : 0, like: ir.zeroVector(lanes)), to: slot) }
