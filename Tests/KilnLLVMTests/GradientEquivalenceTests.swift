@@ -57,6 +57,55 @@ import Testing
     try expectGradientsEquivalent(.convTranspose(paddedByDilation), [[2, 4, 4, 3], [4, 3, 3, 3], [3]])
   }
 
+  /// Input gradients of stride-1 convolutions run as forward convolutions of the output gradient
+  /// by the flipped, transposed filter (`InputGradientConvolution`), by each forward algorithm:
+  /// Winograd (16 channels on 28×28, within its 1e-5 bound), direct (unpadded 3×3 on 28×28; a
+  /// dilated one with uneven padding; grouped; 1D and 3D), depthwise. LeNet-5's 5×5 layer (whose
+  /// gradient would multiply twice as many padding zeros as values), padding past the filter's
+  /// reach, and strided or reflect-padded convolutions keep GEMM + col2im.
+  @Test(arguments: [8, 16])
+  func inputGradientsAsConvolutions(lanes: Int) throws {
+    func attrs(_ rank: Int, pad: Padding, dilation: Int = 1, groups: Int = 1, stride: Int = 1, mode: PaddingMode = .zero) -> ConvAttrs {
+      ConvAttrs(stride: Array(repeating: stride, count: rank), padding: pad, paddingMode: mode, dilation: Array(repeating: dilation, count: rank), groups: groups)
+    }
+    let cases: [(ConvAttrs, x: [Int], weight: [Int], algorithm: String?)] = [
+      (attrs(2, pad: .symmetric(1, rank: 2)), [2, 16, 28, 28], [16, 16, 3, 3], "winograd"),
+      (attrs(2, pad: .symmetric(0, rank: 2)), [2, 4, 28, 28], [6, 4, 3, 3], "direct"),
+      (attrs(2, pad: .symmetric(0, rank: 2)), [3, 6, 14, 14], [16, 6, 5, 5], nil),
+      (attrs(2, pad: Padding(before: [2, 0], after: [1, 3]), dilation: 2), [2, 4, 13, 15], [5, 4, 3, 3], "direct"),
+      (attrs(2, pad: .symmetric(1, rank: 2), groups: 2), [2, 6, 12, 11], [4, 3, 3, 3], "direct"),
+      (attrs(1, pad: .symmetric(2, rank: 1)), [2, 3, 40], [4, 3, 5], "direct"),
+      (attrs(3, pad: .symmetric(1, rank: 3)), [1, 3, 5, 6, 12], [4, 3, 3, 3, 3], "direct"),
+      (attrs(2, pad: .symmetric(1, rank: 2), groups: 8), [2, 8, 20, 21], [8, 1, 3, 3], "depthwise"),
+      (attrs(2, pad: .symmetric(3, rank: 2)), [1, 3, 10, 10], [4, 3, 3, 3], nil),
+      (attrs(2, pad: .symmetric(1, rank: 2), stride: 2), [1, 3, 10, 10], [4, 3, 3, 3], nil),
+      (attrs(2, pad: .symmetric(1, rank: 2), mode: .reflect), [1, 3, 10, 10], [4, 3, 3, 3], nil),
+    ]
+    for (a, x, weight, algorithm) in cases {
+      let dy = try a.outputType([TensorType(x), TensorType(weight)]).shape
+      let plan = InputGradientConvolution(ConvInputGradAttrs(conv: a, inputShape: x), dy: dy, weight: weight, lanes: lanes)
+      let chosen = plan.map { plan -> String in
+        switch plan.algorithm {
+        case .winograd: "winograd"
+        case .direct: "direct"
+        case .depthwise: "depthwise"
+        case .columns: "columns"
+        }
+      }
+      #expect(chosen == algorithm, "\(x) by \(weight)")
+      var graph = Graph(name: "dx")
+      let cotangent = try graph.append("dy", .input(InputAttrs(TensorType(dy))))
+      let w = try graph.append("w", .input(InputAttrs(TensorType(weight))))
+      graph.outputs = [try graph.append("dx", .convInputGrad(ConvInputGradAttrs(conv: a, inputShape: x)), inputs: [cotangent, w])]
+      let model = try Model(graph: graph, parameters: ParameterStore())
+      let feeds = ["dy": try base.randomTensor(dy, seed: 1), "w": try base.randomTensor(weight, seed: 2, scale: 0.3)]
+      let expected = try model.run(feeds)[0]
+      let actual = try Compiler(vectorLanes: lanes).compile(model).run(feeds)[0]
+      let worst = zip(actual.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? 0
+      #expect(actual.shape == expected.shape && worst <= 1e-5 * max(1, expected.scalars.map(abs).max() ?? 0), "\(x) by \(weight): \(worst)")
+    }
+  }
+
   @Test func poolingAndReductionGradients() throws {
     for kind in [PoolKind.max, .average] {
       let attrs = PoolAttrs(kind: kind, kernel: [3, 3], stride: [2, 2], padding: .symmetric(1, rank: 2), ceilMode: true, countIncludePad: false)

@@ -227,6 +227,27 @@ enum ConvolutionLowering {
         self = .columns
       }
     }
+
+    /// Scratch of the convolution `a` of `x` by `weight` run this way.
+    func scratchSize(_ a: ConvAttrs, x: [Int], weight: [Int], output: [Int]) -> Int {
+      switch self {
+      case .winograd(let winograd): return winograd.scratchSize
+      case .depthwise(let depthwise): return depthwise.scratchSize
+      case .direct(let direct): return direct.scratchSize
+      case .columns:
+        let shape = ConvolutionShape(x: x, weight: weight, output: output, groups: a.groups)
+        let skinny = shape.blocks.counts.map { count in
+          SkinnyProduct.applies(m: shape.outPerGroup, n: count * shape.outPlane, k: shape.depth) ? SkinnyProduct.scratch(n: count * shape.outPlane, k: shape.depth) : 0
+        }
+        return shape.scratchSize(a, x: x) + (skinny.max() ?? 0)
+      }
+    }
+
+    /// Memory kept between runs: Winograd's transformed weights.
+    var persistentSize: Int {
+      guard case .winograd(let winograd) = self else { return 0 }
+      return winograd.persistentSize
+    }
   }
 
   /// y = conv(x, W) + b, with the kernel's activation, by `Algorithm`.

@@ -7,7 +7,11 @@ enum GradientLowering {
     let ir = k.ir
     switch k.node.op {
     case .convInputGrad(let a):
-      ConvolutionLowering.inputGradient(k, a)
+      if let convolution = InputGradientConvolution(a, dy: k.inputTypes[0].shape, weight: k.inputTypes[1].shape, lanes: k.lanes) {
+        convolution.emit(k)
+      } else {
+        ConvolutionLowering.inputGradient(k, a)
+      }
     case .convWeightGrad(let a):
       ConvolutionLowering.weightGradient(k, a)
     case .poolGrad(let a):

@@ -11,20 +11,13 @@ enum Lowering {
     let types = node.inputs.map { graph[$0].type.shape }
     switch node.op {
     case .conv(let a):
-      switch ConvolutionLowering.Algorithm(a, x: types[0], weight: types[1], output: node.type.shape, lanes: lanes) {
-      case .winograd(let winograd): return winograd.scratchSize
-      case .depthwise(let depthwise): return depthwise.scratchSize
-      case .direct(let direct): return direct.scratchSize
-      case .columns:
-        let shape = ConvolutionShape(x: types[0], weight: types[1], output: node.type.shape, groups: a.groups)
-        let skinny = shape.blocks.counts.map { count in
-          SkinnyProduct.applies(m: shape.outPerGroup, n: count * shape.outPlane, k: shape.depth) ? SkinnyProduct.scratch(n: count * shape.outPlane, k: shape.depth) : 0
-        }
-        return shape.scratchSize(a, x: types[0]) + (skinny.max() ?? 0)
-      }
+      return ConvolutionLowering.Algorithm(a, x: types[0], weight: types[1], output: node.type.shape, lanes: lanes)
+        .scratchSize(a, x: types[0], weight: types[1], output: node.type.shape)
     case .convWeightGrad(let a):
       return ConvolutionShape(x: types[0], weight: node.type.shape, output: types[1], groups: a.conv.groups).scratchSize(a.conv, x: types[0])
-    case .convInputGrad(let a): return ConvolutionShape(x: node.type.shape, weight: types[1], output: types[0], groups: a.conv.groups).inputGradientScratchSize
+    case .convInputGrad(let a):
+      return InputGradientConvolution(a, dy: types[0], weight: types[1], lanes: lanes)?.scratchSize
+        ?? ConvolutionShape(x: node.type.shape, weight: types[1], output: types[0], groups: a.conv.groups).inputGradientScratchSize
     case .convTranspose:
       // One group's columns: (C_out / groups)·taps × input positions.
       return types[1][1...].reduce(1, *) * types[0][2...].reduce(1, *)
@@ -37,11 +30,12 @@ enum Lowering {
   /// Elements a node's kernel keeps between runs on a target with `lanes` floats per vector
   /// (weights it transforms once and the copy that tells when they change).
   static func persistentSize(_ node: Node, _ graph: Graph, lanes: Int) -> Int {
-    guard case .conv(let a) = node.op,
-      case .winograd(let winograd) = ConvolutionLowering.Algorithm(
-        a, x: graph[node.inputs[0]].type.shape, weight: graph[node.inputs[1]].type.shape, output: node.type.shape, lanes: lanes)
-    else { return 0 }
-    return winograd.persistentSize
+    let types = node.inputs.map { graph[$0].type.shape }
+    switch node.op {
+    case .conv(let a): return ConvolutionLowering.Algorithm(a, x: types[0], weight: types[1], output: node.type.shape, lanes: lanes).persistentSize
+    case .convInputGrad(let a): return InputGradientConvolution(a, dy: types[0], weight: types[1], lanes: lanes)?.persistentSize ?? 0
+    default: return 0
+    }
   }
 
   static func emit(_ k: Kernel) throws {
