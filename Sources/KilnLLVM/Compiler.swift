@@ -55,13 +55,18 @@ public final class Compiler: @unchecked Sendable {
     try CompiledModel(compiler: self, graph: graph, parameters: parameters, threads: threads)
   }
 
-  /// The optimised module as assembly (tests check it for vector instructions).
+  /// The optimised code as assembly, one module after another (tests check it for vector
+  /// instructions).
   public func assembly(_ graph: Graph) throws -> String {
     llvmLock.lock()
     defer { llvmLock.unlock() }
-    let ir = try build(program(graph), symbol: "kiln_entry", context: nil)
-    try target.optimize(ir)
-    return try target.assembly(ir)
+    let texts = try ParallelCodegen.emit(modules(program(graph), symbol: "kiln_entry"), target: target, as: LLVMAssemblyFile)
+    return texts.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
+  }
+
+  /// `program` as optimised object files (`modules`), compiled on every core.
+  func objects(_ program: Program, symbol: String, hidden: Bool = false) throws -> [Data] {
+    try ParallelCodegen.emit(modules(program, symbol: symbol, hidden: hidden), target: target, as: LLVMObjectFile)
   }
 
   /// `graph` planned for this compiler's target and checked.
@@ -75,35 +80,45 @@ public final class Compiler: @unchecked Sendable {
   /// --program`; `compile(model)` plans `model.foldingBatchNorm().graph`).
   public func programText(_ graph: Graph) throws -> String { try program(graph).text }
 
-  /// Translates `program` into an LLVM module: one function per program function, and the entry
-  /// `i32 symbol(float* arena, float** slots, i64 step, kiln_pool* pool)` that runs the steps
-  /// in order over caller buffers and the arena, stopping at the first failure, then the copies.
-  func build(_ program: Program, symbol: String, context: LLVMContextRef?, hidden: Bool = false) throws -> IRBuilder {
+  /// Translates `program` into LLVM modules, each in a context of its own so that they compile
+  /// in parallel (`ParallelCodegen`): the entry `i32 symbol(float* arena, float** slots, i64
+  /// step, kiln_pool* pool)`, which runs the steps in order over caller buffers and the arena,
+  /// stopping at the first failure, then the copies; and one module per program function,
+  /// `symbol_fN` (with the tasks of its parallel loops). `hidden` keeps every symbol inside a
+  /// shared object (the generated C API exports what callers use).
+  func modules(_ program: Program, symbol: String, hidden: Bool = false) throws -> [IRBuilder] {
     let graph = program.graph
-    let ir = IRBuilder(name: graph.name, context: context)
-    let pointerPointer = LLVMPointerType(ir.floatPointer, 0)!
-    // Functions first, so that LLVM's code generator sees many small functions (much faster than
-    // one entry holding every kernel inlined).
-    let functions = try program.functions.enumerated().map { number, function -> LLVMValueRef in
+    /// Function `number`'s declaration or definition in `ir`.
+    func declare(_ number: Int, in ir: IRBuilder) -> LLVMValueRef {
+      let function = program.functions[number]
       let node = graph.nodes[function.node]
       let parameters = Array(repeating: ir.floatPointer, count: 1 + node.inputs.count + (function.scratch ? 1 : 0) + (function.persistent ? 1 : 0))
         + [ir.i64, ir.bytePointer]
-      let code = ir.function("k\(number)", parameters: parameters, returns: ir.i32, isInternal: true)
-      ir.neverInline(code)
+      let code = ir.function("\(symbol)_f\(number)", parameters: parameters, returns: ir.i32, isInternal: false)
+      if hidden { LLVMSetVisibility(code, LLVMHiddenVisibility) }
+      return code
+    }
+    let kernels = try program.functions.enumerated().map { number, function -> IRBuilder in
+      let ir = IRBuilder(name: "\(graph.name).f\(number)")
+      let node = graph.nodes[function.node]
+      let code = declare(number, in: ir)
       ir.beginBody(of: code)
+      let count = LLVMCountParams(code)
       var kernel = Kernel(
         ir: ir, node: node, inputTypes: function.inputTypes,
         inputs: (0..<node.inputs.count).map { LLVMGetParam(code, UInt32($0 + 1)) }, output: LLVMGetParam(code, 0),
         scratch: function.scratch ? LLVMGetParam(code, UInt32(node.inputs.count + 1)) : nil,
-        step: LLVMGetParam(code, UInt32(parameters.count - 2)), epilogue: function.epilogue,
-        pool: LLVMGetParam(code, UInt32(parameters.count - 1)), lanes: program.lanes)
+        step: LLVMGetParam(code, count - 2), epilogue: function.epilogue, pool: LLVMGetParam(code, count - 1), lanes: program.lanes)
       if function.persistent { kernel.persistent = LLVMGetParam(code, UInt32(node.inputs.count + (function.scratch ? 2 : 1))) }
       try Lowering.emit(kernel)
       LLVMBuildRet(ir.builder, ir.int32(0))
-      return code
+      try ir.verify()
+      return ir
     }
+    let ir = IRBuilder(name: graph.name)
+    let functions = program.functions.indices.map { declare($0, in: ir) }
+    let pointerPointer = LLVMPointerType(ir.floatPointer, 0)!
     let entry = ir.function(symbol, parameters: [ir.floatPointer, pointerPointer, ir.i64, ir.bytePointer], returns: ir.i32, isInternal: false)
-    // In a shared object only the generated C API is exported.
     if hidden { LLVMSetVisibility(entry, LLVMHiddenVisibility) }
     ir.beginBody(of: entry)
     let (arena, slots, step, pool) = (LLVMGetParam(entry, 0)!, LLVMGetParam(entry, 1)!, LLVMGetParam(entry, 2)!, LLVMGetParam(entry, 3)!)
@@ -127,7 +142,7 @@ public final class Compiler: @unchecked Sendable {
     for copy in program.copies { ir.copy(copy.count, from: pointer(copy.from), to: pointer(copy.to)) }
     LLVMBuildRet(ir.builder, ir.int32(0))
     try ir.verify()
-    return ir
+    return [ir] + kernels
   }
 }
 
@@ -169,12 +184,8 @@ public final class CompiledModel: @unchecked Sendable {
     defer { llvmLock.unlock() }
     self.graph = graph
     try MemoryBudget.checkNodesFit(graph)
-    let context = LLVMOrcCreateNewThreadSafeContext()!
-    defer { LLVMOrcDisposeThreadSafeContext(context) }
     let plan = try compiler.program(graph)
-    let ir = try compiler.build(plan, symbol: "kiln_entry", context: LLVMOrcThreadSafeContextGetContext(context))
-    try compiler.target.optimize(ir)
-    jit = try JIT(ir, context: context)
+    jit = try JIT(objects: compiler.objects(plan, symbol: "kiln_entry"))
     entry = unsafeBitCast(try jit.address(of: "kiln_entry"), to: Entry.self)
     compileSeconds = Date().timeIntervalSince(start)
     arenaBytes = plan.arenaSize * 4

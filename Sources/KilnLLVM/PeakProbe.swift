@@ -12,9 +12,7 @@ enum PeakProbe {
     // Held through the timing too, so no compilation competes for the core.
     llvmLock.lock()
     defer { llvmLock.unlock() }
-    let context = LLVMOrcCreateNewThreadSafeContext()!
-    defer { LLVMOrcDisposeThreadSafeContext(context) }
-    let ir = IRBuilder(name: "peak", context: LLVMOrcThreadSafeContextGetContext(context))
+    let ir = IRBuilder(name: "peak")
     let vector = LLVMVectorType(ir.f32, UInt32(lanes))!
     let function = ir.function("kiln_peak", parameters: [ir.i64, ir.floatPointer], returns: ir.void, isInternal: false)
     ir.beginBody(of: function)
@@ -39,8 +37,7 @@ enum PeakProbe {
     ir.store(LLVMBuildExtractElement(ir.builder, sum, ir.int(0), "")!, LLVMGetParam(function, 1), ir.int(0))
     LLVMBuildRetVoid(ir.builder)
     try ir.verify()
-    try compiler.target.optimize(ir)
-    let jit = try JIT(ir, context: context)
+    let jit = try JIT(objects: ParallelCodegen.emit([ir], target: compiler.target, as: LLVMObjectFile))
     typealias Peak = @convention(c) (Int64, UnsafeMutablePointer<Float>) -> Void
     let peak = unsafeBitCast(try jit.address(of: "kiln_peak"), to: Peak.self)
     var sink: Float = 0

@@ -36,17 +36,18 @@ extension Compiler {
     try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: work) }
 
-    /// Compiles `graph` into an object file in the work directory; returns its path and program.
-    func object(_ graph: Graph, training isTraining: Bool) throws -> (path: String, entry: Program) {
-      let path = work.appendingPathComponent("\(prefix)_\(isTraining ? "train" : "infer").o").path
+    /// Compiles `graph` into object files in the work directory; returns their paths and program.
+    func object(_ graph: Graph, training isTraining: Bool) throws -> (paths: [String], entry: Program) {
       llvmLock.lock()
       defer { llvmLock.unlock() }
-      let symbol = isTraining ? "\(prefix)_kiln_train_entry" : "\(prefix)_kiln_infer_entry"
+      let kind = isTraining ? "train" : "infer"
       let program = try self.program(graph)
-      let ir = try build(program, symbol: symbol, context: nil, hidden: true)
-      try target.optimize(ir)
-      try target.emitObject(ir, to: path)
-      return (path, program)
+      let paths = try self.objects(program, symbol: "\(prefix)_kiln_\(kind)_entry", hidden: true).enumerated().map { number, object in
+        let path = work.appendingPathComponent("\(prefix)_\(kind)_\(number).o").path
+        try object.write(to: URL(fileURLWithPath: path))
+        return path
+      }
+      return (paths, program)
     }
     let inference = try object(model.graph, training: false)
     let trainingObject = try training.map { try object($0.graph, training: true) }
@@ -72,7 +73,7 @@ extension Compiler {
     guard !sources.isEmpty else {
       throw KilnError.file(path: runtime, message: "holds no C runtime sources; set KILN_RUNTIME_DIR to Kiln's runtime/ directory")
     }
-    let objects = [inference.path] + (trainingObject.map { [$0.path] } ?? [])
+    let objects = inference.paths + (trainingObject?.paths ?? [])
     let flags = ["-O2", "-fPIC", "-fvisibility=hidden", "-I", "\(runtime)/include", "-I", work.path]
     let linked = work.appendingPathComponent(output.lastPathComponent).path
     if output.pathExtension == "o" {

@@ -60,8 +60,18 @@ final class HostTarget: @unchecked Sendable {
   var vectorLanes: Int { hasAVX512 ? 16 : 8 }
   var hasAVX512: Bool { features.contains("+avx512f") || ["skylake-avx512", "icelake-server", "sapphirerapids", "znver4", "x86-64-v4"].contains(cpu) }
 
-  /// Sets the module's triple and data layout and runs the O3 pipeline on it.
-  func optimize(_ ir: IRBuilder) throws {
+  /// Another target machine like `machine`, for a thread of `ParallelCodegen` (a target machine
+  /// serves one thread at a time). The caller disposes of it.
+  func workerMachine() throws -> LLVMTargetMachineRef {
+    var target: LLVMTargetRef?
+    guard LLVMGetTargetFromTriple(triple, &target, nil) == 0, let target,
+      let machine = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault)
+    else { throw KilnError.invalidArgument("LLVM cannot create a target machine for \(cpu) (\(triple))") }
+    return machine
+  }
+
+  /// Sets the module's triple and data layout and runs the O3 pipeline on it, with `machine`.
+  static func optimize(_ ir: IRBuilder, triple: String, machine: LLVMTargetMachineRef) throws {
     LLVMSetTarget(ir.module, triple)
     let layout = LLVMCreateTargetDataLayout(machine)
     LLVMSetModuleDataLayout(ir.module, layout)
@@ -73,26 +83,16 @@ final class HostTarget: @unchecked Sendable {
     }
   }
 
-  /// The module as assembly text (to check which instructions the kernels use).
-  func assembly(_ ir: IRBuilder) throws -> String {
+  /// The module's machine code as an object file or as assembly text, from `machine`.
+  static func emit(_ ir: IRBuilder, machine: LLVMTargetMachineRef, as fileType: LLVMCodeGenFileType) throws -> Data {
     var message: UnsafeMutablePointer<CChar>?
     var buffer: LLVMMemoryBufferRef?
-    guard LLVMTargetMachineEmitToMemoryBuffer(machine, ir.module, LLVMAssemblyFile, &message, &buffer) == 0, let buffer else {
+    guard LLVMTargetMachineEmitToMemoryBuffer(machine, ir.module, fileType, &message, &buffer) == 0, let buffer else {
       defer { LLVMDisposeMessage(message) }
-      throw KilnError.invalidGraph("LLVM could not emit assembly: \(message.map { String(cString: $0) } ?? "")")
+      throw KilnError.invalidGraph("LLVM could not generate code: \(message.map { String(cString: $0) } ?? "")")
     }
     defer { LLVMDisposeMemoryBuffer(buffer) }
-    return String(decoding: UnsafeRawBufferPointer(start: LLVMGetBufferStart(buffer), count: LLVMGetBufferSize(buffer)), as: UTF8.self)
-  }
-
-  /// Writes the module as an object file for ahead-of-time builds.
-  func emitObject(_ ir: IRBuilder, to path: String) throws {
-    var message: UnsafeMutablePointer<CChar>?
-    var file = Array(path.utf8CString)
-    if LLVMTargetMachineEmitToFile(machine, ir.module, &file, LLVMObjectFile, &message) != 0 {
-      defer { LLVMDisposeMessage(message) }
-      throw KilnError.file(path: path, message: "LLVM could not write the object: \(message.map { String(cString: $0) } ?? "")")
-    }
+    return Data(bytes: LLVMGetBufferStart(buffer), count: LLVMGetBufferSize(buffer))
   }
 }
 

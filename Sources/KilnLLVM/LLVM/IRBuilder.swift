@@ -8,8 +8,6 @@ final class IRBuilder {
   let context: LLVMContextRef
   let module: LLVMModuleRef
   let builder: LLVMBuilderRef
-  private var ownsModule = true
-  private let ownsContext: Bool
 
   let f32: LLVMTypeRef
   let i32: LLVMTypeRef
@@ -20,11 +18,9 @@ final class IRBuilder {
   let intPointer: LLVMTypeRef
   let bytePointer: LLVMTypeRef
 
-  /// A module in `context` (which the caller keeps alive, e.g. the JIT's thread-safe context), or
-  /// in a context of its own.
-  init(name: String, context shared: LLVMContextRef? = nil) {
-    ownsContext = shared == nil
-    context = shared ?? LLVMContextCreate()
+  /// A module in a context of its own (so that modules compile in parallel).
+  init(name: String) {
+    context = LLVMContextCreate()
     module = LLVMModuleCreateWithNameInContext(name, context)
     builder = LLVMCreateBuilderInContext(context)
     f32 = LLVMFloatTypeInContext(context)
@@ -39,8 +35,8 @@ final class IRBuilder {
 
   deinit {
     LLVMDisposeBuilder(builder)
-    if ownsModule { LLVMDisposeModule(module) }
-    if ownsContext { LLVMContextDispose(context) }
+    LLVMDisposeModule(module)
+    LLVMContextDispose(context)
   }
 
   // MARK: - Functions and blocks
@@ -59,12 +55,6 @@ final class IRBuilder {
     // LLVMAttributeFunctionIndex is ~0U.
     LLVMAddAttributeAtIndex(function, UInt32.max, LLVMCreateStringAttribute(context, "prefer-vector-width", 19, "512", 3))
     return function
-  }
-
-  /// Keeps `function` out of its callers: the kernels stay separate functions, which LLVM's code
-  /// generator handles much faster than one entry holding every kernel inlined.
-  func neverInline(_ function: LLVMValueRef) {
-    LLVMAddAttributeAtIndex(function, UInt32.max, LLVMCreateEnumAttribute(context, LLVMGetEnumAttributeKindForName("noinline", 8), 0))
   }
 
   /// Starts emitting at a new entry block of `function`.
@@ -496,9 +486,4 @@ final class IRBuilder {
     return raw.map { String(cString: $0) } ?? ""
   }
 
-  /// Hands the module to an owner that disposes of it (the JIT).
-  func releaseModule() -> LLVMModuleRef {
-    ownsModule = false
-    return module
-  }
 }

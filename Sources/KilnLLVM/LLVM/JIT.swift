@@ -1,14 +1,15 @@
 import CLLVM
+import Foundation
 import Kiln
 import KilnRuntime
 
-/// An ORC LLJIT instance holding one compiled module. JIT'd code resolves symbols of this
-/// process (libopenblas's `cblas_sgemm`, the runtime).
+/// An ORC LLJIT instance holding compiled code: object files linked into this process, resolving
+/// symbols of the process (libopenblas's `cblas_sgemm`, the runtime) and of each other.
 final class JIT: @unchecked Sendable {
   private let jit: LLVMOrcLLJITRef
 
-  /// Compiles `ir` (built in `context`'s LLVM context) and makes its functions callable.
-  init(_ ir: IRBuilder, context: LLVMOrcThreadSafeContextRef) throws {
+  /// Links `objects` (`ParallelCodegen`'s) and makes their functions callable.
+  init(objects: [Data]) throws {
     var instance: LLVMOrcLLJITRef?
     if let error = LLVMOrcCreateLLJIT(&instance, nil) { throw KilnError.invalidGraph("cannot start the JIT: \(consume(error))") }
     guard let instance else { throw KilnError.invalidGraph("cannot start the JIT") }
@@ -39,9 +40,13 @@ final class JIT: @unchecked Sendable {
     if let error = LLVMOrcJITDylibDefine(LLVMOrcLLJITGetMainJITDylib(jit), unit) {
       throw KilnError.invalidGraph("the JIT cannot define the runtime's symbols: \(consume(error))")
     }
-    let module = LLVMOrcCreateNewThreadSafeModule(ir.releaseModule(), context)
-    if let error = LLVMOrcLLJITAddLLVMIRModule(jit, LLVMOrcLLJITGetMainJITDylib(jit), module) {
-      throw KilnError.invalidGraph("the JIT rejected the module: \(consume(error))")
+    for object in objects {
+      let buffer = object.withUnsafeBytes { bytes in
+        LLVMCreateMemoryBufferWithMemoryRangeCopy(bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count, "kiln")!
+      }
+      if let error = LLVMOrcLLJITAddObjectFile(jit, LLVMOrcLLJITGetMainJITDylib(jit), buffer) {
+        throw KilnError.invalidGraph("the JIT rejected the code: \(consume(error))")
+      }
     }
   }
 
