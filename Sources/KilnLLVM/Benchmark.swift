@@ -44,6 +44,10 @@ public struct BenchmarkReport: Codable, Sendable {
   public var peakGFLOPS: Double
   /// Seconds spent compiling the whole model.
   public var compileSeconds: Double
+  /// Modules the whole model was compiled in.
+  public var modules: Int
+  /// How many of the modules came from the kernel cache.
+  public var cachedModules: Int
   /// Planned arena bytes of the whole model.
   public var arenaBytes: Int
   /// What its intermediates would take without reuse.
@@ -57,8 +61,8 @@ public struct BenchmarkReport: Codable, Sendable {
   public var text: String {
     let lines = [
       "model \(model) on \(cpu); LLVM target \(target); OpenBLAS kernel \(blasCore); \(threads) thread" + (threads == 1 ? "" : "s"),
-      String(format: "fp32 peak (one thread measured now, × threads): %.1f GFLOPS; JIT compile %.3f s; arena %@ planned against %@ without reuse",
-        peakGFLOPS, compileSeconds, bytes(arenaBytes), bytes(naiveBytes)),
+      String(format: "fp32 peak (one thread measured now, × threads): %.1f GFLOPS; JIT compile %.3f s (%d of %d modules from the kernel cache); arena %@ planned against %@ without reuse",
+        peakGFLOPS, compileSeconds, cachedModules, modules, bytes(arenaBytes), bytes(naiveBytes)),
     ]
     var table = TextTable(
       header: ["layer", "op", "output", "interp ms", "compiled ms min", "median", "speedup", "GFLOPS", "% peak"],
@@ -116,7 +120,8 @@ public enum Benchmark {
     }
     return BenchmarkReport(
       model: model.graph.name, cpu: cpuName(), target: compiler.targetDescription, blasCore: BLASKernel.current,
-      threads: threads, peakGFLOPS: peak * Double(threads), compileSeconds: compiled.compileSeconds, arenaBytes: compiled.arenaBytes,
+      threads: threads, peakGFLOPS: peak * Double(threads), compileSeconds: compiled.compileSeconds, modules: compiled.modules,
+      cachedModules: compiled.cachedModules, arenaBytes: compiled.arenaBytes,
       naiveBytes: compiled.naiveBytes, layers: layers, total: totalRow)
   }
 
@@ -154,7 +159,8 @@ public enum Benchmark {
       interpretedMilliseconds: interpretedTimes?.min, compiledMillisecondsMin: times.min, compiledMillisecondsMedian: times.median)
     return BenchmarkReport(
       model: model.graph.name, cpu: cpuName(), target: compiler.targetDescription, blasCore: BLASKernel.current, threads: threads,
-      peakGFLOPS: peak * Double(threads), compileSeconds: compiled?.compileSeconds ?? 0, arenaBytes: compiled?.arenaBytes ?? 0, naiveBytes: compiled?.naiveBytes ?? 0,
+      peakGFLOPS: peak * Double(threads), compileSeconds: compiled?.compileSeconds ?? 0, modules: compiled?.modules ?? 0,
+      cachedModules: compiled?.cachedModules ?? 0, arenaBytes: compiled?.arenaBytes ?? 0, naiveBytes: compiled?.naiveBytes ?? 0,
       layers: [], total: row)
   }
 

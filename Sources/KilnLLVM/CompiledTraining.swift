@@ -15,6 +15,10 @@ public final class CompiledTraining: TrainingEngine {
 
   /// Seconds spent compiling the training step.
   public var compileSeconds: Double { compiled.compileSeconds }
+  /// Modules the training step was compiled in.
+  public var modules: Int { compiled.modules }
+  /// How many of the modules came from the kernel cache.
+  public var cachedModules: Int { compiled.cachedModules }
   /// Planned arena bytes of the training step, and what its intermediates take without reuse.
   public var arenaBytes: Int { compiled.arenaBytes }
   /// What the intermediates of the training step would take without reuse.

@@ -16,18 +16,26 @@ public final class Compiler: @unchecked Sendable {
 
   /// A compiler for this machine's CPU, or for `targetCPU` (an LLVM CPU name such as
   /// "x86-64-v3") when the code must run elsewhere.
+  /// Compiled code is kept in and taken from the kernel cache (`KILN_CACHE_DIR`, by default
+  /// `~/.cache/kiln/kernels`; an empty `KILN_CACHE_DIR` switches it off), which makes compiling
+  /// a model seen before several times faster.
   public init(targetCPU: String? = nil) throws {
     target = try HostTarget(cpu: targetCPU)
     vectorLanes = target.vectorLanes
+    cache = KernelCache.fromEnvironment()
   }
 
   /// Floats per vector in the kernels that choose their own vector width (the direct
   /// convolution): the target's, or `vectorLanes` (tests generate both widths on any machine).
   let vectorLanes: Int
 
-  init(targetCPU: String? = nil, vectorLanes: Int) throws {
+  /// Where compiled modules are kept between runs (nil: nowhere).
+  let cache: KernelCache?
+
+  init(targetCPU: String? = nil, vectorLanes: Int, cache: KernelCache? = KernelCache.fromEnvironment()) throws {
     target = try HostTarget(cpu: targetCPU)
     self.vectorLanes = vectorLanes
+    self.cache = cache
   }
 
   /// The CPU LLVM targets and whether it has AVX-512.
@@ -60,13 +68,14 @@ public final class Compiler: @unchecked Sendable {
   public func assembly(_ graph: Graph) throws -> String {
     llvmLock.lock()
     defer { llvmLock.unlock() }
-    let texts = try ParallelCodegen.emit(modules(program(graph), symbol: "kiln_entry"), target: target, as: LLVMAssemblyFile)
+    let texts = try ParallelCodegen.emit(modules(program(graph), symbol: "kiln_entry"), target: target, as: LLVMAssemblyFile).code
     return texts.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
   }
 
-  /// `program` as optimised object files (`modules`), compiled on every core.
-  func objects(_ program: Program, symbol: String, hidden: Bool = false) throws -> [Data] {
-    try ParallelCodegen.emit(modules(program, symbol: symbol, hidden: hidden), target: target, as: LLVMObjectFile)
+  /// `program` as optimised object files (`modules`), compiled on every core or taken from the
+  /// kernel cache; also how many came from the cache.
+  func objects(_ program: Program, symbol: String, hidden: Bool = false) throws -> (code: [Data], cached: Int) {
+    try ParallelCodegen.emit(modules(program, symbol: symbol, hidden: hidden), target: target, as: LLVMObjectFile, cache: cache)
   }
 
   /// `graph` planned for this compiler's target and checked.
@@ -154,6 +163,10 @@ public final class CompiledModel: @unchecked Sendable {
   public let graph: Graph
   /// Seconds spent building, optimising and JIT-compiling.
   public let compileSeconds: Double
+  /// Modules the code was compiled in: the entry and one per kernel function.
+  public let modules: Int
+  /// How many of the modules came from the kernel cache instead of LLVM.
+  public let cachedModules: Int
   /// Planned arena bytes, and what the intermediates would take without reuse.
   public let arenaBytes: Int
   /// What the intermediates would take without reuse.
@@ -185,7 +198,9 @@ public final class CompiledModel: @unchecked Sendable {
     self.graph = graph
     try MemoryBudget.checkNodesFit(graph)
     let plan = try compiler.program(graph)
-    jit = try JIT(objects: compiler.objects(plan, symbol: "kiln_entry"))
+    let objects = try compiler.objects(plan, symbol: "kiln_entry")
+    (modules, cachedModules) = (objects.code.count, objects.cached)
+    jit = try JIT(objects: objects.code)
     entry = unsafeBitCast(try jit.address(of: "kiln_entry"), to: Entry.self)
     compileSeconds = Date().timeIntervalSince(start)
     arenaBytes = plan.arenaSize * 4

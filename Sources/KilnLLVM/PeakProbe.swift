@@ -37,7 +37,7 @@ enum PeakProbe {
     ir.store(LLVMBuildExtractElement(ir.builder, sum, ir.int(0), "")!, LLVMGetParam(function, 1), ir.int(0))
     LLVMBuildRetVoid(ir.builder)
     try ir.verify()
-    let jit = try JIT(objects: ParallelCodegen.emit([ir], target: compiler.target, as: LLVMObjectFile))
+    let jit = try JIT(objects: ParallelCodegen.emit([ir], target: compiler.target, as: LLVMObjectFile).code)
     typealias Peak = @convention(c) (Int64, UnsafeMutablePointer<Float>) -> Void
     let peak = unsafeBitCast(try jit.address(of: "kiln_peak"), to: Peak.self)
     var sink: Float = 0

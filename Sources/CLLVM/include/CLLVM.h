@@ -10,3 +10,7 @@
 
 /// Registers the host target and its assembly printer (static inline in LLVM's headers).
 void cllvm_init_native(void);
+
+/// The LLVM version and the options `cllvm_init_native` sets: what, besides a module and its
+/// target, decides the machine code (a key of the kernel cache).
+const char *cllvm_configuration(void);

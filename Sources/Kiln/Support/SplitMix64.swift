@@ -1,3 +1,4 @@
+import Foundation
 import RealModule
 
 /// A small, fast, seedable generator (SplitMix64). Kiln uses it wherever results must be the same
@@ -34,12 +35,18 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
   /// A 64-bit FNV-1a hash of `text`, stable across runs (unlike `Hasher`), used to derive
   /// per-parameter seeds from parameter names.
-  public static func stableHash(_ text: String) -> UInt64 {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in text.utf8 {
-      hash ^= UInt64(byte)
-      hash &*= 0x100_0000_01b3
+  public static func stableHash(_ text: String) -> UInt64 { stableHash(Data(text.utf8)) }
+
+  /// A 64-bit FNV-1a hash of `bytes`, stable across runs (it names and checks the entries of
+  /// the compiler's kernel cache).
+  public static func stableHash(_ bytes: Data) -> UInt64 {
+    bytes.withUnsafeBytes { raw in
+      var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+      for byte in raw {
+        hash ^= UInt64(byte)
+        hash &*= 0x100_0000_01b3
+      }
+      return hash
     }
-    return hash
   }
 }

@@ -42,7 +42,7 @@ extension Compiler {
       defer { llvmLock.unlock() }
       let kind = isTraining ? "train" : "infer"
       let program = try self.program(graph)
-      let paths = try self.objects(program, symbol: "\(prefix)_kiln_\(kind)_entry", hidden: true).enumerated().map { number, object in
+      let paths = try self.objects(program, symbol: "\(prefix)_kiln_\(kind)_entry", hidden: true).code.enumerated().map { number, object in
         let path = work.appendingPathComponent("\(prefix)_\(kind)_\(number).o").path
         try object.write(to: URL(fileURLWithPath: path))
         return path

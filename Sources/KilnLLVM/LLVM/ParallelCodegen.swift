@@ -9,10 +9,12 @@ import Kiln
 /// does not start last. The caller holds `llvmLock`; workers take no lock.
 enum ParallelCodegen {
   /// `modules` optimised at O3 and emitted as `fileType` (object files, or assembly text), in
-  /// the order given, on up to `threads` threads.
+  /// the order given, on up to `threads` threads; with a `cache`, objects it holds are taken from
+  /// it and new ones are added. Also returns how many came from the cache.
   static func emit(
-    _ modules: [IRBuilder], target: HostTarget, as fileType: LLVMCodeGenFileType, threads: Int = ProcessInfo.processInfo.activeProcessorCount
-  ) throws -> [Data] {
+    _ modules: [IRBuilder], target: HostTarget, as fileType: LLVMCodeGenFileType, cache: KernelCache? = nil,
+    threads: Int = ProcessInfo.processInfo.activeProcessorCount
+  ) throws -> (code: [Data], cached: Int) {
     let workers = max(1, min(threads, modules.count))
     let machines = [target.machine] + (try (1..<workers).map { _ in try target.workerMachine() })
     defer { for machine in machines.dropFirst() { LLVMDisposeTargetMachine(machine) } }
@@ -20,15 +22,22 @@ enum ParallelCodegen {
     let triple = target.triple
     DispatchQueue.concurrentPerform(iterations: workers) { worker in
       while let index = work.next() {
+        let key = cache.map { _ in KernelCache.key(work.modules[index], target: target) }
+        if let key, let object = cache?.object(for: key) {
+          work.finish(index, .success(object), cached: true)
+          continue
+        }
         do {
           try HostTarget.optimize(work.modules[index], triple: triple, machine: work.machines[worker])
-          work.finish(index, .success(try HostTarget.emit(work.modules[index], machine: work.machines[worker], as: fileType)))
+          let code = try HostTarget.emit(work.modules[index], machine: work.machines[worker], as: fileType)
+          if let key { cache?.store(code, for: key) }
+          work.finish(index, .success(code), cached: false)
         } catch {
-          work.finish(index, .failure(error))
+          work.finish(index, .failure(error), cached: false)
         }
       }
     }
-    return try work.results.map { try $0!.get() }
+    return (try work.results.map { try $0!.get() }, work.cached)
   }
 
   /// Instructions in `ir`'s module before optimisation: the measure of its compile time.
@@ -59,6 +68,8 @@ enum ParallelCodegen {
     private let order: [Int]
     private var taken = 0
     private(set) var results: [Result<Data, any Error>?]
+    /// How many results came from the cache.
+    private(set) var cached = 0
     private let lock = NSLock()
 
     init(modules: [IRBuilder], machines: [LLVMTargetMachineRef], order: [Int]) {
@@ -77,10 +88,11 @@ enum ParallelCodegen {
       return order[taken - 1]
     }
 
-    func finish(_ index: Int, _ result: Result<Data, any Error>) {
+    func finish(_ index: Int, _ result: Result<Data, any Error>, cached: Bool) {
       lock.lock()
       defer { lock.unlock() }
       results[index] = result
+      if cached { self.cached += 1 }
     }
   }
 }
