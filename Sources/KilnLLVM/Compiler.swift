@@ -75,7 +75,9 @@ public final class Compiler: @unchecked Sendable {
   /// `program` as optimised object files (`modules`), compiled on every core or taken from the
   /// kernel cache; also how many came from the cache.
   func objects(_ program: Program, symbol: String, hidden: Bool = false) throws -> (code: [Data], cached: Int) {
-    try ParallelCodegen.emit(modules(program, symbol: symbol, hidden: hidden), target: target, as: LLVMObjectFile, cache: cache)
+    let objects = try ParallelCodegen.emit(modules(program, symbol: symbol, hidden: hidden), target: target, as: LLVMObjectFile, cache: cache)
+    if objects.cached < objects.code.count { cache?.prune() }
+    return objects
   }
 
   /// `graph` planned for this compiler's target and checked.

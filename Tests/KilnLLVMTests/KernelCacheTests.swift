@@ -45,6 +45,36 @@ struct KernelCacheTests {
     #expect(generic.cachedModules == 0)
   }
 
+  /// Past its limit the cache drops the entries used longest ago, down to three quarters of the
+  /// limit; a use renews an entry.
+  @Test func pruningRemovesTheLeastRecentlyUsedEntries() throws {
+    let cache = KernelCache(directory: try temporaryDirectory("kernel-cache"))
+    defer { try? FileManager.default.removeItem(atPath: cache.directory) }
+    let model = try self.model.get()
+    _ = try Compiler(vectorLanes: 8, cache: cache).compile(model)
+    let names = try FileManager.default.contentsOfDirectory(atPath: cache.directory).sorted()
+    var sizes: [String: Int] = [:]
+    for (age, name) in names.enumerated() {
+      let path = cache.directory + "/" + name
+      // Entry i was last used i hours after the epoch: names[0] is the oldest.
+      try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: Double(age) * 3600)], ofItemAtPath: path)
+      sizes[name] = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int
+    }
+    let total = sizes.values.reduce(0, +)
+    cache.prune(limit: total)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: cache.directory).count == names.count)
+    cache.prune(limit: total - 1)
+    let kept = try FileManager.default.contentsOfDirectory(atPath: cache.directory).sorted()
+    #expect(kept.map { sizes[$0]! }.reduce(0, +) <= (total - 1) / 4 * 3)
+    #expect(!kept.isEmpty && kept.count < names.count && kept == Array(names.suffix(kept.count)), "\(kept) of \(names)")
+    // A compilation takes the kept entries and renews them.
+    #expect(try Compiler(vectorLanes: 8, cache: cache).compile(model).cachedModules == kept.count)
+    for name in kept {
+      let date = try FileManager.default.attributesOfItem(atPath: cache.directory + "/" + name)[.modificationDate] as? Date
+      #expect(date.map { $0.timeIntervalSinceNow > -3600 } == true)
+    }
+  }
+
   @Test func theEnvironmentChoosesTheDirectory() {
     #expect(KernelCache.fromEnvironment(["KILN_CACHE_DIR": ""]) == nil)
     #expect(KernelCache.fromEnvironment(["KILN_CACHE_DIR": "/tmp/k", "XDG_CACHE_HOME": "/x"])?.directory == "/tmp/k")

@@ -13,7 +13,8 @@ import Kiln
 /// place (`AtomicFile`), so processes compiling at once share the cache.
 ///
 /// The directory is `KILN_CACHE_DIR` (set but empty: no cache), else
-/// `$XDG_CACHE_HOME/kiln/kernels`, else `~/.cache/kiln/kernels`. It may be deleted at any time.
+/// `$XDG_CACHE_HOME/kiln/kernels`, else `~/.cache/kiln/kernels`. It may be deleted at any time;
+/// past `sizeLimit` the least recently used entries are removed.
 struct KernelCache: Sendable {
   let directory: String
 
@@ -41,6 +42,8 @@ struct KernelCache: Sendable {
     guard keyCount == key.count, Self.headerSize + keyCount + objectCount == entry.count else { return nil }
     let body = entry.dropFirst(Self.headerSize)
     guard SplitMix64.stableHash(body) == UInt64(truncatingIfNeeded: checksum), body.prefix(keyCount) == key else { return nil }
+    // A use renews the entry (`prune` removes the oldest first).
+    try? FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: path(for: key))
     return Data(body.dropFirst(keyCount))
   }
 
@@ -54,6 +57,28 @@ struct KernelCache: Sendable {
     }
     try? AtomicFile.createDirectory(directory)
     try? AtomicFile.write(entry + body, to: path(for: key))
+  }
+
+  /// The most bytes of entries the cache keeps (the object code of a few hundred models).
+  static let sizeLimit = 1 << 30
+
+  /// Removes the least recently used entries (by modification time, which a use renews) while
+  /// the entries take more than `limit` bytes, down to three quarters of it.
+  func prune(limit: Int = KernelCache.sizeLimit) {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+    let entries = names.filter { $0.hasSuffix(".o") }.compactMap { name -> (path: String, size: Int, date: Date)? in
+      let path = directory + "/" + name
+      guard let attributes = try? FileManager.default.attributesOfItem(atPath: path), let size = attributes[.size] as? Int,
+        let date = attributes[.modificationDate] as? Date
+      else { return nil }
+      return (path, size, date)
+    }
+    var total = entries.reduce(0) { $0 + $1.size }
+    guard total > limit else { return }
+    for entry in entries.sorted(by: { $0.date < $1.date }) where total > limit / 4 * 3 {
+      try? FileManager.default.removeItem(atPath: entry.path)
+      total -= entry.size
+    }
   }
 
   /// Entries start with the magic, the key's and the object's sizes and the checksum of both.
