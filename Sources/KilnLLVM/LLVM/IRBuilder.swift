@@ -478,12 +478,4 @@ final class IRBuilder {
       throw KilnError.invalidGraph("LLVM rejected the generated code: \(message.map { String(cString: $0) } ?? "")")
     }
   }
-
-  /// The textual IR (for tests and `kiln dump --llvm`).
-  var text: String {
-    let raw = LLVMPrintModuleToString(module)
-    defer { LLVMDisposeMessage(raw) }
-    return raw.map { String(cString: $0) } ?? ""
-  }
-
 }

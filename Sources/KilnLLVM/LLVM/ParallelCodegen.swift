@@ -18,7 +18,8 @@ enum ParallelCodegen {
     let workers = max(1, min(threads, modules.count))
     let machines = [target.machine] + (try (1..<workers).map { _ in try target.workerMachine() })
     defer { for machine in machines.dropFirst() { LLVMDisposeTargetMachine(machine) } }
-    let work = Work(modules: modules, machines: machines, order: modules.indices.sorted { instructionCount(modules[$0]) > instructionCount(modules[$1]) })
+    let sizes = modules.map(instructionCount)
+    let work = Work(modules: modules, machines: machines, order: modules.indices.sorted { sizes[$0] > sizes[$1] })
     let triple = target.triple
     DispatchQueue.concurrentPerform(iterations: workers) { worker in
       while let index = work.next() {
