@@ -38,6 +38,12 @@ final class HostTarget: @unchecked Sendable {
     // than LLVM 14, so the host's feature string comes with it.
     cpu = requestedCPU ?? cpuText.map { String(cString: $0) } ?? "generic"
     features = requestedCPU == nil ? featureText.map { String(cString: $0) } ?? "" : ""
+    machine = try Self.machine(triple: triple, cpu: cpu, features: features)
+  }
+
+  /// A target machine for `cpu` with `features` at optimisation level 3, position-independent.
+  /// The caller disposes of it.
+  private static func machine(triple: String, cpu: String, features: String) throws -> LLVMTargetMachineRef {
     var target: LLVMTargetRef?
     var message: UnsafeMutablePointer<CChar>?
     guard LLVMGetTargetFromTriple(triple, &target, &message) == 0, let target else {
@@ -47,7 +53,7 @@ final class HostTarget: @unchecked Sendable {
     guard let machine = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault) else {
       throw KilnError.invalidArgument("LLVM cannot create a target machine for \(cpu) (\(triple))")
     }
-    self.machine = machine
+    return machine
   }
 
   deinit {
@@ -62,13 +68,7 @@ final class HostTarget: @unchecked Sendable {
 
   /// Another target machine like `machine`, for a thread of `ParallelCodegen` (a target machine
   /// serves one thread at a time). The caller disposes of it.
-  func workerMachine() throws -> LLVMTargetMachineRef {
-    var target: LLVMTargetRef?
-    guard LLVMGetTargetFromTriple(triple, &target, nil) == 0, let target,
-      let machine = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault)
-    else { throw KilnError.invalidArgument("LLVM cannot create a target machine for \(cpu) (\(triple))") }
-    return machine
-  }
+  func workerMachine() throws -> LLVMTargetMachineRef { try Self.machine(triple: triple, cpu: cpu, features: features) }
 
   /// Sets the module's triple and data layout and runs the O3 pipeline on it, with `machine`.
   static func optimize(_ ir: IRBuilder, triple: String, machine: LLVMTargetMachineRef) throws {

@@ -35,7 +35,8 @@ struct KernelCache: Sendable {
 
   /// The object compiled for `key`, if an intact entry holds it.
   func object(for key: Data) -> Data? {
-    guard let entry = FileManager.default.contents(atPath: path(for: key)), entry.count >= Self.headerSize,
+    let path = path(for: key)
+    guard let entry = FileManager.default.contents(atPath: path), entry.count >= Self.headerSize,
       entry.prefix(8) == Self.magic
     else { return nil }
     let (keyCount, objectCount, checksum) = (Self.integer(entry, at: 8), Self.integer(entry, at: 16), Self.integer(entry, at: 24))
@@ -43,7 +44,7 @@ struct KernelCache: Sendable {
     let body = entry.dropFirst(Self.headerSize)
     guard SplitMix64.stableHash(body) == UInt64(truncatingIfNeeded: checksum), body.prefix(keyCount) == key else { return nil }
     // A use renews the entry (`prune` removes the oldest first).
-    try? FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: path(for: key))
+    try? FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: path)
     return Data(body.dropFirst(keyCount))
   }
 
