@@ -223,22 +223,28 @@ enum GradientLowering {
         }
         return
       }
-      let total = Lowering.reduce(ir, count: samples * inner, start: ir.float(0)) { j, acc in
-        let (n, i) = (LLVMBuildSDiv(ir.builder, j, ir.int(inner), "")!, LLVMBuildSRem(ir.builder, j, ir.int(inner), "")!)
-        let position = ir.add(ir.mul(ir.add(ir.mul(n, ir.int(channels)), c), ir.int(inner)), i)
-        let g = ir.load(dy, position)
-        let centered = ir.fsub(ir.load(x, position), ir.load(mean, c))
-        switch a.operand {
-        case .input: return acc
-        case .gamma: return ir.fma(g, ir.fmul(centered, inverse), acc)
-        case .beta: return ir.fadd(acc, g)
-        case .mean: return ir.fsub(acc, ir.fmul(g, scale))
-        case .variance:
-          let cube = ir.fmul(ir.fmul(inverse, inverse), inverse)
-          return ir.fsub(acc, ir.fmul(ir.fmul(g, ir.load(gamma, c)), ir.fmul(centered, ir.fmul(cube, ir.float(0.5)))))
+      // Σ dy (β, μ) or Σ dy·(x − μ) (γ, σ²) over the channel, a sample's row at a time.
+      let withCentered = a.operand == .gamma || a.operand == .variance
+      let total = Lowering.reduce(ir, count: samples, start: ir.float(0)) { n, sum in
+        let base = ir.mul(ir.add(ir.mul(n, ir.int(channels)), c), ir.int(inner))
+        let row = Lowering.rowTotal(ir, count: inner, lanes: k.lanes, maximum: false) { i, width in
+          let at = ir.add(base, i)
+          let g = width == 1 ? ir.load(dy, at) : ir.loadVector(dy, at, lanes: width)
+          guard withCentered else { return g }
+          let (value, mu) = width == 1 ? (ir.load(x, at), ir.load(mean, c)) : (ir.loadVector(x, at, lanes: width), ir.splat(ir.load(mean, c), lanes: width))
+          return ir.fmul(g, ir.fsub(value, mu))
         }
+        return ir.fadd(sum, row)
       }
-      ir.store(total, k.output, c)
+      let factor: LLVMValueRef
+      switch a.operand {
+      case .input, .beta: factor = ir.float(1)
+      case .gamma: factor = inverse
+      case .mean: factor = ir.fsub(ir.float(0), scale)
+      // ∂/∂σ² of γ(x − μ)(σ² + ε)^(−1/2) is −½·γ(x − μ)(σ² + ε)^(−3/2).
+      case .variance: factor = ir.fmul(ir.load(gamma, c), ir.fmul(ir.fmul(inverse, ir.fmul(inverse, inverse)), ir.float(-0.5)))
+      }
+      ir.store(ir.fmul(total, factor), k.output, c)
     }
   }
 

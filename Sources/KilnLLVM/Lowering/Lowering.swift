@@ -206,21 +206,33 @@ enum Lowering {
   /// The sum (or the maximum, NaN first) of `count` floats from `pointer[start]` on, in four
   /// vectors of `lanes` accumulators, then lane by lane, then the tail.
   static func rowTotal(_ ir: IRBuilder, _ pointer: LLVMValueRef, from start: LLVMValueRef, count: Int, lanes: Int, maximum: Bool) -> LLVMValueRef {
+    rowTotal(ir, count: count, lanes: lanes, maximum: maximum) { i, width in
+      let at = ir.add(start, i)
+      return width == 1 ? ir.load(pointer, at) : ir.loadVector(pointer, at, lanes: width)
+    }
+  }
+
+  /// The sum (or the maximum, NaN first) of `value(i, width)` over i in 0..<`count`, where
+  /// `value` gives the float at i (width 1) or the vector of `width` floats from i on: four
+  /// vectors of `lanes` accumulators, then lane by lane, then the tail.
+  static func rowTotal(
+    _ ir: IRBuilder, count: Int, lanes: Int, maximum: Bool, _ value: (_ i: LLVMValueRef, _ width: Int) -> LLVMValueRef
+  ) -> LLVMValueRef {
     let combine = accumulation(ir, maximum: maximum)
     let (width, vector) = (4 * lanes, ir.vectorType(lanes))
     let accumulators = (0..<4).map { _ in ir.stackSlot(type: vector) }
     for slot in accumulators { ir.store(ir.constant(maximum ? -.infinity : 0, like: ir.zeroVector(lanes)), to: slot) }
     ir.loop(count / width) { chunk in
-      let base = ir.add(start, ir.mul(chunk, ir.int(width)))
+      let base = ir.mul(chunk, ir.int(width))
       for (index, slot) in accumulators.enumerated() {
-        ir.store(combine(ir.load(vector, from: slot), ir.loadVector(pointer, ir.add(base, ir.int(index * lanes)), lanes: lanes)), to: slot)
+        ir.store(combine(ir.load(vector, from: slot), value(ir.add(base, ir.int(index * lanes)), lanes)), to: slot)
       }
     }
     let values = accumulators.map { ir.load(vector, from: $0) }
     let joined = combine(combine(values[0], values[1]), combine(values[2], values[3]))
     let lanesTotal = (1..<lanes).reduce(ir.extract(joined, lane: 0)) { combine($0, ir.extract(joined, lane: $1)) }
-    let tail = ir.add(start, ir.int(count / width * width))
-    return reduce(ir, count: count % width, start: lanesTotal) { i, total in combine(total, ir.load(pointer, ir.add(tail, i))) }
+    let tail = count / width * width
+    return reduce(ir, count: count % width, start: lanesTotal) { i, total in combine(total, value(ir.add(ir.int(tail), i), 1)) }
   }
 
   /// `function` of `v`, a float or a vector of floats (lane by lane).
