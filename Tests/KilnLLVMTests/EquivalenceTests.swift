@@ -109,14 +109,16 @@ import Testing
   }
 
   /// Winograd F(4×4, 3×3) at both vector widths: maps whose last tile row and column hang over
-  /// the edge, runs of tiles shorter than a vector, every padding mode, two samples, bias and
-  /// ReLU; then new weights (the kernel must notice and transform them again). Within 1e-5 of the
+  /// the edge, runs of tiles shorter than a vector, every padding mode, blocks of several samples
+  /// (7 samples of 9 tiles: a block of 6 and a partial one of 1; 3 samples of 16 tiles: one
+  /// block), bias and ReLU; then new weights (the kernel must notice and transform them again). Within 1e-5 of the
   /// largest output (Winograd rounds differently from the direct sum; measured at most 3.5e-6).
   @Test(arguments: [8, 16])
   func winogradConvolution(lanes: Int) throws {
     let compiler = try Compiler(vectorLanes: lanes)
     for (x, outputs, pad, mode) in [
       ([1, 16, 28, 28], 16, 1, PaddingMode.zero), ([2, 17, 30, 29], 19, 1, .reflect), ([1, 16, 37, 26], 24, 0, .zero), ([1, 20, 27, 45], 16, 2, .circular),
+      ([7, 18, 9, 9], 20, 1, .replicate), ([3, 16, 14, 14], 16, 1, .zero),
     ] {
       let attrs = ConvAttrs(stride: [1, 1], padding: .symmetric(pad, rank: 2), paddingMode: mode, dilation: [1, 1])
       var graph = Graph(name: "winograd")
@@ -142,6 +144,10 @@ import Testing
         try compiled.setParameter("w", weights)
       }
     }
+    // The rule: a block must reach 32 tiles (one 14×14 sample has 16; eight 7×7 samples have 32).
+    let same = ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), paddingMode: .zero, dilation: [1, 1])
+    #expect(WinogradConvolution(same, x: [1, 64, 14, 14], weight: [64, 64, 3, 3], output: [1, 64, 14, 14], lanes: lanes) == nil)
+    #expect(WinogradConvolution(same, x: [8, 64, 7, 7], weight: [64, 64, 3, 3], output: [8, 64, 7, 7], lanes: lanes) != nil)
   }
 
   /// Tiles fit the registers (accumulators, input vectors and the broadcast weight) and the map.
@@ -343,12 +349,13 @@ import Testing
     let one = try compiler.compile(lenet, threads: 1).run(input)
     let two = try compiler.compile(lenet, threads: 2).run(input)
     #expect(one[0].scalars.map(\.bitPattern) == two[0].scalars.map(\.bitPattern))
-    // A Winograd convolution (its GEMMs split across threads) and a direct one.
-    let convolutions = try Model(graph: Graph(name: "c", input: [1, 32, 28, 28]) {
-      Conv2D(32, kernel: 3, padding: 1, activation: .relu)
+    // A Winograd convolution (its GEMMs whole on one thread, in two pieces of rows across two
+    // threads) and a direct one.
+    let convolutions = try Model(graph: Graph(name: "c", input: [1, 64, 28, 28]) {
+      Conv2D(128, kernel: 3, padding: 1, activation: .relu)
       Conv2D(16, kernel: 3, stride: 2, padding: 1)
     }, seed: 6)
-    let maps = ["input": try randomTensor([1, 32, 28, 28], seed: 8)]
+    let maps = ["input": try randomTensor([1, 64, 28, 28], seed: 8)]
     let (serial, parallel) = (try compiler.compile(convolutions, threads: 1).run(maps), try compiler.compile(convolutions, threads: 2).run(maps))
     #expect(serial[0].scalars.map(\.bitPattern) == parallel[0].scalars.map(\.bitPattern))
     // A training step: every updated parameter identical after three steps.

@@ -15,9 +15,10 @@ struct SampleBlocks {
   let size: Int
   let batch: Int
 
-  init(batch: Int, positions: Int) {
+  /// Blocks of samples of `positions` columns each, as many as reach `columns` columns.
+  init(batch: Int, positions: Int, columns: Int = Self.columns) {
     self.batch = batch
-    size = min(batch, max(1, (Self.columns + positions - 1) / positions))
+    size = min(batch, max(1, (columns + positions - 1) / positions))
   }
 
   /// The sample counts of the blocks code is generated for: a full block (looped over) and the

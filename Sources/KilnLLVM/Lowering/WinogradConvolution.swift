@@ -5,11 +5,13 @@ import Kiln
 /// each 4×4 block of outputs comes from a 6×6 block of input in 36 multiplies per channel pair
 /// instead of 144, so the multiply-adds drop by 4×.
 ///
-/// Per sample: the input is prepared (padded, rows split into 4 column phases, so that the same
-/// corner of 8 or 16 neighbouring tiles is one vector); each channel's tiles are transformed,
-/// V = Bᵀ·d·B, into 36 matrices V[ξ] (channels × tiles); GEMMs give M[ξ] = U[ξ]·V[ξ] with the
-/// transformed weights U = G·g·Gᵀ (outputs × channels); and the output transform Aᵀ·m·A, bias
-/// and activation produce 4×4 outputs per tile, interleaved back into rows. The weights are
+/// Per block of samples: each sample's input is prepared (padded, rows split into 4 column
+/// phases, so that the same corner of 8 or 16 neighbouring tiles is one vector) and each
+/// channel's tiles are transformed, V = Bᵀ·d·B, into 36 matrices V[ξ] (channels × the block's
+/// tiles, sample after sample); GEMMs give M[ξ] = U[ξ]·V[ξ] with the transformed weights
+/// U = G·g·Gᵀ (outputs × channels); and the output transform Aᵀ·m·A, bias and activation produce
+/// 4×4 outputs per tile, interleaved back into each sample's rows. Small maps take several
+/// samples per block, so that the GEMMs stay wide (`SampleBlocks`). The weights are
 /// transformed only when they change: the kernel keeps U and a copy of the weights it came from
 /// between runs, and compares the copy with the weights on each run (a fraction of the work).
 /// Rounding differs from the direct sum: measured within 3.5e-6 of the largest output of a layer.
@@ -17,6 +19,8 @@ struct WinogradConvolution {
   let s: ConvolutionShape
   let prepared: PreparedInput
   let height, width, tileRows, tileColumns, lanes: Int
+  /// Samples per block; the last block may hold fewer.
+  let blocks: SampleBlocks
 
   /// Bᵀ, G and Aᵀ of F(4×4, 3×3) with interpolation points 0, ±1, ±2 and ∞.
   static let inputTransform: [[Double]] = [
@@ -28,26 +32,37 @@ struct WinogradConvolution {
   ]
   static let outputTransform: [[Double]] = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
 
+  /// Tiles a block of samples aims for (a 28×28 map's; larger maps take one sample a block).
+  static let targetTiles = 49
+  /// The fewest tiles a block must reach for Winograd to pay: fewer make GEMMs too narrow and
+  /// transforms too large a share.
+  static let minimumTiles = 32
+
   /// The plan for a convolution of `x` by `weight`, or nil where Winograd does not apply or does
   /// not pay: it needs a 2D 3×3 filter, stride and dilation 1, one group, at least 16 input and
-  /// output channels (below that the GEMMs are too small to gain), and at least 49 tiles (a 28×28
-  /// map; on fewer, transforming the tiles costs more than it saves).
+  /// output channels (below that the GEMMs are too small to gain), and a block of samples of at
+  /// least `minimumTiles` tiles.
   init?(_ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], lanes: Int) {
     guard x.count == 4, weight[2] == 3, weight[3] == 3, a.stride == [1, 1], a.dilation == [1, 1], a.groups == 1, x[1] >= 16, weight[0] >= 16
     else { return nil }
     s = ConvolutionShape(x: x, weight: weight, output: output, groups: 1)
     (height, width) = (output[2], output[3])
     (tileRows, tileColumns) = ((height + 3) / 4, (width + 3) / 4)
-    guard tileRows * tileColumns >= 49 else { return nil }
+    blocks = SampleBlocks(batch: x[0], positions: tileRows * tileColumns, columns: Self.targetTiles)
+    guard blocks.size * tileRows * tileColumns >= Self.minimumTiles else { return nil }
     self.lanes = lanes
     // Tile t's input columns 4t…4t+5 are phases 0–3 at t and phases 0–1 at t + 1.
     prepared = PreparedInput(
       a, x: x, channels: s.inChannels, depth: 1, rows: 4 * tileRows + 2, phases: 4, phaseWidth: (tileColumns + lanes - 1) / lanes * lanes + 1)
   }
 
+  /// Tiles of one sample.
   var tiles: Int { tileRows * tileColumns }
-  /// Scratch: the prepared input, V and M (with a vector of slack: the last tiles' loads run past M).
-  var scratchSize: Int { prepared.size + 36 * tiles * (s.inChannels + s.outChannels) + lanes }
+  /// Tiles of a full block: the row length of V and M.
+  var blockTiles: Int { blocks.size * tiles }
+  /// Scratch: one sample's prepared input, V and M (with a vector of slack: the last tiles' loads
+  /// run past M).
+  var scratchSize: Int { prepared.size + 36 * blockTiles * (s.inChannels + s.outChannels) + lanes }
   /// Kept between runs: U (36 × outputs × channels) and the weights it was computed from.
   var persistentSize: Int { 36 * s.outChannels * s.inChannels + s.outChannels * s.inChannels * 9 }
 
@@ -58,13 +73,32 @@ struct WinogradConvolution {
     let transformed = persistent
     let copy = ir.element(persistent, ir.int(36 * outputs * channels))
     let v = ir.element(scratch, ir.int(prepared.size))
-    let m = ir.element(v, ir.int(36 * channels * tiles))
+    let m = ir.element(v, ir.int(36 * channels * blockTiles))
     transformWeights(k, weights: k.inputs[1], copy: copy, transformed: transformed)
-    ir.loop(s.batch) { n in
-      prepared.emit(k, source: ir.element(k.inputs[0], ir.affine(n, channels * s.inPlane)))
-      transformInput(k, v: v)
-      multiply(k, transformed: transformed, v: v, m: m)
-      transformOutput(k, m: m, out: ir.element(k.output, ir.affine(n, outputs * s.outPlane)))
+    // One body for every block, the last one's sample count chosen at run time (the transforms
+    // are most of the code); only the GEMMs' width differs in a partial last block.
+    let (size, full) = (blocks.size, s.batch / blocks.size)
+    let rest = s.batch % size
+    ir.loop(full + (rest > 0 ? 1 : 0)) { block in
+      let first = ir.mul(block, ir.int(size))
+      let partial = ir.icmp(LLVMIntEQ, block, ir.int(full))
+      let count = rest > 0 ? ir.select(partial, ir.int(rest), ir.int(size)) : ir.int(size)
+      ir.loop(from: ir.int(0), to: count, knownNonEmpty: true) { j in
+        prepared.emit(k, source: ir.element(k.inputs[0], ir.affine(ir.add(first, j), channels * s.inPlane)))
+        transformInput(k, v: ir.element(v, ir.affine(j, tiles)))
+      }
+      if rest > 0 {
+        ir.ifElse(partial) {
+          multiply(k, transformed: transformed, v: v, m: m, columns: rest * tiles)
+        } otherwise: {
+          multiply(k, transformed: transformed, v: v, m: m, columns: size * tiles)
+        }
+      } else {
+        multiply(k, transformed: transformed, v: v, m: m, columns: size * tiles)
+      }
+      ir.loop(from: ir.int(0), to: count, knownNonEmpty: true) { j in
+        transformOutput(k, m: ir.element(m, ir.affine(j, tiles)), out: ir.element(k.output, ir.affine(ir.add(first, j), outputs * s.outPlane)))
+      }
     }
   }
 
@@ -72,20 +106,21 @@ struct WinogradConvolution {
   /// (its SMP threshold, 65,536 × GEMM_MULTITHREAD_THRESHOLD 4).
   static let serialGEMM = 262_144
 
-  /// M[ξ] = U[ξ]·V[ξ] for the 36 ξ, as GEMMs split by rows (output channels) into pieces small
-  /// enough that OpenBLAS keeps each on the thread that calls it, spread over the pool's threads
+  /// M[ξ] = U[ξ]·V[ξ] for the 36 ξ over the block's first `columns` tiles, as GEMMs split by
+  /// rows (output channels) into pieces small enough that OpenBLAS keeps each on the thread that
+  /// calls it, spread over the pool's threads
   /// (OpenBLAS's own threads cost more than they bring on products this small). The pieces are
   /// the same for any thread count, so the results are too.
-  private func multiply(_ k: Kernel, transformed: LLVMValueRef, v: LLVMValueRef, m: LLVMValueRef) {
-    let (channels, outputs, tiles) = (s.inChannels, s.outChannels, self.tiles)
+  private func multiply(_ k: Kernel, transformed: LLVMValueRef, v: LLVMValueRef, m: LLVMValueRef, columns: Int) {
+    let (channels, outputs, stride) = (s.inChannels, s.outChannels, blockTiles)
     func product(_ ir: IRBuilder, _ u: LLVMValueRef, _ v: LLVMValueRef, _ m: LLVMValueRef, xi: LLVMValueRef, first: LLVMValueRef, count: Int) {
       ir.sgemm(
-        m: count, n: tiles, k: channels, a: ir.element(u, ir.add(ir.affine(xi, outputs * channels), ir.mul(first, ir.int(channels)))), lda: channels,
-        b: ir.element(v, ir.affine(xi, channels * tiles)), ldb: tiles,
-        c: ir.element(m, ir.add(ir.affine(xi, outputs * tiles), ir.mul(first, ir.int(tiles)))), ldc: tiles)
+        m: count, n: columns, k: channels, a: ir.element(u, ir.add(ir.affine(xi, outputs * channels), ir.mul(first, ir.int(channels)))), lda: channels,
+        b: ir.element(v, ir.affine(xi, channels * stride)), ldb: stride,
+        c: ir.element(m, ir.add(ir.affine(xi, outputs * stride), ir.mul(first, ir.int(stride)))), ldc: stride)
     }
     // Pieces of equal rows, as few as keep each below the threshold.
-    let wanted = min(outputs, (outputs * tiles * channels + Self.serialGEMM - 1) / Self.serialGEMM)
+    let wanted = min(outputs, (outputs * columns * channels + Self.serialGEMM - 1) / Self.serialGEMM)
     let piece = (outputs + wanted - 1) / wanted
     let pieces = (outputs + piece - 1) / piece
     k.parallelLoop(36 * pieces, work: Kernel.minimumParallelWork, capturing: [transformed, v, m]) { k, captured, index in
@@ -115,9 +150,10 @@ struct WinogradConvolution {
     }
   }
 
-  /// V[ξ][c][t] = (Bᵀ·d·B)[ξ] for every channel c and tile t, `lanes` tiles of a row at a time.
+  /// V[ξ][c][t] = (Bᵀ·d·B)[ξ] for every channel c and tile t of the prepared sample, `lanes`
+  /// tiles of a row at a time; `v` points at the sample's first tile in V.
   private func transformInput(_ k: Kernel, v: LLVMValueRef) {
-    let (channels, tiles, prepared, lanes) = (s.inChannels, self.tiles, self.prepared, self.lanes)
+    let (channels, tiles, stride, prepared, lanes) = (s.inChannels, self.tiles, blockTiles, self.prepared, self.lanes)
     k.parallelLoop(channels, work: tiles * 36 * 12, capturing: [v]) { k, captured, c in
       let ir = k.ir
       self.rowVectors(ir) { row, column, count in
@@ -129,23 +165,24 @@ struct WinogradConvolution {
               lanes: lanes)
           }
         }
-        let first = ir.add(ir.affine(c, tiles), ir.add(ir.affine(row, self.tileColumns), column))
+        let first = ir.add(ir.affine(c, stride), ir.add(ir.affine(row, self.tileColumns), column))
         for (xi, value) in Self.sandwich(ir, Self.inputTransform, d).joined().enumerated() {
-          ir.storeVector(value, captured[0], ir.affine(first, 1, xi * channels * tiles), count: count)
+          ir.storeVector(value, captured[0], ir.affine(first, 1, xi * channels * stride), count: count)
         }
       }
     }
   }
 
-  /// y = f(Aᵀ·m·A + b) for every output channel, interleaved from 4 vectors of tiles into rows.
+  /// y = f(Aᵀ·m·A + b) for every output channel of one sample, interleaved from 4 vectors of
+  /// tiles into rows; `m` points at the sample's first tile in M.
   private func transformOutput(_ k: Kernel, m: LLVMValueRef, out: LLVMValueRef) {
-    let (outputs, tiles, height, width, lanes) = (s.outChannels, self.tiles, self.height, self.width, self.lanes)
+    let (outputs, tiles, stride, height, width, lanes) = (s.outChannels, self.tiles, blockTiles, self.height, self.width, self.lanes)
     k.parallelLoop(outputs, work: tiles * 36 * 8, capturing: [m, out]) { k, captured, channel in
       let ir = k.ir
       let bias = k.inputs.count > 2 ? ir.splat(ir.load(k.inputs[2], channel), lanes: lanes) : nil
       self.rowVectors(ir) { row, column, count in
-        let first = ir.add(ir.affine(channel, tiles), ir.add(ir.affine(row, self.tileColumns), column))
-        let values = (0..<36).map { xi in ir.loadVector(captured[0], ir.affine(first, 1, xi * outputs * tiles), lanes: lanes) }
+        let first = ir.add(ir.affine(channel, stride), ir.add(ir.affine(row, self.tileColumns), column))
+        let values = (0..<36).map { xi in ir.loadVector(captured[0], ir.affine(first, 1, xi * outputs * stride), lanes: lanes) }
         let y = Self.sandwich(ir, Self.outputTransform, (0..<6).map { Array(values[(6 * $0)..<(6 * $0 + 6)]) })
         for i in 0..<4 {
           // Row 4·row + i exists unless the last tile row hangs over the map.
