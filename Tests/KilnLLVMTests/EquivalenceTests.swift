@@ -144,10 +144,12 @@ import Testing
         try compiled.setParameter("w", weights)
       }
     }
-    // The rule: a block must reach 32 tiles (one 14×14 sample has 16; eight 7×7 samples have 32).
+    // The rule: a block must reach 32 tiles (one 14×14 sample has 16; eight 7×7 samples have 32),
+    // and the tiles cover at most twice the map (not 2×2 maps).
     let same = ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), paddingMode: .zero, dilation: [1, 1])
     #expect(WinogradConvolution(same, x: [1, 64, 14, 14], weight: [64, 64, 3, 3], output: [1, 64, 14, 14], lanes: lanes) == nil)
     #expect(WinogradConvolution(same, x: [8, 64, 7, 7], weight: [64, 64, 3, 3], output: [8, 64, 7, 7], lanes: lanes) != nil)
+    #expect(WinogradConvolution(same, x: [64, 64, 2, 2], weight: [64, 64, 3, 3], output: [64, 64, 2, 2], lanes: lanes) == nil)
   }
 
   /// Tiles fit the registers (accumulators, input vectors and the broadcast weight) and the map.

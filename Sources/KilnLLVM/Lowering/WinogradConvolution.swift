@@ -40,8 +40,9 @@ struct WinogradConvolution {
 
   /// The plan for a convolution of `x` by `weight`, or nil where Winograd does not apply or does
   /// not pay: it needs a 2D 3×3 filter, stride and dilation 1, one group, at least 16 input and
-  /// output channels (below that the GEMMs are too small to gain), and a block of samples of at
-  /// least `minimumTiles` tiles.
+  /// output channels (below that the GEMMs are too small to gain), a block of samples of at
+  /// least `minimumTiles` tiles, and tiles that cover at most twice the map (a 2×2 map in one 4×4
+  /// tile takes as many multiplies as the direct sum).
   init?(_ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], lanes: Int) {
     guard x.count == 4, weight[2] == 3, weight[3] == 3, a.stride == [1, 1], a.dilation == [1, 1], a.groups == 1, x[1] >= 16, weight[0] >= 16
     else { return nil }
@@ -49,7 +50,7 @@ struct WinogradConvolution {
     (height, width) = (output[2], output[3])
     (tileRows, tileColumns) = ((height + 3) / 4, (width + 3) / 4)
     blocks = SampleBlocks(batch: x[0], positions: tileRows * tileColumns, columns: Self.targetTiles)
-    guard blocks.size * tileRows * tileColumns >= Self.minimumTiles else { return nil }
+    guard blocks.size * tileRows * tileColumns >= Self.minimumTiles, 16 * tileRows * tileColumns <= 2 * height * width else { return nil }
     self.lanes = lanes
     // Tile t's input columns 4t…4t+5 are phases 0–3 at t and phases 0–1 at t + 1.
     prepared = PreparedInput(
@@ -102,37 +103,17 @@ struct WinogradConvolution {
     }
   }
 
-  /// Products below this many multiply-adds stay on the calling thread in OpenBLAS 0.3.21
-  /// (its SMP threshold, 65,536 × GEMM_MULTITHREAD_THRESHOLD 4).
-  static let serialGEMM = 262_144
-
-  /// M[ξ] = U[ξ]·V[ξ] for the 36 ξ over the block's first `columns` tiles, as GEMMs split by
-  /// rows (output channels) into pieces small enough that OpenBLAS keeps each on the thread that
-  /// calls it, spread over the pool's threads
-  /// (OpenBLAS's own threads cost more than they bring on products this small). The pieces are
-  /// the same for any thread count, so the results are too.
+  /// M[ξ] = U[ξ]·V[ξ] for the 36 ξ over the block's first `columns` tiles, one register-blocked
+  /// product per ξ, the 36 spread over the pool's threads (each product's results do not depend
+  /// on which thread runs it).
   private func multiply(_ k: Kernel, transformed: LLVMValueRef, v: LLVMValueRef, m: LLVMValueRef, columns: Int) {
     let (channels, outputs, stride) = (s.inChannels, s.outChannels, blockTiles)
-    func product(_ ir: IRBuilder, _ u: LLVMValueRef, _ v: LLVMValueRef, _ m: LLVMValueRef, xi: LLVMValueRef, first: LLVMValueRef, count: Int) {
-      ir.sgemm(
-        m: count, n: columns, k: channels, a: ir.element(u, ir.add(ir.affine(xi, outputs * channels), ir.mul(first, ir.int(channels)))), lda: channels,
-        b: ir.element(v, ir.affine(xi, channels * stride)), ldb: stride,
-        c: ir.element(m, ir.add(ir.affine(xi, outputs * stride), ir.mul(first, ir.int(stride)))), ldc: stride)
-    }
-    // Pieces of equal rows, as few as keep each below the threshold.
-    let wanted = min(outputs, (outputs * columns * channels + Self.serialGEMM - 1) / Self.serialGEMM)
-    let piece = (outputs + wanted - 1) / wanted
-    let pieces = (outputs + piece - 1) / piece
-    k.parallelLoop(36 * pieces, work: Kernel.minimumParallelWork, capturing: [transformed, v, m]) { k, captured, index in
+    let product = RegisterProduct(m: outputs, n: columns, k: channels, lda: channels, ldb: stride, ldc: stride, lanes: lanes)
+    k.parallelLoop(36, work: outputs * columns * channels / lanes, capturing: [transformed, v, m]) { k, captured, xi in
       let ir = k.ir
-      let (xi, part) = (LLVMBuildUDiv(ir.builder, index, ir.int(pieces), "")!, LLVMBuildURem(ir.builder, index, ir.int(pieces), "")!)
-      let first = ir.mul(part, ir.int(piece))
-      let last = outputs - (pieces - 1) * piece
-      ir.ifElse(ir.icmp(LLVMIntEQ, part, ir.int(pieces - 1))) {
-        product(ir, captured[0], captured[1], captured[2], xi: xi, first: first, count: last)
-      } otherwise: {
-        product(ir, captured[0], captured[1], captured[2], xi: xi, first: first, count: piece)
-      }
+      product.emit(
+        ir, a: ir.element(captured[0], ir.affine(xi, outputs * channels)), b: ir.element(captured[1], ir.affine(xi, channels * stride)),
+        c: ir.element(captured[2], ir.affine(xi, outputs * stride)), first: ir.int(0), count: outputs)
     }
   }
 

@@ -1,0 +1,75 @@
+import CLLVM
+
+/// C = A·B for row-major float matrices whose sizes are known when the code is generated, as
+/// register-blocked loops: a tile of C — `rows` rows × `vectors` vectors of consecutive columns —
+/// stays in vector registers while k runs, each step loading the tile's vectors of B's row k once
+/// and multiplying them by one broadcast element of A per row (fused multiply-adds). A's tile
+/// rows are reused from L1 across the column panels; nothing is packed.
+///
+/// Every element of C is the same chain of multiply-adds in k order whichever rows a call covers,
+/// so products split by rows (across threads, or not) give identical results — unlike OpenBLAS,
+/// whose results depend on the split.
+struct RegisterProduct {
+  let n, k, lda, ldb, ldc, lanes: Int
+  /// The tile: rows of C × vectors of `lanes` columns.
+  let rows, vectors: Int
+
+  /// The plan for an [m, n] = [m, k]·[k, n] product with leading dimensions `lda`, `ldb`, `ldc`,
+  /// with the tile `DirectConvolution.tiling`'s cost model picks for a target with `lanes` floats
+  /// per vector (16 registers with AVX2, 32 with AVX-512).
+  init(m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int, lanes: Int) {
+    (self.n, self.k, self.lda, self.ldb, self.ldc, self.lanes) = (n, k, lda, ldb, ldc, lanes)
+    let tile = DirectConvolution.tiling(channels: m, rows: 1, vectors: (n + lanes - 1) / lanes, registers: lanes > 8 ? 32 : 16)
+    (rows, vectors) = (tile.channels, tile.vectors)
+  }
+
+  /// Rows `first`..<`first + count` of `c` = `a`·`b`.
+  func emit(_ ir: IRBuilder, a: LLVMValueRef, b: LLVMValueRef, c: LLVMValueRef, first: LLVMValueRef, count: Int) {
+    ir.loop(count / rows) { block in rowBlock(ir, a: a, b: b, c: c, row: ir.add(first, ir.mul(block, ir.int(rows))), rows: rows) }
+    if count % rows > 0 { rowBlock(ir, a: a, b: b, c: c, row: ir.add(first, ir.int(count / rows * rows)), rows: count % rows) }
+  }
+
+  /// Every tile of `rows` rows from `row` on, left to right: whole panels in a loop, then the
+  /// remaining vectors (the last one possibly partial, read and written masked).
+  private func rowBlock(_ ir: IRBuilder, a: LLVMValueRef, b: LLVMValueRef, c: LLVMValueRef, row: LLVMValueRef, rows: Int) {
+    let (whole, partial) = (n / lanes, n % lanes)
+    ir.loop(whole / vectors) { panel in
+      tile(ir, a: a, b: b, c: c, row: row, column: ir.mul(panel, ir.int(vectors * lanes)), rows: rows, vectors: vectors, lastLanes: lanes)
+    }
+    let remaining = whole % vectors + (partial > 0 ? 1 : 0)
+    if remaining > 0 {
+      tile(ir, a: a, b: b, c: c, row: row, column: ir.int(whole / vectors * vectors * lanes), rows: rows, vectors: remaining, lastLanes: partial > 0 ? partial : lanes)
+    }
+  }
+
+  /// One tile of `rows` × `vectors` accumulators summed over k, then stored (only `lastLanes`
+  /// lanes of each row's last vector).
+  private func tile(
+    _ ir: IRBuilder, a: LLVMValueRef, b: LLVMValueRef, c: LLVMValueRef, row: LLVMValueRef, column: LLVMValueRef, rows: Int, vectors: Int, lastLanes: Int
+  ) {
+    let type = ir.vectorType(lanes)
+    let accumulators = (0..<rows * vectors).map { _ in ir.stackSlot(type: type) }
+    for slot in accumulators { ir.store(ir.zeroVector(lanes), to: slot) }
+    let rowStarts = (0..<rows).map { ir.mul(ir.add(row, ir.int($0)), ir.int(lda)) }
+    ir.loop(k) { depth in
+      let start = ir.add(ir.mul(depth, ir.int(ldb)), column)
+      let values = (0..<vectors).map { vector in
+        ir.loadVector(b, ir.add(start, ir.int(vector * lanes)), lanes: lanes, count: vector == vectors - 1 ? lastLanes : nil)
+      }
+      for r in 0..<rows {
+        let weight = ir.splat(ir.load(a, ir.add(rowStarts[r], depth)), lanes: lanes)
+        for vector in 0..<vectors {
+          let slot = accumulators[r * vectors + vector]
+          ir.store(ir.vectorFMA(weight, values[vector], ir.load(type, from: slot)), to: slot)
+        }
+      }
+    }
+    for r in 0..<rows {
+      let start = ir.add(ir.mul(ir.add(row, ir.int(r)), ir.int(ldc)), column)
+      for vector in 0..<vectors {
+        let value = ir.load(type, from: accumulators[r * vectors + vector])
+        ir.storeVector(value, c, ir.add(start, ir.int(vector * lanes)), count: vector == vectors - 1 ? lastLanes : lanes)
+      }
+    }
+  }
+}
