@@ -293,38 +293,6 @@ final class IRBuilder {
     }
   }
 
-  /// Stores the first `count` lanes of `vector` (an i64 computed at run time, below the lane
-  /// count) at `pointer[index]…`.
-  func storePrefix(_ vector: LLVMValueRef, _ pointer: LLVMValueRef, _ index: LLVMValueRef, count: LLVMValueRef) {
-    for lane in 0..<Int(LLVMGetVectorSize(LLVMTypeOf(vector))) {
-      when(icmp(LLVMIntSLT, int(lane), count)) {
-        store(LLVMBuildExtractElement(builder, vector, int32(lane), "")!, pointer, add(index, int(lane)))
-      }
-    }
-  }
-
-  /// Lanes of `a` and `b` picked by `mask` (indices into a's lanes, then b's).
-  func shuffle(_ a: LLVMValueRef, _ b: LLVMValueRef, _ mask: [Int]) -> LLVMValueRef {
-    var lanes = mask.map { Optional(int32($0)) }
-    return LLVMBuildShuffleVector(builder, a, b, LLVMConstVector(&lanes, UInt32(lanes.count)), "")!
-  }
-
-  /// Four vectors of L lanes interleaved lane by lane — v0[0], v1[0], v2[0], v3[0], v0[1], … —
-  /// as four vectors of L consecutive values.
-  func interleave(_ v: [LLVMValueRef]) -> [LLVMValueRef] {
-    let lanes = Int(LLVMGetVectorSize(LLVMTypeOf(v[0])))
-    // Pairs first (x0 y0 x1 y1 …), then pairs of pairs.
-    func pairs(_ x: LLVMValueRef, _ y: LLVMValueRef, half: Int) -> LLVMValueRef {
-      shuffle(x, y, (0..<lanes).map { half * lanes / 2 + $0 / 2 + ($0 % 2) * lanes })
-    }
-    func quads(_ x: LLVMValueRef, _ y: LLVMValueRef, half: Int) -> LLVMValueRef {
-      shuffle(x, y, (0..<lanes).map { i in half * lanes / 2 + i / 4 * 2 + i % 2 + (i % 4 < 2 ? 0 : lanes) })
-    }
-    let (low02, high02) = (pairs(v[0], v[1], half: 0), pairs(v[0], v[1], half: 1))
-    let (low13, high13) = (pairs(v[2], v[3], half: 0), pairs(v[2], v[3], half: 1))
-    return [quads(low02, low13, half: 0), quads(low02, low13, half: 1), quads(high02, high13, half: 0), quads(high02, high13, half: 1)]
-  }
-
   /// Σⱼ matrix[i][j]·values[j] for each row i of a constant matrix, on floats or vectors:
   /// zeros skipped, ±1 as additions and subtractions.
   func combine(_ matrix: [[Double]], _ values: [LLVMValueRef]) -> [LLVMValueRef] {

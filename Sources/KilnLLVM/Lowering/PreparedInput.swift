@@ -5,22 +5,25 @@ import Kiln
 /// padding mode, through the interpreter's pad table), extended with zeros to `depth` × `rows` ×
 /// (`phases` · `phaseWidth`), and with each row split into `phases` column phases, so that column
 /// w lands in phase w mod phases at w / phases. Columns `phases` apart then sit side by side, and a
-/// kernel reads a run of them as one vector.
+/// kernel reads a run of them as one vector. With a `channelBlock` of b, channels are interleaved
+/// in blocks of b (float q of channel c at (c / b)·b·plane + q·b + c mod b), so that b channels'
+/// floats at one position are one vector.
 struct PreparedInput {
   let channels, inPlane: Int
-  let depth, rows, phases, phaseWidth: Int
+  let depth, rows, phases, phaseWidth, channelBlock: Int
   /// The convolution's attributes and the input's spatial sizes (for the pad table).
   private let attrs: ConvAttrs
   private let spatial: [Int]
 
   /// Floats per prepared channel.
   var plane: Int { depth * rows * phases * phaseWidth }
-  /// Floats for the group.
-  var size: Int { channels * plane }
+  /// Floats for the group (its channels rounded up to whole blocks).
+  var size: Int { (channels + channelBlock - 1) / channelBlock * channelBlock * plane }
 
   /// `x`'s spatial sizes are lifted to (D, H, W); `depth` and `rows` may exceed the padded sizes.
-  init(_ a: ConvAttrs, x: [Int], channels: Int, depth: Int, rows: Int, phases: Int, phaseWidth: Int) {
+  init(_ a: ConvAttrs, x: [Int], channels: Int, depth: Int, rows: Int, phases: Int, phaseWidth: Int, channelBlock: Int = 1) {
     self.channels = channels
+    self.channelBlock = channelBlock
     (self.depth, self.rows, self.phases, self.phaseWidth) = (depth, rows, phases, phaseWidth)
     attrs = a
     spatial = Array(x[2...])
@@ -48,19 +51,32 @@ struct PreparedInput {
     return table
   }
 
-  /// Index of prepared float (channel c, depth d, row h, phase, column) within the group's block.
+  /// Index of prepared float (channel c, depth d, row h, phase, column) within the group's block
+  /// (channels not interleaved).
   func index(_ ir: IRBuilder, channel c: LLVMValueRef, depth d: LLVMValueRef, row h: LLVMValueRef, phase: Int, column: LLVMValueRef) -> LLVMValueRef {
     let line = ir.add(ir.mul(ir.add(ir.affine(c, depth), d), ir.int(rows)), h)
     return ir.add(ir.affine(line, phases * phaseWidth, phase * phaseWidth), column)
   }
 
-  /// Copies the group's channels from `source` into `k.scratch`, split across threads by channel.
+  /// Copies the group's channels from `source` into `k.scratch`, split across threads by channel
+  /// block (the last block's missing channels are left as they are).
   func emit(_ k: Kernel, source: LLVMValueRef) {
     let table = k.ir.table(table)
-    k.parallelLoop(channels, work: plane, capturing: [source]) { k, captured, c in
+    let (block, whole, rest) = (channelBlock, channels / channelBlock, channels % channelBlock)
+    k.parallelLoop(whole + (rest > 0 ? 1 : 0), work: plane * block, capturing: [source]) { k, captured, index in
       let ir = k.ir
-      let (from, to) = (ir.element(captured[0], ir.affine(c, inPlane)), ir.element(k.scratch!, ir.affine(c, plane)))
-      ir.loop(plane) { q in ir.store(k.gathered(from, table, q), to, q) }
+      func copy(_ count: Int) {
+        let from = (0..<count).map { ir.element(captured[0], ir.affine(ir.affine(index, block, $0), inPlane)) }
+        let to = ir.element(k.scratch!, ir.affine(index, block * plane))
+        ir.loop(plane) { q in
+          for (lane, channel) in from.enumerated() { ir.store(k.gathered(channel, table, q), to, ir.affine(q, block, lane)) }
+        }
+      }
+      if rest > 0 {
+        ir.ifElse(ir.icmp(LLVMIntEQ, index, ir.int(whole))) { copy(rest) } otherwise: { copy(block) }
+      } else {
+        copy(block)
+      }
     }
   }
 }

@@ -3,8 +3,8 @@ import CLLVM
 /// C = A·B for row-major float matrices whose sizes are known when the code is generated, as
 /// register-blocked loops: a tile of C — `rows` rows × `vectors` vectors of consecutive columns —
 /// stays in vector registers while k runs, each step loading the tile's vectors of B's row k once
-/// and multiplying them by one broadcast element of A per row (fused multiply-adds). A's tile
-/// rows are reused from L1 across the column panels; nothing is packed.
+/// and multiplying them by one broadcast element of A per row (fused multiply-adds). Nothing is
+/// packed.
 ///
 /// Every element of C is the same chain of multiply-adds in k order whichever rows a call covers,
 /// so products split by rows (across threads, or not) give identical results — unlike OpenBLAS,
@@ -23,22 +23,30 @@ struct RegisterProduct {
     (rows, vectors) = (tile.channels, tile.vectors)
   }
 
-  /// Rows `first`..<`first + count` of `c` = `a`·`b`.
+  /// Rows `first`..<`first + count` of `c` = `a`·`b`. The larger of the two operands is read
+  /// once and the smaller again for each of its tiles: for each panel of B's columns, every
+  /// block of rows, when B is the larger; for each block of rows, every panel, when A is.
   func emit(_ ir: IRBuilder, a: LLVMValueRef, b: LLVMValueRef, c: LLVMValueRef, first: LLVMValueRef, count: Int) {
-    ir.loop(count / rows) { block in rowBlock(ir, a: a, b: b, c: c, row: ir.add(first, ir.mul(block, ir.int(rows))), rows: rows) }
-    if count % rows > 0 { rowBlock(ir, a: a, b: b, c: c, row: ir.add(first, ir.int(count / rows * rows)), rows: count % rows) }
-  }
-
-  /// Every tile of `rows` rows from `row` on, left to right: whole panels in a loop, then the
-  /// remaining vectors (the last one possibly partial, read and written masked).
-  private func rowBlock(_ ir: IRBuilder, a: LLVMValueRef, b: LLVMValueRef, c: LLVMValueRef, row: LLVMValueRef, rows: Int) {
-    let (whole, partial) = (n / lanes, n % lanes)
-    ir.loop(whole / vectors) { panel in
-      tile(ir, a: a, b: b, c: c, row: row, column: ir.mul(panel, ir.int(vectors * lanes)), rows: rows, vectors: vectors, lastLanes: lanes)
+    func rowBlocks(_ body: (_ row: LLVMValueRef, _ rows: Int) -> Void) {
+      ir.loop(count / rows) { block in body(ir.add(first, ir.mul(block, ir.int(rows))), rows) }
+      if count % rows > 0 { body(ir.add(first, ir.int(count / rows * rows)), count % rows) }
     }
-    let remaining = whole % vectors + (partial > 0 ? 1 : 0)
-    if remaining > 0 {
-      tile(ir, a: a, b: b, c: c, row: row, column: ir.int(whole / vectors * vectors * lanes), rows: rows, vectors: remaining, lastLanes: partial > 0 ? partial : lanes)
+    // Whole panels, then the remaining vectors (the last one possibly partial, read and written
+    // masked).
+    func panels(_ body: (_ column: LLVMValueRef, _ vectors: Int, _ lastLanes: Int) -> Void) {
+      let (whole, partial) = (n / lanes, n % lanes)
+      ir.loop(whole / vectors) { panel in body(ir.mul(panel, ir.int(vectors * lanes)), vectors, lanes) }
+      let remaining = whole % vectors + (partial > 0 ? 1 : 0)
+      if remaining > 0 { body(ir.int(whole / vectors * vectors * lanes), remaining, partial > 0 ? partial : lanes) }
+    }
+    if n > count {
+      panels { column, vectors, lastLanes in
+        rowBlocks { row, rows in tile(ir, a: a, b: b, c: c, row: row, column: column, rows: rows, vectors: vectors, lastLanes: lastLanes) }
+      }
+    } else {
+      rowBlocks { row, rows in
+        panels { column, vectors, lastLanes in tile(ir, a: a, b: b, c: c, row: row, column: column, rows: rows, vectors: vectors, lastLanes: lastLanes) }
+      }
     }
   }
 

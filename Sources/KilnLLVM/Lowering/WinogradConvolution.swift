@@ -5,16 +5,18 @@ import Kiln
 /// each 4×4 block of outputs comes from a 6×6 block of input in 36 multiplies per channel pair
 /// instead of 144, so the multiply-adds drop by 4×.
 ///
-/// Per block of samples: each sample's input is prepared (padded, rows split into 4 column
-/// phases, so that the same corner of 8 or 16 neighbouring tiles is one vector) and each
-/// channel's tiles are transformed, V = Bᵀ·d·B, into 36 matrices V[ξ] (channels × the block's
-/// tiles, sample after sample); GEMMs give M[ξ] = U[ξ]·V[ξ] with the transformed weights
-/// U = G·g·Gᵀ (outputs × channels); and the output transform Aᵀ·m·A, bias and activation produce
-/// 4×4 outputs per tile, interleaved back into each sample's rows. Small maps take several
-/// samples per block, so that the GEMMs stay wide (`SampleBlocks`). The weights are
-/// transformed only when they change: the kernel keeps U and a copy of the weights it came from
-/// between runs, and compares the copy with the weights on each run (a fraction of the work).
-/// Rounding differs from the direct sum: measured within 3.5e-6 of the largest output of a layer.
+/// Vectors run across channels, so every lane does work whatever the map's size: each sample's
+/// input is prepared padded with `lanes` channels interleaved (`PreparedInput`'s channel
+/// blocks), so that one tile corner of a block of channels is one vector; each tile of each
+/// channel block is transformed, V = Bᵀ·d·B, into 36 matrices V[ξ] (the block's tiles, sample
+/// after sample, × channels); `RegisterProduct`s give M[ξ] = V[ξ]·U[ξ] with the transformed
+/// weights U = G·g·Gᵀ (channels × outputs); and the output transform Aᵀ·m·A, bias and activation
+/// produce 4×4 outputs per tile for a block of output channels, stored element by element into
+/// each sample's planes. Small maps take several samples per block, so that the products stay
+/// tall (`SampleBlocks`). The weights are transformed only when they change: the kernel keeps U
+/// and a copy of the weights it came from between runs, and compares the copy with the weights on
+/// each run (a fraction of the work). Rounding differs from the direct sum: measured within
+/// 3.5e-6 of the largest output of a layer.
 struct WinogradConvolution {
   let s: ConvolutionShape
   let prepared: PreparedInput
@@ -34,13 +36,13 @@ struct WinogradConvolution {
 
   /// Tiles a block of samples aims for (a 28×28 map's; larger maps take one sample a block).
   static let targetTiles = 49
-  /// The fewest tiles a block must reach for Winograd to pay: fewer make GEMMs too narrow and
-  /// transforms too large a share.
+  /// The fewest tiles a block must reach for Winograd to pay: fewer make the products too small
+  /// and transforms too large a share.
   static let minimumTiles = 32
 
   /// The plan for a convolution of `x` by `weight`, or nil where Winograd does not apply or does
   /// not pay: it needs a 2D 3×3 filter, stride and dilation 1, one group, at least 16 input and
-  /// output channels (below that the GEMMs are too small to gain), a block of samples of at
+  /// output channels (below that the products are too small to gain), a block of samples of at
   /// least `minimumTiles` tiles, and tiles that cover at most twice the map (a 2×2 map in one 4×4
   /// tile takes as many multiplies as the direct sum).
   init?(_ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], lanes: Int) {
@@ -52,32 +54,36 @@ struct WinogradConvolution {
     blocks = SampleBlocks(batch: x[0], positions: tileRows * tileColumns, columns: Self.targetTiles)
     guard blocks.size * tileRows * tileColumns >= Self.minimumTiles, 16 * tileRows * tileColumns <= 2 * height * width else { return nil }
     self.lanes = lanes
-    // Tile t's input columns 4t…4t+5 are phases 0–3 at t and phases 0–1 at t + 1.
+    // Tile (r, u) reads rows 4r…4r+5 and columns 4u…4u+5.
     prepared = PreparedInput(
-      a, x: x, channels: s.inChannels, depth: 1, rows: 4 * tileRows + 2, phases: 4, phaseWidth: (tileColumns + lanes - 1) / lanes * lanes + 1)
+      a, x: x, channels: s.inChannels, depth: 1, rows: 4 * tileRows + 2, phases: 1, phaseWidth: 4 * tileColumns + 2, channelBlock: lanes)
   }
 
   /// Tiles of one sample.
   var tiles: Int { tileRows * tileColumns }
-  /// Tiles of a full block: the row length of V and M.
+  /// Tiles of a full block: the rows of V[ξ] and M[ξ].
   var blockTiles: Int { blocks.size * tiles }
-  /// Scratch: one sample's prepared input, V and M (with a vector of slack: the last tiles' loads
-  /// run past M).
-  var scratchSize: Int { prepared.size + 36 * blockTiles * (s.inChannels + s.outChannels) + lanes }
-  /// Kept between runs: U (36 × outputs × channels) and the weights it was computed from.
-  var persistentSize: Int { 36 * s.outChannels * s.inChannels + s.outChannels * s.inChannels * 9 }
+  /// Row lengths of V[ξ] (input channels) and of U[ξ] and M[ξ] (output channels): rounded up to
+  /// whole vectors, plus one, so that rows are not a power of two apart (which would put a
+  /// panel's rows in a few cache sets).
+  var vRow: Int { (s.inChannels + lanes - 1) / lanes * lanes + lanes }
+  var mRow: Int { (s.outChannels + lanes - 1) / lanes * lanes + lanes }
+  /// Scratch: one sample's prepared input, V and M.
+  var scratchSize: Int { prepared.size + 36 * blockTiles * (vRow + mRow) }
+  /// Kept between runs: U (36 × channels × outputs) and the weights it was computed from.
+  var persistentSize: Int { 36 * s.inChannels * mRow + s.outChannels * s.inChannels * 9 }
 
   func emit(_ k: Kernel) {
     let ir = k.ir
     guard let scratch = k.scratch, let persistent = k.persistent else { return }
     let (channels, outputs) = (s.inChannels, s.outChannels)
     let transformed = persistent
-    let copy = ir.element(persistent, ir.int(36 * outputs * channels))
+    let copy = ir.element(persistent, ir.int(36 * channels * mRow))
     let v = ir.element(scratch, ir.int(prepared.size))
-    let m = ir.element(v, ir.int(36 * channels * blockTiles))
+    let m = ir.element(v, ir.int(36 * blockTiles * vRow))
     transformWeights(k, weights: k.inputs[1], copy: copy, transformed: transformed)
     // One body for every block, the last one's sample count chosen at run time (the transforms
-    // are most of the code); only the GEMMs' width differs in a partial last block.
+    // are most of the code); only the products' height differs in a partial last block.
     let (size, full) = (blocks.size, s.batch / blocks.size)
     let rest = s.batch % size
     ir.loop(full + (rest > 0 ? 1 : 0)) { block in
@@ -86,105 +92,123 @@ struct WinogradConvolution {
       let count = rest > 0 ? ir.select(partial, ir.int(rest), ir.int(size)) : ir.int(size)
       ir.loop(from: ir.int(0), to: count, knownNonEmpty: true) { j in
         prepared.emit(k, source: ir.element(k.inputs[0], ir.affine(ir.add(first, j), channels * s.inPlane)))
-        transformInput(k, v: ir.element(v, ir.affine(j, tiles)))
+        transformInput(k, v: ir.element(v, ir.affine(j, tiles * vRow)))
       }
       if rest > 0 {
         ir.ifElse(partial) {
-          multiply(k, transformed: transformed, v: v, m: m, columns: rest * tiles)
+          multiply(k, transformed: transformed, v: v, m: m, tiles: rest * tiles)
         } otherwise: {
-          multiply(k, transformed: transformed, v: v, m: m, columns: size * tiles)
+          multiply(k, transformed: transformed, v: v, m: m, tiles: size * tiles)
         }
       } else {
-        multiply(k, transformed: transformed, v: v, m: m, columns: size * tiles)
+        multiply(k, transformed: transformed, v: v, m: m, tiles: size * tiles)
       }
       ir.loop(from: ir.int(0), to: count, knownNonEmpty: true) { j in
-        transformOutput(k, m: ir.element(m, ir.affine(j, tiles)), out: ir.element(k.output, ir.affine(ir.add(first, j), outputs * s.outPlane)))
+        transformOutput(k, m: ir.element(m, ir.affine(j, tiles * mRow)), out: ir.element(k.output, ir.affine(ir.add(first, j), outputs * s.outPlane)))
       }
     }
   }
 
-  /// M[ξ] = U[ξ]·V[ξ] for the 36 ξ over the block's first `columns` tiles, one register-blocked
+  /// M[ξ] = V[ξ]·U[ξ] for the 36 ξ over the block's first `tiles` tiles, one register-blocked
   /// product per ξ, the 36 spread over the pool's threads (each product's results do not depend
   /// on which thread runs it).
-  private func multiply(_ k: Kernel, transformed: LLVMValueRef, v: LLVMValueRef, m: LLVMValueRef, columns: Int) {
-    let (channels, outputs, stride) = (s.inChannels, s.outChannels, blockTiles)
-    let product = RegisterProduct(m: outputs, n: columns, k: channels, lda: channels, ldb: stride, ldc: stride, lanes: lanes)
-    k.parallelLoop(36, work: outputs * columns * channels / lanes, capturing: [transformed, v, m]) { k, captured, xi in
+  private func multiply(_ k: Kernel, transformed: LLVMValueRef, v: LLVMValueRef, m: LLVMValueRef, tiles: Int) {
+    let (channels, outputs, stride, vRow, mRow) = (s.inChannels, s.outChannels, blockTiles, self.vRow, self.mRow)
+    let product = RegisterProduct(m: tiles, n: outputs, k: channels, lda: vRow, ldb: mRow, ldc: mRow, lanes: lanes)
+    k.parallelLoop(36, work: outputs * tiles * channels / lanes, capturing: [transformed, v, m]) { k, captured, xi in
       let ir = k.ir
       product.emit(
-        ir, a: ir.element(captured[0], ir.affine(xi, outputs * channels)), b: ir.element(captured[1], ir.affine(xi, channels * stride)),
-        c: ir.element(captured[2], ir.affine(xi, outputs * stride)), first: ir.int(0), count: outputs)
+        ir, a: ir.element(captured[1], ir.affine(xi, stride * vRow)), b: ir.element(captured[0], ir.affine(xi, channels * mRow)),
+        c: ir.element(captured[2], ir.affine(xi, stride * mRow)), first: ir.int(0), count: tiles)
     }
   }
 
-  /// U[ξ][k][c] = (G·g[k][c]·Gᵀ)[ξ], recomputed only when the weights differ from `copy`.
+  /// U[ξ][c][k] = (G·g[k][c]·Gᵀ)[ξ], recomputed only when the weights differ from `copy`.
   private func transformWeights(_ k: Kernel, weights: LLVMValueRef, copy: LLVMValueRef, transformed: LLVMValueRef) {
     let ir = k.ir
-    let count = s.outChannels * s.inChannels * 9
+    let (channels, outputs) = (s.inChannels, s.outChannels)
+    let count = outputs * channels * 9
     ir.when(ir.differs(weights, copy, count: count)) {
-      ir.loop(s.outChannels * s.inChannels) { pair in
-        let g = (0..<3).map { i in (0..<3).map { j in ir.load(weights, ir.affine(pair, 9, 3 * i + j)) } }
-        let u = Self.sandwich(ir, Self.weightTransform, g)
-        for (xi, value) in u.joined().enumerated() { ir.store(value, transformed, ir.affine(pair, 1, xi * s.outChannels * s.inChannels)) }
+      ir.loop(outputs) { output in
+        ir.loop(channels) { channel in
+          let pair = ir.add(ir.mul(output, ir.int(channels)), channel)
+          let g = (0..<3).map { i in (0..<3).map { j in ir.load(weights, ir.affine(pair, 9, 3 * i + j)) } }
+          let u = Self.sandwich(ir, Self.weightTransform, g)
+          let at = ir.add(ir.mul(channel, ir.int(mRow)), output)
+          for (xi, value) in u.joined().enumerated() { ir.store(value, transformed, ir.affine(at, 1, xi * channels * mRow)) }
+        }
       }
       ir.copy(count, from: weights, to: copy)
     }
   }
 
-  /// V[ξ][c][t] = (Bᵀ·d·B)[ξ] for every channel c and tile t of the prepared sample, `lanes`
-  /// tiles of a row at a time; `v` points at the sample's first tile in V.
+  /// V[ξ][t][c] = (Bᵀ·d·B)[ξ] for every tile t and channel c of the prepared sample, `lanes`
+  /// channels at a time; `v` points at the sample's first tile in V.
   private func transformInput(_ k: Kernel, v: LLVMValueRef) {
-    let (channels, tiles, stride, prepared, lanes) = (s.inChannels, self.tiles, blockTiles, self.prepared, self.lanes)
-    k.parallelLoop(channels, work: tiles * 36 * 12, capturing: [v]) { k, captured, c in
+    let (columns, plane, stride, vRow, lanes) = (4 * tileColumns + 2, prepared.plane, blockTiles, self.vRow, self.lanes)
+    k.parallelLoop((s.inChannels + lanes - 1) / lanes, work: tiles * 36 * 12, capturing: [v]) { k, captured, block in
       let ir = k.ir
-      self.rowVectors(ir) { row, column, count in
-        // d[i][j] of `lanes` tiles: input row 4·row + i, column 4·t + j (phase j mod 4, at t + j / 4).
-        let d = (0..<6).map { i in
-          (0..<6).map { j in
-            ir.loadVector(
-              k.scratch!, prepared.index(ir, channel: c, depth: ir.int(0), row: ir.affine(row, 4, i), phase: j % 4, column: ir.affine(column, 1, j / 4)),
-              lanes: lanes)
+      let base = ir.mul(block, ir.int(plane * lanes))
+      ir.loop(tileRows) { row in
+        ir.loop(tileColumns) { column in
+          // d[i][j] of `lanes` channels: input row 4·row + i, column 4·column + j.
+          let corner = ir.add(ir.affine(row, 4 * columns), ir.affine(column, 4))
+          let d = (0..<6).map { i in
+            (0..<6).map { j in ir.loadVector(k.scratch!, ir.add(base, ir.affine(corner, lanes, (i * columns + j) * lanes)), lanes: lanes) }
           }
-        }
-        let first = ir.add(ir.affine(c, stride), ir.add(ir.affine(row, self.tileColumns), column))
-        for (xi, value) in Self.sandwich(ir, Self.inputTransform, d).joined().enumerated() {
-          ir.storeVector(value, captured[0], ir.affine(first, 1, xi * channels * stride), count: count)
+          let tile = ir.add(ir.affine(row, self.tileColumns), column)
+          let first = ir.add(ir.affine(tile, vRow), ir.affine(block, lanes))
+          for (xi, value) in Self.sandwich(ir, Self.inputTransform, d).joined().enumerated() {
+            ir.storeVector(value, captured[0], ir.affine(first, 1, xi * stride * vRow))
+          }
         }
       }
     }
   }
 
-  /// y = f(Aᵀ·m·A + b) for every output channel of one sample, interleaved from 4 vectors of
-  /// tiles into rows; `m` points at the sample's first tile in M.
+  /// y = f(Aᵀ·m·A + b) for every tile of one sample, `lanes` output channels at a time (the last
+  /// block possibly partial); `m` points at the sample's first tile in M.
   private func transformOutput(_ k: Kernel, m: LLVMValueRef, out: LLVMValueRef) {
-    let (outputs, tiles, stride, height, width, lanes) = (s.outChannels, self.tiles, blockTiles, self.height, self.width, self.lanes)
-    k.parallelLoop(outputs, work: tiles * 36 * 8, capturing: [m, out]) { k, captured, channel in
-      let ir = k.ir
-      let bias = k.inputs.count > 2 ? ir.splat(ir.load(k.inputs[2], channel), lanes: lanes) : nil
-      self.rowVectors(ir) { row, column, count in
-        let first = ir.add(ir.affine(channel, stride), ir.add(ir.affine(row, self.tileColumns), column))
-        let values = (0..<36).map { xi in ir.loadVector(captured[0], ir.affine(first, 1, xi * outputs * stride), lanes: lanes) }
+    let outputs = s.outChannels
+    let (whole, last) = (outputs / lanes, outputs % lanes)
+    k.parallelLoop(whole + (last > 0 ? 1 : 0), work: tiles * 36 * 8, capturing: [m, out]) { k, captured, block in
+      if last > 0 {
+        k.ir.ifElse(k.ir.icmp(LLVMIntEQ, block, k.ir.int(whole))) {
+          self.outputBlock(k, m: captured[0], out: captured[1], block: block, count: last)
+        } otherwise: {
+          self.outputBlock(k, m: captured[0], out: captured[1], block: block, count: self.lanes)
+        }
+      } else {
+        self.outputBlock(k, m: captured[0], out: captured[1], block: block, count: self.lanes)
+      }
+    }
+  }
+
+  /// The output transform of output channels `block`·lanes…+`count` for every tile of a sample.
+  private func outputBlock(_ k: Kernel, m: LLVMValueRef, out: LLVMValueRef, block: LLVMValueRef, count: Int) {
+    let ir = k.ir
+    let (mRow, stride, plane) = (self.mRow, blockTiles, s.outPlane)
+    let firstChannel = ir.mul(block, ir.int(lanes))
+    let mask = count < lanes ? count : nil
+    let bias = k.inputs.count > 2 ? ir.loadVector(k.inputs[2], firstChannel, lanes: lanes, count: mask) : nil
+    ir.loop(tileRows) { row in
+      ir.loop(tileColumns) { column in
+        let tile = ir.add(ir.affine(row, tileColumns), column)
+        let values = (0..<36).map { xi in ir.loadVector(m, ir.add(ir.affine(tile, mRow, xi * stride * mRow), firstChannel), lanes: lanes, count: mask) }
         let y = Self.sandwich(ir, Self.outputTransform, (0..<6).map { Array(values[(6 * $0)..<(6 * $0 + 6)]) })
         for i in 0..<4 {
-          // Row 4·row + i exists unless the last tile row hangs over the map.
+          // Rows and columns past the map's edge exist only in the last tile row or column.
           let outputRow = ir.affine(row, 4, i)
-          ir.when(ir.icmp(LLVMIntSLT, outputRow, ir.int(height))) {
-            let activated = y[i].map { value -> LLVMValueRef in
-              var value = bias.map { ir.fadd(value, $0) } ?? value
-              if let function = k.epilogue { value = Lowering.unary(ir, function, value) }
-              return value
-            }
-            let start = ir.add(ir.affine(ir.add(ir.affine(channel, height), outputRow), width), ir.affine(column, 4))
-            // Columns left in this row from the first tile's, of the 4·count the vectors hold.
-            let remaining = ir.sub(ir.int(width), ir.affine(column, 4))
-            for (index, vector) in ir.interleave(activated).enumerated() {
-              let offset = index * lanes
-              guard offset < 4 * count else { break }
-              let full = ir.icmp(LLVMIntSGE, remaining, ir.int(offset + lanes))
-              ir.ifElse(full) {
-                ir.storeVector(vector, captured[1], ir.affine(start, 1, offset))
-              } otherwise: {
-                ir.storePrefix(vector, captured[1], ir.affine(start, 1, offset), count: ir.sub(remaining, ir.int(offset)))
+          let rowInside = height % 4 == 0 || i < height % 4 ? nil : ir.icmp(LLVMIntSLT, outputRow, ir.int(height))
+          Self.when(ir, rowInside) {
+            for j in 0..<4 {
+              let outputColumn = ir.affine(column, 4, j)
+              let columnInside = width % 4 == 0 || j < width % 4 ? nil : ir.icmp(LLVMIntSLT, outputColumn, ir.int(width))
+              Self.when(ir, columnInside) {
+                var value = bias.map { ir.fadd(y[i][j], $0) } ?? y[i][j]
+                if let function = k.epilogue { value = Lowering.unary(ir, function, value) }
+                let at = ir.add(ir.mul(firstChannel, ir.int(plane)), ir.add(ir.affine(outputRow, width), outputColumn))
+                for lane in 0..<count { ir.store(ir.extract(value, lane: lane), out, ir.affine(at, 1, lane * plane)) }
               }
             }
           }
@@ -193,14 +217,9 @@ struct WinogradConvolution {
     }
   }
 
-  /// `body(row, first column, tiles)` for every tile row and every run of `lanes` tiles in it
-  /// (the last run holds the rest).
-  private func rowVectors(_ ir: IRBuilder, _ body: (LLVMValueRef, LLVMValueRef, Int) -> Void) {
-    let (whole, rest) = (tileColumns / lanes, tileColumns % lanes)
-    ir.loop(tileRows) { row in
-      ir.loop(whole) { vector in body(row, ir.affine(vector, lanes), lanes) }
-      if rest > 0 { body(row, ir.int(whole * lanes), rest) }
-    }
+  /// `body` where `condition` holds, or always without one.
+  private static func when(_ ir: IRBuilder, _ condition: LLVMValueRef?, _ body: () -> Void) {
+    if let condition { ir.when(condition, body) } else { body() }
   }
 
   /// X ↦ T·X·Tᵀ for a constant matrix T, on floats or vectors.
