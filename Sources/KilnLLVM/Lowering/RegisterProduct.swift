@@ -3,24 +3,40 @@ import CLLVM
 /// C = A·B for row-major float matrices whose sizes are known when the code is generated, as
 /// register-blocked loops: a tile of C — `rows` rows × `vectors` vectors of consecutive columns —
 /// stays in vector registers while k runs, each step loading the tile's vectors of B's row k once
-/// and multiplying them by one broadcast element of A per row (fused multiply-adds). Nothing is
-/// packed.
+/// and multiplying them by one broadcast element of A per row (fused multiply-adds). B may be
+/// kept in panels as wide as a tile (weights prepared once), so that a tile reads it
+/// sequentially.
 ///
 /// Every element of C is the same chain of multiply-adds in k order whichever rows a call covers,
 /// so products split by rows (across threads, or not) give identical results — unlike OpenBLAS,
 /// whose results depend on the split.
 struct RegisterProduct {
-  let n, k, lda, ldb, ldc, lanes: Int
+  let n, k, lda, ldc, lanes: Int
+  /// B's leading dimension, or nil when B is in panels (`packedIndex`).
+  let ldb: Int?
   /// The tile: rows of C × vectors of `lanes` columns.
   let rows, vectors: Int
 
-  /// The plan for an [m, n] = [m, k]·[k, n] product with leading dimensions `lda`, `ldb`, `ldc`,
-  /// with the tile `DirectConvolution.tiling`'s cost model picks for a target with `lanes` floats
-  /// per vector (16 registers with AVX2, 32 with AVX-512).
-  init(m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int, lanes: Int) {
+  /// The plan for an [m, n] = [m, k]·[k, n] product with leading dimensions `lda`, `ldb` (nil: B
+  /// in panels), `ldc`, with the tile `DirectConvolution.tiling`'s cost model picks for a target
+  /// with `lanes` floats per vector (16 registers with AVX2, 32 with AVX-512). Any number of rows
+  /// up to m may be computed with it.
+  init(m: Int, n: Int, k: Int, lda: Int, ldb: Int?, ldc: Int, lanes: Int) {
     (self.n, self.k, self.lda, self.ldb, self.ldc, self.lanes) = (n, k, lda, ldb, ldc, lanes)
     let tile = DirectConvolution.tiling(channels: m, rows: 1, vectors: (n + lanes - 1) / lanes, registers: lanes > 8 ? 32 : 16)
     (rows, vectors) = (tile.channels, tile.vectors)
+  }
+
+  /// Columns of a panel of B: a tile's width.
+  var panelWidth: Int { vectors * lanes }
+  /// Floats of B in panels: each panel k rows of `panelWidth` floats (the last one padded).
+  var packedSize: Int { (n + panelWidth - 1) / panelWidth * k * panelWidth }
+
+  /// Where B's element (`row`, `column`) lies in panels.
+  func packedIndex(_ ir: IRBuilder, row: LLVMValueRef, column: LLVMValueRef) -> LLVMValueRef {
+    let panel = LLVMBuildUDiv(ir.builder, column, ir.int(panelWidth), "")!
+    let within = LLVMBuildURem(ir.builder, column, ir.int(panelWidth), "")!
+    return ir.add(ir.mul(ir.add(ir.mul(panel, ir.int(k)), row), ir.int(panelWidth)), within)
   }
 
   /// Rows `first`..<`first + count` of `c` = `a`·`b`. The larger of the two operands is read
@@ -60,7 +76,8 @@ struct RegisterProduct {
     for slot in accumulators { ir.store(ir.zeroVector(lanes), to: slot) }
     let rowStarts = (0..<rows).map { ir.mul(ir.add(row, ir.int($0)), ir.int(lda)) }
     ir.loop(k) { depth in
-      let start = ir.add(ir.mul(depth, ir.int(ldb)), column)
+      // In panels, a tile's columns start a panel: its row `depth` is panelWidth floats long.
+      let start = ldb.map { ir.add(ir.mul(depth, ir.int($0)), column) } ?? ir.add(ir.mul(column, ir.int(k)), ir.mul(depth, ir.int(panelWidth)))
       let values = (0..<vectors).map { vector in
         ir.loadVector(b, ir.add(start, ir.int(vector * lanes)), lanes: lanes, count: vector == vectors - 1 ? lastLanes : nil)
       }

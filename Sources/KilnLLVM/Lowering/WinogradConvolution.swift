@@ -63,22 +63,26 @@ struct WinogradConvolution {
   var tiles: Int { tileRows * tileColumns }
   /// Tiles of a full block: the rows of V[ξ] and M[ξ].
   var blockTiles: Int { blocks.size * tiles }
-  /// Row lengths of V[ξ] (input channels) and of U[ξ] and M[ξ] (output channels): rounded up to
-  /// whole vectors, plus one, so that rows are not a power of two apart (which would put a
-  /// panel's rows in a few cache sets).
+  /// Row lengths of V[ξ] (input channels) and of M[ξ] (output channels): rounded up to whole
+  /// vectors, plus one, so that rows are not a power of two apart (which would put a tile's
+  /// rows in a few cache sets).
   var vRow: Int { (s.inChannels + lanes - 1) / lanes * lanes + lanes }
   var mRow: Int { (s.outChannels + lanes - 1) / lanes * lanes + lanes }
+  /// M[ξ] = V[ξ]·U[ξ] for any block's tiles, U[ξ] kept in the product's panels.
+  var product: RegisterProduct {
+    RegisterProduct(m: blockTiles, n: s.outChannels, k: s.inChannels, lda: vRow, ldb: nil, ldc: mRow, lanes: lanes)
+  }
   /// Scratch: one sample's prepared input, V and M.
   var scratchSize: Int { prepared.size + 36 * blockTiles * (vRow + mRow) }
-  /// Kept between runs: U (36 × channels × outputs) and the weights it was computed from.
-  var persistentSize: Int { 36 * s.inChannels * mRow + s.outChannels * s.inChannels * 9 }
+  /// Kept between runs: U (36 × channels × outputs, in panels) and the weights it came from.
+  var persistentSize: Int { 36 * product.packedSize + s.outChannels * s.inChannels * 9 }
 
   func emit(_ k: Kernel) {
     let ir = k.ir
     guard let scratch = k.scratch, let persistent = k.persistent else { return }
     let (channels, outputs) = (s.inChannels, s.outChannels)
     let transformed = persistent
-    let copy = ir.element(persistent, ir.int(36 * channels * mRow))
+    let copy = ir.element(persistent, ir.int(36 * product.packedSize))
     let v = ir.element(scratch, ir.int(prepared.size))
     let m = ir.element(v, ir.int(36 * blockTiles * vRow))
     transformWeights(k, weights: k.inputs[1], copy: copy, transformed: transformed)
@@ -113,12 +117,11 @@ struct WinogradConvolution {
   /// product per ξ, the 36 spread over the pool's threads (each product's results do not depend
   /// on which thread runs it).
   private func multiply(_ k: Kernel, transformed: LLVMValueRef, v: LLVMValueRef, m: LLVMValueRef, tiles: Int) {
-    let (channels, outputs, stride, vRow, mRow) = (s.inChannels, s.outChannels, blockTiles, self.vRow, self.mRow)
-    let product = RegisterProduct(m: tiles, n: outputs, k: channels, lda: vRow, ldb: mRow, ldc: mRow, lanes: lanes)
+    let (channels, outputs, stride, vRow, mRow, product) = (s.inChannels, s.outChannels, blockTiles, self.vRow, self.mRow, self.product)
     k.parallelLoop(36, work: outputs * tiles * channels / lanes, capturing: [transformed, v, m]) { k, captured, xi in
       let ir = k.ir
       product.emit(
-        ir, a: ir.element(captured[1], ir.affine(xi, stride * vRow)), b: ir.element(captured[0], ir.affine(xi, channels * mRow)),
+        ir, a: ir.element(captured[1], ir.affine(xi, stride * vRow)), b: ir.element(captured[0], ir.affine(xi, product.packedSize)),
         c: ir.element(captured[2], ir.affine(xi, stride * mRow)), first: ir.int(0), count: tiles)
     }
   }
@@ -134,8 +137,8 @@ struct WinogradConvolution {
           let pair = ir.add(ir.mul(output, ir.int(channels)), channel)
           let g = (0..<3).map { i in (0..<3).map { j in ir.load(weights, ir.affine(pair, 9, 3 * i + j)) } }
           let u = Self.sandwich(ir, Self.weightTransform, g)
-          let at = ir.add(ir.mul(channel, ir.int(mRow)), output)
-          for (xi, value) in u.joined().enumerated() { ir.store(value, transformed, ir.affine(at, 1, xi * channels * mRow)) }
+          let at = product.packedIndex(ir, row: channel, column: output)
+          for (xi, value) in u.joined().enumerated() { ir.store(value, transformed, ir.affine(at, 1, xi * product.packedSize)) }
         }
       }
       ir.copy(count, from: weights, to: copy)
