@@ -120,6 +120,7 @@ public final class Compiler: @unchecked Sendable {
         inputs: (0..<node.inputs.count).map { LLVMGetParam(code, UInt32($0 + 1)) }, output: LLVMGetParam(code, 0),
         scratch: function.scratch ? LLVMGetParam(code, UInt32(node.inputs.count + 1)) : nil,
         step: LLVMGetParam(code, count - 2), epilogue: function.epilogue, pool: LLVMGetParam(code, count - 1), lanes: program.lanes)
+      kernel.weightsChange = function.weightsChange
       if function.persistent { kernel.persistent = LLVMGetParam(code, UInt32(node.inputs.count + (function.scratch ? 2 : 1))) }
       try Lowering.emit(kernel)
       LLVMBuildRet(ir.builder, ir.int32(0))

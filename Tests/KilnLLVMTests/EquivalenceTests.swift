@@ -127,7 +127,7 @@ import Testing
       let b = try graph.append("b", .parameter(ParameterAttrs(TensorType([outputs]), initializer: .zeros)))
       let y = try graph.append("y", .conv(attrs), inputs: [input, w, b])
       graph.outputs = [try graph.append("relu", .unary(UnaryAttrs(.relu)), inputs: [y])]
-      #expect(WinogradConvolution(attrs, x: x, weight: [outputs, x[1], 3, 3], output: graph[y].type.shape, lanes: lanes) != nil)
+      #expect(WinogradConvolution(attrs, x: x, weight: [outputs, x[1], 3, 3], output: graph[y].type.shape, lanes: lanes, weightsChange: false) != nil)
       var parameters = ParameterStore()
       parameters["w"] = try randomTensor([outputs, x[1], 3, 3], seed: 2, scale: 0.2)
       parameters["b"] = try randomTensor([outputs], seed: 3)
@@ -144,12 +144,16 @@ import Testing
         try compiled.setParameter("w", weights)
       }
     }
-    // The rule: a block must reach 32 tiles (one 14×14 sample has 16; eight 7×7 samples have 32),
-    // and the tiles cover at most twice the map (not 2×2 maps).
+    // The rules: a block must reach 32 tiles (one 14×14 sample has 16; eight 7×7 samples have
+    // 32), and the tiles cover at most twice the map (not 2×2 maps).
     let same = ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), paddingMode: .zero, dilation: [1, 1])
-    #expect(WinogradConvolution(same, x: [1, 64, 14, 14], weight: [64, 64, 3, 3], output: [1, 64, 14, 14], lanes: lanes) == nil)
-    #expect(WinogradConvolution(same, x: [8, 64, 7, 7], weight: [64, 64, 3, 3], output: [8, 64, 7, 7], lanes: lanes) != nil)
-    #expect(WinogradConvolution(same, x: [64, 64, 2, 2], weight: [64, 64, 3, 3], output: [64, 64, 2, 2], lanes: lanes) == nil)
+    #expect(WinogradConvolution(same, x: [1, 64, 14, 14], weight: [64, 64, 3, 3], output: [1, 64, 14, 14], lanes: lanes, weightsChange: false) == nil)
+    #expect(WinogradConvolution(same, x: [8, 64, 7, 7], weight: [64, 64, 3, 3], output: [8, 64, 7, 7], lanes: lanes, weightsChange: false) != nil)
+    #expect(WinogradConvolution(same, x: [64, 64, 2, 2], weight: [64, 64, 3, 3], output: [64, 64, 2, 2], lanes: lanes, weightsChange: false) == nil)
+    // Weights that change on every run (training) need 128 tiles in all: 8 samples of 7×7 have
+    // 32, 8 of 14×14 have 128.
+    #expect(WinogradConvolution(same, x: [8, 64, 7, 7], weight: [64, 64, 3, 3], output: [8, 64, 7, 7], lanes: lanes, weightsChange: true) == nil)
+    #expect(WinogradConvolution(same, x: [8, 64, 14, 14], weight: [64, 64, 3, 3], output: [8, 64, 14, 14], lanes: lanes, weightsChange: true) != nil)
   }
 
   /// Tiles fit the registers (accumulators, input vectors and the broadcast weight) and the map.

@@ -69,7 +69,7 @@ import Testing
       ConvAttrs(stride: Array(repeating: stride, count: rank), padding: pad, paddingMode: mode, dilation: Array(repeating: dilation, count: rank), groups: groups)
     }
     let cases: [(ConvAttrs, x: [Int], weight: [Int], algorithm: String?)] = [
-      (attrs(2, pad: .symmetric(1, rank: 2)), [2, 16, 28, 28], [16, 16, 3, 3], "winograd"),
+      (attrs(2, pad: .symmetric(1, rank: 2)), [3, 16, 28, 28], [16, 16, 3, 3], "winograd"),
       (attrs(2, pad: .symmetric(0, rank: 2)), [2, 4, 28, 28], [6, 4, 3, 3], "direct"),
       (attrs(2, pad: .symmetric(0, rank: 2)), [3, 6, 14, 14], [16, 6, 5, 5], nil),
       (attrs(2, pad: Padding(before: [2, 0], after: [1, 3]), dilation: 2), [2, 4, 13, 15], [5, 4, 3, 3], "direct"),

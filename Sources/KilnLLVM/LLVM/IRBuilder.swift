@@ -254,6 +254,11 @@ final class IRBuilder {
   /// A vector of `lanes` zeros.
   func zeroVector(_ lanes: Int) -> LLVMValueRef { LLVMConstNull(vectorType(lanes))! }
 
+  /// A vector of `lanes` floats holding `scalars` in its first lanes and zeros after them.
+  func vector(_ scalars: [LLVMValueRef], lanes: Int) -> LLVMValueRef {
+    scalars.enumerated().reduce(zeroVector(lanes)) { vector, lane in LLVMBuildInsertElement(builder, vector, lane.element, int32(lane.offset), "")! }
+  }
+
   /// `scalar` in every lane (a broadcast).
   func splat(_ scalar: LLVMValueRef, lanes: Int) -> LLVMValueRef {
     let type = vectorType(lanes)

@@ -215,9 +215,11 @@ enum ConvolutionLowering {
     /// for maps of at most 8 positions.
     case columns
 
-    init(_ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], lanes: Int) {
+    /// `weightsChange`: whether the weights differ on every run (a trained parameter, or
+    /// weights computed by the kernel), which costs Winograd a weight transform per run.
+    init(_ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], lanes: Int, weightsChange: Bool) {
       let s = ConvolutionShape(x: x, weight: weight, output: output, groups: a.groups)
-      if let winograd = WinogradConvolution(a, x: x, weight: weight, output: output, lanes: lanes) {
+      if let winograd = WinogradConvolution(a, x: x, weight: weight, output: output, lanes: lanes, weightsChange: weightsChange) {
         self = .winograd(winograd)
       } else if DepthwiseConvolution.applies(a, s) {
         self = .depthwise(DepthwiseConvolution(a, s, x: x, weight: weight, output: output))
@@ -255,7 +257,7 @@ enum ConvolutionLowering {
     let ir = k.ir
     let (xShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
     let s = ConvolutionShape(x: xShape, weight: wShape, output: k.type.shape, groups: a.groups)
-    switch Algorithm(a, x: xShape, weight: wShape, output: k.type.shape, lanes: k.lanes) {
+    switch Algorithm(a, x: xShape, weight: wShape, output: k.type.shape, lanes: k.lanes, weightsChange: k.weightsChange) {
     case .winograd(let winograd):
       // Bias and activation are applied by the output transform.
       winograd.emit(k)

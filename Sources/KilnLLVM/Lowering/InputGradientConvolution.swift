@@ -40,7 +40,8 @@ struct InputGradientConvolution {
     attrs = ConvAttrs(stride: c.stride, padding: Padding(before: before, after: after), dilation: c.dilation, groups: c.groups)
     flipped = [a.inputShape[1], weight[0] / c.groups] + weight[2...]
     (self.dy, dx, self.weight) = (dy, a.inputShape, weight)
-    algorithm = ConvolutionLowering.Algorithm(attrs, x: dy, weight: flipped, output: dx, lanes: lanes)
+    // W′ is written on every run.
+    algorithm = ConvolutionLowering.Algorithm(attrs, x: dy, weight: flipped, output: dx, lanes: lanes, weightsChange: true)
     if case .columns = algorithm { return nil }
   }
 
@@ -75,6 +76,7 @@ struct InputGradientConvolution {
       ir: ir, node: k.node, inputTypes: [TensorType(dy), TensorType(flipped)], inputs: [k.inputs[0], scratch], output: k.output,
       scratch: ir.element(scratch, ir.int(flippedSize)), step: k.step, epilogue: k.epilogue, pool: k.pool, lanes: k.lanes)
     forward.persistent = k.persistent
+    forward.weightsChange = true
     ConvolutionLowering.forward(forward, attrs)
   }
 }

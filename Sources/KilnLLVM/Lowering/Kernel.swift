@@ -16,6 +16,8 @@ struct Kernel {
   /// Memory kept between runs, when the kernel asked for some (nil inside parallel loops: capture
   /// it).
   var persistent: LLVMValueRef? = nil
+  /// Whether the weights (the second input) differ on every run (see `Lowering.weightsChange`).
+  var weightsChange = false
   /// The run's step number (i64), which numbers dropout masks.
   let step: LLVMValueRef
   /// An activation fused into this kernel (see `Fusion`), applied to every output.

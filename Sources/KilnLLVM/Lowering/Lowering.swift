@@ -11,7 +11,7 @@ enum Lowering {
     let types = node.inputs.map { graph[$0].type.shape }
     switch node.op {
     case .conv(let a):
-      return ConvolutionLowering.Algorithm(a, x: types[0], weight: types[1], output: node.type.shape, lanes: lanes)
+      return ConvolutionLowering.Algorithm(a, x: types[0], weight: types[1], output: node.type.shape, lanes: lanes, weightsChange: weightsChange(node, graph))
         .scratchSize(a, x: types[0], weight: types[1], output: node.type.shape)
     case .convWeightGrad(let a):
       return ConvolutionShape(x: types[0], weight: node.type.shape, output: types[1], groups: a.conv.groups).scratchSize(a.conv, x: types[0])
@@ -32,10 +32,18 @@ enum Lowering {
   static func persistentSize(_ node: Node, _ graph: Graph, lanes: Int) -> Int {
     let types = node.inputs.map { graph[$0].type.shape }
     switch node.op {
-    case .conv(let a): return ConvolutionLowering.Algorithm(a, x: types[0], weight: types[1], output: node.type.shape, lanes: lanes).persistentSize
+    case .conv(let a):
+      return ConvolutionLowering.Algorithm(a, x: types[0], weight: types[1], output: node.type.shape, lanes: lanes, weightsChange: weightsChange(node, graph))
+        .persistentSize
     case .convInputGrad(let a): return InputGradientConvolution(a, dy: types[0], weight: types[1], lanes: lanes)?.persistentSize ?? 0
     default: return 0
     }
+  }
+
+  /// Whether `node`'s weights (its second input) are a parameter `graph` updates, so that they
+  /// differ on every run.
+  static func weightsChange(_ node: Node, _ graph: Graph) -> Bool {
+    node.inputs.count > 1 && graph.stateUpdates.contains { $0.state == node.inputs[1] }
   }
 
   static func emit(_ k: Kernel) throws {

@@ -34,8 +34,7 @@ struct RegisterProduct {
 
   /// Where B's element (`row`, `column`) lies in panels.
   func packedIndex(_ ir: IRBuilder, row: LLVMValueRef, column: LLVMValueRef) -> LLVMValueRef {
-    let panel = LLVMBuildUDiv(ir.builder, column, ir.int(panelWidth), "")!
-    let within = LLVMBuildURem(ir.builder, column, ir.int(panelWidth), "")!
+    let (panel, within) = (ir.udiv(column, ir.int(panelWidth)), ir.urem(column, ir.int(panelWidth)))
     return ir.add(ir.mul(ir.add(ir.mul(panel, ir.int(k)), row), ir.int(panelWidth)), within)
   }
 

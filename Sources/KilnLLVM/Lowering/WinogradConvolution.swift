@@ -39,20 +39,28 @@ struct WinogradConvolution {
   /// The fewest tiles a block must reach for Winograd to pay: fewer make the products too small
   /// and transforms too large a share.
   static let minimumTiles = 32
+  /// The fewest tiles a run must have when the weights change on every run: U (4× the weights)
+  /// is then written and read again each time, which only many tiles repay (ResNet-18's 7×7
+  /// layers in training at batch 8, 32 tiles: 28% slower than the direct kernel; its 14×14 ones,
+  /// 128 tiles: 34% faster).
+  static let minimumTilesWhenWeightsChange = 128
 
   /// The plan for a convolution of `x` by `weight`, or nil where Winograd does not apply or does
   /// not pay: it needs a 2D 3×3 filter, stride and dilation 1, one group, at least 16 input and
   /// output channels (below that the products are too small to gain), a block of samples of at
-  /// least `minimumTiles` tiles, and tiles that cover at most twice the map (a 2×2 map in one 4×4
-  /// tile takes as many multiplies as the direct sum).
-  init?(_ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], lanes: Int) {
+  /// least `minimumTiles` tiles (and `minimumTilesWhenWeightsChange` in all when `weightsChange`),
+  /// and tiles that cover at most twice the map (a 2×2 map in one 4×4 tile takes as many
+  /// multiplies as the direct sum).
+  init?(_ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], lanes: Int, weightsChange: Bool) {
     guard x.count == 4, weight[2] == 3, weight[3] == 3, a.stride == [1, 1], a.dilation == [1, 1], a.groups == 1, x[1] >= 16, weight[0] >= 16
     else { return nil }
     s = ConvolutionShape(x: x, weight: weight, output: output, groups: 1)
     (height, width) = (output[2], output[3])
     (tileRows, tileColumns) = ((height + 3) / 4, (width + 3) / 4)
     blocks = SampleBlocks(batch: x[0], positions: tileRows * tileColumns, columns: Self.targetTiles)
-    guard blocks.size * tileRows * tileColumns >= Self.minimumTiles, 16 * tileRows * tileColumns <= 2 * height * width else { return nil }
+    guard blocks.size * tileRows * tileColumns >= Self.minimumTiles, 16 * tileRows * tileColumns <= 2 * height * width,
+      !weightsChange || x[0] * tileRows * tileColumns >= Self.minimumTilesWhenWeightsChange
+    else { return nil }
     self.lanes = lanes
     // Tile (r, u) reads rows 4r…4r+5 and columns 4u…4u+5.
     prepared = PreparedInput(
@@ -126,20 +134,26 @@ struct WinogradConvolution {
     }
   }
 
-  /// U[ξ][c][k] = (G·g[k][c]·Gᵀ)[ξ], recomputed only when the weights differ from `copy`.
+  /// U[ξ][c][k] = (G·g[k][c]·Gᵀ)[ξ], recomputed only when the weights differ from `copy` (in
+  /// training, every step): `lanes` outputs k at a time, whose entries lie side by side in a
+  /// panel (the last block possibly partial).
   private func transformWeights(_ k: Kernel, weights: LLVMValueRef, copy: LLVMValueRef, transformed: LLVMValueRef) {
     let ir = k.ir
-    let (channels, outputs) = (s.inChannels, s.outChannels)
+    let (channels, outputs, product) = (s.inChannels, s.outChannels, self.product)
     let count = outputs * channels * 9
+    let (whole, last) = (outputs / lanes, outputs % lanes)
+    func block(_ first: LLVMValueRef, _ channel: LLVMValueRef, width: Int) {
+      let pairs = (0..<width).map { ir.add(ir.mul(ir.add(first, ir.int($0)), ir.int(channels)), channel) }
+      let g = (0..<3).map { i in (0..<3).map { j in ir.vector(pairs.map { ir.load(weights, ir.affine($0, 9, 3 * i + j)) }, lanes: lanes) } }
+      let at = product.packedIndex(ir, row: channel, column: first)
+      for (xi, value) in Self.sandwich(ir, Self.weightTransform, g).joined().enumerated() {
+        ir.storeVector(value, transformed, ir.affine(at, 1, xi * product.packedSize), count: width)
+      }
+    }
     ir.when(ir.differs(weights, copy, count: count)) {
-      ir.loop(outputs) { output in
-        ir.loop(channels) { channel in
-          let pair = ir.add(ir.mul(output, ir.int(channels)), channel)
-          let g = (0..<3).map { i in (0..<3).map { j in ir.load(weights, ir.affine(pair, 9, 3 * i + j)) } }
-          let u = Self.sandwich(ir, Self.weightTransform, g)
-          let at = product.packedIndex(ir, row: channel, column: output)
-          for (xi, value) in u.joined().enumerated() { ir.store(value, transformed, ir.affine(at, 1, xi * product.packedSize)) }
-        }
+      ir.loop(channels) { channel in
+        ir.loop(whole) { index in block(ir.mul(index, ir.int(lanes)), channel, width: lanes) }
+        if last > 0 { block(ir.int(whole * lanes), channel, width: last) }
       }
       ir.copy(count, from: weights, to: copy)
     }

@@ -18,6 +18,8 @@ struct Program {
     let epilogue: UnaryFunction?
     let scratch: Bool
     let persistent: Bool
+    /// Whether its weights differ on every run (see `Lowering.weightsChange`).
+    let weightsChange: Bool
     /// The node the function's code is generated from.
     var node: Int
   }
@@ -83,7 +85,7 @@ struct Program {
       guard let output = plan.locations[index] else { continue }
       let function = Function(
         op: node.op, inputTypes: node.inputs.map { graph[$0].type }, type: node.type, epilogue: fusion.epilogues[index],
-        scratch: plan.scratch[index] != nil, persistent: plan.persistent[index] != nil, node: 0)
+        scratch: plan.scratch[index] != nil, persistent: plan.persistent[index] != nil, weightsChange: Lowering.weightsChange(node, graph), node: 0)
       let number = shared[function] ?? functions.count
       if number == functions.count {
         var first = function
