@@ -194,6 +194,15 @@ import Testing
         Dense(5, activation: .hardSigmoid(alpha: 0.2, beta: 0.5))
       }
     }),
+    // Winograd with trained weights (4 samples of 36 tiles), whose U must follow every update.
+    (.momentum, {
+      try Model(name: "winograd", input: [4, 16, 24, 24], seed: 6) {
+        Conv2D(16, kernel: 3, padding: 1, activation: .relu)
+        GlobalPool(.average)
+        Flatten()
+        Dense(5)
+      }
+    }),
   ]
 
   @Test(arguments: trainingNets.indices)
@@ -205,7 +214,7 @@ import Testing
     let compiled = try Compiler().compile(training.graph, parameters: store)
     let interpreter = try Interpreter<Float>(training.graph)
     var feeds = store.entries.reduce(into: [String: Tensor<Float>]()) { $0[$1.name] = $1.tensor }
-    let batch = ["input": try base.randomTensor([4, 1, 12, 12], seed: 8), "labels": try Tensor(shape: [4], scalars: [0, 4, 2, 1]),
+    let batch = ["input": try base.randomTensor(model.graph[model.graph.inputs[0]].type.shape, seed: 8), "labels": try Tensor(shape: [4], scalars: [0, 4, 2, 1]),
                  TrainingGraph.learningRateInput: try Tensor(shape: [], scalars: [0.05])]
     for step in 0..<3 {
       let expected = try interpreter.run(feeds.merging(batch) { $1 }, step: UInt64(step))

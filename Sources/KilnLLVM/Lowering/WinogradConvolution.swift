@@ -13,9 +13,10 @@ import Kiln
 /// weights U = G·g·Gᵀ (channels × outputs); and the output transform Aᵀ·m·A, bias and activation
 /// produce 4×4 outputs per tile for a block of output channels, stored element by element into
 /// each sample's planes. Small maps take several samples per block, so that the products stay
-/// tall (`SampleBlocks`). The weights are transformed only when they change: the kernel keeps U
-/// and a copy of the weights it came from between runs, and compares the copy with the weights on
-/// each run (a fraction of the work). Rounding differs from the direct sum: measured within
+/// tall (`SampleBlocks`). Weights that stay fixed are transformed only when they change: the
+/// kernel keeps U and a copy of the weights it came from between runs, and compares the copy
+/// with the weights on each run (a fraction of the work); trained weights, which change on every
+/// run, are transformed on every run. Rounding differs from the direct sum: measured within
 /// 3.5e-6 of the largest output of a layer.
 struct WinogradConvolution {
   let s: ConvolutionShape
@@ -23,6 +24,8 @@ struct WinogradConvolution {
   let height, width, tileRows, tileColumns, lanes: Int
   /// Samples per block; the last block may hold fewer.
   let blocks: SampleBlocks
+  /// Whether the weights change on every run (no copy kept, nothing compared).
+  let weightsChange: Bool
 
   /// Bᵀ, G and Aᵀ of F(4×4, 3×3) with interpolation points 0, ±1, ±2 and ∞.
   static let inputTransform: [[Double]] = [
@@ -62,6 +65,7 @@ struct WinogradConvolution {
       !weightsChange || x[0] * tileRows * tileColumns >= Self.minimumTilesWhenWeightsChange
     else { return nil }
     self.lanes = lanes
+    self.weightsChange = weightsChange
     // Tile (r, u) reads rows 4r…4r+5 and columns 4u…4u+5.
     prepared = PreparedInput(
       a, x: x, channels: s.inChannels, depth: 1, rows: 4 * tileRows + 2, phases: 1, phaseWidth: 4 * tileColumns + 2, channelBlock: lanes)
@@ -82,8 +86,9 @@ struct WinogradConvolution {
   }
   /// Scratch: one sample's prepared input, V and M.
   var scratchSize: Int { prepared.size + 36 * blockTiles * (vRow + mRow) }
-  /// Kept between runs: U (36 × channels × outputs, in panels) and the weights it came from.
-  var persistentSize: Int { 36 * product.packedSize + s.outChannels * s.inChannels * 9 }
+  /// Kept between runs: U (36 × channels × outputs, in panels) and, unless they change on every
+  /// run, the weights it came from.
+  var persistentSize: Int { 36 * product.packedSize + (weightsChange ? 0 : s.outChannels * s.inChannels * 9) }
 
   func emit(_ k: Kernel) {
     let ir = k.ir
@@ -134,8 +139,8 @@ struct WinogradConvolution {
     }
   }
 
-  /// U[ξ][c][k] = (G·g[k][c]·Gᵀ)[ξ], recomputed only when the weights differ from `copy` (in
-  /// training, every step): `lanes` outputs k at a time, whose entries lie side by side in a
+  /// U[ξ][c][k] = (G·g[k][c]·Gᵀ)[ξ], on every run when the weights change on every run, else
+  /// only when they differ from `copy`: `lanes` outputs k at a time, whose entries lie side by side in a
   /// panel (the last block possibly partial).
   private func transformWeights(_ k: Kernel, weights: LLVMValueRef, copy: LLVMValueRef, transformed: LLVMValueRef) {
     let ir = k.ir
@@ -150,11 +155,15 @@ struct WinogradConvolution {
         ir.storeVector(value, transformed, ir.affine(at, 1, xi * product.packedSize), count: width)
       }
     }
-    ir.when(ir.differs(weights, copy, count: count)) {
+    func transform() {
       ir.loop(channels) { channel in
         ir.loop(whole) { index in block(ir.mul(index, ir.int(lanes)), channel, width: lanes) }
         if last > 0 { block(ir.int(whole * lanes), channel, width: last) }
       }
+    }
+    guard !weightsChange else { return transform() }
+    ir.when(ir.differs(weights, copy, count: count)) {
+      transform()
       ir.copy(count, from: weights, to: copy)
     }
   }
