@@ -7,9 +7,9 @@ import CLLVM
 /// kept in panels as wide as a tile (weights prepared once), so that a tile reads it
 /// sequentially.
 ///
-/// Every element of C is the same chain of multiply-adds in k order whichever rows a call covers,
-/// so products split by rows (across threads, or not) give identical results — unlike OpenBLAS,
-/// whose results depend on the split.
+/// Every element of C is the same chain of multiply-adds in k order however many rows a call
+/// covers and whichever thread runs it, so results do not depend on how products are split
+/// across threads — OpenBLAS's change when a product is split by rows.
 struct RegisterProduct {
   let n, k, lda, ldc, lanes: Int
   /// B's leading dimension, or nil when B is in panels (`packedIndex`).
@@ -38,13 +38,13 @@ struct RegisterProduct {
     return ir.add(ir.mul(ir.add(ir.mul(panel, ir.int(k)), row), ir.int(panelWidth)), within)
   }
 
-  /// Rows `first`..<`first + count` of `c` = `a`·`b`. The larger of the two operands is read
+  /// The first `count` rows of `c` = `a`·`b`. The larger of the two operands is read
   /// once and the smaller again for each of its tiles: for each panel of B's columns, every
   /// block of rows, when B is the larger; for each block of rows, every panel, when A is.
-  func emit(_ ir: IRBuilder, a: LLVMValueRef, b: LLVMValueRef, c: LLVMValueRef, first: LLVMValueRef, count: Int) {
+  func emit(_ ir: IRBuilder, a: LLVMValueRef, b: LLVMValueRef, c: LLVMValueRef, count: Int) {
     func rowBlocks(_ body: (_ row: LLVMValueRef, _ rows: Int) -> Void) {
-      ir.loop(count / rows) { block in body(ir.add(first, ir.mul(block, ir.int(rows))), rows) }
-      if count % rows > 0 { body(ir.add(first, ir.int(count / rows * rows)), count % rows) }
+      ir.loop(count / rows) { block in body(ir.mul(block, ir.int(rows)), rows) }
+      if count % rows > 0 { body(ir.int(count / rows * rows), count % rows) }
     }
     // Whole panels, then the remaining vectors (the last one possibly partial, read and written
     // masked).

@@ -135,7 +135,7 @@ struct WinogradConvolution {
       let ir = k.ir
       product.emit(
         ir, a: ir.element(captured[1], ir.affine(xi, stride * vRow)), b: ir.element(captured[0], ir.affine(xi, product.packedSize)),
-        c: ir.element(captured[2], ir.affine(xi, stride * mRow)), first: ir.int(0), count: tiles)
+        c: ir.element(captured[2], ir.affine(xi, stride * mRow)), count: tiles)
     }
   }
 
