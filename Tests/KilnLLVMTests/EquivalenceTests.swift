@@ -144,11 +144,12 @@ import Testing
         try compiled.setParameter("w", weights)
       }
     }
-    // The rules: a block must reach 32 tiles (one 14×14 sample has 16; eight 7×7 samples have
-    // 32), and the tiles cover at most twice the map (not 2×2 maps).
+    // The rules: a block must reach 16 tiles (one 12×12 sample has 9, one 14×14 sample 16; four
+    // 7×7 samples have 16), and the tiles cover at most twice the map (not 2×2 maps).
     let same = ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), paddingMode: .zero, dilation: [1, 1])
-    #expect(WinogradConvolution(same, x: [1, 64, 14, 14], weight: [64, 64, 3, 3], output: [1, 64, 14, 14], lanes: lanes, weightsChange: false) == nil)
-    #expect(WinogradConvolution(same, x: [8, 64, 7, 7], weight: [64, 64, 3, 3], output: [8, 64, 7, 7], lanes: lanes, weightsChange: false) != nil)
+    #expect(WinogradConvolution(same, x: [1, 64, 12, 12], weight: [64, 64, 3, 3], output: [1, 64, 12, 12], lanes: lanes, weightsChange: false) == nil)
+    #expect(WinogradConvolution(same, x: [1, 64, 14, 14], weight: [64, 64, 3, 3], output: [1, 64, 14, 14], lanes: lanes, weightsChange: false) != nil)
+    #expect(WinogradConvolution(same, x: [4, 64, 7, 7], weight: [64, 64, 3, 3], output: [4, 64, 7, 7], lanes: lanes, weightsChange: false) != nil)
     #expect(WinogradConvolution(same, x: [64, 64, 2, 2], weight: [64, 64, 3, 3], output: [64, 64, 2, 2], lanes: lanes, weightsChange: false) == nil)
     // Weights that change on every run (training) need 128 tiles in all: 8 samples of 7×7 have
     // 32, 8 of 14×14 have 128.
