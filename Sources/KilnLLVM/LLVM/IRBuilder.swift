@@ -117,6 +117,13 @@ final class IRBuilder {
     LLVMPositionBuilderAtEnd(builder, done)
   }
 
+  /// `body(size)` for block `index` of blocks `size` wide, of which the last (number `whole`)
+  /// holds only `rest` when `rest` > 0: code for each width, chosen at run time.
+  func forBlock(_ index: LLVMValueRef, whole: Int, size: Int, rest: Int, _ body: (Int) -> Void) {
+    guard rest > 0 else { return body(size) }
+    ifElse(icmp(LLVMIntEQ, index, int(whole))) { body(rest) } otherwise: { body(size) }
+  }
+
   /// Whether `count` floats at `a` and `b` differ in any bit (`memcmp`).
   func differs(_ a: LLVMValueRef, _ b: LLVMValueRef, count: Int) -> LLVMValueRef {
     let memcmp = external("memcmp", parameters: [bytePointer, bytePointer, i64], returns: i32)

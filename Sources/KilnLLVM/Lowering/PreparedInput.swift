@@ -72,11 +72,7 @@ struct PreparedInput {
           for (lane, channel) in from.enumerated() { ir.store(k.gathered(channel, table, q), to, ir.affine(q, block, lane)) }
         }
       }
-      if rest > 0 {
-        ir.ifElse(ir.icmp(LLVMIntEQ, index, ir.int(whole))) { copy(rest) } otherwise: { copy(block) }
-      } else {
-        copy(block)
-      }
+      ir.forBlock(index, whole: whole, size: block, rest: rest, copy)
     }
   }
 }

@@ -112,15 +112,7 @@ struct WinogradConvolution {
         prepared.emit(k, source: ir.element(k.inputs[0], ir.affine(ir.add(first, j), channels * s.inPlane)))
         transformInput(k, v: ir.element(v, ir.affine(j, tiles * vRow)))
       }
-      if rest > 0 {
-        ir.ifElse(partial) {
-          multiply(k, transformed: transformed, v: v, m: m, tiles: rest * tiles)
-        } otherwise: {
-          multiply(k, transformed: transformed, v: v, m: m, tiles: size * tiles)
-        }
-      } else {
-        multiply(k, transformed: transformed, v: v, m: m, tiles: size * tiles)
-      }
+      ir.forBlock(block, whole: full, size: size, rest: rest) { samples in multiply(k, transformed: transformed, v: v, m: m, tiles: samples * tiles) }
       ir.loop(from: ir.int(0), to: count, knownNonEmpty: true) { j in
         transformOutput(k, m: ir.element(m, ir.affine(j, tiles * mRow)), out: ir.element(k.output, ir.affine(ir.add(first, j), outputs * s.outPlane)))
       }
@@ -199,15 +191,7 @@ struct WinogradConvolution {
     let outputs = s.outChannels
     let (whole, last) = (outputs / lanes, outputs % lanes)
     k.parallelLoop(whole + (last > 0 ? 1 : 0), work: tiles * 36 * 8, capturing: [m, out]) { k, captured, block in
-      if last > 0 {
-        k.ir.ifElse(k.ir.icmp(LLVMIntEQ, block, k.ir.int(whole))) {
-          self.outputBlock(k, m: captured[0], out: captured[1], block: block, count: last)
-        } otherwise: {
-          self.outputBlock(k, m: captured[0], out: captured[1], block: block, count: self.lanes)
-        }
-      } else {
-        self.outputBlock(k, m: captured[0], out: captured[1], block: block, count: self.lanes)
-      }
+      k.ir.forBlock(block, whole: whole, size: lanes, rest: last) { count in self.outputBlock(k, m: captured[0], out: captured[1], block: block, count: count) }
     }
   }
 
