@@ -86,11 +86,13 @@ public struct BenchmarkReport: Codable, Sendable {
 /// Runs benchmarks: repetitions bounded by count and by a time budget per measurement.
 public enum Benchmark {
   /// Benchmarks `model` on a seeded random input: the whole model and, with `perLayer`, each
-  /// computing node on its real input activations.
+  /// computing node on its real input activations (only those whose name contains `only` or
+  /// whose op is `only`, when given).
   /// Compiled loops and BLAS both run on `threads` threads (BLAS would otherwise use every core).
   /// Without `interpreted`, the interpreter is not timed (on large models it takes minutes).
   public static func run(
-    _ model: Model, compiler: Compiler, threads: Int = 1, repetitions: Int = 50, perLayer: Bool = true, interpreted: Bool = true
+    _ model: Model, compiler: Compiler, threads: Int = 1, repetitions: Int = 50, perLayer: Bool = true, only: String? = nil,
+    interpreted: Bool = true
   ) throws -> BenchmarkReport {
     BLASKernel.setThreads(threads)
     let peak = try PeakProbe.measure(compiler)
@@ -106,18 +108,10 @@ public enum Benchmark {
     let compiledTimes = try time(repetitions: repetitions) { _ = try compiled.run(feeds) }
     var totalRow = total
     (totalRow.compiledMillisecondsMin, totalRow.compiledMillisecondsMedian) = (compiledTimes.min, compiledTimes.median)
-    var layers: [BenchmarkReport.Row] = []
-    if perLayer {
-      let activations = try interpreter.run(parameterFeeds)
-      for (index, node) in model.graph.nodes.enumerated() {
-        switch node.op {
-        case .input, .parameter: continue
-        default: if MemoryPlan.isView(node.op) { continue }
-        }
-        layers.append(
-          try layer(node, index: index, model.graph, activations, compiler: compiler, threads: threads, repetitions: repetitions, interpreted: interpreted))
-      }
-    }
+    let layers = perLayer
+      ? try self.layers(
+        model.graph, try interpreter.run(parameterFeeds), only: only, compiler: compiler, threads: threads, repetitions: repetitions, interpreted: interpreted)
+      : []
     return BenchmarkReport(
       model: model.graph.name, cpu: cpuName(), target: compiler.targetDescription, blasCore: BLASKernel.current,
       threads: threads, peakGFLOPS: peak * Double(threads), compileSeconds: compiled.compileSeconds, modules: compiled.modules,
@@ -127,9 +121,12 @@ public enum Benchmark {
 
   /// Times one training step (forward, backward, optimizer update) on a random batch with softmax
   /// cross-entropy: the interpreter's step against the compiled one (or the compiled one alone
-  /// when `interpreted` is false).
+  /// when `interpreted` is false), and with `perLayer` each computing node of the training graph
+  /// (forward, gradient and update kernels) on the activations of one step (only those `only`
+  /// selects, as in `run`).
   public static func runTraining(
-    _ model: Model, optimizer: Optimizer, compiler: Compiler, threads: Int = 1, repetitions: Int = 50, interpreted: Bool = true
+    _ model: Model, optimizer: Optimizer, compiler: Compiler, threads: Int = 1, repetitions: Int = 50, perLayer: Bool = false,
+    only: String? = nil, interpreted: Bool = true
   ) throws -> BenchmarkReport {
     BLASKernel.setThreads(threads)
     let peak = try PeakProbe.measure(compiler)
@@ -142,10 +139,19 @@ public enum Benchmark {
       "labels": try Tensor(shape: [input.shape[0]], scalars: (0..<input.shape[0]).map { Float($0 % logits.shape[1]) }),
     ]
     var compiled: CompiledTraining?
+    var initial = ParameterStore()
     var fast = try Trainer(model: model, optimizer: optimizer) { training, store in
       let engine = try CompiledTraining(training, parameters: store, compiler: compiler, threads: threads)
-      compiled = engine
+      (compiled, initial) = (engine, store)
       return engine
+    }
+    var layers: [BenchmarkReport.Row] = []
+    if perLayer {
+      let graph = fast.training.graph
+      var feeds = try graph.feeds(batch, integers: [:])
+      feeds[TrainingGraph.learningRateInput] = try Tensor(shape: [], scalars: [0.01])
+      let activations = try Interpreter<Float>(graph).run(feeds, parameters: initial)
+      layers = try self.layers(graph, activations, only: only, compiler: compiler, threads: threads, repetitions: repetitions, interpreted: interpreted)
     }
     var interpretedTimes: (min: Double, median: Double)?
     if interpreted {
@@ -161,12 +167,26 @@ public enum Benchmark {
       model: model.graph.name, cpu: cpuName(), target: compiler.targetDescription, blasCore: BLASKernel.current, threads: threads,
       peakGFLOPS: peak * Double(threads), compileSeconds: compiled?.compileSeconds ?? 0, modules: compiled?.modules ?? 0,
       cachedModules: compiled?.cachedModules ?? 0, arenaBytes: compiled?.arenaBytes ?? 0, naiveBytes: compiled?.naiveBytes ?? 0,
-      layers: [], total: row)
+      layers: layers, total: row)
+  }
+
+  /// A row for every computing node of `graph` (not inputs, parameters or views) that `only`
+  /// selects (by a part of its name or its op's name), each run alone on the `activations` it
+  /// sees.
+  private static func layers(
+    _ graph: Graph, _ activations: Execution<Float>, only: String?, compiler: Compiler, threads: Int, repetitions: Int, interpreted: Bool
+  ) throws -> [BenchmarkReport.Row] {
+    try graph.nodes.filter { node in
+      switch node.op {
+      case .input, .parameter: return false
+      default: return !MemoryPlan.isView(node.op) && only.map { node.name.contains($0) || node.op.mnemonic == $0 } ?? true
+      }
+    }.map { try layer($0, graph, activations, compiler: compiler, threads: threads, repetitions: repetitions, interpreted: interpreted) }
   }
 
   /// One node alone, fed the activations it sees in the model; its parameters stay bound.
   private static func layer(
-    _ node: Node, index: Int, _ graph: Graph, _ activations: Execution<Float>, compiler: Compiler, threads: Int, repetitions: Int,
+    _ node: Node, _ graph: Graph, _ activations: Execution<Float>, compiler: Compiler, threads: Int, repetitions: Int,
     interpreted: Bool
   ) throws -> BenchmarkReport.Row {
     var single = Graph(name: node.name)

@@ -34,6 +34,9 @@ struct Bench: ParsableCommand {
   @Flag(name: .customLong("no-layers"), help: "Time the whole model only.")
   var noLayers = false
 
+  @Option(help: "Time only the layers whose name contains this text or whose op it names (e.g. conv_weight_grad).")
+  var only: String?
+
   @Flag(name: .customLong("compiled-only"), help: "Time compiled code only, not the interpreter (which takes minutes on large models).")
   var compiledOnly = false
 
@@ -53,8 +56,10 @@ struct Bench: ParsableCommand {
   func run() throws {
     let model = try options.model(weights: nil, batch: batch)
     let report = train
-      ? try Benchmark.runTraining(model, optimizer: optimization.settings, compiler: Compiler(), threads: threads, repetitions: repetitions, interpreted: !compiledOnly)
-      : try Benchmark.run(model, compiler: Compiler(), threads: threads, repetitions: repetitions, perLayer: !noLayers, interpreted: !compiledOnly)
+      ? try Benchmark.runTraining(model, optimizer: optimization.settings, compiler: Compiler(), threads: threads, repetitions: repetitions, perLayer: !noLayers,
+        only: only, interpreted: !compiledOnly)
+      : try Benchmark.run(
+        model, compiler: Compiler(), threads: threads, repetitions: repetitions, perLayer: !noLayers, only: only, interpreted: !compiledOnly)
     if json {
       try printJSON(report)
     } else {

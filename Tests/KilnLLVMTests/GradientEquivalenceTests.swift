@@ -106,6 +106,62 @@ import Testing
     }
   }
 
+  /// Weight gradients on Kiln's own register-blocked loops (`WeightGradientConvolution`) where
+  /// input channels per group are a multiple of 8: padding modes, strides (phases), dilation,
+  /// groups, 1D and 3D, pointwise, partial output-channel tiles and several tiles per thread;
+  /// the whole batch in one pass, or in chunks of rows across samples and blocks of samples (5
+  /// samples of 12×11 in blocks of 4 and 1, two chunks each; 20×23 outputs in two chunks; 67
+  /// samples of 4×4 in blocks of 32, 32 and 3). Three channels and maps of one position keep
+  /// im2col + GEMM. Two threads give the same bits as one.
+  @Test(arguments: [8, 16])
+  func weightGradientsOnRegisters(lanes: Int) throws {
+    func attrs(_ rank: Int, pad: Int, dilation: Int = 1, groups: Int = 1, stride: Int = 1, mode: PaddingMode = .zero) -> ConvAttrs {
+      ConvAttrs(
+        stride: Array(repeating: stride, count: rank), padding: .symmetric(pad, rank: rank), paddingMode: mode,
+        dilation: Array(repeating: dilation, count: rank), groups: groups)
+    }
+    let cases: [(ConvAttrs, x: [Int], weight: [Int], passes: String?)] = [
+      (attrs(2, pad: 1), [5, 16, 12, 11], [13, 16, 3, 3], "chunks"),
+      (attrs(2, pad: 1, stride: 2), [2, 8, 40, 45], [5, 8, 3, 3], "chunks"),
+      (ConvAttrs(stride: [1, 1], padding: Padding(before: [2, 0], after: [1, 3]), paddingMode: .reflect, dilation: [2, 2]), [2, 8, 13, 15], [6, 8, 3, 3], "one"),
+      (attrs(2, pad: 2, dilation: 2, stride: 2, mode: .circular), [2, 16, 8, 7], [4, 16, 3, 3], "one"),
+      (attrs(2, pad: 1, groups: 2), [2, 16, 10, 9], [6, 8, 3, 3], "one"),
+      (attrs(1, pad: 2, stride: 2), [2, 24, 40], [4, 24, 5], "one"),
+      (attrs(3, pad: 1, mode: .replicate), [1, 8, 5, 6, 7], [4, 8, 3, 3, 3], "one"),
+      (attrs(2, pad: 0), [5, 8, 10, 10], [4, 8, 1, 1], "one"),
+      (attrs(2, pad: 1), [67, 8, 4, 4], [4, 8, 3, 3], "chunks"),
+      (attrs(2, pad: 1), [2, 16, 9, 9], [70, 16, 3, 3], "one"),
+      (attrs(2, pad: 0), [64, 16, 5, 5], [120, 16, 5, 5], nil),
+      (attrs(2, pad: 1), [2, 3, 10, 10], [4, 3, 3, 3], nil),
+    ]
+    for (a, x, weight, passes) in cases {
+      let dy = try a.outputType([TensorType(x), TensorType(weight)]).shape
+      let gradient = ConvWeightGradAttrs(conv: a, kernel: Array(weight[2...]))
+      let plan = WeightGradientConvolution(gradient, x: x, dy: dy, weight: weight, lanes: lanes)
+      #expect(plan.map { $0.onePass ? "one" : "chunks" } == passes, "\(x) by \(weight)")
+      var graph = Graph(name: "dw")
+      let input = try graph.append("x", .input(InputAttrs(TensorType(x))))
+      let cotangent = try graph.append("dy", .input(InputAttrs(TensorType(dy))))
+      graph.outputs = [try graph.append("dw", .convWeightGrad(gradient), inputs: [input, cotangent])]
+      let model = try Model(graph: graph, parameters: ParameterStore())
+      let feeds = ["x": try base.randomTensor(x, seed: 1), "dy": try base.randomTensor(dy, seed: 2)]
+      let expected = try model.run(feeds)[0]
+      let actual = try Compiler(vectorLanes: lanes).compile(model).run(feeds)[0]
+      let worst = zip(actual.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? 0
+      #expect(actual.shape == expected.shape && worst <= 1e-5 * max(1, expected.scalars.map(abs).max() ?? 0), "\(x) by \(weight): \(worst)")
+    }
+    // Large enough to be split across threads: 64 output channels in 8 parallel iterations.
+    var graph = Graph(name: "dw")
+    let a = attrs(2, pad: 1)
+    let input = try graph.append("x", .input(InputAttrs(TensorType([2, 32, 28, 28]))))
+    let cotangent = try graph.append("dy", .input(InputAttrs(TensorType([2, 64, 28, 28]))))
+    graph.outputs = [try graph.append("dw", .convWeightGrad(ConvWeightGradAttrs(conv: a, kernel: [3, 3])), inputs: [input, cotangent])]
+    let model = try Model(graph: graph, parameters: ParameterStore())
+    let feeds = ["x": try base.randomTensor([2, 32, 28, 28], seed: 3), "dy": try base.randomTensor([2, 64, 28, 28], seed: 4)]
+    let (one, two) = try (Compiler(vectorLanes: lanes).compile(model, threads: 1).run(feeds), Compiler(vectorLanes: lanes).compile(model, threads: 2).run(feeds))
+    #expect(one[0].scalars.map(\.bitPattern) == two[0].scalars.map(\.bitPattern))
+  }
+
   @Test func poolingAndReductionGradients() throws {
     for kind in [PoolKind.max, .average] {
       let attrs = PoolAttrs(kind: kind, kernel: [3, 3], stride: [2, 2], padding: .symmetric(1, rank: 2), ceilMode: true, countIncludePad: false)

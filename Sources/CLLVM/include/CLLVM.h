@@ -7,6 +7,7 @@
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
 #include <llvm-c/Error.h>
+#include <llvm-c/DebugInfo.h>
 
 /// Registers the host target and its assembly printer (static inline in LLVM's headers).
 void cllvm_init_native(void);

@@ -82,8 +82,13 @@ final class IRBuilder {
     try loop(from: int(0), to: int(count), knownNonEmpty: true, body)
   }
 
-  /// `for i in start..<end { body(i) }` over i64 values computed at run time.
-  func loop(from start: LLVMValueRef, to end: LLVMValueRef, knownNonEmpty: Bool = false, _ body: (LLVMValueRef) throws -> Void) rethrows {
+  /// `for i in start..<end { body(i) }` over i64 values computed at run time; with `unroll`, LLVM
+  /// unrolls it exactly that many times (1: not at all) instead of as it sees fit (a
+  /// register-blocked body unrolled many times over can be scheduled into more registers than
+  /// the target has).
+  func loop(
+    from start: LLVMValueRef, to end: LLVMValueRef, knownNonEmpty: Bool = false, unroll: Int? = nil, _ body: (LLVMValueRef) throws -> Void
+  ) rethrows {
     let preheader = LLVMGetInsertBlock(builder)
     let header = newBlock("loop")
     let exit = newBlock("loop.exit")
@@ -97,11 +102,24 @@ final class IRBuilder {
     try body(index)
     let next = LLVMBuildAdd(builder, index, int(1), "next")!
     let latch = LLVMGetInsertBlock(builder)
-    LLVMBuildCondBr(builder, LLVMBuildICmp(builder, LLVMIntSLT, next, end, "more"), header, exit)
+    let branch = LLVMBuildCondBr(builder, LLVMBuildICmp(builder, LLVMIntSLT, next, end, "more"), header, exit)!
+    if let unroll { LLVMSetMetadata(branch, LLVMGetMDKindIDInContext(context, "llvm.loop", 9), unrolled(unroll)) }
     var values: [LLVMValueRef?] = [start, next]
     var blocks: [LLVMBasicBlockRef?] = [preheader, latch]
     LLVMAddIncoming(index, &values, &blocks, 2)
     LLVMPositionBuilderAtEnd(builder, exit)
+  }
+
+  /// Loop metadata `!{self, !{"llvm.loop.unroll.count", i32 count}}`: a loop ID refers to
+  /// itself, so a temporary node stands in for it until the node exists.
+  private func unrolled(_ count: Int) -> LLVMValueRef {
+    let name = "llvm.loop.unroll.count"
+    var hint: [LLVMMetadataRef?] = [LLVMMDStringInContext2(context, name, name.utf8.count), LLVMValueAsMetadata(int32(count))]
+    let placeholder = LLVMTemporaryMDNode(context, nil, 0)
+    var operands: [LLVMMetadataRef?] = [placeholder, LLVMMDNodeInContext2(context, &hint, 2)]
+    let node = LLVMMDNodeInContext2(context, &operands, 2)!
+    LLVMMetadataReplaceAllUsesWith(placeholder, node)
+    return LLVMMetadataAsValue(context, node)
   }
 
   /// Runs `then` where `condition` holds and `otherwise` where it does not.

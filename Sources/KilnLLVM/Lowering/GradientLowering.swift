@@ -13,7 +13,11 @@ enum GradientLowering {
         ConvolutionLowering.inputGradient(k, a)
       }
     case .convWeightGrad(let a):
-      ConvolutionLowering.weightGradient(k, a)
+      if let convolution = WeightGradientConvolution(a, x: k.inputTypes[0].shape, dy: k.inputTypes[1].shape, weight: k.type.shape, lanes: k.lanes) {
+        convolution.emit(k)
+      } else {
+        ConvolutionLowering.weightGradient(k, a)
+      }
     case .poolGrad(let a):
       poolGradient(k, a.pool)
     case .reduceGrad(let a):

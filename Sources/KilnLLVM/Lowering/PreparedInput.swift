@@ -58,16 +58,17 @@ struct PreparedInput {
     return ir.add(ir.affine(line, phases * phaseWidth, phase * phaseWidth), column)
   }
 
-  /// Copies the group's channels from `source` into `k.scratch`, split across threads by channel
-  /// block (the last block's missing channels are left as they are).
-  func emit(_ k: Kernel, source: LLVMValueRef) {
+  /// Copies the group's channels from `source` into `target` (by default the start of
+  /// `k.scratch`), split across threads by channel block (the last block's missing channels are
+  /// left as they are).
+  func emit(_ k: Kernel, source: LLVMValueRef, into target: LLVMValueRef? = nil) {
     let table = k.ir.table(table)
     let (block, whole, rest) = (channelBlock, channels / channelBlock, channels % channelBlock)
-    k.parallelLoop(whole + (rest > 0 ? 1 : 0), work: plane * block, capturing: [source]) { k, captured, index in
+    k.parallelLoop(whole + (rest > 0 ? 1 : 0), work: plane * block, capturing: [source, target ?? k.scratch!]) { k, captured, index in
       let ir = k.ir
       func copy(_ count: Int) {
         let from = (0..<count).map { ir.element(captured[0], ir.affine(ir.affine(index, block, $0), inPlane)) }
-        let to = ir.element(k.scratch!, ir.affine(index, block * plane))
+        let to = ir.element(captured[1], ir.affine(index, block * plane))
         ir.loop(plane) { q in
           for (lane, channel) in from.enumerated() { ir.store(k.gathered(channel, table, q), to, ir.affine(q, block, lane)) }
         }
