@@ -103,7 +103,7 @@ final class IRBuilder {
     let next = LLVMBuildAdd(builder, index, int(1), "next")!
     let latch = LLVMGetInsertBlock(builder)
     let branch = LLVMBuildCondBr(builder, LLVMBuildICmp(builder, LLVMIntSLT, next, end, "more"), header, exit)!
-    if let unroll { LLVMSetMetadata(branch, LLVMGetMDKindIDInContext(context, "llvm.loop", 9), unrolled(unroll)) }
+    if let unroll { LLVMSetMetadata(branch, LLVMGetMDKindIDInContext(context, "llvm.loop", UInt32("llvm.loop".utf8.count)), unrolled(unroll)) }
     var values: [LLVMValueRef?] = [start, next]
     var blocks: [LLVMBasicBlockRef?] = [preheader, latch]
     LLVMAddIncoming(index, &values, &blocks, 2)

@@ -31,8 +31,6 @@ struct WeightGradientConvolution {
   let blocks: SampleBlocks
   /// Rows of output positions (over depth and height) a chunk covers: about `chunkPositions`.
   let chunkLines: Int
-  /// Tiles of output channels each parallel iteration takes (the last one fewer).
-  let tilesPerIteration: Int
 
   /// The plan for the weight gradient `a` of a convolution of `x` (its output gradient `dy`, its
   /// weights `weight`'s shape) on a target with `targetLanes` floats per vector; nil where
@@ -57,9 +55,12 @@ struct WeightGradientConvolution {
     chunkLines = max(1, Self.chunkPositions / output[2])
     let tile = DirectConvolution.tiling(channels: s.outPerGroup, rows: 1, vectors: s.inPerGroup / lanes, registers: targetLanes > 8 ? 32 : 16)
     (channels, vectors) = (tile.channels, tile.vectors)
-    let tiles = (s.outPerGroup + channels - 1) / channels
-    tilesPerIteration = (tiles + Self.iterations - 1) / Self.iterations
   }
+
+  /// Tiles of output channels (the last one partial when the tile does not divide them).
+  var tiles: Int { (s.outPerGroup + channels - 1) / channels }
+  /// Tiles of output channels each parallel iteration takes (the last one fewer).
+  var tilesPerIteration: Int { (tiles + Self.iterations - 1) / Self.iterations }
 
   /// The fewest output positions per sample taken here (not measured below ResNet-18's 7×7).
   /// Smaller maps stay on im2col + GEMM, LeNet-5's 5×5 → 1×1 layer among them: there this kernel
@@ -91,7 +92,6 @@ struct WeightGradientConvolution {
     let ir = k.ir
     guard let scratch = k.scratch else { return }
     let (size, full, rest) = (blocks.size, s.batch / blocks.size, s.batch % blocks.size)
-    let tiles = (s.outPerGroup + channels - 1) / channels
     let iterations = (tiles + tilesPerIteration - 1) / tilesPerIteration
     let work = size * s.outPlane * s.taps * s.inPerGroup / lanes * channels * tilesPerIteration
     ir.loop(s.groups) { group in
@@ -110,7 +110,7 @@ struct WeightGradientConvolution {
         k.parallelLoop(iterations, work: work, capturing: [dy, dw, lines, block]) { k, captured, iteration in
           let ir = k.ir
           let (first, last) = (ir.icmp(LLVMIntEQ, captured[3], ir.int(0)), ir.icmp(LLVMIntEQ, captured[3], ir.int((s.batch - 1) / size)))
-          accumulate(k, dy: captured[0], dw: captured[1], lines: captured[2], block: (first, last), iteration: iteration, tiles: tiles)
+          accumulate(k, dy: captured[0], dw: captured[1], lines: captured[2], block: (first, last), iteration: iteration)
         }
       }
     }
@@ -120,8 +120,7 @@ struct WeightGradientConvolution {
   /// block's first sample) to the tiles of iteration `iteration`, chunk by chunk, tap by tap: from
   /// zero in the first chunk of the first block, into `dw` in the last chunk of the last.
   private func accumulate(
-    _ k: Kernel, dy: LLVMValueRef, dw: LLVMValueRef, lines: LLVMValueRef, block: (first: LLVMValueRef, last: LLVMValueRef), iteration: LLVMValueRef,
-    tiles: Int
+    _ k: Kernel, dy: LLVMValueRef, dw: LLVMValueRef, lines: LLVMValueRef, block: (first: LLVMValueRef, last: LLVMValueRef), iteration: LLVMValueRef
   ) {
     let ir = k.ir
     let rows = Rows(ir, self)
