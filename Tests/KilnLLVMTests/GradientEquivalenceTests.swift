@@ -169,6 +169,10 @@ import Testing
       var dilated = attrs
       dilated.dilation = [2, 1]
       try expectGradientsEquivalent(.pool(dilated), [[2, 3, 7, 6]])
+      // Rows longer than a vector, dilated along them; stride 1 (windows overlap more).
+      dilated.dilation = [1, 2]
+      try expectGradientsEquivalent(.pool(dilated), [[2, 3, 5, 41]])
+      try expectGradientsEquivalent(.pool(PoolAttrs(kind: kind, kernel: [3, 3], stride: [1, 1], padding: .symmetric(1, rank: 2))), [[1, 2, 6, 35]])
       try expectGradientsEquivalent(.globalPool(GlobalPoolAttrs(kind: kind)), [[2, 3, 5, 4]])
     }
     for kind in [ReduceKind.sum, .mean, .max] { try expectGradientsEquivalent(.reduce(ReduceAttrs(kind, axes: [1])), [[3, 5, 4]]) }

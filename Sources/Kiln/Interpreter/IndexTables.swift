@@ -15,18 +15,14 @@ package enum IndexTables {
       .scatterTable()
   }
 
-  /// For pooling: the input positions each window covers (`[o·taps + t]`, −1 in the padding) and
-  /// each window's average divisor.
-  package static func poolWindows(input: [Int], output: [Int], attrs: PoolAttrs) -> (cells: [Int], divisors: [Int]) {
-    let weight = [1, 1] + attrs.kernel
-    let table = WindowKernels.Geometry(
-      x: input, out: output, weight: weight, stride: attrs.stride, dilation: attrs.dilation, padBefore: attrs.padding.before
-    ).gatherTable(mode: .zero)
+  /// For average pooling: each window's divisor (its cell count, or the whole window's with
+  /// `countIncludePad`).
+  package static func poolDivisors(input: [Int], output: [Int], attrs: PoolAttrs) -> [Int] {
     var divisors = [Int](repeating: 0, count: output[2...].reduce(1, *))
     WindowKernels.forEachWindow(attrs, input: [1, 1] + input[2...], output: [1, 1] + output[2...]) { index, _, divisor in
       divisors[index] = divisor
     }
-    return (table, divisors)
+    return divisors
   }
 
   /// Offsets into a tensor of `source` shape broadcast (numpy rules) to `target`.

@@ -19,7 +19,7 @@ enum GradientLowering {
         ConvolutionLowering.weightGradient(k, a)
       }
     case .poolGrad(let a):
-      poolGradient(k, a.pool)
+      PoolLowering(a.pool, x: k.inputTypes[0].shape, y: k.inputTypes[1].shape).gradient(k)
     case .reduceGrad(let a):
       reduceGradient(k, a.reduce)
     case .unaryGrad(let a):
@@ -119,44 +119,6 @@ enum GradientLowering {
       LLVMBuildStore(ir.builder, ir.select(better, position, index), bestIndex)
     }
     return LLVMBuildLoad2(ir.builder, ir.i64, bestIndex, "")!
-  }
-
-  static func poolGradient(_ k: Kernel, _ a: PoolAttrs) {
-    let ir = k.ir
-    let (xShape, dyShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
-    let (inPlane, outPlane, taps) = (xShape[2...].reduce(1, *), dyShape[2...].reduce(1, *), a.kernel.reduce(1, *))
-    let (cells, divisors) = IndexTables.poolWindows(input: xShape, output: dyShape, attrs: a)
-    let table = ir.table(cells)
-    let divisorTable = ir.table(divisors)
-    k.elementwise { _ in ir.float(0) }
-    ir.loop(k.inputTypes[1].elementCount / outPlane) { plane in
-      let base = ir.mul(plane, ir.int(inPlane))
-      ir.loop(outPlane) { o in
-        let gradient = ir.load(k.inputs[1], ir.add(ir.mul(plane, ir.int(outPlane)), o))
-        let cell = { (t: LLVMValueRef) in ir.loadInt(table, ir.add(ir.mul(o, ir.int(taps)), t)) }
-        switch a.kind {
-        case .max:
-          let best = firstMaximum(ir, count: taps) { t in
-            let index = cell(t)
-            let valid = ir.icmp(LLVMIntSGE, index, ir.int(0))
-            let position = ir.add(base, ir.select(valid, index, ir.int(0)))
-            return (ir.load(k.inputs[0], position), position, valid)
-          }
-          ir.when(ir.icmp(LLVMIntSGE, best, ir.int(0))) {
-            ir.store(ir.fadd(ir.load(k.output, best), gradient), k.output, best)
-          }
-        case .average:
-          let share = ir.fdiv(gradient, ir.toFloat(ir.loadInt(divisorTable, o)))
-          ir.loop(taps) { t in
-            let index = cell(t)
-            ir.when(ir.icmp(LLVMIntSGE, index, ir.int(0))) {
-              let position = ir.add(base, index)
-              ir.store(ir.fadd(ir.load(k.output, position), share), k.output, position)
-            }
-          }
-        }
-      }
-    }
   }
 
   static func reduceGradient(_ k: Kernel, _ a: ReduceAttrs) {

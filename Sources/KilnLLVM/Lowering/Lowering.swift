@@ -56,7 +56,7 @@ enum Lowering {
     case .conv(let a):
       ConvolutionLowering.forward(k, a)
     case .pool(let a):
-      emitPool(k, a)
+      PoolLowering(a, x: k.inputTypes[0].shape, y: k.type.shape).forward(k)
     case .globalPool(let a):
       let inner = k.inputTypes[0].shape[2...].reduce(1, *)
       ir.loop(k.count) { plane in
@@ -379,31 +379,6 @@ enum Lowering {
       }
     }
     ir.store(a.reduction == .mean ? ir.fdiv(total, ir.float(Double(count))) : total, k.output, ir.int(0))
-  }
-
-  /// Max or average over each window's cells (the interpreter's window table).
-  static func emitPool(_ k: Kernel, _ a: PoolAttrs) {
-    let ir = k.ir
-    let inShape = k.inputTypes[0].shape
-    let (inPlane, outPlane, taps) = (inShape[2...].reduce(1, *), k.type.shape[2...].reduce(1, *), a.kernel.reduce(1, *))
-    let (cells, divisors) = IndexTables.poolWindows(input: inShape, output: k.type.shape, attrs: a)
-    let table = ir.table(cells)
-    let divisorTable = a.kind == .average ? ir.table(divisors) : nil
-    k.parallelLoop(k.count / outPlane, work: outPlane * taps) { k, _, plane in
-      let ir = k.ir
-      let xBase = ir.mul(plane, ir.int(inPlane))
-      ir.loop(outPlane) { o in
-        let start = a.kind == .max ? ir.float(-.infinity) : ir.float(0)
-        let result = reduce(ir, count: taps, start: start) { t, acc in
-          let index = ir.loadInt(table, ir.add(ir.mul(o, ir.int(taps)), t))
-          let valid = ir.icmp(LLVMIntSGE, index, ir.int(0))
-          let v = ir.load(k.inputs[0], ir.add(xBase, ir.select(valid, index, ir.int(0))))
-          return ir.select(valid, a.kind == .max ? ir.fmax(acc, v) : ir.fadd(acc, v), acc)
-        }
-        let value = divisorTable.map { ir.fdiv(result, ir.toFloat(ir.loadInt($0, o))) } ?? result
-        ir.store(value, k.output, ir.add(ir.mul(plane, ir.int(outPlane)), o))
-      }
-    }
   }
 
   static func emitMatmul(_ k: Kernel) {

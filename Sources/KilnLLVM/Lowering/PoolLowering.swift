@@ -1,0 +1,165 @@
+import CLLVM
+import Kiln
+
+/// Max and average pooling and their gradients as loops over output rows with the window's taps
+/// unrolled and addressed affinely, one plane (sample × channel) per parallel iteration.
+///
+/// Spatial axes are lifted to three (D, H, W). For an output row (od, oh) the rows of the window,
+/// (kd, kh), are either inside the input or not, checked once per row; along W the output
+/// columns whose windows stay inside the input (`inside`) load without checks, so the loop over
+/// them vectorises (strided loads); the few columns at the edges check every tap. Taps run in
+/// the interpreter's order (kd, kh, kw), so sums and first maxima are the interpreter's.
+struct PoolLowering {
+  let attrs: PoolAttrs
+  /// Lifted spatial sizes and window settings.
+  let input, output, kernel, stride, dilation, padBefore: [Int]
+  /// Output columns whose every tap column is inside the input.
+  let inside: Range<Int>
+
+  init(_ a: PoolAttrs, x: [Int], y: [Int]) {
+    attrs = a
+    input = WindowLift.lift(x[2...], fill: 1)
+    output = WindowLift.lift(y[2...], fill: 1)
+    kernel = WindowLift.lift(a.kernel, fill: 1)
+    stride = WindowLift.lift(a.stride, fill: 1)
+    dilation = WindowLift.lift(a.dilation, fill: 1)
+    padBefore = WindowLift.lift(a.padding.before, fill: 0)
+    // Column o is inside when o·s − p ≥ 0 and o·s − p + d·(k − 1) ≤ W − 1.
+    let (s, p, reach) = (stride[2], padBefore[2], dilation[2] * (kernel[2] - 1))
+    let first = (p + s - 1) / s
+    let last = input[2] - 1 + p - reach < 0 ? -1 : (input[2] - 1 + p - reach) / s
+    inside = first <= min(last, output[2] - 1) ? first..<(min(last, output[2] - 1) + 1) : 0..<0
+  }
+
+  /// The longest output row whose first maxima are kept on the stack (128 KiB).
+  static let bufferedColumns = 1 << 14
+
+  var inPlane: Int { input.reduce(1, *) }
+  var outPlane: Int { output.reduce(1, *) }
+  var taps: Int { kernel.reduce(1, *) }
+
+  /// One tap of a window: the input position it reads (relative to the plane) and whether it is
+  /// inside the input (nil: known to be).
+  typealias Tap = (position: LLVMValueRef, valid: LLVMValueRef?)
+
+  /// `body(row, ow, taps)` for every output row (od, oh) and output column `ow` of the row,
+  /// where `taps` are the window's taps in order; `rowEnd(row)` after each row's columns.
+  private func forEachWindow(
+    _ ir: IRBuilder, rowEnd: ((_ row: LLVMValueRef) -> Void)? = nil, _ body: (_ row: LLVMValueRef, _ ow: LLVMValueRef, _ taps: [Tap]) -> Void
+  ) {
+    ir.loop(output[0]) { od in
+      ir.loop(output[1]) { oh in
+        // The window's rows: their offset in the plane (0 outside) and whether they are inside.
+        var rows: [(offset: LLVMValueRef, valid: LLVMValueRef)] = []
+        for kd in 0..<kernel[0] {
+          let id = ir.add(ir.mul(od, ir.int(stride[0])), ir.int(kd * dilation[0] - padBefore[0]))
+          for kh in 0..<kernel[1] {
+            let ih = ir.add(ir.mul(oh, ir.int(stride[1])), ir.int(kh * dilation[1] - padBefore[1]))
+            let valid = ir.and(within(ir, id, input[0]), within(ir, ih, input[1]))
+            rows.append((ir.select(valid, ir.mul(ir.add(ir.mul(id, ir.int(input[1])), ih), ir.int(input[2])), ir.int(0)), valid))
+          }
+        }
+        let row = ir.add(ir.mul(od, ir.int(output[1])), oh)
+        let edges = inside.isEmpty ? [0..<output[2]] : [0..<inside.lowerBound, inside.upperBound..<output[2]].filter { !$0.isEmpty }
+        for (columns, checksColumns) in (inside.isEmpty ? [] : [(inside, false)]) + edges.map({ ($0, true) }) {
+          ir.loop(from: ir.int(columns.lowerBound), to: ir.int(columns.upperBound), knownNonEmpty: true) { ow in
+            var windowTaps: [Tap] = []
+            for (offset, rowValid) in rows {
+              for kw in 0..<kernel[2] {
+                let iw = ir.add(ir.mul(ow, ir.int(stride[2])), ir.int(kw * dilation[2] - padBefore[2]))
+                if checksColumns {
+                  let valid = ir.and(rowValid, within(ir, iw, input[2]))
+                  windowTaps.append((ir.add(offset, ir.select(valid, iw, ir.int(0))), valid))
+                } else {
+                  windowTaps.append((ir.add(offset, iw), rowValid))
+                }
+              }
+            }
+            body(row, ow, windowTaps)
+          }
+        }
+        rowEnd?(row)
+      }
+    }
+  }
+
+  /// 0 ≤ i < size.
+  private func within(_ ir: IRBuilder, _ i: LLVMValueRef, _ size: Int) -> LLVMValueRef {
+    ir.icmp(LLVMIntULT, i, ir.int(size))
+  }
+
+  /// Each window's average divisor, for average pooling.
+  private func divisors(_ ir: IRBuilder, x: [Int], y: [Int]) -> LLVMValueRef? {
+    attrs.kind == .average ? ir.table(IndexTables.poolDivisors(input: x, output: y, attrs: attrs)) : nil
+  }
+
+  /// y = pool(x).
+  func forward(_ k: Kernel) {
+    let divisorTable = divisors(k.ir, x: k.inputTypes[0].shape, y: k.type.shape)
+    k.parallelLoop(k.count / outPlane, work: outPlane * taps) { k, _, plane in
+      let ir = k.ir
+      let x = ir.element(k.inputs[0], ir.mul(plane, ir.int(inPlane)))
+      let y = ir.element(k.output, ir.mul(plane, ir.int(outPlane)))
+      forEachWindow(ir) { row, ow, taps in
+        var result = attrs.kind == .max ? ir.float(-.infinity) : ir.float(0)
+        for tap in taps {
+          let v = ir.load(x, tap.position)
+          let combined = attrs.kind == .max ? ir.fmax(result, v) : ir.fadd(result, v)
+          result = tap.valid.map { ir.select($0, combined, result) } ?? combined
+        }
+        let o = ir.add(ir.mul(row, ir.int(output[2])), ow)
+        ir.store(divisorTable.map { ir.fdiv(result, ir.toFloat(ir.loadInt($0, o))) } ?? result, y, o)
+      }
+    }
+  }
+
+  /// dx from x and dy: each window's gradient goes to its first maximum, or is shared evenly
+  /// among its taps inside the input. Inputs: x, dy.
+  func gradient(_ k: Kernel) {
+    let divisorTable = divisors(k.ir, x: k.inputTypes[0].shape, y: k.inputTypes[1].shape)
+    k.parallelLoop(k.count / inPlane, work: outPlane * taps) { k, _, plane in
+      let ir = k.ir
+      let x = ir.element(k.inputs[0], ir.mul(plane, ir.int(inPlane)))
+      let dy = ir.element(k.inputs[1], ir.mul(plane, ir.int(outPlane)))
+      let dx = ir.element(k.output, ir.mul(plane, ir.int(inPlane)))
+      ir.loop(inPlane) { i in ir.store(ir.float(0), dx, i) }
+      switch attrs.kind {
+      case .max:
+        // A row's first maxima, then their gradients added: windows overlap, and a loop of its
+        // own keeps the search free of stores into dx, so it vectorises. Rows too long for the
+        // stack add each gradient as its maximum is found.
+        let buffered = output[2] <= Self.bufferedColumns
+        let maxima = buffered ? ir.stackSlot(type: ir.i64, count: output[2]) : nil
+        let addGradient = { (row: LLVMValueRef, column: LLVMValueRef, position: LLVMValueRef) in
+          ir.when(ir.icmp(LLVMIntSGE, position, ir.int(0))) {
+            ir.store(ir.fadd(ir.load(dx, position), ir.load(dy, ir.add(ir.mul(row, ir.int(output[2])), column))), dx, position)
+          }
+        }
+        let addRow = maxima.map { maxima in
+          { (row: LLVMValueRef) in
+            ir.loop(output[2]) { column in addGradient(row, column, ir.load(ir.i64, from: ir.element(maxima, column, type: ir.i64))) }
+          }
+        }
+        forEachWindow(ir, rowEnd: addRow) { row, ow, taps in
+          var (best, bestIndex) = (ir.float(-.infinity), ir.int(-1))
+          for tap in taps {
+            let v = ir.load(x, tap.position)
+            var better = ir.or(ir.icmp(LLVMIntSLT, bestIndex, ir.int(0)), ir.isPreferredMaximum(v, over: best))
+            if let valid = tap.valid { better = ir.and(better, valid) }
+            (best, bestIndex) = (ir.select(better, v, best), ir.select(better, tap.position, bestIndex))
+          }
+          if let maxima { ir.store(bestIndex, to: ir.element(maxima, ow, type: ir.i64)) } else { addGradient(row, ow, bestIndex) }
+        }
+      case .average:
+        forEachWindow(ir) { row, ow, taps in
+          let o = ir.add(ir.mul(row, ir.int(output[2])), ow)
+          let share = ir.fdiv(ir.load(dy, o), ir.toFloat(ir.loadInt(divisorTable!, o)))
+          for tap in taps {
+            let add = { ir.store(ir.fadd(ir.load(dx, tap.position), share), dx, tap.position) }
+            if let valid = tap.valid { ir.when(valid, add) } else { add() }
+          }
+        }
+      }
+    }
+  }
+}
