@@ -225,6 +225,8 @@ enum ConvolutionLowering {
         self = .depthwise(DepthwiseConvolution(a, s, x: x, weight: weight, output: output))
       } else if DirectConvolution.applies(a, s, x: x, output: output, lanes: lanes) {
         self = .direct(DirectConvolution(a, s, x: x, weight: weight, output: output, targetLanes: lanes))
+      } else if let winograd = WinogradConvolution(a, x: x, weight: weight, output: output, lanes: lanes, weightsChange: weightsChange, againstColumns: true) {
+        self = .winograd(winograd)
       } else {
         self = .columns
       }

@@ -13,10 +13,10 @@ enum GradientLowering {
         ConvolutionLowering.inputGradient(k, a)
       }
     case .convWeightGrad(let a):
-      if let convolution = WeightGradientConvolution(a, x: k.inputTypes[0].shape, dy: k.inputTypes[1].shape, weight: k.type.shape, lanes: k.lanes) {
-        convolution.emit(k)
-      } else {
-        ConvolutionLowering.weightGradient(k, a)
+      switch WeightGradient(a, x: k.inputTypes[0].shape, dy: k.inputTypes[1].shape, weight: k.type.shape, lanes: k.lanes) {
+      case .winograd(let winograd): winograd.emit(k)
+      case .registers(let convolution): convolution.emit(k)
+      case .columns: ConvolutionLowering.weightGradient(k, a)
       }
     case .poolGrad(let a):
       PoolLowering(a.pool, x: k.inputTypes[0].shape, y: k.inputTypes[1].shape).gradient(k)
@@ -70,6 +70,32 @@ enum GradientLowering {
   }
 
   /// f′ at x (or from the output y), as in the interpreter.
+  /// How a convolution's weight gradient runs, decided in one place for its scratch and its code.
+  enum WeightGradient {
+    case winograd(WinogradWeightGradient)
+    case registers(WeightGradientConvolution)
+    /// dy·im2col(x)ᵀ through SGEMM.
+    case columns
+
+    init(_ a: ConvWeightGradAttrs, x: [Int], dy: [Int], weight: [Int], lanes: Int) {
+      if let winograd = WinogradWeightGradient(a, x: x, dy: dy, weight: weight, lanes: lanes) {
+        self = .winograd(winograd)
+      } else if let convolution = WeightGradientConvolution(a, x: x, dy: dy, weight: weight, lanes: lanes) {
+        self = .registers(convolution)
+      } else {
+        self = .columns
+      }
+    }
+
+    func scratchSize(_ a: ConvWeightGradAttrs, x: [Int], dy: [Int], weight: [Int]) -> Int {
+      switch self {
+      case .winograd(let winograd): return winograd.scratchSize
+      case .registers(let convolution): return convolution.scratchSize
+      case .columns: return ConvolutionShape(x: x, weight: weight, output: dy, groups: a.conv.groups).scratchSize(a.conv, x: x)
+      }
+    }
+  }
+
   static func derivative(_ ir: IRBuilder, _ function: UnaryFunction, x: LLVMValueRef, y: LLVMValueRef) -> LLVMValueRef {
     let positive = ir.fcmp(LLVMRealOGT, x, ir.float(0))
     switch function {

@@ -14,8 +14,8 @@ enum Lowering {
       return ConvolutionLowering.Algorithm(a, x: types[0], weight: types[1], output: node.type.shape, lanes: lanes, weightsChange: weightsChange(node, graph))
         .scratchSize(a, x: types[0], weight: types[1], output: node.type.shape)
     case .convWeightGrad(let a):
-      return WeightGradientConvolution(a, x: types[0], dy: types[1], weight: node.type.shape, lanes: lanes)?.scratchSize
-        ?? ConvolutionShape(x: types[0], weight: node.type.shape, output: types[1], groups: a.conv.groups).scratchSize(a.conv, x: types[0])
+      return GradientLowering.WeightGradient(a, x: types[0], dy: types[1], weight: node.type.shape, lanes: lanes)
+        .scratchSize(a, x: types[0], dy: types[1], weight: node.type.shape)
     case .convInputGrad(let a):
       return InputGradientConvolution(a, dy: types[0], weight: types[1], lanes: lanes)?.scratchSize
         ?? ConvolutionShape(x: node.type.shape, weight: types[1], output: types[0], groups: a.conv.groups).inputGradientScratchSize

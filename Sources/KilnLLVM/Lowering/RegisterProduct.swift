@@ -12,6 +12,8 @@ import CLLVM
 /// across threads — OpenBLAS's change when a product is split by rows.
 struct RegisterProduct {
   let n, k, lda, ldc, lanes: Int
+  /// Whether A is stored transposed: element (row, depth) at depth·lda + row.
+  let transposedA: Bool
   /// B's leading dimension, or nil when B is in panels (`packedIndex`).
   let ldb: Int?
   /// The tile: rows of C × vectors of `lanes` columns.
@@ -21,8 +23,8 @@ struct RegisterProduct {
   /// in panels), `ldc`, with the tile `DirectConvolution.tiling`'s cost model picks for a target
   /// with `lanes` floats per vector (16 registers with AVX2, 32 with AVX-512). Any number of rows
   /// up to m may be computed with it.
-  init(m: Int, n: Int, k: Int, lda: Int, ldb: Int?, ldc: Int, lanes: Int) {
-    (self.n, self.k, self.lda, self.ldb, self.ldc, self.lanes) = (n, k, lda, ldb, ldc, lanes)
+  init(m: Int, n: Int, k: Int, lda: Int, ldb: Int?, ldc: Int, lanes: Int, transposedA: Bool = false) {
+    (self.n, self.k, self.lda, self.ldb, self.ldc, self.lanes, self.transposedA) = (n, k, lda, ldb, ldc, lanes, transposedA)
     let tile = DirectConvolution.tiling(channels: m, rows: 1, vectors: (n + lanes - 1) / lanes, registers: lanes > 8 ? 32 : 16)
     (rows, vectors) = (tile.channels, tile.vectors)
   }
@@ -73,7 +75,9 @@ struct RegisterProduct {
     let type = ir.vectorType(lanes)
     let accumulators = (0..<rows * vectors).map { _ in ir.stackSlot(type: type) }
     for slot in accumulators { ir.store(ir.zeroVector(lanes), to: slot) }
-    let rowStarts = (0..<rows).map { ir.mul(ir.add(row, ir.int($0)), ir.int(lda)) }
+    // A's element (row r, depth) at rowStarts[r] + depth·depthStride.
+    let (rowStarts, depthStride) = transposedA
+      ? ((0..<rows).map { ir.add(row, ir.int($0)) }, lda) : ((0..<rows).map { ir.mul(ir.add(row, ir.int($0)), ir.int(lda)) }, 1)
     ir.loop(k) { depth in
       // In panels, a tile's columns start a panel: its row `depth` is panelWidth floats long.
       let start = ldb.map { ir.add(ir.mul(depth, ir.int($0)), column) } ?? ir.add(ir.mul(column, ir.int(k)), ir.mul(depth, ir.int(panelWidth)))
@@ -81,7 +85,7 @@ struct RegisterProduct {
         ir.loadVector(b, ir.add(start, ir.int(vector * lanes)), lanes: lanes, count: vector == vectors - 1 ? lastLanes : nil)
       }
       for r in 0..<rows {
-        let weight = ir.splat(ir.load(a, ir.add(rowStarts[r], depth)), lanes: lanes)
+        let weight = ir.splat(ir.load(a, ir.add(rowStarts[r], ir.scaled(depth, depthStride))), lanes: lanes)
         for vector in 0..<vectors {
           let slot = accumulators[r * vectors + vector]
           ir.store(ir.vectorFMA(weight, values[vector], ir.load(type, from: slot)), to: slot)

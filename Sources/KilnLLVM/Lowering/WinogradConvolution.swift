@@ -46,16 +46,19 @@ struct WinogradConvolution {
   /// The fewest tiles a run must have when the weights change on every run: U (4× the weights)
   /// is then written and read again each time, which only many tiles repay (ResNet-18's 7×7
   /// layers in training at batch 8, 32 tiles: 28% slower than the direct kernel; its 14×14 ones,
-  /// 128 tiles: 34% faster).
+  /// 128 tiles: 34% faster). Against im2col + GEMM fewer tiles pay: the input gradients of those
+  /// 7×7 layers on AVX-512, where the direct kernel leaves 7-wide rows to GEMM, took 22 ms as
+  /// GEMM + col2im and 15.6–18.9 ms this way (flipped weights transformed on every run).
   static let minimumTilesWhenWeightsChange = 128
 
   /// The plan for a convolution of `x` by `weight`, or nil where Winograd does not apply or does
   /// not pay: it needs a 2D 3×3 filter, stride and dilation 1, one group, at least 16 input and
   /// output channels (below that the products are too small to gain), a block of samples of at
-  /// least `minimumTiles` tiles (and `minimumTilesWhenWeightsChange` in all when `weightsChange`),
-  /// and tiles that cover at most twice the map (a 2×2 map in one 4×4 tile takes as many
-  /// multiplies as the direct sum).
-  init?(_ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], lanes: Int, weightsChange: Bool) {
+  /// least `minimumTiles` tiles (and `minimumTilesWhenWeightsChange` in all when `weightsChange`,
+  /// unless `againstColumns`: the convolution would otherwise be im2col + GEMM), and tiles that
+  /// cover at most twice the map (a 2×2 map in one 4×4 tile takes as many multiplies as the
+  /// direct sum).
+  init?(_ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], lanes: Int, weightsChange: Bool, againstColumns: Bool = false) {
     guard x.count == 4, weight[2] == 3, weight[3] == 3, a.stride == [1, 1], a.dilation == [1, 1], a.groups == 1, x[1] >= 16, weight[0] >= 16
     else { return nil }
     s = ConvolutionShape(x: x, weight: weight, output: output, groups: 1)
@@ -63,7 +66,7 @@ struct WinogradConvolution {
     (tileRows, tileColumns) = ((height + 3) / 4, (width + 3) / 4)
     blocks = SampleBlocks(batch: x[0], positions: tileRows * tileColumns, columns: Self.targetTiles)
     guard blocks.size * tileRows * tileColumns >= Self.minimumTiles, 16 * tileRows * tileColumns <= 2 * height * width,
-      !weightsChange || x[0] * tileRows * tileColumns >= Self.minimumTilesWhenWeightsChange
+      !weightsChange || againstColumns || x[0] * tileRows * tileColumns >= Self.minimumTilesWhenWeightsChange
     else { return nil }
     self.lanes = lanes
     self.weightsChange = weightsChange
@@ -163,7 +166,7 @@ struct WinogradConvolution {
 
   /// V[ξ][t][c] = (Bᵀ·d·B)[ξ] for every tile t and channel c of the prepared sample, `lanes`
   /// channels at a time; `v` points at the sample's first tile in V.
-  private func transformInput(_ k: Kernel, v: LLVMValueRef) {
+  func transformInput(_ k: Kernel, v: LLVMValueRef) {
     let (columns, plane, stride, vRow, lanes) = (4 * tileColumns + 2, prepared.plane, blockTiles, self.vRow, self.lanes)
     k.parallelLoop((s.inChannels + lanes - 1) / lanes, work: tiles * 36 * 12, capturing: [v]) { k, captured, block in
       let ir = k.ir
