@@ -41,6 +41,9 @@ struct WinogradWeightGradient {
   /// plus one.
   var dRow: Int { (s.outChannels + lanes - 1) / lanes * lanes + lanes }
 
+  /// Floats from M[ξ] to M[ξ + 1] (output × input channels, staggered).
+  var mStride: Int { WinogradConvolution.staggered(s.outChannels * forward.vRow) }
+
   /// Blocks of samples: M is the sum of their products.
   var blockCount: Int { (s.batch + forward.blocks.size - 1) / forward.blocks.size }
 
@@ -51,8 +54,8 @@ struct WinogradWeightGradient {
     let gradient = v + 36 * forward.blockTiles * forward.vRow
     let d = gradient + preparedGradient.size
     let m = d + 36 * forward.blockTiles * dRow
-    let product = m + 36 * s.outChannels * forward.vRow
-    return (v, gradient, d, m, product, product + (blockCount > 1 ? 36 * s.outChannels * forward.vRow : 0))
+    let product = m + 36 * mStride
+    return (v, gradient, d, m, product, product + (blockCount > 1 ? 36 * mStride : 0))
   }
 
   var scratchSize: Int { offsets.end }
@@ -125,11 +128,11 @@ struct WinogradWeightGradient {
   /// D[ξ]ᵀ·V[ξ] over the block's first `tiles` tiles into `target`[ξ], then added to `sum`[ξ]
   /// if given, for the 36 ξ.
   private func multiply(_ k: Kernel, d: LLVMValueRef, v: LLVMValueRef, into target: LLVMValueRef, addingTo sum: LLVMValueRef? = nil, tiles: Int) {
-    let (outputs, stride, vRow, dRow, lanes) = (s.outChannels, forward.blockTiles, forward.vRow, self.dRow, self.lanes)
+    let (outputs, stride, vRow, dRow, lanes, mStride) = (s.outChannels, forward.blockTiles, forward.vRow, self.dRow, self.lanes, self.mStride)
     let product = RegisterProduct(m: outputs, n: s.inChannels, k: tiles, lda: dRow, ldb: vRow, ldc: vRow, lanes: lanes, transposedA: true)
     k.parallelLoop(36, work: outputs * tiles * s.inChannels / lanes, capturing: [d, v, target] + (sum.map { [$0] } ?? [])) { k, captured, xi in
       let ir = k.ir
-      let at = ir.mul(xi, ir.int(outputs * vRow))
+      let at = ir.mul(xi, ir.int(mStride))
       product.emit(
         ir, a: ir.element(captured[0], ir.affine(xi, stride * dRow)), b: ir.element(captured[1], ir.affine(xi, stride * vRow)),
         c: ir.element(captured[2], at), count: outputs)
@@ -144,14 +147,14 @@ struct WinogradWeightGradient {
   /// dW[o][c] = Gᵀ·M[·][o][c]·G, `lanes` input channels at a time (the last block possibly
   /// partial), stored tap by tap.
   private func transformResult(_ k: Kernel, m: LLVMValueRef) {
-    let (inputs, outputs, vRow, lanes) = (s.inChannels, s.outChannels, forward.vRow, self.lanes)
+    let (inputs, outputs, vRow, lanes, mStride) = (s.inChannels, s.outChannels, forward.vRow, self.lanes, self.mStride)
     let (whole, last) = (inputs / lanes, inputs % lanes)
     k.parallelLoop(outputs, work: inputs * 36 * 4, capturing: [m]) { k, captured, output in
       let ir = k.ir
       func block(_ firstChannel: LLVMValueRef, count: Int) {
         let at = ir.add(ir.affine(output, vRow), firstChannel)
         let values = (0..<36).map { xi in
-          ir.loadVector(captured[0], ir.affine(at, 1, xi * outputs * vRow), lanes: lanes, count: count < lanes ? count : nil)
+          ir.loadVector(captured[0], ir.affine(at, 1, xi * mStride), lanes: lanes, count: count < lanes ? count : nil)
         }
         let w = WinogradConvolution.sandwich(ir, Self.resultTransform, (0..<6).map { Array(values[(6 * $0)..<(6 * $0 + 6)]) })
         let pair = ir.add(ir.affine(output, inputs), firstChannel)
