@@ -249,6 +249,8 @@ import Testing
     try expectGradientsEquivalent(.batchNorm(BatchNormAttrs()), [[3, 2, 4], [2], [2], [2], [2]], positive: [4])
     // Rows of 100: whole vectors of accumulators and a tail, for either vector width.
     try expectGradientsEquivalent(.batchNorm(BatchNormAttrs()), [[2, 3, 10, 10], [3], [3], [3], [3]], positive: [4])
+    // With batch statistics the input's gradient is one op (its statistics get none).
+    try expectGradientsEquivalent(.batchNorm(BatchNormAttrs(batchStatistics: true)), [[2, 3, 10, 10], [3], [3], [3], [3]], positive: [4])
     for size in [2, 5] { try expectGradientsEquivalent(.lrn(LRNAttrs(size: size, alpha: 0.3, beta: 0.75, bias: 2)), [[2, 6, 3, 4]]) }
     try expectGradientsEquivalent(.embedding(EmbeddingAttrs()), [[2, 3], [5, 4]], integerInputs: [0: Tensor(shape: [2, 3], scalars: [4, 0, 4, 1, 2, 4])])
     try expectGradientsEquivalent(.dropout(DropoutAttrs(rate: 0.3, seed: 5, training: true)), [[4, 33]])

@@ -160,10 +160,12 @@ extension BackwardBuilder {
       return [try wanted(0) { try emit("\(name).input", .resizeGrad(ResizeGradAttrs(resize: a, inputShape: type(inputs[0]).shape)), [dy]) }]
 
     case .batchNorm(let a):
-      let operands: [BatchNormOperand] = [.input, .gamma, .beta, .mean, .variance]
+      // With batch statistics, x's gradient includes theirs, and they get none.
+      let operands: [BatchNormOperand?] = a.batchStatistics ? [.inputWithStatistics, .gamma, .beta, nil, nil] : [.input, .gamma, .beta, .mean, .variance]
       let arguments = [inputs[0], inputs[1], inputs[3], inputs[4], dy]
       return try operands.enumerated().map { i, operand in
-        try wanted(i) { try emit("\(name).\(operand.rawValue)", .batchNormGrad(BatchNormGradAttrs(epsilon: a.epsilon, operand: operand)), arguments) }
+        guard let operand else { return nil }
+        return try wanted(i) { try emit("\(name).\(operand.rawValue)", .batchNormGrad(BatchNormGradAttrs(epsilon: a.epsilon, operand: operand)), arguments) }
       }
 
     case .lrn(let a):

@@ -153,12 +153,29 @@ enum GradientKernels {
     if a.operand == .input {
       return Tensor(validShape: x.shape, scalars: dy.scalars.indices.map { dy.scalars[$0] * gamma.scalars[channel($0)] * inverse[channel($0)] })
     }
+    if a.operand == .inputWithStatistics {
+      // Per channel: Σ dy and Σ dy·(x − μ) over its count values.
+      var (sumDy, sumDyCentered) = ([S](repeating: 0, count: channels), [S](repeating: 0, count: channels))
+      for index in x.scalars.indices {
+        let c = channel(index)
+        sumDy[c] += dy.scalars[index]
+        sumDyCentered[c] += dy.scalars[index] * (x.scalars[index] - mean.scalars[c])
+      }
+      let count = S(x.count / channels)
+      return Tensor(
+        validShape: x.shape,
+        scalars: x.scalars.indices.map { index in
+          let c = channel(index)
+          let centered = x.scalars[index] - mean.scalars[c]
+          return gamma.scalars[c] * inverse[c] * (dy.scalars[index] - sumDy[c] / count - centered * inverse[c] * inverse[c] * sumDyCentered[c] / count)
+        })
+    }
     var sums = [S](repeating: 0, count: channels)
     for index in x.scalars.indices {
       let c = channel(index)
       let centered = x.scalars[index] - mean.scalars[c]
       switch a.operand {
-      case .input: break
+      case .input, .inputWithStatistics: break
       case .gamma: sums[c] += dy.scalars[index] * centered * inverse[c]
       case .beta: sums[c] += dy.scalars[index]
       case .mean: sums[c] -= dy.scalars[index] * gamma.scalars[c] * inverse[c]

@@ -244,6 +244,9 @@ public enum BatchNormOperand: String, Codable, Hashable, Sendable {
   case mean
   /// The variance the input is scaled by.
   case variance
+  /// The input, whose batch statistics the mean and the variance are (`BatchNormAttrs.batchStatistics`):
+  /// γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)) per channel, x̂ = (x − μ)/σ.
+  case inputWithStatistics = "input_with_statistics"
 }
 
 /// One gradient of batch normalisation with given statistics. Inputs: `x`, `gamma`, `mean`,
@@ -265,7 +268,7 @@ public struct BatchNormGradAttrs: OpAttributes {
     let (x, gamma, mean, variance, dy) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4])
     let forward = try BatchNormAttrs(epsilon: epsilon).outputType([x, gamma, gamma, mean, variance])
     try requireForwardType(dy, forward, "dy")
-    return operand == .input ? x : TensorType([x.shape[1]])
+    return operand == .input || operand == .inputWithStatistics ? x : TensorType([x.shape[1]])
   }
 
   public var attributeText: [String] { ["wrt=\(operand.rawValue)", "eps=\(epsilon)"] }

@@ -9,11 +9,27 @@ public struct BatchNormAttrs: OpAttributes {
   public var epsilon: Double
   /// How far each training batch moves the running statistics.
   public var momentum: Double
+  /// Whether the mean and variance inputs are the input's own batch statistics (mean and biased
+  /// variance over every axis but the channels), as `Graph.forTraining()` builds them: the
+  /// gradient with respect to the input then accounts for the statistics' dependence on it in
+  /// one op (`BatchNormOperand.inputWithStatistics`), and the statistics get no gradient — the
+  /// same gradient as differentiating through the nodes that compute them, in two passes over
+  /// the data instead of a dozen.
+  public var batchStatistics: Bool
 
   /// A batch norm with `epsilon` and `momentum`.
-  public init(epsilon: Double = 1e-5, momentum: Double = 0.1) {
+  public init(epsilon: Double = 1e-5, momentum: Double = 0.1, batchStatistics: Bool = false) {
     self.epsilon = epsilon
     self.momentum = momentum
+    self.batchStatistics = batchStatistics
+  }
+
+  /// Model files written before `batchStatistics` read as given statistics.
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    epsilon = try container.decode(Double.self, forKey: .epsilon)
+    momentum = try container.decode(Double.self, forKey: .momentum)
+    batchStatistics = try container.decodeIfPresent(Bool.self, forKey: .batchStatistics) ?? false
   }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
@@ -29,7 +45,7 @@ public struct BatchNormAttrs: OpAttributes {
 
   public func flops(_ inputs: [TensorType], output: TensorType) -> Int { 2 * output.elementCount }
 
-  public var attributeText: [String] { ["eps=\(epsilon)", "momentum=\(momentum)"] }
+  public var attributeText: [String] { ["eps=\(epsilon)", "momentum=\(momentum)"] + (batchStatistics ? ["batch_statistics"] : []) }
 }
 
 /// Dropout. When `training` is false (a model's graph) it is the identity; `Graph.forTraining()`

@@ -48,6 +48,10 @@ extension Graph {
     let varianceKept = try batchMean("batch_var_kept", squares)
     let mean = try append("\(name).batch_mean", .reshape(ReshapeAttrs(shape: channels)), inputs: [meanKept])
     let variance = try append("\(name).batch_var", .reshape(ReshapeAttrs(shape: channels)), inputs: [varianceKept])
+    // Unsynchronised, the statistics are x's own, and the batch norm differentiates through them
+    // itself; synchronised, the all-reduce nodes carry their gradients between the processes.
+    var attrs = attrs
+    attrs.batchStatistics = share == nil
     let y = try append(name, .batchNorm(attrs), inputs: [x, gamma, beta, mean, variance])
     // The values per channel the statistics cover: the job's, when synchronised.
     let total = share.map { (Double(count) / $0).rounded() } ?? Double(count)

@@ -215,22 +215,40 @@ enum GradientLowering {
         }
         return
       }
-      // Σ dy (β, μ) or Σ dy·(x − μ) (γ, σ²) over the channel, a sample's row at a time.
-      let withCentered = a.operand == .gamma || a.operand == .variance
-      let total = Lowering.reduce(ir, count: samples, start: ir.float(0)) { n, sum in
-        let base = ir.mul(ir.add(ir.mul(n, ir.int(channels)), c), ir.int(inner))
-        let row = Lowering.rowTotal(ir, count: inner, lanes: k.lanes, maximum: false) { i, width in
-          let at = ir.add(base, i)
-          let g = width == 1 ? ir.load(dy, at) : ir.loadVector(dy, at, lanes: width)
-          guard withCentered else { return g }
-          let (value, mu) = width == 1 ? (ir.load(x, at), ir.load(mean, c)) : (ir.loadVector(x, at, lanes: width), ir.splat(ir.load(mean, c), lanes: width))
-          return ir.fmul(g, ir.fsub(value, mu))
+      // Σ dy or Σ dy·(x − μ) over the channel, a sample's row at a time.
+      func total(centered: Bool) -> LLVMValueRef {
+        Lowering.reduce(ir, count: samples, start: ir.float(0)) { n, sum in
+          let base = ir.mul(ir.add(ir.mul(n, ir.int(channels)), c), ir.int(inner))
+          let row = Lowering.rowTotal(ir, count: inner, lanes: k.lanes, maximum: false) { i, width in
+            let at = ir.add(base, i)
+            let g = width == 1 ? ir.load(dy, at) : ir.loadVector(dy, at, lanes: width)
+            guard centered else { return g }
+            let (value, mu) = width == 1 ? (ir.load(x, at), ir.load(mean, c)) : (ir.loadVector(x, at, lanes: width), ir.splat(ir.load(mean, c), lanes: width))
+            return ir.fmul(g, ir.fsub(value, mu))
+          }
+          return ir.fadd(sum, row)
         }
-        return ir.fadd(sum, row)
       }
+      if a.operand == .inputWithStatistics {
+        // dx = γ/σ·(dy − Σdy/n − (x − μ)/σ²·Σdy·(x − μ)/n): the channel's values stay in cache
+        // between the sums and the result.
+        let count = ir.float(Double(samples * inner))
+        let meanGradient = ir.fdiv(total(centered: false), count)
+        let slope = ir.fmul(ir.fmul(inverse, inverse), ir.fdiv(total(centered: true), count))
+        ir.loop(samples) { n in
+          let base = ir.mul(ir.add(ir.mul(n, ir.int(channels)), c), ir.int(inner))
+          ir.loop(inner) { i in
+            let at = ir.add(base, i)
+            let centered = ir.fsub(ir.load(x, at), ir.load(mean, c))
+            ir.store(ir.fmul(scale, ir.fsub(ir.fsub(ir.load(dy, at), meanGradient), ir.fmul(centered, slope))), k.output, at)
+          }
+        }
+        return
+      }
+      let total = total(centered: a.operand == .gamma || a.operand == .variance)
       let factor: LLVMValueRef
       switch a.operand {
-      case .input, .beta: factor = ir.float(1)
+      case .input, .inputWithStatistics, .beta: factor = ir.float(1)
       case .gamma: factor = inverse
       case .mean: factor = ir.fsub(ir.float(0), scale)
       // ∂/∂σ² of γ(x − μ)(σ² + ε)^(−1/2) is −½·γ(x − μ)(σ² + ε)^(−3/2).
