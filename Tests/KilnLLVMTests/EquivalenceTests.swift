@@ -292,7 +292,7 @@ import Testing
   @Test func linearAlgebraAndLayout() throws {
     try expectOpEquivalent(.dense(DenseAttrs()), [[5, 33], [7, 33], [7]])
     try expectOpEquivalent(.matmul(MatMulAttrs()), [[2, 3, 5, 4], [3, 4, 6]])
-    for kind in [ReduceKind.sum, .mean, .max] { try expectOpEquivalent(.reduce(ReduceAttrs(kind, axes: [0, 2], keepDims: true)), [[3, 4, 5]]) }
+    for kind in [ReduceKind.sum, .mean, .max, .variance] { try expectOpEquivalent(.reduce(ReduceAttrs(kind, axes: [0, 2], keepDims: true)), [[3, 4, 5]]) }
   }
 
   /// Broadcasting and reductions walk affine offsets (`StridedWalk`): operands broadcast on either
@@ -306,11 +306,11 @@ import Testing
       try expectOpEquivalent(.binary(BinaryAttrs(op)), [[3, 5, 9, 13], [1, 5, 1, 1]])
       try expectOpEquivalent(.binary(BinaryAttrs(op)), [[5, 1, 13], [3, 5, 9, 1]])
     }
-    for kind in [ReduceKind.sum, .mean, .max] {
+    for kind in [ReduceKind.sum, .mean, .max, .variance] {
       try expectOpEquivalent(.reduce(ReduceAttrs(kind, axes: [0, 2, 3], keepDims: true)), [[3, 5, 9, 13]])
       try expectOpEquivalent(.reduce(ReduceAttrs(kind, axes: [2], keepDims: false)), [[2, 3, 70]])
     }
-    for kind in [ReduceKind.sum, .mean] {
+    for kind in [ReduceKind.sum, .mean, .variance] {
       try expectOpEquivalent(.reduceGrad(ReduceGradAttrs(reduce: ReduceAttrs(kind, axes: [0, 2, 3], keepDims: true))), [[3, 5, 9, 13], [1, 5, 1, 1]])
     }
     try expectOpEquivalent(.concat(ConcatAttrs(axis: 1)), [[2, 3, 5], [2, 1, 5], [2, 4, 5]])

@@ -217,7 +217,9 @@ import Testing
       try expectGradientsEquivalent(.pool(PoolAttrs(kind: kind, kernel: [3, 3], stride: [1, 1], padding: .symmetric(1, rank: 2))), [[1, 2, 6, 35]])
       try expectGradientsEquivalent(.globalPool(GlobalPoolAttrs(kind: kind)), [[2, 3, 5, 4]])
     }
-    for kind in [ReduceKind.sum, .mean, .max] { try expectGradientsEquivalent(.reduce(ReduceAttrs(kind, axes: [1])), [[3, 5, 4]]) }
+    for kind in [ReduceKind.sum, .mean, .max, .variance] { try expectGradientsEquivalent(.reduce(ReduceAttrs(kind, axes: [1])), [[3, 5, 4]]) }
+    // Batch norm's statistics: every axis but the channels, rows of 100 in vectors.
+    try expectGradientsEquivalent(.reduce(ReduceAttrs(.variance, axes: [0, 2, 3], keepDims: true)), [[2, 3, 10, 10]])
     try expectGradientsEquivalent(.maxout(MaxoutAttrs(pieces: 2)), [[2, 6, 5]])
     try expectGradientsEquivalent(.maxout(MaxoutAttrs(pieces: 3, axis: 2)), [[2, 4, 6]])
   }

@@ -83,5 +83,7 @@ import Testing
     expectClose(try apply(.reduce(ReduceAttrs(.sum, axes: [1])), [x]), [2], [3, 12])
     expectClose(try apply(.reduce(ReduceAttrs(.mean, axes: [0], keepDims: true)), [x]), [1, 3], [1.5, 2.5, 3.5])
     expectClose(try apply(.reduce(ReduceAttrs(.max, axes: [0, 1])), [x]), [], [5])
+    // Rows [0, 1, 2] and [3, 4, 5]: mean 1 and 4, squared deviations 1, 0, 1.
+    expectClose(try apply(.reduce(ReduceAttrs(.variance, axes: [1])), [x]), [2], [2.0 / 3, 2.0 / 3])
   }
 }

@@ -129,7 +129,7 @@ import Testing
       try GradientCheck.checkOp(.softmax(SoftmaxAttrs(axis: axis)), shapes: [[2, 3, 4]])
       try GradientCheck.checkOp(.softmax(SoftmaxAttrs(axis: axis, log: true)), shapes: [[2, 3, 4]])
     }
-    for kind in [ReduceKind.sum, .mean, .max] {
+    for kind in [ReduceKind.sum, .mean, .max, .variance] {
       try GradientCheck.checkOp(.reduce(ReduceAttrs(kind, axes: [0, 2])), shapes: [[3, 4, 5]])
       try GradientCheck.checkOp(.reduce(ReduceAttrs(kind, axes: [1], keepDims: true)), shapes: [[3, 4, 5]])
     }

@@ -42,7 +42,9 @@ import Testing
     let graph = try Graph(name: "t", input: [4, 2]) { BatchNorm(name: "bn"); Dropout(0.5, seed: 1, name: "drop") }
     let text = try graph.forTraining().text
     #expect(text.contains("bn.batch_mean_kept = reduce(%0) mean axes=0 keepdims : [1,2]"))
-    #expect(text.contains("drop = dropout(%11) rate=0.5 seed=1 training : [4,2]"))
+    #expect(text.contains("bn.batch_var_kept = reduce(%0) variance axes=0 keepdims : [1,2]"))
+    #expect(text.contains("bn = batch_norm(%0, %1, %2, %7, %8) eps=1e-05 momentum=0.1 batch_statistics : [4,2]"))
+    #expect(text.contains("drop = dropout(%9) rate=0.5 seed=1 training : [4,2]"))
     #expect(text.contains("update bn.running_mean <- %"))
   }
 

@@ -85,8 +85,12 @@ enum ElementwiseKernels {
     for (value, slot) in zip(x.scalars, target) {
       out[slot] = a.kind == .max ? S.propagatingMax(out[slot], value) : out[slot] + value
     }
-    if a.kind == .mean {
-      let n = S(x.count / max(count, 1))
+    let n = S(x.count / max(count, 1))
+    if a.kind == .mean || a.kind == .variance { out = out.map { $0 / n } }
+    if a.kind == .variance {
+      let mean = out
+      out = Array(repeating: 0, count: count)
+      for (value, slot) in zip(x.scalars, target) { out[slot] += (value - mean[slot]) * (value - mean[slot]) }
       out = out.map { $0 / n }
     }
     return Tensor(validShape: shape, scalars: out)

@@ -67,6 +67,12 @@ enum GradientKernels {
     case .mean:
       let n = S(x.count / max(count, 1))
       return Tensor(validShape: x.shape, scalars: slots.map { dy.scalars[$0] / n })
+    case .variance:
+      // ∂/∂xᵢ of Σ(x − μ)²/n is 2(xᵢ − μ)/n (the mean's own dependence sums to zero).
+      let n = S(x.count / max(count, 1))
+      var mean = [S](repeating: 0, count: count)
+      for (value, slot) in zip(x.scalars, slots) { mean[slot] += value / n }
+      return Tensor(validShape: x.shape, scalars: zip(x.scalars, slots).map { value, slot in dy.scalars[slot] * 2 * (value - mean[slot]) / n })
     case .max:
       var winner = [Int](repeating: -1, count: count)
       for (index, slot) in slots.enumerated() where winner[slot] < 0 || S.isPreferredMaximum(x.scalars[index], over: x.scalars[winner[slot]]) {

@@ -6,6 +6,8 @@ public enum ReduceKind: String, Codable, Hashable, Sendable {
   case mean
   /// The largest element (NaN if any is).
   case max
+  /// The biased variance: the mean of the squared deviations from the mean.
+  case variance
 }
 
 /// Reduces `axes` (sorted, distinct) of the input, keeping them as size-1 axes if `keepDims`.

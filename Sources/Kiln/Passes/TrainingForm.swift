@@ -43,9 +43,15 @@ extension Graph {
       return try append("\(name).\(what)", .allReduce(AllReduceAttrs(weight: share)), inputs: [local])
     }
     let meanKept = try batchMean("batch_mean_kept", x)
-    let centered = try append("\(name).centered", .binary(BinaryAttrs(.sub)), inputs: [x, meanKept])
-    let squares = try append("\(name).squares", .binary(BinaryAttrs(.mul)), inputs: [centered, centered])
-    let varianceKept = try batchMean("batch_var_kept", squares)
+    let varianceKept: ValueID
+    if share == nil {
+      varianceKept = try append("\(name).batch_var_kept", .reduce(ReduceAttrs(.variance, axes: axes, keepDims: true)), inputs: [x])
+    } else {
+      // The job's variance: the processes' means of squared deviations from the job's mean.
+      let centered = try append("\(name).centered", .binary(BinaryAttrs(.sub)), inputs: [x, meanKept])
+      let squares = try append("\(name).squares", .binary(BinaryAttrs(.mul)), inputs: [centered, centered])
+      varianceKept = try batchMean("batch_var_kept", squares)
+    }
     let mean = try append("\(name).batch_mean", .reshape(ReshapeAttrs(shape: channels)), inputs: [meanKept])
     let variance = try append("\(name).batch_var", .reshape(ReshapeAttrs(shape: channels)), inputs: [varianceKept])
     // Unsynchronised, the statistics are x's own, and the batch norm differentiates through them

@@ -157,6 +157,17 @@ enum GradientLowering {
       StridedWalk(shape: k.type.shape, operandStrides: strides).forEach(k) { k, at in
         ir.store(ir.fmul(ir.load(k.inputs[1], at[1]), ir.float(scale)), k.output, at[0])
       }
+    case .variance:
+      // dx = dy·2(x − μ)/n, μ the slot's mean (in scratch; reached through the kernel the walk
+      // gives, which may run on another thread).
+      guard let mean = k.scratch else { return }
+      Lowering.reductionMeans(k, axes: a.axes, into: mean)
+      let scale = 2 * Double(reduced) / Double(count)
+      let strides = [StridedWalk.contiguous(k.type.shape), StridedWalk.reduction(input: k.type.shape, axes: a.axes)]
+      StridedWalk(shape: k.type.shape, operandStrides: strides).forEach(k) { k, at in
+        let deviation = ir.fsub(ir.load(k.inputs[0], at[0]), ir.load(k.scratch!, at[1]))
+        ir.store(ir.fmul(ir.fmul(ir.load(k.inputs[1], at[1]), deviation), ir.float(scale)), k.output, at[0])
+      }
     case .max:
       let slots = ir.table(IndexTables.reductionSlots(input: k.type.shape, axes: a.axes))
       // Pass 1: each group's maximum; pass 2: the first element equal to it takes the gradient.

@@ -23,6 +23,9 @@ enum Lowering {
       // One group's columns: (C_out / groups)·taps × input positions.
       return types[1][1...].reduce(1, *) * types[0][2...].reduce(1, *)
     case .reduceGrad(let a) where a.reduce.kind == .max: return 2 * node.type.elementCount
+    // The means the deviations are taken from.
+    case .reduceGrad(let a) where a.reduce.kind == .variance: return types[1].reduce(1, *)
+    case .reduce(let a) where a.kind == .variance: return node.type.elementCount
     case .lrnGrad: return LRNLowering.scratchSize(node.type)
     default: return 0
     }
@@ -103,27 +106,7 @@ enum Lowering {
     case .softmax(let a):
       emitSoftmax(k, a)
     case .reduce(let a):
-      let input = k.inputTypes[0].shape
-      let walk = StridedWalk(shape: input, operandStrides: [StridedWalk.reduction(input: input, axes: a.axes), StridedWalk.contiguous(input)])
-      let maximum = a.kind == .max
-      k.elementwise { _ in maximum ? ir.float(-.infinity) : ir.float(0) }
-      let combine = accumulation(ir, maximum: maximum)
-      ir.loop(walk.rows) { row in
-        let at = walk.rowOffsets(ir, row: row)
-        if walk.innerStrides[0] == 0 {
-          let total = rowTotal(ir, x!, from: at[1], count: walk.inner, lanes: k.lanes, maximum: maximum)
-          ir.store(combine(ir.load(k.output, at[0]), total), k.output, at[0])
-        } else {
-          ir.loop(walk.inner) { j in
-            let target = ir.add(at[0], ir.scaled(j, walk.innerStrides[0]))
-            ir.store(combine(ir.load(k.output, target), ir.load(x!, ir.add(at[1], j))), k.output, target)
-          }
-        }
-      }
-      if a.kind == .mean {
-        let scale = Double(k.count) / Double(k.inputTypes[0].elementCount)
-        k.elementwise { i in ir.fmul(ir.load(k.output, i), ir.float(scale)) }
-      }
+      emitReduce(k, a)
     case .concat(let a):
       let outer = k.type.shape[..<a.axis].reduce(1, *)
       let inner = k.type.shape[(a.axis + 1)...].reduce(1, *)
@@ -379,6 +362,70 @@ enum Lowering {
       }
     }
     ir.store(a.reduction == .mean ? ir.fdiv(total, ir.float(Double(count))) : total, k.output, ir.int(0))
+  }
+
+  /// Sum, mean, maximum or biased variance of `k`'s input over `a.axes`; the variance as the
+  /// mean of squared deviations from the mean, which a first pass leaves in scratch.
+  static func emitReduce(_ k: Kernel, _ a: ReduceAttrs) {
+    let ir = k.ir
+    let maximum = a.kind == .max
+    let scale = Double(k.count) / Double(k.inputTypes[0].elementCount)
+    k.elementwise { _ in maximum ? ir.float(-.infinity) : ir.float(0) }
+    switch a.kind {
+    case .sum, .max:
+      accumulateReduction(k, axes: a.axes, into: k.output, maximum: maximum)
+    case .mean:
+      accumulateReduction(k, axes: a.axes, into: k.output, maximum: false)
+      k.elementwise { i in ir.fmul(ir.load(k.output, i), ir.float(scale)) }
+    case .variance:
+      guard let mean = k.scratch else { return }
+      reductionMeans(k, axes: a.axes, into: mean)
+      accumulateReduction(k, axes: a.axes, into: k.output, maximum: false, deviationsFrom: mean)
+      k.elementwise { i in ir.fmul(ir.load(k.output, i), ir.float(scale)) }
+    }
+  }
+
+  /// `target` (reduction-shaped, zeroed) ← the means of `k.inputs[0]` over `axes`.
+  static func reductionMeans(_ k: Kernel, axes: [Int], into target: LLVMValueRef) {
+    let ir = k.ir
+    let count = k.inputTypes[0].shape.indices.filter { !axes.contains($0) }.map { k.inputTypes[0].shape[$0] }.reduce(1, *)
+    ir.loop(count) { i in ir.store(ir.float(0), target, i) }
+    accumulateReduction(k, axes: axes, into: target, maximum: false)
+    let scale = Double(count) / Double(k.inputTypes[0].elementCount)
+    ir.loop(count) { i in ir.store(ir.fmul(ir.load(target, i), ir.float(scale)), target, i) }
+  }
+
+  /// Adds every element of `k.inputs[0]` (or its squared deviation from `mean` of its slot) into
+  /// the slot of `target` it reduces to over `axes` — or keeps the largest, with `maximum` — a row
+  /// of the input at a time, in vectors where a row reduces to one slot.
+  static func accumulateReduction(_ k: Kernel, axes: [Int], into target: LLVMValueRef, maximum: Bool, deviationsFrom mean: LLVMValueRef? = nil) {
+    let ir = k.ir
+    let (x, input) = (k.inputs[0], k.inputTypes[0].shape)
+    let walk = StridedWalk(shape: input, operandStrides: [StridedWalk.reduction(input: input, axes: axes), StridedWalk.contiguous(input)])
+    let combine = accumulation(ir, maximum: maximum)
+    let squaredDeviation = { (value: LLVMValueRef, centre: LLVMValueRef) -> LLVMValueRef in
+      let deviation = ir.fsub(value, centre)
+      return ir.fmul(deviation, deviation)
+    }
+    ir.loop(walk.rows) { row in
+      let at = walk.rowOffsets(ir, row: row)
+      if walk.innerStrides[0] == 0 {
+        let centre = mean.map { ir.load($0, at[0]) }
+        let total = rowTotal(ir, count: walk.inner, lanes: k.lanes, maximum: maximum) { i, width in
+          let position = ir.add(at[1], i)
+          let value = width == 1 ? ir.load(x, position) : ir.loadVector(x, position, lanes: width)
+          guard let centre else { return value }
+          return squaredDeviation(value, width == 1 ? centre : ir.splat(centre, lanes: width))
+        }
+        ir.store(combine(ir.load(target, at[0]), total), target, at[0])
+      } else {
+        ir.loop(walk.inner) { j in
+          let slot = ir.add(at[0], ir.scaled(j, walk.innerStrides[0]))
+          let value = ir.load(x, ir.add(at[1], j))
+          ir.store(combine(ir.load(target, slot), mean.map { squaredDeviation(value, ir.load($0, slot)) } ?? value), target, slot)
+        }
+      }
+    }
   }
 
   static func emitMatmul(_ k: Kernel) {
