@@ -139,12 +139,7 @@ import Testing
       let gradient = ConvWeightGradAttrs(conv: a, kernel: Array(weight[2...]))
       let plan = WeightGradientConvolution(gradient, x: x, dy: dy, weight: weight, lanes: lanes)
       #expect(plan.map { $0.onePass ? "one" : "chunks" } == passes, "\(x) by \(weight)")
-      var graph = Graph(name: "dw")
-      let input = try graph.append("x", .input(InputAttrs(TensorType(x))))
-      let cotangent = try graph.append("dy", .input(InputAttrs(TensorType(dy))))
-      graph.outputs = [try graph.append("dw", .convWeightGrad(gradient), inputs: [input, cotangent])]
-      let model = try Model(graph: graph, parameters: ParameterStore())
-      let feeds = ["x": try base.randomTensor(x, seed: 1), "dy": try base.randomTensor(dy, seed: 2)]
+      let (model, feeds) = try weightGradient(gradient, x: x, dy: dy)
       let expected = try model.run(feeds)[0]
       let actual = try Compiler(vectorLanes: lanes).compile(model).run(feeds)[0]
       let worst = zip(actual.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? 0
@@ -174,12 +169,7 @@ import Testing
         Issue.record("\(x) by \(weight) is not computed by Winograd")
         continue
       }
-      var graph = Graph(name: "dw")
-      let input = try graph.append("x", .input(InputAttrs(TensorType(x))))
-      let cotangent = try graph.append("dy", .input(InputAttrs(TensorType(dy))))
-      graph.outputs = [try graph.append("dw", .convWeightGrad(gradient), inputs: [input, cotangent])]
-      let model = try Model(graph: graph, parameters: ParameterStore())
-      let feeds = ["x": try base.randomTensor(x, seed: 1), "dy": try base.randomTensor(dy, seed: 2)]
+      let (model, feeds) = try weightGradient(gradient, x: x, dy: dy)
       // The interpreter in Double: in Float, its own rounding is a good part of the difference.
       let expected = try model.run(feeds.mapValues { try Tensor<Double>(shape: $0.shape, scalars: $0.scalars.map(Double.init)) })[0]
       let actual = try Compiler(vectorLanes: lanes).compile(model).run(feeds)[0]
@@ -190,16 +180,20 @@ import Testing
     try expectSameBitsOnTwoThreads(ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), dilation: [1, 1], groups: 1), x: [2, 32, 28, 28], outputs: 64, lanes: lanes)
   }
 
+  /// A model computing the weight gradient `gradient` from x and dy, and random feeds for it.
+  func weightGradient(_ gradient: ConvWeightGradAttrs, x: [Int], dy: [Int], seeds: (UInt64, UInt64) = (1, 2)) throws -> (Model, [String: Tensor<Float>]) {
+    var graph = Graph(name: "dw")
+    let input = try graph.append("x", .input(InputAttrs(TensorType(x))))
+    let cotangent = try graph.append("dy", .input(InputAttrs(TensorType(dy))))
+    graph.outputs = [try graph.append("dw", .convWeightGrad(gradient), inputs: [input, cotangent])]
+    return (try Model(graph: graph, parameters: ParameterStore()), ["x": try base.randomTensor(x, seed: seeds.0), "dy": try base.randomTensor(dy, seed: seeds.1)])
+  }
+
   /// The weight gradient of `a` with `outputs` output channels and a 3×3 filter, on one thread
   /// and on two.
   func expectSameBitsOnTwoThreads(_ a: ConvAttrs, x: [Int], outputs: Int, lanes: Int, sourceLocation: SourceLocation = #_sourceLocation) throws {
     let dy = try a.outputType([TensorType(x), TensorType([outputs, x[1], 3, 3])]).shape
-    var graph = Graph(name: "dw")
-    let input = try graph.append("x", .input(InputAttrs(TensorType(x))))
-    let cotangent = try graph.append("dy", .input(InputAttrs(TensorType(dy))))
-    graph.outputs = [try graph.append("dw", .convWeightGrad(ConvWeightGradAttrs(conv: a, kernel: [3, 3])), inputs: [input, cotangent])]
-    let model = try Model(graph: graph, parameters: ParameterStore())
-    let feeds = ["x": try base.randomTensor(x, seed: 3), "dy": try base.randomTensor(dy, seed: 4)]
+    let (model, feeds) = try weightGradient(ConvWeightGradAttrs(conv: a, kernel: [3, 3]), x: x, dy: dy, seeds: (3, 4))
     let (one, two) = try (Compiler(vectorLanes: lanes).compile(model, threads: 1).run(feeds), Compiler(vectorLanes: lanes).compile(model, threads: 2).run(feeds))
     #expect(one[0].scalars.map(\.bitPattern) == two[0].scalars.map(\.bitPattern), sourceLocation: sourceLocation)
   }

@@ -174,24 +174,34 @@ struct WinogradConvolution {
     }
   }
 
-  /// V[ξ][t][c] = (Bᵀ·d·B)[ξ] for every tile t and channel c of the prepared sample, `lanes`
-  /// channels at a time; `v` points at the sample's first tile in V.
+  /// V[ξ][t][c] = (Bᵀ·d·B)[ξ] for every tile t and channel c of the prepared sample (at the
+  /// start of the scratch); `v` points at the sample's first tile in V.
   func transformInput(_ k: Kernel, v: LLVMValueRef) {
-    let (columns, plane, stride, vRow, lanes) = (4 * tileColumns + 2, prepared.plane, blockTiles, self.vRow, self.lanes)
-    k.parallelLoop((s.inChannels + lanes - 1) / lanes, work: tiles * 36 * 12, capturing: [v]) { k, captured, block in
+    transformTiles(k, Self.inputTransform, source: k.scratch!, columns: 4 * tileColumns + 2, plane: prepared.plane, channels: s.inChannels, into: v, row: vRow)
+  }
+
+  /// T·d·Tᵀ for every tile of a prepared sample, `lanes` of its `channels` channels at a time: d
+  /// the n × n block (T is 6 × n) at the tile's corner in `source` (channel-interleaved, rows of
+  /// `columns` floats, `plane` floats a channel), stored as 36 matrices [ξ][tile][channel] into
+  /// `target`, rows `row` floats long and the matrices a block's tiles of rows apart.
+  func transformTiles(
+    _ k: Kernel, _ transform: [[Double]], source: LLVMValueRef, columns: Int, plane: Int, channels: Int, into target: LLVMValueRef, row rowLength: Int
+  ) {
+    let (size, tileRows, tileColumns, stride, lanes) = (transform[0].count, self.tileRows, self.tileColumns, blockTiles, self.lanes)
+    k.parallelLoop((channels + lanes - 1) / lanes, work: tiles * 36 * 2 * size, capturing: [source, target]) { k, captured, block in
       let ir = k.ir
       let base = ir.mul(block, ir.int(plane * lanes))
       ir.loop(tileRows) { row in
         ir.loop(tileColumns) { column in
-          // d[i][j] of `lanes` channels: input row 4·row + i, column 4·column + j.
+          // d[i][j] of `lanes` channels: row 4·row + i, column 4·column + j.
           let corner = ir.add(ir.affine(row, 4 * columns), ir.affine(column, 4))
-          let d = (0..<6).map { i in
-            (0..<6).map { j in ir.loadVector(k.scratch!, ir.add(base, ir.affine(corner, lanes, (i * columns + j) * lanes)), lanes: lanes) }
+          let d = (0..<size).map { i in
+            (0..<size).map { j in ir.loadVector(captured[0], ir.add(base, ir.affine(corner, lanes, (i * columns + j) * lanes)), lanes: lanes) }
           }
-          let tile = ir.add(ir.affine(row, self.tileColumns), column)
-          let first = ir.add(ir.affine(tile, vRow), ir.affine(block, lanes))
-          for (xi, value) in Self.sandwich(ir, Self.inputTransform, d).joined().enumerated() {
-            ir.storeVector(value, captured[0], ir.affine(first, 1, xi * stride * vRow))
+          let tile = ir.add(ir.affine(row, tileColumns), column)
+          let first = ir.add(ir.affine(tile, rowLength), ir.affine(block, lanes))
+          for (xi, value) in Self.sandwich(ir, transform, d).joined().enumerated() {
+            ir.storeVector(value, captured[1], ir.affine(first, 1, xi * stride * rowLength))
           }
         }
       }

@@ -101,28 +101,12 @@ struct WinogradWeightGradient {
     transformResult(k, m: m)
   }
 
-  /// D[ξ][t][c] = (A·δ·Aᵀ)[ξ] for every tile t and output channel c of the prepared sample,
-  /// `lanes` channels at a time; `d` points at the sample's first tile in D.
+  /// D[ξ][t][c] = (A·δ·Aᵀ)[ξ] for every tile t and output channel c of the prepared sample;
+  /// `d` points at the sample's first tile in D.
   private func transformGradient(_ k: Kernel, prepared: LLVMValueRef, d: LLVMValueRef) {
-    let (tileRows, tileColumns, columns, plane) = (forward.tileRows, forward.tileColumns, preparedGradient.phaseWidth, preparedGradient.plane)
-    let (stride, dRow, lanes) = (forward.blockTiles, self.dRow, self.lanes)
-    k.parallelLoop((s.outChannels + lanes - 1) / lanes, work: forward.tiles * 36 * 10, capturing: [prepared, d]) { k, captured, block in
-      let ir = k.ir
-      let base = ir.mul(block, ir.int(plane * lanes))
-      ir.loop(tileRows) { row in
-        ir.loop(tileColumns) { column in
-          let corner = ir.add(ir.affine(row, 4 * columns), ir.affine(column, 4))
-          let delta = (0..<4).map { i in
-            (0..<4).map { j in ir.loadVector(captured[0], ir.add(base, ir.affine(corner, lanes, (i * columns + j) * lanes)), lanes: lanes) }
-          }
-          let tile = ir.add(ir.affine(row, tileColumns), column)
-          let first = ir.add(ir.affine(tile, dRow), ir.affine(block, lanes))
-          for (xi, value) in WinogradConvolution.sandwich(ir, Self.gradientTransform, delta).joined().enumerated() {
-            ir.storeVector(value, captured[1], ir.affine(first, 1, xi * stride * dRow))
-          }
-        }
-      }
-    }
+    forward.transformTiles(
+      k, Self.gradientTransform, source: prepared, columns: preparedGradient.phaseWidth, plane: preparedGradient.plane, channels: s.outChannels, into: d,
+      row: dRow)
   }
 
   /// D[ξ]ᵀ·V[ξ] over the block's first `tiles` tiles into `target`[ξ], then added to `sum`[ξ]
