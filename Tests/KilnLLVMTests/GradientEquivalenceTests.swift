@@ -180,6 +180,35 @@ import Testing
     try expectSameBitsOnTwoThreads(ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), dilation: [1, 1], groups: 1), x: [2, 32, 28, 28], outputs: 64, lanes: lanes)
   }
 
+  /// Weight gradients of convolutions with few input channels and many taps along output
+  /// columns (`ColumnWeightGradient`): ResNet's first layer in small (stride 2, 7×7, rows of
+  /// whole vectors and a masked tail, partial tiles of output channels and of pairs), 1D, 3D with
+  /// replicate padding, stride 3 and dilation 2 along rows. Two threads give the same bits as one.
+  @Test(arguments: [8, 16])
+  func weightGradientsAlongColumns(lanes: Int) throws {
+    let cases: [(ConvAttrs, x: [Int], weight: [Int])] = [
+      (ConvAttrs(stride: [2, 2], padding: .symmetric(3, rank: 2), dilation: [1, 1], groups: 1), [2, 3, 40, 37], [22, 3, 7, 7]),
+      (ConvAttrs(stride: [1], padding: .symmetric(0, rank: 1), dilation: [1], groups: 1), [3, 2, 50], [5, 2, 33]),
+      (ConvAttrs(stride: [1, 1, 1], padding: .symmetric(1, rank: 3), paddingMode: .replicate, dilation: [1, 1, 1], groups: 1), [1, 1, 6, 9, 18], [4, 1, 3, 5, 5]),
+      (ConvAttrs(stride: [1, 3], padding: .symmetric(2, rank: 2), dilation: [2, 2], groups: 1), [2, 3, 12, 60], [6, 3, 5, 5]),
+    ]
+    for (a, x, weight) in cases {
+      let dy = try a.outputType([TensorType(x), TensorType(weight)]).shape
+      let gradient = ConvWeightGradAttrs(conv: a, kernel: Array(weight[2...]))
+      guard case .alongColumns = GradientLowering.WeightGradient(gradient, x: x, dy: dy, weight: weight, lanes: lanes) else {
+        Issue.record("\(x) by \(weight) is not computed along columns")
+        continue
+      }
+      let (model, feeds) = try weightGradient(gradient, x: x, dy: dy)
+      let expected = try model.run(feeds.mapValues { try Tensor<Double>(shape: $0.shape, scalars: $0.scalars.map(Double.init)) })[0]
+      let (one, two) = try (Compiler(vectorLanes: lanes).compile(model, threads: 1).run(feeds)[0], Compiler(vectorLanes: lanes).compile(model, threads: 2).run(feeds)[0])
+      let worst = zip(one.scalars, expected.scalars).map { abs(Double($0) - $1) }.max() ?? 0
+      let largest = expected.scalars.map(abs).max() ?? 0
+      #expect(one.shape == expected.shape && worst <= 1e-5 * largest, "\(x) by \(weight): \(worst) of \(largest)")
+      #expect(one.scalars.map(\.bitPattern) == two.scalars.map(\.bitPattern), "\(x) by \(weight)")
+    }
+  }
+
   /// A model computing the weight gradient `gradient` from x and dy, and random feeds for it.
   func weightGradient(_ gradient: ConvWeightGradAttrs, x: [Int], dy: [Int], seeds: (UInt64, UInt64) = (1, 2)) throws -> (Model, [String: Tensor<Float>]) {
     var graph = Graph(name: "dw")

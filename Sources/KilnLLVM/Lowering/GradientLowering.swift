@@ -16,6 +16,7 @@ enum GradientLowering {
       switch WeightGradient(a, x: k.inputTypes[0].shape, dy: k.inputTypes[1].shape, weight: k.type.shape, lanes: k.lanes) {
       case .winograd(let winograd): winograd.emit(k)
       case .registers(let convolution): convolution.emit(k)
+      case .alongColumns(let convolution): convolution.emit(k)
       case .columns: ConvolutionLowering.weightGradient(k, a)
       }
     case .poolGrad(let a):
@@ -74,6 +75,7 @@ enum GradientLowering {
   enum WeightGradient {
     case winograd(WinogradWeightGradient)
     case registers(WeightGradientConvolution)
+    case alongColumns(ColumnWeightGradient)
     /// dy·im2col(x)ᵀ through SGEMM.
     case columns
 
@@ -82,6 +84,8 @@ enum GradientLowering {
         self = .winograd(winograd)
       } else if let convolution = WeightGradientConvolution(a, x: x, dy: dy, weight: weight, lanes: lanes) {
         self = .registers(convolution)
+      } else if let convolution = ColumnWeightGradient(a, x: x, dy: dy, weight: weight, lanes: lanes) {
+        self = .alongColumns(convolution)
       } else {
         self = .columns
       }
@@ -91,6 +95,7 @@ enum GradientLowering {
       switch self {
       case .winograd(let winograd): return winograd.scratchSize
       case .registers(let convolution): return convolution.scratchSize
+      case .alongColumns(let convolution): return convolution.scratchSize
       case .columns: return ConvolutionShape(x: x, weight: weight, output: dy, groups: a.conv.groups).scratchSize(a.conv, x: x)
       }
     }
