@@ -32,16 +32,11 @@ struct ColumnWeightGradient {
   init?(_ a: ConvWeightGradAttrs, x: [Int], dy: [Int], weight: [Int], lanes: Int) {
     let c = a.conv
     s = ConvolutionShape(x: x, weight: weight, output: dy, groups: c.groups)
-    output = WindowLift.lift(dy[2...], fill: 1)
-    guard c.groups == 1, s.inPerGroup % 8 != 0, s.depth >= Self.minimumDepth, output[2] >= lanes else { return nil }
+    let window = LiftedWindow(c, output: dy, weight: weight)
+    guard c.groups == 1, s.inPerGroup % 8 != 0, s.depth >= Self.minimumDepth, window.output[2] >= lanes else { return nil }
     self.lanes = lanes
-    kernel = WindowLift.lift(weight[2...], fill: 1)
-    stride = WindowLift.lift(c.stride, fill: 1)
-    dilation = WindowLift.lift(c.dilation, fill: 1)
-    let padded = WindowLift.lift(s.paddedSpatial(x, c), fill: 1)
-    prepared = PreparedInput(
-      c, x: x, channels: s.inChannels, depth: padded[0], rows: padded[1], phases: stride[2],
-      phaseWidth: output[2] + (kernel[2] - 1) * dilation[2] / stride[2])
+    (output, kernel, stride, dilation) = (window.output, window.kernel, window.stride, window.dilation)
+    prepared = window.preparedInput(c, x: x, shape: s, channels: s.inChannels)
     guard prepared.size <= DirectConvolution.preparedInputLimit else { return nil }
     // Accumulators, a vector of output gradients per output channel and one of inputs in
     // registers: 4 × 5 + 4 + 1 of AVX-512's 32, 3 × 3 + 3 + 1 of AVX2's 16.

@@ -69,6 +69,28 @@ enum WindowLift {
   static func lift(_ values: some Collection<Int>, fill: Int) -> [Int] { Array(repeating: fill, count: 3 - values.count) + values }
 }
 
+/// A convolution's window lifted to three axes (D, H, W), for kernels that loop over output
+/// rows: the output's spatial sizes, the filter's, the strides and the dilations.
+struct LiftedWindow {
+  let output, kernel, stride, dilation: [Int]
+
+  init(_ a: ConvAttrs, output y: [Int], weight: [Int]) {
+    output = WindowLift.lift(y[2...], fill: 1)
+    kernel = WindowLift.lift(weight[2...], fill: 1)
+    stride = WindowLift.lift(a.stride, fill: 1)
+    dilation = WindowLift.lift(a.dilation, fill: 1)
+  }
+
+  /// `channels` channels of `x` prepared for these rows: padded, split into the width stride's
+  /// phases, each phase as wide as an output row plus the filter's reach along it.
+  func preparedInput(_ a: ConvAttrs, x: [Int], shape s: ConvolutionShape, channels: Int, channelBlock: Int = 1) -> PreparedInput {
+    let padded = WindowLift.lift(s.paddedSpatial(x, a), fill: 1)
+    return PreparedInput(
+      a, x: x, channels: channels, depth: padded[0], rows: padded[1], phases: stride[2],
+      phaseWidth: output[2] + (kernel[2] - 1) * dilation[2] / stride[2], channelBlock: channelBlock)
+  }
+}
+
 /// Convolutions as im2col / col2im around SGEMM, all driven by the interpreter's tap tables
 /// (so padding modes, dilation and strides mean exactly what they mean in the interpreter).
 enum ConvolutionLowering {

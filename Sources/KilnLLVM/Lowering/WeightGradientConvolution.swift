@@ -42,14 +42,9 @@ struct WeightGradientConvolution {
     s = ConvolutionShape(x: x, weight: weight, output: dy, groups: c.groups)
     guard s.inPerGroup % 8 == 0, s.outPlane >= Self.minimumPositions else { return nil }
     lanes = s.inPerGroup % targetLanes == 0 ? targetLanes : 8
-    output = WindowLift.lift(dy[2...], fill: 1)
-    kernel = WindowLift.lift(weight[2...], fill: 1)
-    stride = WindowLift.lift(c.stride, fill: 1)
-    dilation = WindowLift.lift(c.dilation, fill: 1)
-    let padded = WindowLift.lift(s.paddedSpatial(x, c), fill: 1)
-    prepared = PreparedInput(
-      c, x: x, channels: s.inPerGroup, depth: padded[0], rows: padded[1], phases: stride[2],
-      phaseWidth: output[2] + (kernel[2] - 1) * dilation[2] / stride[2], channelBlock: lanes)
+    let window = LiftedWindow(c, output: dy, weight: weight)
+    (output, kernel, stride, dilation) = (window.output, window.kernel, window.stride, window.dilation)
+    prepared = window.preparedInput(c, x: x, shape: s, channels: s.inPerGroup, channelBlock: lanes)
     guard prepared.size <= DirectConvolution.preparedInputLimit else { return nil }
     blocks = SampleBlocks(batch: s.batch, positions: s.outPlane, columns: Self.chunkPositions)
     chunkLines = max(1, Self.chunkPositions / output[2])
