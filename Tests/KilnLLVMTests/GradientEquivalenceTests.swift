@@ -238,6 +238,10 @@ import Testing
       dilated.dilation = [1, 2]
       try expectGradientsEquivalent(.pool(dilated), [[2, 3, 5, 41]])
       try expectGradientsEquivalent(.pool(PoolAttrs(kind: kind, kernel: [3, 3], stride: [1, 1], padding: .symmetric(1, rank: 2))), [[1, 2, 6, 35]])
+      // Rows longer than PoolLowering.bufferedColumns: max pooling's gradient adds each maximum's
+      // gradient as it finds it.
+      let long = PoolAttrs(kind: kind, kernel: [1, 3], stride: [1, 1], padding: Padding(before: [0, 1], after: [0, 1]))
+      try expectGradientsEquivalent(.pool(long), [[1, 1, 2, PoolLowering.bufferedColumns + 5]])
       try expectGradientsEquivalent(.globalPool(GlobalPoolAttrs(kind: kind)), [[2, 3, 5, 4]])
     }
     for kind in [ReduceKind.sum, .mean, .max, .variance] { try expectGradientsEquivalent(.reduce(ReduceAttrs(kind, axes: [1])), [[3, 5, 4]]) }

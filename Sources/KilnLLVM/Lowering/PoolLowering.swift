@@ -31,8 +31,9 @@ struct PoolLowering {
     inside = first <= min(last, output[2] - 1) ? first..<(min(last, output[2] - 1) + 1) : 0..<0
   }
 
-  /// The longest output row whose first maxima are kept on the stack (128 KiB).
-  static let bufferedColumns = 1 << 14
+  /// The longest output row whose first maxima are kept on the stack (16 KiB: compiled models
+  /// run on their host's threads, whose stacks may be small).
+  static let bufferedColumns = 1 << 11
 
   var inPlane: Int { input.reduce(1, *) }
   var outPlane: Int { output.reduce(1, *) }
