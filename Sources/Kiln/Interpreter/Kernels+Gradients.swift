@@ -70,8 +70,8 @@ enum GradientKernels {
     case .variance:
       // ∂/∂xᵢ of Σ(x − μ)²/n is 2(xᵢ − μ)/n (the mean's own dependence sums to zero).
       let n = S(x.count / max(count, 1))
-      var mean = [S](repeating: 0, count: count)
-      for (value, slot) in zip(x.scalars, slots) { mean[slot] += value / n }
+      let kept = x.shape.indices.map { a.axes.contains($0) ? 1 : x.shape[$0] }
+      let mean = ElementwiseKernels.reduce(x, ReduceAttrs(.mean, axes: a.axes, keepDims: true), shape: kept).scalars
       return Tensor(validShape: x.shape, scalars: zip(x.scalars, slots).map { value, slot in dy.scalars[slot] * 2 * (value - mean[slot]) / n })
     case .max:
       var winner = [Int](repeating: -1, count: count)

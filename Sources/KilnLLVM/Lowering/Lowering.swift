@@ -368,24 +368,24 @@ enum Lowering {
   /// mean of squared deviations from the mean, which a first pass leaves in scratch.
   static func emitReduce(_ k: Kernel, _ a: ReduceAttrs) {
     let ir = k.ir
-    let maximum = a.kind == .max
-    let scale = Double(k.count) / Double(k.inputTypes[0].elementCount)
-    k.elementwise { _ in maximum ? ir.float(-.infinity) : ir.float(0) }
     switch a.kind {
     case .sum, .max:
+      let maximum = a.kind == .max
+      k.elementwise { _ in maximum ? ir.float(-.infinity) : ir.float(0) }
       accumulateReduction(k, axes: a.axes, into: k.output, maximum: maximum)
     case .mean:
-      accumulateReduction(k, axes: a.axes, into: k.output, maximum: false)
-      k.elementwise { i in ir.fmul(ir.load(k.output, i), ir.float(scale)) }
+      reductionMeans(k, axes: a.axes, into: k.output)
     case .variance:
       guard let mean = k.scratch else { return }
       reductionMeans(k, axes: a.axes, into: mean)
+      k.elementwise { _ in ir.float(0) }
       accumulateReduction(k, axes: a.axes, into: k.output, maximum: false, deviationsFrom: mean)
+      let scale = Double(k.count) / Double(k.inputTypes[0].elementCount)
       k.elementwise { i in ir.fmul(ir.load(k.output, i), ir.float(scale)) }
     }
   }
 
-  /// `target` (reduction-shaped, zeroed) ← the means of `k.inputs[0]` over `axes`.
+  /// `target` (reduction-shaped) ← the means of `k.inputs[0]` over `axes`.
   static func reductionMeans(_ k: Kernel, axes: [Int], into target: LLVMValueRef) {
     let ir = k.ir
     let count = k.inputTypes[0].shape.indices.filter { !axes.contains($0) }.map { k.inputTypes[0].shape[$0] }.reduce(1, *)
