@@ -8,7 +8,12 @@ import Testing
 /// torchvision's classification and segmentation models, exported by PyTorch and run by ONNX
 /// Runtime (`scripts/export-torchvision.py`, which `make test` runs first), imported by Kiln and run
 /// compiled (and interpreted, for the small ones): every output value must agree within
-/// 1e-4 + 1e-3·|reference|. A model that stops importing fails here.
+/// 1e-4 + 1e-5·max|reference| + 1e-3·|reference|. A model that stops importing fails here.
+///
+/// The term in the largest output is there because a float sum's error follows the size of its
+/// terms, not of its result: inception_v3's logits (random weights) reach 5.3e10 and cancel down
+/// to 6e7 in places, where ONNX Runtime and Kiln (compiled 1.3e-3, interpreted 5.9e-4 of that
+/// value on a Xeon with AVX-512) differ by far more than 1e-3 of the value itself.
 @Suite struct TorchvisionTests {
   static let directory = ProcessInfo.processInfo.environment["KILN_TORCHVISION_ONNX"]
     ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -38,7 +43,8 @@ import Testing
     if Self.interpreted.contains(name) { outputs.append(("interpreted", try imported.predict(input))) }
     for (backend, output) in outputs {
       #expect(output.shape == expected.shape, "\(name) \(backend)")
-      let ratios = zip(output.scalars, expected.scalars).map { abs($0 - $1) / (1e-4 + 1e-3 * abs($1)) }
+      let scale = expected.scalars.map(abs).max() ?? 0
+      let ratios = zip(output.scalars, expected.scalars).map { abs($0 - $1) / (1e-4 + 1e-5 * scale + 1e-3 * abs($1)) }
       #expect(ratios.allSatisfy { $0 <= 1 }, "\(name) \(backend): the worst difference is \(ratios.max { !($0 >= $1) } ?? 0)× the tolerance")
     }
   }
