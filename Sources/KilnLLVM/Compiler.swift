@@ -21,20 +21,20 @@ public final class Compiler: @unchecked Sendable {
   /// a model seen before several times faster.
   public init(targetCPU: String? = nil) throws {
     target = try HostTarget(cpu: targetCPU)
-    vectorLanes = target.vectorLanes
+    vectors = target.vectorUnit
     cache = KernelCache.fromEnvironment()
   }
 
-  /// Floats per vector in the kernels that choose their own vector width (the direct
-  /// convolution): the target's, or `vectorLanes` (tests generate both widths on any machine).
-  let vectorLanes: Int
+  /// The vector unit kernels are planned for: the target's, or one with `vectorLanes` (tests
+  /// generate both widths, and both choices of a half-width unit, on any machine).
+  let vectors: VectorUnit
 
   /// Where compiled modules are kept between runs (nil: nowhere).
   let cache: KernelCache?
 
-  init(targetCPU: String? = nil, vectorLanes: Int, cache: KernelCache? = KernelCache.fromEnvironment()) throws {
+  init(targetCPU: String? = nil, vectorLanes: Int, halfWidth: Bool? = nil, cache: KernelCache? = KernelCache.fromEnvironment()) throws {
     target = try HostTarget(cpu: targetCPU)
-    self.vectorLanes = vectorLanes
+    vectors = VectorUnit(lanes: vectorLanes, halfWidth: halfWidth ?? target.vectorUnit.halfWidth)
     self.cache = cache
   }
 
@@ -82,7 +82,7 @@ public final class Compiler: @unchecked Sendable {
 
   /// `graph` planned for this compiler's target and checked.
   func program(_ graph: Graph) throws -> Program {
-    let program = try Program(graph, lanes: vectorLanes)
+    let program = try Program(graph, vectors: vectors)
     try program.verify()
     return program
   }
@@ -119,7 +119,7 @@ public final class Compiler: @unchecked Sendable {
         ir: ir, node: node, inputTypes: function.inputTypes,
         inputs: (0..<node.inputs.count).map { LLVMGetParam(code, UInt32($0 + 1)) }, output: LLVMGetParam(code, 0),
         scratch: function.scratch ? LLVMGetParam(code, UInt32(node.inputs.count + 1)) : nil,
-        step: LLVMGetParam(code, count - 2), epilogue: function.epilogue, pool: LLVMGetParam(code, count - 1), lanes: program.lanes)
+        step: LLVMGetParam(code, count - 2), epilogue: function.epilogue, pool: LLVMGetParam(code, count - 1), vectors: program.vectors)
       kernel.weightsChange = function.weightsChange
       if function.persistent { kernel.persistent = LLVMGetParam(code, UInt32(node.inputs.count + (function.scratch ? 2 : 1))) }
       try Lowering.emit(kernel)

@@ -62,14 +62,18 @@ import Testing
   /// Winograd (16 channels on 28×28, within its 1e-5 bound), direct (unpadded 3×3 on 28×28; a
   /// dilated one with uneven padding; grouped; 1D and 3D), depthwise. LeNet-5's 5×5 layer (whose
   /// gradient would multiply twice as many padding zeros as values), padding past the filter's
-  /// reach, and strided or reflect-padded convolutions keep GEMM + col2im.
-  @Test(arguments: [8, 16])
-  func inputGradientsAsConvolutions(lanes: Int) throws {
+  /// reach, and strided or reflect-padded convolutions keep GEMM + col2im. A 7×7 map, whose rows
+  /// the direct kernel leaves to GEMM on AVX-512, runs by Winograd instead on a half-width vector
+  /// unit only.
+  @Test(arguments: [VectorUnit(lanes: 8), VectorUnit(lanes: 16), VectorUnit(lanes: 16, halfWidth: true)])
+  func inputGradientsAsConvolutions(vectors: VectorUnit) throws {
+    let lanes = vectors.lanes
     func attrs(_ rank: Int, pad: Padding, dilation: Int = 1, groups: Int = 1, stride: Int = 1, mode: PaddingMode = .zero) -> ConvAttrs {
       ConvAttrs(stride: Array(repeating: stride, count: rank), padding: pad, paddingMode: mode, dilation: Array(repeating: dilation, count: rank), groups: groups)
     }
     let cases: [(ConvAttrs, x: [Int], weight: [Int], algorithm: String?)] = [
       (attrs(2, pad: .symmetric(1, rank: 2)), [3, 16, 28, 28], [16, 16, 3, 3], "winograd"),
+      (attrs(2, pad: .symmetric(1, rank: 2)), [8, 16, 7, 7], [16, 16, 3, 3], lanes == 8 ? "direct" : vectors.halfWidth ? "winograd" : nil),
       (attrs(2, pad: .symmetric(0, rank: 2)), [2, 4, 28, 28], [6, 4, 3, 3], "direct"),
       (attrs(2, pad: .symmetric(0, rank: 2)), [3, 6, 14, 14], [16, 6, 5, 5], nil),
       (attrs(2, pad: Padding(before: [2, 0], after: [1, 3]), dilation: 2), [2, 4, 13, 15], [5, 4, 3, 3], "direct"),
@@ -83,7 +87,7 @@ import Testing
     ]
     for (a, x, weight, algorithm) in cases {
       let dy = try a.outputType([TensorType(x), TensorType(weight)]).shape
-      let plan = InputGradientConvolution(ConvInputGradAttrs(conv: a, inputShape: x), dy: dy, weight: weight, lanes: lanes)
+      let plan = InputGradientConvolution(ConvInputGradAttrs(conv: a, inputShape: x), dy: dy, weight: weight, vectors: vectors)
       let chosen = plan.map { plan -> String in
         switch plan.algorithm {
         case .winograd: "winograd"
@@ -100,7 +104,7 @@ import Testing
       let model = try Model(graph: graph, parameters: ParameterStore())
       let feeds = ["dy": try base.randomTensor(dy, seed: 1), "w": try base.randomTensor(weight, seed: 2, scale: 0.3)]
       let expected = try model.run(feeds)[0]
-      let actual = try Compiler(vectorLanes: lanes).compile(model).run(feeds)[0]
+      let actual = try Compiler(vectorLanes: lanes, halfWidth: vectors.halfWidth).compile(model).run(feeds)[0]
       let worst = zip(actual.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? 0
       #expect(actual.shape == expected.shape && worst <= 1e-5 * max(1, expected.scalars.map(abs).max() ?? 0), "\(x) by \(weight): \(worst)")
     }

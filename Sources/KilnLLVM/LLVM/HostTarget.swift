@@ -64,6 +64,11 @@ final class HostTarget: @unchecked Sendable {
 
   /// Floats in one vector register: 16 with AVX-512, else 8 (AVX2).
   var vectorLanes: Int { hasAVX512 ? 16 : 8 }
+  /// The vector unit kernels are planned for: the host's own (a Zen 4 splits its 512-bit
+  /// vectors), or a named CPU's full-width one.
+  var vectorUnit: VectorUnit { VectorUnit(lanes: vectorLanes, halfWidth: isHost && hasAVX512 && VectorUnit.hostSplitsWideVectors) }
+  /// Whether this is the machine's own CPU rather than one named for code that runs elsewhere.
+  var isHost: Bool { features != "" }
   var hasAVX512: Bool { features.contains("+avx512f") || ["skylake-avx512", "icelake-server", "sapphirerapids", "znver4", "x86-64-v4"].contains(cpu) }
 
   /// Another target machine like `machine`, for a thread of `ParallelCodegen` (a target machine

@@ -238,8 +238,11 @@ enum ConvolutionLowering {
     case columns
 
     /// `weightsChange`: whether the weights differ on every run (a trained parameter, or
-    /// weights computed by the kernel), which costs Winograd a weight transform per run.
-    init(_ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], lanes: Int, weightsChange: Bool) {
+    /// weights computed by the kernel), which costs Winograd a weight transform per run. Where
+    /// the direct kernel does not apply, such a Winograd run beats im2col + GEMM only on a
+    /// half-width vector unit (see `WinogradConvolution.minimumTilesWhenWeightsChange`).
+    init(_ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], vectors: VectorUnit, weightsChange: Bool) {
+      let lanes = vectors.lanes
       let s = ConvolutionShape(x: x, weight: weight, output: output, groups: a.groups)
       if let winograd = WinogradConvolution(a, x: x, weight: weight, output: output, lanes: lanes, weightsChange: weightsChange) {
         self = .winograd(winograd)
@@ -247,7 +250,9 @@ enum ConvolutionLowering {
         self = .depthwise(DepthwiseConvolution(a, s, x: x, weight: weight, output: output))
       } else if DirectConvolution.applies(a, s, x: x, output: output, lanes: lanes) {
         self = .direct(DirectConvolution(a, s, x: x, weight: weight, output: output, targetLanes: lanes))
-      } else if let winograd = WinogradConvolution(a, x: x, weight: weight, output: output, lanes: lanes, weightsChange: weightsChange, againstColumns: true) {
+      } else if vectors.halfWidth,
+        let winograd = WinogradConvolution(a, x: x, weight: weight, output: output, lanes: lanes, weightsChange: weightsChange, againstColumns: true)
+      {
         self = .winograd(winograd)
       } else {
         self = .columns
@@ -281,7 +286,7 @@ enum ConvolutionLowering {
     let ir = k.ir
     let (xShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
     let s = ConvolutionShape(x: xShape, weight: wShape, output: k.type.shape, groups: a.groups)
-    switch Algorithm(a, x: xShape, weight: wShape, output: k.type.shape, lanes: k.lanes, weightsChange: k.weightsChange) {
+    switch Algorithm(a, x: xShape, weight: wShape, output: k.type.shape, vectors: k.vectors, weightsChange: k.weightsChange) {
     case .winograd(let winograd):
       // Bias and activation are applied by the output transform.
       winograd.emit(k)

@@ -7,7 +7,7 @@ enum GradientLowering {
     let ir = k.ir
     switch k.node.op {
     case .convInputGrad(let a):
-      if let convolution = InputGradientConvolution(a, dy: k.inputTypes[0].shape, weight: k.inputTypes[1].shape, lanes: k.lanes) {
+      if let convolution = InputGradientConvolution(a, dy: k.inputTypes[0].shape, weight: k.inputTypes[1].shape, vectors: k.vectors) {
         convolution.emit(k)
       } else {
         ConvolutionLowering.inputGradient(k, a)

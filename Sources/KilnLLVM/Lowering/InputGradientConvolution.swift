@@ -29,7 +29,7 @@ struct InputGradientConvolution {
   let dy, dx, weight: [Int]
   let algorithm: ConvolutionLowering.Algorithm
 
-  init?(_ a: ConvInputGradAttrs, dy: [Int], weight: [Int], lanes: Int) {
+  init?(_ a: ConvInputGradAttrs, dy: [Int], weight: [Int], vectors: VectorUnit) {
     let c = a.conv
     guard c.stride.allSatisfy({ $0 == 1 }), c.paddingMode == .zero || ConvolutionLowering.staysInside(c) else { return nil }
     let reach = zip(weight[2...], c.dilation).map { ($0 - 1) * $1 }
@@ -41,7 +41,7 @@ struct InputGradientConvolution {
     flipped = [a.inputShape[1], weight[0] / c.groups] + weight[2...]
     (self.dy, dx, self.weight) = (dy, a.inputShape, weight)
     // W′ is written on every run.
-    algorithm = ConvolutionLowering.Algorithm(attrs, x: dy, weight: flipped, output: dx, lanes: lanes, weightsChange: true)
+    algorithm = ConvolutionLowering.Algorithm(attrs, x: dy, weight: flipped, output: dx, vectors: vectors, weightsChange: true)
     if case .columns = algorithm { return nil }
   }
 
@@ -74,7 +74,7 @@ struct InputGradientConvolution {
     }
     var forward = Kernel(
       ir: ir, node: k.node, inputTypes: [TensorType(dy), TensorType(flipped)], inputs: [k.inputs[0], scratch], output: k.output,
-      scratch: ir.element(scratch, ir.int(flippedSize)), step: k.step, epilogue: k.epilogue, pool: k.pool, lanes: k.lanes)
+      scratch: ir.element(scratch, ir.int(flippedSize)), step: k.step, epilogue: k.epilogue, pool: k.pool, vectors: k.vectors)
     forward.persistent = k.persistent
     forward.weightsChange = true
     ConvolutionLowering.forward(forward, attrs)

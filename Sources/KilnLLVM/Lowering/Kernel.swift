@@ -24,8 +24,10 @@ struct Kernel {
   let epilogue: UnaryFunction?
   /// The `kiln_pool *` parallel loops run on (NULL: one thread).
   let pool: LLVMValueRef
+  /// The target's vector unit.
+  let vectors: VectorUnit
   /// Floats in one of the target's vector registers (8 or 16).
-  let lanes: Int
+  var lanes: Int { vectors.lanes }
 
   var type: TensorType { node.type }
   var count: Int { node.type.elementCount }
@@ -65,7 +67,7 @@ struct Kernel {
     guard (Checked.product([count, work]) ?? .max) >= Kernel.minimumParallelWork else {
       let serial = Kernel(
         ir: ir, node: node, inputTypes: inputTypes, inputs: inputs, output: output, scratch: scratch, step: step, epilogue: epilogue,
-        pool: LLVMConstPointerNull(ir.bytePointer), lanes: lanes)
+        pool: LLVMConstPointerNull(ir.bytePointer), vectors: vectors)
       ir.loop(count) { i in body(serial, captured, i) }
       return
     }
@@ -86,7 +88,7 @@ struct Kernel {
     let inner = Kernel(
       ir: ir, node: node, inputTypes: inputTypes, inputs: Array(unpacked[1..<(n + 1)]), output: unpacked[0],
       scratch: scratch == nil ? nil : unpacked[n + 1], step: unpacked[afterScratch], epilogue: epilogue,
-      pool: LLVMConstPointerNull(ir.bytePointer), lanes: lanes)
+      pool: LLVMConstPointerNull(ir.bytePointer), vectors: vectors)
     let innerCaptured = Array(unpacked.suffix(captured.count))
     ir.loop(from: LLVMGetParam(task, 1), to: LLVMGetParam(task, 2)) { i in body(inner, innerCaptured, i) }
     LLVMBuildRetVoid(ir.builder)

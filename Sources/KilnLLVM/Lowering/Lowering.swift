@@ -5,19 +5,20 @@ import RealModule
 /// How each op becomes loops (or BLAS calls). One case per op; ops the backend cannot lower yet
 /// throw an error naming the node.
 enum Lowering {
-  /// Scratch elements a node's kernel needs (im2col columns and the like) on a target with
-  /// `lanes` floats per vector.
-  static func scratchSize(_ node: Node, _ graph: Graph, lanes: Int) -> Int {
+  /// Scratch elements a node's kernel needs (im2col columns and the like) on a target with the
+  /// vector unit `vectors`.
+  static func scratchSize(_ node: Node, _ graph: Graph, vectors: VectorUnit) -> Int {
+    let lanes = vectors.lanes
     let types = node.inputs.map { graph[$0].type.shape }
     switch node.op {
     case .conv(let a):
-      return ConvolutionLowering.Algorithm(a, x: types[0], weight: types[1], output: node.type.shape, lanes: lanes, weightsChange: weightsChange(node, graph))
+      return ConvolutionLowering.Algorithm(a, x: types[0], weight: types[1], output: node.type.shape, vectors: vectors, weightsChange: weightsChange(node, graph))
         .scratchSize(a, x: types[0], weight: types[1], output: node.type.shape)
     case .convWeightGrad(let a):
       return GradientLowering.WeightGradient(a, x: types[0], dy: types[1], weight: node.type.shape, lanes: lanes)
         .scratchSize(a, x: types[0], dy: types[1], weight: node.type.shape)
     case .convInputGrad(let a):
-      return InputGradientConvolution(a, dy: types[0], weight: types[1], lanes: lanes)?.scratchSize
+      return InputGradientConvolution(a, dy: types[0], weight: types[1], vectors: vectors)?.scratchSize
         ?? ConvolutionShape(x: node.type.shape, weight: types[1], output: types[0], groups: a.conv.groups).inputGradientScratchSize
     case .convTranspose:
       // One group's columns: (C_out / groups)·taps × input positions.
@@ -31,15 +32,15 @@ enum Lowering {
     }
   }
 
-  /// Elements a node's kernel keeps between runs on a target with `lanes` floats per vector
+  /// Elements a node's kernel keeps between runs on a target with the vector unit `vectors`
   /// (weights it transforms once and the copy that tells when they change).
-  static func persistentSize(_ node: Node, _ graph: Graph, lanes: Int) -> Int {
+  static func persistentSize(_ node: Node, _ graph: Graph, vectors: VectorUnit) -> Int {
     let types = node.inputs.map { graph[$0].type.shape }
     switch node.op {
     case .conv(let a):
-      return ConvolutionLowering.Algorithm(a, x: types[0], weight: types[1], output: node.type.shape, lanes: lanes, weightsChange: weightsChange(node, graph))
+      return ConvolutionLowering.Algorithm(a, x: types[0], weight: types[1], output: node.type.shape, vectors: vectors, weightsChange: weightsChange(node, graph))
         .persistentSize
-    case .convInputGrad(let a): return InputGradientConvolution(a, dy: types[0], weight: types[1], lanes: lanes)?.persistentSize ?? 0
+    case .convInputGrad(let a): return InputGradientConvolution(a, dy: types[0], weight: types[1], vectors: vectors)?.persistentSize ?? 0
     default: return 0
     }
   }

@@ -46,9 +46,13 @@ struct WinogradConvolution {
   /// The fewest tiles a run must have when the weights change on every run: U (4× the weights)
   /// is then written and read again each time, which only many tiles repay (ResNet-18's 7×7
   /// layers in training at batch 8, 32 tiles: 28% slower than the direct kernel; its 14×14 ones,
-  /// 128 tiles: 34% faster). Against im2col + GEMM fewer tiles pay: the input gradients of those
-  /// 7×7 layers on AVX-512, where the direct kernel leaves 7-wide rows to GEMM, took 22 ms as
-  /// GEMM + col2im and 15.6–18.9 ms this way (flipped weights transformed on every run).
+  /// 128 tiles: 34% faster). Against im2col + GEMM fewer tiles pay, but only on a half-width
+  /// vector unit: the input gradients of those 7×7 layers on a Zen 4 with AVX-512, where the
+  /// direct kernel leaves 7-wide rows to GEMM, took 22 ms as GEMM + col2im and 15.6–18.9 ms this
+  /// way (flipped weights transformed on every run; whole step 688–701 against 751–771 ms). On an
+  /// Intel Xeon with AVX-512 (two full-width FMA units, 230 GFLOPS a core against 116) GEMM runs
+  /// those layers at 150–160 GFLOPS, and Winograd's 37.7 MB of U per run made the step
+  /// 730–746 ms against 548–554 ms.
   static let minimumTilesWhenWeightsChange = 128
 
   /// The plan for a convolution of `x` by `weight`, or nil where Winograd does not apply or does

@@ -54,20 +54,20 @@ struct Program {
   /// Arena elements, planned and without reuse.
   let arenaSize: Int
   let naiveSize: Int
-  /// Floats per vector of the target the kernels are planned for.
-  let lanes: Int
+  /// The vector unit of the target the kernels are planned for.
+  let vectors: VectorUnit
   /// The value whose storage each value uses (itself unless it is a view).
   let roots: [ValueID]
 
-  /// Plans `graph` for a target with `lanes` floats per vector.
-  init(_ graph: Graph, lanes: Int) throws {
+  /// Plans `graph` for a target with the vector unit `vectors`.
+  init(_ graph: Graph, vectors: VectorUnit) throws {
     try graph.verify()
     self.graph = graph
     let fusion = Fusion(graph)
     let plan = MemoryPlan(
-      graph, views: fusion.views, scratchSize: { Lowering.scratchSize(graph.nodes[$0], graph, lanes: lanes) },
-      persistentSize: { Lowering.persistentSize(graph.nodes[$0], graph, lanes: lanes) })
-    self.lanes = lanes
+      graph, views: fusion.views, scratchSize: { Lowering.scratchSize(graph.nodes[$0], graph, vectors: vectors) },
+      persistentSize: { Lowering.persistentSize(graph.nodes[$0], graph, vectors: vectors) })
+    self.vectors = vectors
     roots = plan.roots
     slots = plan.slotValues
     arenaSize = plan.arenaSize
@@ -147,8 +147,8 @@ struct Program {
       }
       let root = roots[step.node]
       if case .arena = step.output, values[root] == nil { values[root] = (step.output, graph[root].type.elementCount, position) }
-      if let offset = step.scratch { blocks.append(("\(node.name)'s scratch", offset, Lowering.scratchSize(node, graph, lanes: lanes), position, position)) }
-      if let offset = step.persistent { blocks.append(("\(node.name)'s kept memory", offset, Lowering.persistentSize(node, graph, lanes: lanes), 0, steps.count)) }
+      if let offset = step.scratch { blocks.append(("\(node.name)'s scratch", offset, Lowering.scratchSize(node, graph, vectors: vectors), position, position)) }
+      if let offset = step.persistent { blocks.append(("\(node.name)'s kept memory", offset, Lowering.persistentSize(node, graph, vectors: vectors), 0, steps.count)) }
     }
     for copy in copies {
       try check(copy.from, "a copy")
