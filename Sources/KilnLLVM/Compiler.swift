@@ -162,7 +162,8 @@ public final class Compiler: @unchecked Sendable {
 /// One instance holds one arena, so it runs one call at a time; compile again (or create more
 /// instances) for concurrent use.
 public final class CompiledModel: @unchecked Sendable {
-  /// The graph compiled.
+  /// The graph compiled, its elementwise chains fused (`Graph.fusingElementwise`): the given
+  /// graph's inputs, parameters and outputs, in the same order.
   public let graph: Graph
   /// Seconds spent building, optimising and JIT-compiling.
   public let compileSeconds: Double
@@ -198,9 +199,11 @@ public final class CompiledModel: @unchecked Sendable {
     let start = Date()
     llvmLock.lock()
     defer { llvmLock.unlock() }
-    self.graph = graph
     try MemoryBudget.checkNodesFit(graph)
     let plan = try compiler.program(graph)
+    // The program's graph: its inputs, parameters and outputs are the given graph's, in order.
+    let graph = plan.graph
+    self.graph = graph
     let objects = try compiler.objects(plan, symbol: "kiln_entry")
     (modules, cachedModules) = (objects.code.count, objects.cached)
     jit = try JIT(objects: objects.code)

@@ -75,7 +75,7 @@ public struct ReceptiveField: Codable, Equatable, Sendable, CustomStringConverti
         }
         f.start = nil
         field = f
-      case .binary, .unary, .maxout, .softmax, .concat, .batchNorm, .lrn, .dropout:
+      case .binary, .unary, .fusedElementwise, .maxout, .softmax, .concat, .batchNorm, .lrn, .dropout:
         // Elementwise in space: the widest field among the inputs.
         field = inputs.filter { $0.size.count == spatialRank }.max { $0.size.reduce(0, +) < $1.size.reduce(0, +) }
       case .slice(let a):

@@ -109,6 +109,9 @@ extension BackwardBuilder {
     case .unary(let a):
       return [try wanted(0) { try emit("\(name).input", .unaryGrad(UnaryGradAttrs(a.function)), [inputs[0], y, dy]) }]
 
+    case .fusedElementwise:
+      throw KilnError.invalidArgument("\(name) (\(node.op.mnemonic)): fused ops are written for compiled code after differentiation; differentiate the graph before Graph.fusingElementwise")
+
     case .maxout(let a):
       return [try wanted(0) { try emit("\(name).input", .maxoutGrad(MaxoutGradAttrs(maxout: a)), [inputs[0], dy]) }]
 

@@ -28,6 +28,8 @@ public enum Op: Codable, Hashable, Sendable {
   case binary(BinaryAttrs)
   /// A function applied to every element.
   case unary(UnaryAttrs)
+  /// A chain of elementwise ops computed in one pass (`Graph.fusingElementwise`).
+  case fusedElementwise(FusedElementwiseAttrs)
   /// The maximum over runs of elements along one axis.
   case maxout(MaxoutAttrs)
   /// Softmax or log-softmax along one axis.
@@ -101,6 +103,7 @@ public enum Op: Codable, Hashable, Sendable {
     case .embedding(let a): return a
     case .binary(let a): return a
     case .unary(let a): return a
+    case .fusedElementwise(let a): return a
     case .maxout(let a): return a
     case .softmax(let a): return a
     case .reduce(let a): return a
@@ -145,6 +148,7 @@ public enum Op: Codable, Hashable, Sendable {
     case .embedding: return "embedding"
     case .binary: return "binary"
     case .unary: return "unary"
+    case .fusedElementwise: return "fused_elementwise"
     case .maxout: return "maxout"
     case .softmax(let a): return a.log ? "log_softmax" : "softmax"
     case .reduce: return "reduce"
@@ -191,6 +195,7 @@ public enum Op: Codable, Hashable, Sendable {
     case .embedding: return "Embedding"
     case .binary(let a): return a.op.rawValue.prefix(1).uppercased() + a.op.rawValue.dropFirst()
     case .unary(let a): return "Activation(\(a.function.text))"
+    case .fusedElementwise(let a): return "FusedElementwise(\(a.steps.count) steps)"
     case .maxout: return "Maxout"
     case .softmax(let a): return a.log ? "LogSoftmax" : "Softmax"
     case .reduce(let a): return "Reduce(\(a.kind.rawValue))"

@@ -99,6 +99,7 @@ public struct Interpreter<Scalar: KilnScalar>: Sendable {
     case .embedding: return try LinearKernels.embedding(x[0], x[1], node: node.name, shape: shape)
     case .binary(let a): return ElementwiseKernels.binary(x[0], x[1], a.op, shape: shape)
     case .unary(let a): return ElementwiseKernels.unary(x[0], a.function)
+    case .fusedElementwise(let a): return ElementwiseKernels.fused(x, a, shape: shape)
     case .maxout(let a): return ElementwiseKernels.maxout(x[0], a, shape: shape)
     case .softmax(let a): return ElementwiseKernels.softmax(x[0], axis: a.axis, log: a.log)
     case .reduce(let a): return ElementwiseKernels.reduce(x[0], a, shape: shape)

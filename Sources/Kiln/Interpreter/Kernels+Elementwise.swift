@@ -14,6 +14,16 @@ enum ElementwiseKernels {
     return Tensor(validShape: shape, scalars: zip(x.scalars, y.scalars).map(f))
   }
 
+  /// The steps of `a` one after another on whole tensors, as the ops they stand for would run.
+  /// The steps of `a` one after another on whole tensors, as the ops they stand for would run.
+  static func fused<S: KilnScalar>(_ inputs: [Tensor<S>], _ a: FusedElementwiseAttrs, shape: [Int]) -> Tensor<S> {
+    let result = a.evaluate(inputs, unary: { unary($1, $0) }) { op, left, right in
+      // The shape rule has checked that the operands broadcast.
+      binary(left, right, op, shape: (try? broadcastShapes(left.shape, right.shape)) ?? shape)
+    }
+    return Tensor(validShape: shape, scalars: result.scalars)
+  }
+
   static func unary<S: KilnScalar>(_ x: Tensor<S>, _ function: UnaryFunction) -> Tensor<S> {
     let f: (S) -> S
     switch function {

@@ -83,16 +83,10 @@ enum Lowering {
     case .binary(let a):
       let strides = [StridedWalk.contiguous(k.type.shape)] + k.inputTypes.map { StridedWalk.broadcast(source: $0.shape, target: k.type.shape) }
       StridedWalk(shape: k.type.shape, operandStrides: strides).forEach(k) { k, at in
-        let (l, r) = (ir.load(k.inputs[0], at[1]), ir.load(k.inputs[1], at[2]))
-        let value: LLVMValueRef
-        switch a.op {
-        case .add: value = ir.fadd(l, r)
-        case .sub: value = ir.fsub(l, r)
-        case .mul: value = ir.fmul(l, r)
-        case .div: value = ir.fdiv(l, r)
-        }
-        ir.store(value, k.output, at[0])
+        ir.store(arithmetic(ir, a.op, ir.load(k.inputs[0], at[1]), ir.load(k.inputs[1], at[2])), k.output, at[0])
       }
+    case .fusedElementwise(let a):
+      FusedElementwiseLowering.emit(k, a)
     case .maxout(let a):
       let inner = a.inner(k.inputTypes[0].shape)
       ir.loop(k.count / inner) { group in
@@ -229,6 +223,16 @@ enum Lowering {
   }
 
   /// `function` of `v`, a float or a vector of floats (lane by lane).
+  /// `l op r`, on floats or vectors.
+  static func arithmetic(_ ir: IRBuilder, _ op: BinaryOperator, _ l: LLVMValueRef, _ r: LLVMValueRef) -> LLVMValueRef {
+    switch op {
+    case .add: return ir.fadd(l, r)
+    case .sub: return ir.fsub(l, r)
+    case .mul: return ir.fmul(l, r)
+    case .div: return ir.fdiv(l, r)
+    }
+  }
+
   static func unary(_ ir: IRBuilder, _ function: UnaryFunction, _ v: LLVMValueRef) -> LLVMValueRef {
     let type = LLVMTypeOf(v)!
     func c(_ value: Double) -> LLVMValueRef { ir.constant(value, like: v) }

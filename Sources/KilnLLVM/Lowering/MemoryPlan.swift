@@ -41,6 +41,27 @@ struct MemoryPlan {
     }
   }
 
+  /// Whether `update`'s new value can be computed straight into its state's slot: the state's
+  /// storage is its own and the last node to read it is the one computing the new value, which
+  /// is its own storage too and, if it reads the state, an elementwise op (each element is read
+  /// before it is written).
+  static func writesOver(_ update: StateUpdate, _ graph: Graph, roots: [ValueID], locations: [Location?], lastUse: [Int]) -> Bool {
+    let (state, new) = (update.state.id, update.newValue.id)
+    guard roots[state].id == state, roots[new].id == new, locations[new] == nil, case .slot = locations[state], lastUse[state] <= new,
+      graph.stateUpdates.filter({ roots[$0.newValue.id].id == state || $0.state.id == state }).count == 1
+    else { return false }
+    let node = graph.nodes[new]
+    guard node.inputs.contains(where: { roots[$0.id].id == state }) else { return true }
+    switch node.op {
+    case .unary, .binary, .fusedElementwise: return true
+    case .input, .parameter, .conv, .convTranspose, .pool, .globalPool, .dense, .matmul, .embedding, .maxout, .softmax, .reduce,
+      .concat, .slice, .reshape, .transpose, .pad, .resize, .batchNorm, .lrn, .dropout, .loss, .allReduce, .convInputGrad,
+      .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad, .sliceGrad, .padGrad, .resizeGrad,
+      .batchNormGrad, .lrnGrad, .lossGrad:
+      return false
+    }
+  }
+
   /// `views` maps further view nodes (fused activations) to the node whose storage they share.
   init(_ graph: Graph, views: [Int: Int] = [:], scratchSize: (Int) -> Int, persistentSize: (Int) -> Int = { _ in 0 }) {
     let outputs = graph.outputs
@@ -68,6 +89,11 @@ struct MemoryPlan {
       for input in node.inputs { lastUse[roots[input.id].id] = max(lastUse[roots[input.id].id], index) }
     }
     for output in outputs + graph.stateUpdates.map(\.newValue) { lastUse[roots[output.id].id] = graph.nodes.count }
+    // A training update is written over the state it replaces when nothing reads that state
+    // after it, instead of being copied there at the end of the run.
+    for update in graph.stateUpdates where MemoryPlan.writesOver(update, graph, roots: roots, locations: locations, lastUse: lastUse) {
+      locations[update.newValue.id] = locations[update.state.id]
+    }
 
     var live: [(offset: Int, size: Int, until: Int)] = []
     func allocate(_ size: Int, until: Int) -> Int {

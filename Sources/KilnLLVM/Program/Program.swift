@@ -59,8 +59,10 @@ struct Program {
   /// The value whose storage each value uses (itself unless it is a view).
   let roots: [ValueID]
 
-  /// Plans `graph` for a target with the vector unit `vectors`.
-  init(_ graph: Graph, vectors: VectorUnit) throws {
+  /// Plans `original`, with its elementwise chains fused (`Graph.fusingElementwise`), for a
+  /// target with the vector unit `vectors`.
+  init(_ original: Graph, vectors: VectorUnit) throws {
+    let graph = try original.fusingElementwise()
     try graph.verify()
     self.graph = graph
     let fusion = Fusion(graph)
