@@ -340,6 +340,15 @@ import Testing
         Dense(5)
       }
     }),
+    // A residual block: batch norm and the sum apply their relus (ProgramTests checks that last
+    // entry's program).
+    (.momentum, {
+      try Model(name: "residual", seed: 7) { b in
+        let x = try b.input("input", shape: [4, 1, 12, 12]).apply(Conv2D(4, kernel: 3, padding: 1))
+        let branch = try x.apply(Conv2D(4, kernel: 3, padding: 1, bias: false)).apply(BatchNorm()).relu()
+        return [try (branch.apply(Conv2D(4, kernel: 3, padding: 1)) + x).relu().apply(GlobalPool(.average)).flattened().apply(Dense(5))]
+      }
+    }),
   ]
 
   @Test(arguments: trainingNets.indices)

@@ -36,6 +36,28 @@ struct ProgramTests {
     #expect(training.contains("with epilogue relu") && !training.contains("with epilogue hard_swish") && !training.contains("with epilogue gelu"), "\(training)")
   }
 
+  /// A batch norm applies the activation that follows it as it writes (with the interpreter's
+  /// values, on one and two threads), and so does a residual sum in training, where its relu's
+  /// gradient keeps the relu out of an elementwise chain (GradientEquivalenceTests runs it).
+  @Test func batchNormsAndSumsApplyTheirActivations() throws {
+    let compiler = try Self.compiler.get()
+    let model = try Model(name: "m", seed: 2) { b in
+      let x = try b.input("input", shape: [2, 4, 5, 5])
+      return [try x.apply(Conv2D(4, kernel: 3, padding: 1)).apply(BatchNorm()).sigmoid().apply(Conv2D(3, kernel: 1))]
+    }
+    let text = try compiler.program(model.graph).text
+    #expect(text.split(separator: "\n").contains { $0.contains("batch_norm(") && $0.contains("with epilogue sigmoid") }, "\(text)")
+    let feeds = ["input": try EquivalenceTests().randomTensor([2, 4, 5, 5], seed: 7)]
+    let expected = try model.run(feeds)[0]
+    for threads in [1, 2] {
+      let actual = try compiler.compile(model, threads: threads).run(feeds)[0]
+      #expect(relativeDifference(expected, actual) <= 1e-5, "\(threads) threads: \(relativeDifference(expected, actual))")
+    }
+    let residual = try GradientEquivalenceTests.trainingNets.last!.1()
+    let training = try compiler.program(TrainingGraph(model: residual.graph, optimizer: Optimizer(.sgd)).graph).text
+    #expect(training.split(separator: "\n").contains { $0.contains("binary(") && $0.contains("with epilogue relu") }, "\(training)")
+  }
+
   @Test func repeatedBlocksShareFunctions() throws {
     let program = try Self.compiler.get().program(Model(graph: Zoo.entry(named: "resnet18").graph(input: [1, 3, 64, 64]), seed: 0).foldingBatchNorm().graph)
     #expect(program.functions.count < program.steps.count)

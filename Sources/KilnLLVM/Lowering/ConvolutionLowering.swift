@@ -224,7 +224,7 @@ enum ConvolutionLowering {
   /// contiguously, so sample n's group g starts at (n·groups + g) times a group's size.
   static func forEachSampleAndGroup(_ ir: IRBuilder, batch: Int, groups: Int, _ body: (_ sampleGroup: LLVMValueRef, _ group: LLVMValueRef) -> Void) {
     ir.loop(batch * groups) { sampleGroup in
-      body(sampleGroup, groups == 1 ? ir.int(0) : LLVMBuildURem(ir.builder, sampleGroup, ir.int(groups), "")!)
+      body(sampleGroup, groups == 1 ? ir.int(0) : ir.urem(sampleGroup, ir.int(groups)))
     }
   }
 

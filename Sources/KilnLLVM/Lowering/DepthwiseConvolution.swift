@@ -70,7 +70,7 @@ struct DepthwiseConvolution {
       let sourcePlane = LLVMBuildUDiv(ir.builder, plane, ir.int(multiplier), "")!
       let source = copied
         ? ir.element(k.scratch!, ir.affine(sourcePlane, paddedPlane)) : ir.element(k.inputs[0], ir.affine(sourcePlane, inPlane))
-      let channel = LLVMBuildURem(ir.builder, plane, ir.int(s.outChannels), "")!
+      let channel = ir.urem(plane, ir.int(s.outChannels))
       let filter = ir.element(k.inputs[1], ir.affine(channel, s.taps))
       let bias = k.inputs.count > 2 ? ir.load(k.inputs[2], channel) : nil
       let out = ir.element(k.output, ir.affine(plane, outPlane))

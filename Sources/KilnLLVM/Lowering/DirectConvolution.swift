@@ -129,9 +129,9 @@ struct DirectConvolution {
       k.parallelLoop(iterations, work: work, capturing: [weights, out, x] + bias) { k, captured, index in
         let ir = k.ir
         let block = LLVMBuildUDiv(ir.builder, index, ir.int(output[0] * rowBlocks), "")!
-        let within = LLVMBuildURem(ir.builder, index, ir.int(output[0] * rowBlocks), "")!
+        let within = ir.urem(index, ir.int(output[0] * rowBlocks))
         let depth = LLVMBuildUDiv(ir.builder, within, ir.int(rowBlocks), "")!
-        let rowBlock = LLVMBuildURem(ir.builder, within, ir.int(rowBlocks), "")!
+        let rowBlock = ir.urem(within, ir.int(rowBlocks))
         let origin = Origin(channel: ir.mul(block, ir.int(channels)), depth: depth, row: ir.mul(rowBlock, ir.int(rows)))
         // The last channel block and the last row block may be partial: each case gets its own
         // fully unrolled tiles.

@@ -1,8 +1,9 @@
 import Kiln
 
-/// Activations folded into the convolution or dense layer that produces their input: the
-/// producer applies the function as it adds its bias, and the activation node becomes a view of
-/// the producer's (now activated) output.
+/// Activations folded into the convolution, dense layer, batch norm or arithmetic that produces
+/// their input: the producer applies the function as it writes its output (a convolution as it
+/// adds its bias), and the activation node becomes a view of the producer's (now activated)
+/// output.
 ///
 /// Every activation but affine maps and √ is fused when nothing else reads the producer. When
 /// the activation's own gradient reads it too, only those whose derivative follows from the
@@ -24,10 +25,7 @@ struct Fusion {
       guard case .unary(let attrs) = node.op, Fusion.isFusible(attrs.function) else { continue }
       let producer = node.inputs[0].id
       guard epilogues[producer] == nil, !pinned.contains(producer) else { continue }
-      switch graph.nodes[producer].op {
-      case .conv, .dense: break
-      default: continue
-      }
+      guard Fusion.appliesActivations(graph.nodes[producer].op) else { continue }
       // Every other reader of the producer must be this activation's own gradient.
       let others = consumers[producer].filter { $0 != index }
       let onlyGradients = others.allSatisfy { other in
@@ -39,6 +37,18 @@ struct Fusion {
       guard others.isEmpty || (onlyGradients && Fusion.hasDerivativeFromOutput(attrs.function)) else { continue }
       epilogues[producer] = attrs.function
       views[index] = producer
+    }
+  }
+
+  /// Whether `op`'s kernel applies an activation as it writes its output.
+  static func appliesActivations(_ op: Op) -> Bool {
+    switch op {
+    case .conv, .dense, .batchNorm, .binary: return true
+    case .input, .parameter, .convTranspose, .pool, .globalPool, .matmul, .embedding, .unary, .fusedElementwise, .maxout, .softmax,
+      .reduce, .concat, .slice, .reshape, .transpose, .pad, .resize, .lrn, .dropout, .loss, .allReduce, .convInputGrad, .convWeightGrad,
+      .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad, .sliceGrad, .padGrad, .resizeGrad, .batchNormGrad, .lrnGrad,
+      .lossGrad:
+      return false
     }
   }
 

@@ -39,6 +39,11 @@ struct Kernel {
     LLVMPositionBuilderAtEnd(ir.builder, ir.newBlock("after.fail"))
   }
 
+  /// `value` with the kernel's activation applied (see `Fusion`), if it has one.
+  func activated(_ value: LLVMValueRef) -> LLVMValueRef {
+    epilogue.map { Lowering.unary(ir, $0, value) } ?? value
+  }
+
   /// `out[i] = f(i)` over every output element.
   func elementwise(_ value: (LLVMValueRef) -> LLVMValueRef) {
     ir.loop(count) { i in ir.store(value(i), output, i) }

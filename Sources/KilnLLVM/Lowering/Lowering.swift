@@ -83,7 +83,7 @@ enum Lowering {
     case .binary(let a):
       let strides = [StridedWalk.contiguous(k.type.shape)] + k.inputTypes.map { StridedWalk.broadcast(source: $0.shape, target: k.type.shape) }
       StridedWalk(shape: k.type.shape, operandStrides: strides).forEach(k) { k, at in
-        ir.store(arithmetic(ir, a.op, ir.load(k.inputs[0], at[1]), ir.load(k.inputs[1], at[2])), k.output, at[0])
+        ir.store(k.activated(arithmetic(ir, a.op, ir.load(k.inputs[0], at[1]), ir.load(k.inputs[1], at[2]))), k.output, at[0])
       }
     case .fusedElementwise(let a):
       FusedElementwiseLowering.emit(k, a)
@@ -133,18 +133,19 @@ enum Lowering {
       // Views (see MemoryPlan.isView) have no kernel unless they are an output, which copies.
       k.elementwise { i in ir.load(x!, i) }
     case .batchNorm(let a):
+      // A plane (sample, channel) at a time, with the kernel's activation.
       let channels = k.type.shape[1]
       let inner = k.type.shape[2...].reduce(1, *)
-      ir.loop(k.count / (channels * inner)) { n in
-        ir.loop(channels) { c in
-          let inverse = ir.fdiv(ir.float(1), ir.intrinsic("llvm.sqrt.f32", [ir.fadd(ir.load(k.inputs[4], c), ir.float(a.epsilon))]))
-          let scale = ir.fmul(ir.load(k.inputs[1], c), inverse)
-          let shift = ir.fsub(ir.load(k.inputs[2], c), ir.fmul(ir.load(k.inputs[3], c), scale))
-          let base = ir.mul(ir.add(ir.mul(n, ir.int(channels)), c), ir.int(inner))
-          ir.loop(inner) { i in
-            let at = ir.add(base, i)
-            ir.store(ir.fma(ir.load(x!, at), scale, shift), k.output, at)
-          }
+      k.parallelLoop(k.count / inner, work: inner) { k, _, plane in
+        let ir = k.ir
+        let c = ir.urem(plane, ir.int(channels))
+        let inverse = ir.fdiv(ir.float(1), ir.intrinsic("llvm.sqrt.f32", [ir.fadd(ir.load(k.inputs[4], c), ir.float(a.epsilon))]))
+        let scale = ir.fmul(ir.load(k.inputs[1], c), inverse)
+        let shift = ir.fsub(ir.load(k.inputs[2], c), ir.fmul(ir.load(k.inputs[3], c), scale))
+        let base = ir.mul(plane, ir.int(inner))
+        ir.loop(inner) { i in
+          let at = ir.add(base, i)
+          ir.store(k.activated(ir.fma(ir.load(k.inputs[0], at), scale, shift)), k.output, at)
         }
       }
     case .embedding:
@@ -284,7 +285,7 @@ enum Lowering {
     let biasIndex = bias.flatMap { b in k.inputs.firstIndex { $0 == b } }
     k.parallelLoop(k.count / inner, work: inner) { k, _, plane in
       let ir = k.ir
-      let b = biasIndex.map { ir.load(k.inputs[$0], LLVMBuildSRem(ir.builder, plane, ir.int(channels), "")!) }
+      let b = biasIndex.map { ir.load(k.inputs[$0], ir.urem(plane, ir.int(channels))) }
       let base = ir.mul(plane, ir.int(inner))
       ir.loop(inner) { i in
         let at = ir.add(base, i)
