@@ -70,12 +70,12 @@ import Testing
   func directConvolution(lanes: Int) throws {
     let compiler = try Compiler(vectorLanes: lanes)
     let cases: [(x: [Int], weight: [Int], stride: Int, pad: Int, mode: PaddingMode, dilation: Int, groups: Int)] = [
-      ([1, 3, 9, 61], [13, 3, 3, 3], 1, 1, .zero, 1, 1), ([1, 4, 7, 7], [10, 4, 3, 3], 1, 1, .zero, 1, 1),
+      ([1, 3, 9, 61], [13, 3, 3, 3], 1, 1, .zero, 1, 1), ([1, 4, 9, 8], [10, 4, 3, 3], 1, 1, .zero, 1, 1),
       ([1, 5, 23, 37], [7, 5, 5, 5], 2, 2, .reflect, 1, 1), ([1, 4, 19, 40], [6, 2, 3, 3], 3, 2, .replicate, 2, 2),
       ([1, 2, 16, 33], [9, 2, 7, 7], 2, 3, .circular, 1, 1), ([2, 3, 50], [5, 3, 4], 1, 0, .zero, 3, 1),
-      ([1, 2, 5, 9, 20], [4, 2, 3, 3, 3], 1, 1, .zero, 1, 1), ([1, 3, 17, 17], [17, 3, 2, 2], 2, 0, .zero, 1, 1),
+      ([1, 2, 5, 9, 20], [4, 2, 3, 3, 3], 1, 1, .zero, 1, 1), ([1, 3, 19, 19], [17, 3, 2, 2], 2, 0, .zero, 1, 1),
       // Pointwise, read in place: planes of 49 and 45 floats end in a masked partial vector.
-      ([1, 24, 7, 7], [40, 24, 1, 1], 1, 0, .zero, 1, 1), ([2, 6, 5, 9], [9, 2, 1, 1], 1, 0, .zero, 1, 3),
+      ([2, 24, 7, 7], [40, 24, 1, 1], 1, 0, .zero, 1, 1), ([2, 6, 5, 9], [9, 2, 1, 1], 1, 0, .zero, 1, 3),
       // Depthwise: rows of whole and masked vectors, two filters per channel, dilation, stride 2
       // (scalar), 1D and 3D, unpadded.
       ([1, 6, 9, 40], [6, 1, 3, 3], 1, 1, .zero, 1, 6), ([1, 4, 14, 14], [8, 1, 5, 5], 1, 2, .zero, 1, 4),
@@ -94,8 +94,11 @@ import Testing
       let b = try graph.append("b", .parameter(ParameterAttrs(TensorType([c.weight[0]]), initializer: .zeros)))
       let y = try graph.append("y", .conv(attrs), inputs: [x, w, b])
       graph.outputs = [try graph.append("relu", .unary(UnaryAttrs(.relu)), inputs: [y])]
-      let shape = ConvolutionShape(x: c.x, weight: c.weight, output: graph[y].type.shape, groups: c.groups)
-      #expect(DirectConvolution.applies(attrs, shape, x: c.x, output: graph[y].type.shape, lanes: lanes) || DepthwiseConvolution.applies(attrs, shape), "\(c)")
+      let shape = (outputShape: graph[y].type.shape, ())
+      switch ConvolutionLowering.Algorithm(attrs, x: c.x, weight: c.weight, output: shape.outputShape, vectors: VectorUnit(lanes: lanes), weightsChange: false) {
+      case .direct, .depthwise: break
+      case let other: Issue.record("\(c): \(other)")
+      }
       var parameters = ParameterStore()
       parameters["w"] = try randomTensor(c.weight, seed: 2)
       parameters["b"] = try randomTensor([c.weight[0]], seed: 3)
@@ -175,14 +178,51 @@ import Testing
     #expect(avx512.channels * avx512.rows * avx512.vectors >= 21, "\(avx512)")
   }
 
-  /// Convolutions on maps of at most 8 positions with large weights take the skinny product
-  /// (one with a tail of K not a multiple of the vector width, one pointwise).
-  @Test func skinnyProducts() throws {
-    let three = ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), dilation: [1, 1])
-    try expectOpEquivalent(.conv(three), [[2, 64, 2, 2], [128, 64, 3, 3], [128]])
-    let pointwise = ConvAttrs(stride: [1, 1], padding: .symmetric(0, rank: 2), dilation: [1, 1])
-    try expectOpEquivalent(.conv(pointwise), [[1, 70, 1, 3], [1000, 70, 1, 1]])
-    #expect(SkinnyProduct.applies(m: 128, n: 4, k: 576) && SkinnyProduct.applies(m: 1000, n: 3, k: 70))
+  /// Convolutions with at most 64 outputs per channel (samples × positions) read their weights
+  /// as they are: a skinny product up to 8 columns (tiles of rows and columns with partial ones,
+  /// a depth with a masked tail, pointwise), a register-blocked product up to 64 (a partial tile
+  /// of rows, pointwise read in place, strided and grouped, two samples in one product); at both
+  /// vector widths, with the same bits on one thread and on two.
+  @Test(arguments: [8, 16])
+  func smallMapProducts(lanes: Int) throws {
+    let cases: [(x: [Int], weight: [Int], stride: Int, pad: Int, groups: Int, skinny: Bool)] = [
+      ([1, 70, 2, 2], [111, 70, 3, 3], 1, 1, 1, true), ([2, 64, 2, 2], [128, 64, 3, 3], 1, 1, 1, true), ([1, 70, 1, 3], [1000, 70, 1, 1], 1, 0, 1, true),
+      ([1, 32, 7, 7], [45, 32, 3, 3], 1, 1, 1, false), ([1, 24, 7, 7], [40, 24, 1, 1], 1, 0, 1, false), ([1, 16, 9, 9], [20, 8, 3, 3], 2, 1, 2, false),
+      ([2, 12, 4, 4], [50, 12, 3, 3], 1, 1, 1, false),
+    ]
+    let compiler = try Compiler(vectorLanes: lanes)
+    for c in cases {
+      let attrs = ConvAttrs(stride: [c.stride, c.stride], padding: .symmetric(c.pad, rank: 2), dilation: [1, 1], groups: c.groups)
+      let output = try attrs.outputType([TensorType(c.x), TensorType(c.weight)]).shape
+      let shape = ConvolutionShape(x: c.x, weight: c.weight, output: output, groups: c.groups)
+      let algorithm = ConvolutionLowering.Algorithm(attrs, x: c.x, weight: c.weight, output: output, vectors: VectorUnit(lanes: lanes), weightsChange: false)
+      guard case .columns = algorithm else {
+        Issue.record("\(c.x) by \(c.weight): \(algorithm)")
+        continue
+      }
+      #expect(SkinnyProduct.applies(m: shape.outPerGroup, n: c.x[0] * shape.outPlane, k: shape.depth) == c.skinny, "\(c.x) by \(c.weight)")
+      var graph = Graph(name: "conv")
+      let inputs = try [("x", c.x), ("w", c.weight), ("b", [c.weight[0]])].map { try graph.append($0.0, .input(InputAttrs(TensorType($0.1)))) }
+      graph.outputs = [try graph.append("y", .conv(attrs), inputs: inputs)]
+      let model = try Model(graph: graph, parameters: ParameterStore())
+      let feeds = try ["x": randomTensor(c.x, seed: 1), "w": randomTensor(c.weight, seed: 2), "b": randomTensor([c.weight[0]], seed: 3)]
+      let expected = try model.run(feeds)[0]
+      let (one, two) = try (compiler.compile(model, threads: 1).run(feeds)[0], compiler.compile(model, threads: 2).run(feeds)[0])
+      #expect(relativeDifference(expected, one) <= 1e-5, "\(c.x) by \(c.weight): \(relativeDifference(expected, one))")
+      #expect(one.scalars.map(\.bitPattern) == two.scalars.map(\.bitPattern), "\(c.x) by \(c.weight)")
+    }
+  }
+
+  /// The skinny product's tile fits the registers (accumulators and a vector of A and of Bᵀ per
+  /// row and column) and the product.
+  @Test func skinnyProductTiles() {
+    for lanes in [8, 16] {
+      for (m, n) in [(512, 4), (1000, 3), (128, 8), (7, 1), (1, 8)] {
+        let product = SkinnyProduct(m: m, n: n, k: 4608, lanes: lanes)
+        #expect(product.rows * product.columns + product.rows + product.columns < (lanes > 8 ? 32 : 16), "\(product)")
+        #expect(product.rows <= m && product.columns <= n, "\(product)")
+      }
+    }
   }
 
   /// Rows that leave half the vector lanes or more empty go to im2col + GEMM when several samples

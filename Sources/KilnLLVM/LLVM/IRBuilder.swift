@@ -284,6 +284,20 @@ final class IRBuilder {
     scalars.enumerated().reduce(zeroVector(lanes)) { vector, lane in LLVMBuildInsertElement(builder, vector, lane.element, int32(lane.offset), "")! }
   }
 
+  /// The sum of `vector`'s lanes, halves added pairwise (lanes a power of two).
+  func laneSum(_ vector: LLVMValueRef) -> LLVMValueRef {
+    var (value, lanes) = (vector, Int(LLVMGetVectorSize(LLVMTypeOf(vector))))
+    while lanes > 1 {
+      lanes /= 2
+      func half(_ from: Int) -> LLVMValueRef {
+        var indices: [LLVMValueRef?] = (0..<lanes).map { int32(from + $0) }
+        return LLVMBuildShuffleVector(builder, value, LLVMGetUndef(LLVMTypeOf(value)), LLVMConstVector(&indices, UInt32(lanes)), "")!
+      }
+      value = fadd(half(0), half(lanes))
+    }
+    return extract(value, lane: 0)
+  }
+
   /// `scalar` in every lane (a broadcast).
   func splat(_ scalar: LLVMValueRef, lanes: Int) -> LLVMValueRef {
     let type = vectorType(lanes)
