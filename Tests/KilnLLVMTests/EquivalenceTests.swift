@@ -272,11 +272,13 @@ import Testing
 
   @Test(arguments: [PoolKind.max, .average])
   func pooling(kind: PoolKind) throws {
-    // Rows of 37-40 columns have interiors longer than a vector (loads without checks); 5×3
+    // Planar windows combine rows into padded lines (1D and 2D, ceil mode past the input's
+    // end); 3D windows and lines too long for the stack (2,101 columns) check taps one by one:
+    // rows of 37-40 columns have interiors longer than a vector (loads without checks), 5×3
     // windows over 4 columns have none.
     for (spatial, kernel, stride, pad, ceil) in [
       ([9], 3, 2, 1, true), ([11, 10], 2, 2, 0, false), ([7, 9], 3, 2, 1, true), ([4, 5, 6], 2, 2, 1, false), ([6, 40], 3, 2, 1, true),
-      ([5, 37], 3, 1, 1, false), ([3, 4], 5, 1, 2, false),
+      ([5, 37], 3, 1, 1, false), ([3, 4], 5, 1, 2, false), ([3, 2101], 3, 1, 1, false),
     ] {
       let rank = spatial.count
       let attrs = PoolAttrs(
