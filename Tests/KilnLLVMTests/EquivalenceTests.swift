@@ -74,8 +74,10 @@ import Testing
       ([1, 5, 23, 37], [7, 5, 5, 5], 2, 2, .reflect, 1, 1), ([1, 4, 19, 40], [6, 2, 3, 3], 3, 2, .replicate, 2, 2),
       ([1, 2, 16, 33], [9, 2, 7, 7], 2, 3, .circular, 1, 1), ([2, 3, 50], [5, 3, 4], 1, 0, .zero, 3, 1),
       ([1, 2, 5, 9, 20], [4, 2, 3, 3, 3], 1, 1, .zero, 1, 1), ([1, 3, 19, 19], [17, 3, 2, 2], 2, 0, .zero, 1, 1),
-      // Pointwise, read in place: planes of 49 and 45 floats end in a masked partial vector.
+      // Pointwise, read in place: planes of 49 and 45 floats end in a masked partial vector;
+      // 512 channels of 1,517 floats in chunks of a few tiles, the last one with the rest.
       ([2, 24, 7, 7], [40, 24, 1, 1], 1, 0, .zero, 1, 1), ([2, 6, 5, 9], [9, 2, 1, 1], 1, 0, .zero, 1, 3),
+      ([1, 512, 37, 41], [10, 512, 1, 1], 1, 0, .zero, 1, 1),
       // Depthwise: rows of whole and masked vectors, two filters per channel, dilation, stride 2
       // (scalar), 1D and 3D, unpadded.
       ([1, 6, 9, 40], [6, 1, 3, 3], 1, 1, .zero, 1, 6), ([1, 4, 14, 14], [8, 1, 5, 5], 1, 2, .zero, 1, 4),
@@ -109,6 +111,12 @@ import Testing
       let worst = zip(actual.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? 0
       #expect(actual.shape == expected.shape && worst <= 1e-5 * max(1, expected.scalars.map(abs).max() ?? 0), "\(c): \(worst)")
     }
+    // The 512-channel pointwise plane is covered in several chunks of columns.
+    let (x, weight, y) = ([1, 512, 37, 41], [10, 512, 1, 1], [1, 10, 37, 41])
+    let pointwise = DirectConvolution(
+      ConvAttrs(stride: [1, 1], padding: .symmetric(0, rank: 2), dilation: [1, 1]), ConvolutionShape(x: x, weight: weight, output: y, groups: 1), x: x,
+      weight: weight, output: y, targetLanes: lanes)
+    #expect(pointwise.tilesPerChunk * pointwise.vectors * pointwise.lanes * 2 < 37 * 41, "\(pointwise.tilesPerChunk)")
   }
 
   /// Winograd F(4×4, 3×3) at both vector widths: maps whose last tile row and column hang over
@@ -404,12 +412,13 @@ import Testing
     let two = try compiler.compile(lenet, threads: 2).run(input)
     #expect(one[0].scalars.map(\.bitPattern) == two[0].scalars.map(\.bitPattern))
     // A Winograd convolution (its GEMMs whole on one thread, in two pieces of rows across two
-    // threads) and a direct one.
-    let convolutions = try Model(graph: Graph(name: "c", input: [1, 64, 28, 28]) {
+    // threads), a pointwise one in chunks of columns and a direct one.
+    let convolutions = try Model(graph: Graph(name: "c", input: [1, 64, 40, 40]) {
       Conv2D(128, kernel: 3, padding: 1, activation: .relu)
+      Conv2D(24, kernel: 1)
       Conv2D(16, kernel: 3, stride: 2, padding: 1)
     }, seed: 6)
-    let maps = ["input": try randomTensor([1, 64, 28, 28], seed: 8)]
+    let maps = ["input": try randomTensor([1, 64, 40, 40], seed: 8)]
     let (serial, parallel) = (try compiler.compile(convolutions, threads: 1).run(maps), try compiler.compile(convolutions, threads: 2).run(maps))
     #expect(serial[0].scalars.map(\.bitPattern) == parallel[0].scalars.map(\.bitPattern))
     // A training step: every updated parameter identical after three steps.

@@ -77,6 +77,19 @@ struct DirectConvolution {
   /// Scratch: the group's prepared input, unless it is read in place.
   var scratchSize: Int { inPlace ? 0 : prepared.size }
 
+  /// Whole tiles of a row (`vectors` vectors each) that one parallel iteration covers. A
+  /// pointwise convolution's row is its whole plane, and each block of output channels sweeps
+  /// all its input channels: chunks of columns whose inputs take 512 KiB (a Zen 3's L2, a
+  /// quarter of a Xeon's), every block of channels in turn on one chunk, keep them from being
+  /// read from memory again for each block. ResNet-50 at batch 1, one thread, Xeon, per layer:
+  /// the 256 → 64 1×1 layers at 56² (3.2 MB of input) 2.0–2.2 → 1.07–1.25 ms, 256 → 128 3.0 →
+  /// 1.7–2.1 ms (1 MiB chunks: 1.35–2.06 and 1.84–2.46). Other convolutions take whole rows.
+  var tilesPerChunk: Int {
+    let tiles = max(1, output[2] / lanes / vectors)
+    guard inPlace else { return tiles }
+    return min(tiles, max(1, (1 << 17) / (s.inPerGroup * vectors * lanes)))
+  }
+
   /// The tile (output channels × rows × vectors) that covers `channels` × `rows` × `vectors`
   /// fastest by a simple cost model, counting the partial tiles at the edges: a tile step of c·r·v
   /// FMAs needs r·v vector loads and c broadcasts, and a core does two of either per cycle, so a
@@ -116,9 +129,11 @@ struct DirectConvolution {
     guard inPlace || k.scratch != nil else { return }
     let prepared = self.prepared
     let (blocks, rowBlocks) = ((s.outPerGroup + channels - 1) / channels, (output[1] + rows - 1) / rows)
+    let (tilesPerChunk, wholeTiles) = (self.tilesPerChunk, output[2] / lanes / vectors)
+    let chunks = max(1, (wholeTiles + tilesPerChunk - 1) / tilesPerChunk)
     // Vector multiply-adds per iteration of the parallel loop, on average (about an element's
     // worth of time each).
-    let iterations = blocks * output[0] * rowBlocks
+    let iterations = chunks * blocks * output[0] * rowBlocks
     let work = (s.outPerGroup * s.outPlane * s.depth / lanes + iterations - 1) / iterations
     ConvolutionLowering.forEachSampleAndGroup(ir, batch: s.batch, groups: s.groups) { sampleGroup, group in
       let x = ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane))
@@ -128,9 +143,11 @@ struct DirectConvolution {
       let bias = k.inputs.count > 2 ? [ir.element(k.inputs[2], ir.affine(group, s.outPerGroup))] : []
       k.parallelLoop(iterations, work: work, capturing: [weights, out, x] + bias) { k, captured, index in
         let ir = k.ir
-        let block = LLVMBuildUDiv(ir.builder, index, ir.int(output[0] * rowBlocks), "")!
-        let within = ir.urem(index, ir.int(output[0] * rowBlocks))
-        let depth = LLVMBuildUDiv(ir.builder, within, ir.int(rowBlocks), "")!
+        let perChunk = blocks * output[0] * rowBlocks
+        let (chunk, inChunk) = (ir.udiv(index, ir.int(perChunk)), ir.urem(index, ir.int(perChunk)))
+        let block = ir.udiv(inChunk, ir.int(output[0] * rowBlocks))
+        let within = ir.urem(inChunk, ir.int(output[0] * rowBlocks))
+        let depth = ir.udiv(within, ir.int(rowBlocks))
         let rowBlock = ir.urem(within, ir.int(rowBlocks))
         let origin = Origin(channel: ir.mul(block, ir.int(channels)), depth: depth, row: ir.mul(rowBlock, ir.int(rows)))
         // The last channel block and the last row block may be partial: each case gets its own
@@ -144,7 +161,7 @@ struct DirectConvolution {
             ir.when(ir.and(channelCase, rowCase)) {
               let operands = Operands(
                 prepared: inPlace ? captured[2] : k.scratch!, weights: captured[0], out: captured[1], bias: captured.count > 3 ? captured[3] : nil)
-              row(k, operands, prepared, origin: origin, channels: channelCount, rows: rowCount)
+              row(k, operands, prepared, origin: origin, chunk: chunk, chunks: chunks, channels: channelCount, rows: rowCount)
             }
           }
         }
@@ -163,19 +180,27 @@ struct DirectConvolution {
     let bias: LLVMValueRef?
   }
 
-  /// Every tile of one block of output channels and rows, left to right: whole tiles in a loop,
-  /// then the remaining vectors (the last one possibly partial).
-  private func row(_ k: Kernel, _ operands: Operands, _ prepared: PreparedInput, origin: Origin, channels: Int, rows: Int) {
+  /// The tiles of chunk `chunk` (of `chunks`) of one block of output channels and rows, left to
+  /// right: its whole tiles in a loop, then, in the last chunk, the remaining vectors (the last
+  /// one possibly partial).
+  private func row(
+    _ k: Kernel, _ operands: Operands, _ prepared: PreparedInput, origin: Origin, chunk: LLVMValueRef, chunks: Int, channels: Int, rows: Int
+  ) {
     let ir = k.ir
     let (whole, partial) = (output[2] / lanes, output[2] % lanes)
-    ir.loop(whole / vectors) { tile in
+    let last = ir.icmp(LLVMIntEQ, chunk, ir.int(chunks - 1))
+    let first = ir.mul(chunk, ir.int(tilesPerChunk))
+    let end = ir.select(last, ir.int(whole / vectors), ir.add(first, ir.int(tilesPerChunk)))
+    ir.loop(from: first, to: end) { tile in
       self.tile(k, operands, prepared, origin: origin, column: ir.mul(tile, ir.int(vectors * lanes)),
         channels: channels, rows: rows, vectors: vectors, lastLanes: lanes)
     }
     let remaining = whole % vectors + (partial > 0 ? 1 : 0)
     if remaining > 0 {
-      tile(k, operands, prepared, origin: origin, column: ir.int(whole / vectors * vectors * lanes),
-        channels: channels, rows: rows, vectors: remaining, lastLanes: partial > 0 ? partial : lanes)
+      ir.when(last) {
+        tile(k, operands, prepared, origin: origin, column: ir.int(whole / vectors * vectors * lanes),
+          channels: channels, rows: rows, vectors: remaining, lastLanes: partial > 0 ? partial : lanes)
+      }
     }
   }
 
