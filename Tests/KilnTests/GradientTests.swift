@@ -174,6 +174,8 @@ import Testing
     feeds["bn.weight"] = random([3], seed: 6)
     feeds["bn.bias"] = random([3], seed: 7)
     try GradientCheck.check(graph, feeds: feeds, targets: ["input", "bn.weight", "bn.bias"])
+    // γ and β frozen: x's gradient still takes its sums from their gradients.
+    try GradientCheck.check(graph, feeds: feeds, targets: ["input"])
   }
 
   @Test func dropoutUsesTheForwardMask() throws {

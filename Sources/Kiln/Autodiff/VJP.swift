@@ -163,13 +163,20 @@ extension BackwardBuilder {
       return [try wanted(0) { try emit("\(name).input", .resizeGrad(ResizeGradAttrs(resize: a, inputShape: type(inputs[0]).shape)), [dy]) }]
 
     case .batchNorm(let a):
-      // With batch statistics, x's gradient includes theirs, and they get none.
-      let operands: [BatchNormOperand?] = a.batchStatistics ? [.inputWithStatistics, .gamma, .beta, nil, nil] : [.input, .gamma, .beta, .mean, .variance]
       let arguments = [inputs[0], inputs[1], inputs[3], inputs[4], dy]
-      return try operands.enumerated().map { i, operand in
-        guard let operand else { return nil }
-        return try wanted(i) { try emit("\(name).\(operand.rawValue)", .batchNormGrad(BatchNormGradAttrs(epsilon: a.epsilon, operand: operand)), arguments) }
+      func gradient(_ operand: BatchNormOperand, _ extra: [ValueID] = []) throws -> ValueID {
+        try emit("\(name).\(operand.rawValue)", .batchNormGrad(BatchNormGradAttrs(epsilon: a.epsilon, operand: operand)), arguments + extra)
       }
+      guard a.batchStatistics else {
+        return try [BatchNormOperand.input, .gamma, .beta, .mean, .variance].enumerated().map { i, operand in try wanted(i) { try gradient(operand) } }
+      }
+      // With batch statistics, x's gradient includes theirs (from γ's and β's, which it then
+      // needs even when they are frozen), and they get none.
+      let needed = { (i: Int) in i < needs.count && needs[i] }
+      let gamma = needed(0) || needed(1) ? try gradient(.gamma) : nil
+      let beta = needed(0) || needed(2) ? try gradient(.beta) : nil
+      let input = try wanted(0) { try gradient(.inputWithStatistics, [gamma!, beta!]) }
+      return [input, needed(1) ? gamma : nil, needed(2) ? beta : nil, nil, nil]
 
     case .lrn(let a):
       return [try wanted(0) { try emit("\(name).input", .lrnGrad(LRNGradAttrs(lrn: a)), [inputs[0], dy]) }]

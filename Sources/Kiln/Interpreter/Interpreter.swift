@@ -129,7 +129,7 @@ public struct Interpreter<Scalar: KilnScalar>: Sendable {
       return GradientKernels.scatterAdd(x[0], offsets: LayoutKernels.padOffsets(a.pad, input: shape, output: x[0].shape), shape: shape)
     case .resizeGrad(let a): return LayoutKernels.resizeGrad(x[0], a.resize, shape: shape)
     case .batchNormGrad(let a):
-      return GradientKernels.batchNormGrad(x[0], gamma: x[1], mean: x[2], variance: x[3], dy: x[4], a)
+      return GradientKernels.batchNormGrad(x[0], gamma: x[1], mean: x[2], variance: x[3], dy: x[4], sums: x.count > 6 ? (x[5], x[6]) : nil, a)
     case .lrnGrad(let a): return LRNKernels.lrnGrad(x[0], x[1], a.lrn)
     case .lossGrad(let a): return GradientKernels.lossGrad(x[0], x[1], x[2], a)
     }

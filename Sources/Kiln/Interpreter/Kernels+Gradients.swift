@@ -151,7 +151,11 @@ enum GradientKernels {
     return Tensor(validShape: shape, scalars: dx)
   }
 
-  static func batchNormGrad<S: KilnScalar>(_ x: Tensor<S>, gamma: Tensor<S>, mean: Tensor<S>, variance: Tensor<S>, dy: Tensor<S>, _ a: BatchNormGradAttrs) -> Tensor<S> {
+  /// `sums`: the gradients of γ and β, which `.inputWithStatistics` takes its sums from.
+  static func batchNormGrad<S: KilnScalar>(
+    _ x: Tensor<S>, gamma: Tensor<S>, mean: Tensor<S>, variance: Tensor<S>, dy: Tensor<S>, sums: (gamma: Tensor<S>, beta: Tensor<S>)?,
+    _ a: BatchNormGradAttrs
+  ) -> Tensor<S> {
     let channels = x.shape[1]
     let inner = x.shape[2...].reduce(1, *)
     let inverse = variance.scalars.map { 1 / S.sqrt($0 + S(a.epsilon)) }
@@ -159,21 +163,15 @@ enum GradientKernels {
     if a.operand == .input {
       return Tensor(validShape: x.shape, scalars: dy.scalars.indices.map { dy.scalars[$0] * gamma.scalars[channel($0)] * inverse[channel($0)] })
     }
-    if a.operand == .inputWithStatistics {
-      // Per channel: Σ dy and Σ dy·(x − μ) over its count values.
-      var (sumDy, sumDyCentered) = ([S](repeating: 0, count: channels), [S](repeating: 0, count: channels))
-      for index in x.scalars.indices {
-        let c = channel(index)
-        sumDy[c] += dy.scalars[index]
-        sumDyCentered[c] += dy.scalars[index] * (x.scalars[index] - mean.scalars[c])
-      }
+    if a.operand == .inputWithStatistics, let sums {
+      // Per channel, over its n values: Σ dy is β's gradient, Σ dy·x̂ is γ's.
       let count = S(x.count / channels)
       return Tensor(
         validShape: x.shape,
         scalars: x.scalars.indices.map { index in
           let c = channel(index)
-          let centered = x.scalars[index] - mean.scalars[c]
-          return gamma.scalars[c] * inverse[c] * (dy.scalars[index] - sumDy[c] / count - centered * inverse[c] * inverse[c] * sumDyCentered[c] / count)
+          let normalised = (x.scalars[index] - mean.scalars[c]) * inverse[c]
+          return gamma.scalars[c] * inverse[c] * (dy.scalars[index] - sums.beta.scalars[c] / count - normalised * sums.gamma.scalars[c] / count)
         })
     }
     var sums = [S](repeating: 0, count: channels)

@@ -245,12 +245,14 @@ public enum BatchNormOperand: String, Codable, Hashable, Sendable {
   /// The variance the input is scaled by.
   case variance
   /// The input, whose batch statistics the mean and the variance are (`BatchNormAttrs.batchStatistics`):
-  /// γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)) per channel, x̂ = (x − μ)/σ.
+  /// γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)) per channel, x̂ = (x − μ)/σ, its sums taken from the
+  /// gradients of γ (Σ dy·x̂) and β (Σ dy), which are its sixth and seventh inputs.
   case inputWithStatistics = "input_with_statistics"
 }
 
 /// One gradient of batch normalisation with given statistics. Inputs: `x`, `gamma`, `mean`,
-/// `variance`, `dy`. Output: `x`'s type for `.input`, else `[C]`.
+/// `variance`, `dy`, and for `.inputWithStatistics` the gradients of γ and β. Output: `x`'s type
+/// for `.input` and `.inputWithStatistics`, else `[C]`.
 public struct BatchNormGradAttrs: OpAttributes {
   /// The forward batch norm's ε.
   public var epsilon: Double
@@ -264,10 +266,11 @@ public struct BatchNormGradAttrs: OpAttributes {
   }
 
   public func outputType(_ inputs: [TensorType]) throws -> TensorType {
-    try requireInputs(inputs, 5...5)
+    try requireInputs(inputs, operand == .inputWithStatistics ? 7...7 : 5...5)
     let (x, gamma, mean, variance, dy) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4])
     let forward = try BatchNormAttrs(epsilon: epsilon).outputType([x, gamma, gamma, mean, variance])
     try requireForwardType(dy, forward, "dy")
+    for (sum, name) in zip(inputs.dropFirst(5), ["γ's gradient", "β's gradient"]) { try requireForwardType(sum, gamma, name) }
     return operand == .input || operand == .inputWithStatistics ? x : TensorType([x.shape[1]])
   }
 

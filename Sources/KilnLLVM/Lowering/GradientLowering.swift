@@ -211,57 +211,54 @@ enum GradientLowering {
     }
   }
 
-  /// Inputs x, γ, μ, σ², dy.
+  /// Inputs x, γ, μ, σ², dy (and the gradients of γ and β for `.inputWithStatistics`); a
+  /// channel per iteration of a parallel loop.
   static func batchNormGradient(_ k: Kernel, _ a: BatchNormGradAttrs) {
-    let ir = k.ir
     let shape = k.inputTypes[0].shape
     let (channels, inner) = (shape[1], shape[2...].reduce(1, *))
     let samples = k.inputTypes[0].elementCount / (channels * inner)
-    let (x, gamma, mean, variance, dy) = (k.inputs[0], k.inputs[1], k.inputs[2], k.inputs[3], k.inputs[4])
-    ir.loop(channels) { c in
+    k.parallelLoop(channels, work: samples * inner * 2) { k, _, c in
+      let ir = k.ir
+      let (x, gamma, mean, variance, dy) = (k.inputs[0], k.inputs[1], k.inputs[2], k.inputs[3], k.inputs[4])
       let inverse = ir.fdiv(ir.float(1), ir.intrinsic("llvm.sqrt.f32", [ir.fadd(ir.load(variance, c), ir.float(a.epsilon))]))
       let scale = ir.fmul(ir.load(gamma, c), inverse)
-      if a.operand == .input {
+      /// `value(at)` into the output over the channel's values.
+      func store(_ value: (_ at: LLVMValueRef) -> LLVMValueRef) {
         ir.loop(samples) { n in
           let base = ir.mul(ir.add(ir.mul(n, ir.int(channels)), c), ir.int(inner))
           ir.loop(inner) { i in
             let at = ir.add(base, i)
-            ir.store(ir.fmul(ir.load(dy, at), scale), k.output, at)
+            ir.store(value(at), k.output, at)
           }
         }
+      }
+      switch a.operand {
+      case .input:
+        store { at in ir.fmul(ir.load(dy, at), scale) }
         return
+      case .inputWithStatistics:
+        // dx = γ/σ·(dy − Σdy/n − x̂·Σdy·x̂/n), x̂ = (x − μ)/σ: Σdy·x̂ is γ's gradient, Σdy β's.
+        let count = ir.float(Double(samples * inner))
+        let meanGradient = ir.fdiv(ir.load(k.inputs[6], c), count)
+        let slope = ir.fdiv(ir.fmul(ir.load(k.inputs[5], c), inverse), count)
+        let mu = ir.load(mean, c)
+        store { at in ir.fmul(scale, ir.fsub(ir.fsub(ir.load(dy, at), meanGradient), ir.fmul(ir.fsub(ir.load(x, at), mu), slope))) }
+        return
+      case .gamma, .beta, .mean, .variance: break
       }
       // Σ dy or Σ dy·(x − μ) over the channel, a sample's row at a time.
-      func total(centered: Bool) -> LLVMValueRef {
-        Lowering.reduce(ir, count: samples, start: ir.float(0)) { n, sum in
-          let base = ir.mul(ir.add(ir.mul(n, ir.int(channels)), c), ir.int(inner))
-          let row = Lowering.rowTotal(ir, count: inner, lanes: k.lanes, maximum: false) { i, width in
-            let at = ir.add(base, i)
-            let g = width == 1 ? ir.load(dy, at) : ir.loadVector(dy, at, lanes: width)
-            guard centered else { return g }
-            let (value, mu) = width == 1 ? (ir.load(x, at), ir.load(mean, c)) : (ir.loadVector(x, at, lanes: width), ir.splat(ir.load(mean, c), lanes: width))
-            return ir.fmul(g, ir.fsub(value, mu))
-          }
-          return ir.fadd(sum, row)
+      let centered = a.operand == .gamma || a.operand == .variance
+      let total = Lowering.reduce(ir, count: samples, start: ir.float(0)) { n, sum in
+        let base = ir.mul(ir.add(ir.mul(n, ir.int(channels)), c), ir.int(inner))
+        let row = Lowering.rowTotal(ir, count: inner, lanes: k.lanes, maximum: false) { i, width in
+          let at = ir.add(base, i)
+          let g = width == 1 ? ir.load(dy, at) : ir.loadVector(dy, at, lanes: width)
+          guard centered else { return g }
+          let (value, mu) = width == 1 ? (ir.load(x, at), ir.load(mean, c)) : (ir.loadVector(x, at, lanes: width), ir.splat(ir.load(mean, c), lanes: width))
+          return ir.fmul(g, ir.fsub(value, mu))
         }
+        return ir.fadd(sum, row)
       }
-      if a.operand == .inputWithStatistics {
-        // dx = γ/σ·(dy − Σdy/n − (x − μ)/σ²·Σdy·(x − μ)/n): the channel's values stay in cache
-        // between the sums and the result.
-        let count = ir.float(Double(samples * inner))
-        let meanGradient = ir.fdiv(total(centered: false), count)
-        let slope = ir.fmul(ir.fmul(inverse, inverse), ir.fdiv(total(centered: true), count))
-        ir.loop(samples) { n in
-          let base = ir.mul(ir.add(ir.mul(n, ir.int(channels)), c), ir.int(inner))
-          ir.loop(inner) { i in
-            let at = ir.add(base, i)
-            let centered = ir.fsub(ir.load(x, at), ir.load(mean, c))
-            ir.store(ir.fmul(scale, ir.fsub(ir.fsub(ir.load(dy, at), meanGradient), ir.fmul(centered, slope))), k.output, at)
-          }
-        }
-        return
-      }
-      let total = total(centered: a.operand == .gamma || a.operand == .variance)
       let factor: LLVMValueRef
       switch a.operand {
       case .input, .inputWithStatistics, .beta: factor = ir.float(1)
