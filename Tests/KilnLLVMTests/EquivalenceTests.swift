@@ -78,10 +78,13 @@ import Testing
       // 512 channels of 1,517 floats in chunks of a few tiles, the last one with the rest.
       ([2, 24, 7, 7], [40, 24, 1, 1], 1, 0, .zero, 1, 1), ([2, 6, 5, 9], [9, 2, 1, 1], 1, 0, .zero, 1, 3),
       ([1, 512, 37, 41], [10, 512, 1, 1], 1, 0, .zero, 1, 1),
-      // Depthwise: rows of whole and masked vectors, two filters per channel, dilation, stride 2
-      // (scalar), 1D and 3D, unpadded.
+      // Depthwise: rows of whole and masked vectors, two filters per channel, dilation, strides
+      // 2 and 3 in vectors (whole and masked, padded and in place, two filters per channel) and
+      // 5 (scalar), 1D and 3D, unpadded.
       ([1, 6, 9, 40], [6, 1, 3, 3], 1, 1, .zero, 1, 6), ([1, 4, 14, 14], [8, 1, 5, 5], 1, 2, .zero, 1, 4),
       ([1, 3, 11, 19], [3, 1, 3, 3], 1, 2, .zero, 2, 3), ([1, 4, 15, 15], [4, 1, 3, 3], 2, 1, .zero, 1, 4),
+      ([1, 4, 40, 75], [4, 1, 3, 3], 2, 1, .zero, 1, 4), ([1, 3, 9, 40], [3, 1, 3, 3], 2, 0, .zero, 1, 3),
+      ([1, 3, 20, 61], [6, 1, 3, 3], 3, 1, .zero, 1, 3), ([1, 2, 12, 30], [2, 1, 3, 3], 5, 1, .zero, 1, 2),
       ([2, 3, 30], [3, 1, 5], 1, 2, .zero, 1, 3), ([1, 2, 4, 5, 21], [2, 1, 3, 3, 3], 1, 1, .zero, 1, 2),
       ([1, 5, 7, 12], [5, 1, 3, 3], 1, 0, .zero, 1, 5),
     ]

@@ -298,6 +298,12 @@ final class IRBuilder {
     return extract(value, lane: 0)
   }
 
+  /// Lanes 0, `stride`, 2·`stride`, … of `vector`: `lanes` of them.
+  func everyNth(_ vector: LLVMValueRef, _ stride: Int, lanes: Int) -> LLVMValueRef {
+    var indices: [LLVMValueRef?] = (0..<lanes).map { int32($0 * stride) }
+    return LLVMBuildShuffleVector(builder, vector, LLVMGetUndef(LLVMTypeOf(vector)), LLVMConstVector(&indices, UInt32(lanes)), "")!
+  }
+
   /// `scalar` in every lane (a broadcast).
   func splat(_ scalar: LLVMValueRef, lanes: Int) -> LLVMValueRef {
     let type = vectorType(lanes)
