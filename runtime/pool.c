@@ -1,8 +1,23 @@
-/* A small thread pool for compiled kernels' parallel loops: static, deterministic chunks. */
+/* A small thread pool for compiled kernels' parallel loops: static, deterministic chunks.
+ *
+ * A model's kernels run dozens of parallel loops per run, often a few tens of microseconds
+ * apart; waking a sleeping thread takes about as long on a virtual machine. So the workers and
+ * the caller spin for a while (SPIN_ROUNDS pauses, about 0.1-0.3 ms) before they sleep on the
+ * condition variables, which remain for the idle pool. */
 #include "kiln_runtime.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define PAUSE() _mm_pause()
+#else
+#define PAUSE() ((void)0)
+#endif
+
+enum { SPIN_ROUNDS = 4096 };
 
 struct kiln_pool {
   int threads;
@@ -10,9 +25,9 @@ struct kiln_pool {
   pthread_mutex_t lock;
   pthread_cond_t start, done;
   /* The current loop; `generation` counts loops so workers see each one once. */
-  uint64_t generation;
-  int pending;
-  int stopping;
+  _Atomic uint64_t generation;
+  atomic_int pending;
+  atomic_int stopping;
   kiln_task task;
   void *context;
   int64_t count;
@@ -31,22 +46,44 @@ static void run_chunk(kiln_pool *pool, int index) {
   if (begin < end) pool->task(pool->context, begin, end);
 }
 
+/* Whether a loop after `seen` (or the end) comes within SPIN_ROUNDS pauses. */
+static int spin_for_loop(kiln_pool *pool, uint64_t seen) {
+  for (int round = 0; round < SPIN_ROUNDS; round++) {
+    if (atomic_load(&pool->generation) != seen || atomic_load(&pool->stopping)) return 1;
+    PAUSE();
+  }
+  return 0;
+}
+
+/* Whether every worker finishes the current loop within SPIN_ROUNDS pauses. */
+static int spin_for_workers(kiln_pool *pool) {
+  for (int round = 0; round < SPIN_ROUNDS; round++) {
+    if (atomic_load(&pool->pending) == 0) return 1;
+    PAUSE();
+  }
+  return 0;
+}
+
 static void *work(void *raw) {
   worker_argument argument = *(worker_argument *)raw;
   free(raw);
   kiln_pool *pool = argument.pool;
   uint64_t seen = 0;
-  pthread_mutex_lock(&pool->lock);
   for (;;) {
-    while (!pool->stopping && pool->generation == seen) pthread_cond_wait(&pool->start, &pool->lock);
-    if (pool->stopping) break;
-    seen = pool->generation;
-    pthread_mutex_unlock(&pool->lock);
+    if (!spin_for_loop(pool, seen)) {
+      pthread_mutex_lock(&pool->lock);
+      while (!atomic_load(&pool->stopping) && atomic_load(&pool->generation) == seen) pthread_cond_wait(&pool->start, &pool->lock);
+      pthread_mutex_unlock(&pool->lock);
+    }
+    if (atomic_load(&pool->stopping)) break;
+    seen = atomic_load(&pool->generation);
     run_chunk(pool, argument.index);
-    pthread_mutex_lock(&pool->lock);
-    if (--pool->pending == 0) pthread_cond_signal(&pool->done);
+    if (atomic_fetch_sub(&pool->pending, 1) == 1) {
+      pthread_mutex_lock(&pool->lock);
+      pthread_cond_signal(&pool->done);
+      pthread_mutex_unlock(&pool->lock);
+    }
   }
-  pthread_mutex_unlock(&pool->lock);
   return NULL;
 }
 
@@ -80,7 +117,7 @@ kiln_status kiln_pool_create(kiln_pool **result, int threads) {
 void kiln_pool_destroy(kiln_pool *pool) {
   if (!pool) return;
   pthread_mutex_lock(&pool->lock);
-  pool->stopping = 1;
+  atomic_store(&pool->stopping, 1);
   pthread_cond_broadcast(&pool->start);
   pthread_mutex_unlock(&pool->lock);
   for (int i = 1; i < pool->threads; i++) pthread_join(pool->workers[i], NULL);
@@ -99,17 +136,19 @@ void kiln_parallel_for(kiln_pool *pool, int64_t count, kiln_task task, void *con
     task(context, 0, count);
     return;
   }
-  pthread_mutex_lock(&pool->lock);
+  /* The loop's settings, then its generation (which publishes them to spinning workers). */
   pool->task = task;
   pool->context = context;
   pool->count = count;
-  pool->pending = pool->threads - 1;
-  pool->generation++;
+  atomic_store(&pool->pending, pool->threads - 1);
+  pthread_mutex_lock(&pool->lock);
+  atomic_fetch_add(&pool->generation, 1);
   pthread_cond_broadcast(&pool->start);
   pthread_mutex_unlock(&pool->lock);
   run_chunk(pool, 0);
+  if (spin_for_workers(pool)) return;
   pthread_mutex_lock(&pool->lock);
-  while (pool->pending > 0) pthread_cond_wait(&pool->done, &pool->lock);
+  while (atomic_load(&pool->pending) > 0) pthread_cond_wait(&pool->done, &pool->lock);
   pthread_mutex_unlock(&pool->lock);
 }
 
