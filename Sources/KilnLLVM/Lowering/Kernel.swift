@@ -60,6 +60,15 @@ struct Kernel {
   /// a smaller loop runs faster on one thread.
   static let minimumParallelWork = 1 << 17
 
+  /// `body(kernel, captured, first, rows)` for each whole block of `rows` of `count` rows on
+  /// the pool (`work` per block, see `parallelLoop`), then here for the last `count % rows`.
+  func forRowBlocks(
+    _ count: Int, rows: Int, work: Int, capturing captured: [LLVMValueRef], _ body: (Kernel, [LLVMValueRef], LLVMValueRef, Int) -> Void
+  ) {
+    parallelLoop(count / rows, work: work, capturing: captured) { k, captured, block in body(k, captured, k.ir.mul(block, k.ir.int(rows)), rows) }
+    if count % rows > 0 { body(self, captured, ir.int(count / rows * rows), count % rows) }
+  }
+
   /// `for i in 0..<count { body(kernel, captured, i) }` split across the pool's threads when the
   /// loop has at least `minimumParallelWork` (`count` × `work` per iteration), else inline: the
   /// body is outlined into a task function that receives this kernel's operands (and `captured`

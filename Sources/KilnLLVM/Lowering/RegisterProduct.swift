@@ -70,16 +70,10 @@ struct RegisterProduct {
   /// All `m` rows of `c` = `a`·`b`, whole tiles of rows spread over `k`'s pool (the rest after
   /// them), A and C addressed by row through their leading dimensions.
   func emitSplittingRows(_ k: Kernel, m: Int, a: LLVMValueRef, b: LLVMValueRef, c: LLVMValueRef) {
-    let ir = k.ir
-    let (tiles, rows, lda, ldc, transposedA) = (m / rows, rows, lda, ldc, transposedA)
-    k.parallelLoop(tiles, work: rows * n * self.k / lanes, capturing: [a, b, c]) { k, captured, tile in
-      let row = k.ir.mul(tile, k.ir.int(rows))
-      let start = transposedA ? row : k.ir.mul(row, k.ir.int(lda))
-      emit(k.ir, a: k.ir.element(captured[0], start), b: captured[1], c: k.ir.element(captured[2], k.ir.mul(row, k.ir.int(ldc))), count: rows)
-    }
-    let done = tiles * rows
-    if done < m {
-      emit(ir, a: ir.element(a, ir.int(transposedA ? done : done * lda)), b: b, c: ir.element(c, ir.int(done * ldc)), count: m - done)
+    let (lda, ldc, transposedA) = (lda, ldc, transposedA)
+    k.forRowBlocks(m, rows: rows, work: rows * n * self.k / lanes, capturing: [a, b, c]) { k, captured, row, count in
+      let ir = k.ir
+      emit(ir, a: ir.element(captured[0], transposedA ? row : ir.mul(row, ir.int(lda))), b: captured[1], c: ir.element(captured[2], ir.mul(row, ir.int(ldc))), count: count)
     }
   }
 

@@ -57,11 +57,9 @@ struct SkinnyProduct {
     ir.loop(k) { i in
       ir.loop(n) { j in ir.store(ir.load(b, ir.add(ir.mul(i, ir.int(n)), j)), transposed, ir.add(ir.mul(j, ir.int(k)), i)) }
     }
-    let (rows, whole) = (rows, m / rows)
-    kernel.parallelLoop(whole, work: rows * n * k / lanes, capturing: [a, transposed, c]) { kernel, captured, block in
-      rowBlock(kernel.ir, first: kernel.ir.mul(block, kernel.ir.int(rows)), rows: rows, a: captured[0], transposed: captured[1], c: captured[2])
+    kernel.forRowBlocks(m, rows: rows, work: rows * n * k / lanes, capturing: [a, transposed, c]) { kernel, captured, first, rows in
+      rowBlock(kernel.ir, first: first, rows: rows, a: captured[0], transposed: captured[1], c: captured[2])
     }
-    if m % rows > 0 { rowBlock(ir, first: ir.int(whole * rows), rows: m % rows, a: a, transposed: transposed, c: c) }
   }
 
   /// Rows `first`..<`first + rows` of C, a tile of columns at a time.
