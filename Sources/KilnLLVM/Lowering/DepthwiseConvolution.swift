@@ -90,7 +90,7 @@ struct DepthwiseConvolution {
       /// Bias and activation on a finished sum (a float or a vector), as it is stored.
       func finished(_ sum: LLVMValueRef) -> LLVMValueRef {
         let biased = bias.map { b in ir.fadd(sum, LLVMGetTypeKind(LLVMTypeOf(sum)) == LLVMVectorTypeKind ? ir.splat(b, lanes: lanes) : b) } ?? sum
-        return k.epilogue.map { Lowering.unary(ir, $0, biased) } ?? biased
+        return k.activated(biased)
       }
       ir.loop(output[0]) { od in
         ir.loop(output[1]) { oh in

@@ -255,10 +255,8 @@ struct DirectConvolution {
         let plane = ir.add(ir.mul(outChannel, ir.int(output[0])), origin.depth)
         let start = ir.add(ir.affine(ir.add(ir.affine(plane, output[1]), ir.add(origin.row, ir.int(row))), output[2]), column)
         for vector in 0..<vectors {
-          var value = ir.load(type, from: accumulator(channel, row, vector))
-          if let shift { value = ir.fadd(value, shift) }
-          if let function = k.epilogue { value = Lowering.unary(ir, function, value) }
-          ir.storeVector(value, operands.out, ir.add(start, ir.int(vector * lanes)), count: vector == vectors - 1 ? lastLanes : lanes)
+          let sum = ir.load(type, from: accumulator(channel, row, vector))
+          ir.storeVector(k.activated(shift.map { ir.fadd(sum, $0) } ?? sum), operands.out, ir.add(start, ir.int(vector * lanes)), count: vector == vectors - 1 ? lastLanes : lanes)
         }
       }
     }

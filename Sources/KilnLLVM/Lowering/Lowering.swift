@@ -289,10 +289,8 @@ enum Lowering {
       let base = ir.mul(plane, ir.int(inner))
       ir.loop(inner) { i in
         let at = ir.add(base, i)
-        var value = ir.load(k.output, at)
-        if let b { value = ir.fadd(value, b) }
-        if let function = k.epilogue { value = unary(ir, function, value) }
-        ir.store(value, k.output, at)
+        let value = ir.load(k.output, at)
+        ir.store(k.activated(b.map { ir.fadd(value, $0) } ?? value), k.output, at)
       }
     }
   }

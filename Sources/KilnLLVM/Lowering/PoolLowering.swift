@@ -98,9 +98,10 @@ struct PoolLowering {
   /// sides, as far as the last window reaches.
   private var lineLength: Int { max(padBefore[2] + input[2], (output[2] - 1) * stride[2] + dilation[2] * (kernel[2] - 1) + 1) }
 
-  /// Whether windows are combined a row of taps at a time (planar windows, lines that fit the
-  /// stack): each output row first combines its window's input rows column by column into a
-  /// padded line (contiguous, vectorised), then each window reads its taps along the line.
+  /// Whether windows are combined a row of taps at a time (planar windows, lines of at most
+  /// `bufferedColumns` floats): each output row first combines its window's input rows column by
+  /// column into a padded line (contiguous, vectorised), then each window reads its taps along
+  /// the line.
   /// Values are the interpreter's; an average's sum is taken in another order.
   private var separable: Bool { kernel[0] == 1 && output[0] == 1 && lineLength <= Self.bufferedColumns }
 
@@ -117,40 +118,30 @@ struct PoolLowering {
         ir.store(divisorTable.map { ir.fdiv(result, ir.toFloat(ir.loadInt($0, o))) } ?? result, y, o)
       }
       if separable {
-        // Two padded lines: an output row's windows read one while the next row's input rows
-        // are combined into the other (reading a line straight after writing it, at another
-        // alignment, stalls on store forwarding). Rows outside the input read a row of the
-        // identity instead.
-        let (lines, outside) = (ir.stackSlot(count: 2 * lineLength), ir.stackSlot(count: input[2]))
-        ir.loop(2 * lineLength) { i in ir.store(ir.float(identity), lines, i) }
+        // Rows outside the input read a row of the identity instead. The line and that row take
+        // at most 16 KiB of stack together.
+        let (line, outside) = (ir.stackSlot(count: lineLength), ir.stackSlot(count: input[2]))
+        ir.loop(lineLength) { i in ir.store(ir.float(identity), line, i) }
         ir.loop(input[2]) { i in ir.store(ir.float(identity), outside, i) }
-        func line(_ oh: LLVMValueRef) -> LLVMValueRef { ir.element(lines, ir.mul(ir.urem(oh, ir.int(2)), ir.int(lineLength))) }
-        func combineRows(_ oh: LLVMValueRef) {
+        let target = ir.element(line, ir.int(padBefore[2]))
+        ir.loop(output[1]) { oh in
           let rows = (0..<kernel[1]).map { kh in
             let ih = ir.add(ir.mul(oh, ir.int(stride[1])), ir.int(kh * dilation[1] - padBefore[1]))
             return ir.select(within(ir, ih, input[1]), ir.element(x, ir.mul(ih, ir.int(input[2]))), outside)
           }
-          let target = ir.element(line(oh), ir.int(padBefore[2]))
           ir.loop(input[2]) { iw in ir.store(rows.reduce(ir.float(identity)) { combine($0, ir.load($1, iw)) }, target, iw) }
-        }
-        combineRows(ir.int(0))
-        ir.loop(output[1]) { oh in
-          let next = ir.add(oh, ir.int(1))
-          ir.when(ir.icmp(LLVMIntULT, next, ir.int(output[1]))) { combineRows(next) }
-          let current = line(oh)
           ir.loop(output[2]) { ow in
             let start = ir.mul(ow, ir.int(stride[2]))
-            let result = (0..<kernel[2]).reduce(ir.float(identity)) { total, kw in combine(total, ir.load(current, ir.add(start, ir.int(kw * dilation[2])))) }
+            let result = (0..<kernel[2]).reduce(ir.float(identity)) { total, kw in combine(total, ir.load(line, ir.add(start, ir.int(kw * dilation[2])))) }
             store(result, ir.add(ir.mul(oh, ir.int(output[2])), ow))
           }
         }
         return
       }
       forEachWindow(ir) { row, ow, taps in
-        var result = attrs.kind == .max ? ir.float(-.infinity) : ir.float(0)
+        var result = ir.float(identity)
         for tap in taps {
-          let v = ir.load(x, tap.position)
-          let combined = attrs.kind == .max ? ir.fmax(result, v) : ir.fadd(result, v)
+          let combined = combine(result, ir.load(x, tap.position))
           result = tap.valid.map { ir.select($0, combined, result) } ?? combined
         }
         store(result, ir.add(ir.mul(row, ir.int(output[2])), ow))

@@ -243,8 +243,7 @@ struct WinogradConvolution {
               let outputColumn = ir.affine(column, 4, j)
               let columnInside = width % 4 == 0 || j < width % 4 ? nil : ir.icmp(LLVMIntSLT, outputColumn, ir.int(width))
               Self.when(ir, columnInside) {
-                var value = bias.map { ir.fadd(y[i][j], $0) } ?? y[i][j]
-                if let function = k.epilogue { value = Lowering.unary(ir, function, value) }
+                let value = k.activated(bias.map { ir.fadd(y[i][j], $0) } ?? y[i][j])
                 let at = ir.add(ir.mul(firstChannel, ir.int(plane)), ir.add(ir.affine(outputRow, width), outputColumn))
                 for lane in 0..<count { ir.store(ir.extract(value, lane: lane), out, ir.affine(at, 1, lane * plane)) }
               }
