@@ -8,6 +8,8 @@
 /* Declared by OpenBLAS's openblas_config.h; repeated here to keep the runtime's headers plain. */
 extern char *openblas_get_corename(void);
 extern void openblas_set_num_threads(int threads);
+extern void cblas_sgemm(int order, int transpose_a, int transpose_b, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                        int ldb, float beta, float *c, int ldc);
 extern void cblas_sgemv(int order, int transpose, int m, int n, float alpha, const float *a, int lda, const float *x, int incx, float beta,
                         float *y, int incy);
 /* Only in OpenBLAS built with DYNAMIC_ARCH (Debian's is): forget the chosen kernel, choose again
@@ -54,37 +56,101 @@ static void choose_native_core(void) {
   }
 }
 
-void kiln_blas_use_native_core(void) {
-  /* The kernel is process state of OpenBLAS, so the choice is made once per process. */
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, choose_native_core);
+/* Kiln's kernels run their products on their own pool; OpenBLAS's threads would only compete
+ * with it (on two cores, its workers yield-spinning after each product took a third of LeNet-5's
+ * training time in the scheduler). */
+static void prepare(void) {
+  choose_native_core();
+  openblas_set_num_threads(1);
 }
 
-void kiln_blas_set_threads(int threads) { openblas_set_num_threads(threads > 0 ? threads : 1); }
+void kiln_blas_prepare(void) {
+  /* The kernel and the thread count are process state of OpenBLAS, so they are set once per process. */
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, prepare);
+}
 
-/* OpenBLAS 0.3.21 runs a GEMV on all its threads from 9,216 matrix elements on (2,304 times
- * GEMM_MULTITHREAD_THRESHOLD), where waking a thread costs more than the product, and its idle
- * threads then spin on the other core: LeNet-5's 120x400 dense layer made the whole model 14%
- * slower on two threads than on one. Up to KILN_GEMV_PARALLEL elements, the product goes to
- * OpenBLAS in pieces of fewer outputs, each below its threshold, so it stays on this thread.
- * Every output is still one OpenBLAS dot product or axpy sum, in the same order. */
-enum { OPENBLAS_GEMV_SERIAL = 9216, KILN_GEMV_PARALLEL = 1 << 17 };
+/* CBLAS's constants, and the most pieces a product is split into (enough for a few threads). */
+enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112, MAX_PIECES = 16 };
 
-void kiln_sgemv(int transpose, int rows, int columns, const float *a, int lda, const float *x, int incx, float beta, float *y, int incy) {
-  const int row_major = 101, no_trans = 111, trans = 112;
-  int outputs = transpose ? columns : rows, inner = transpose ? rows : columns;
-  int64_t elements = (int64_t)rows * columns;
-  if (elements < OPENBLAS_GEMV_SERIAL || elements >= KILN_GEMV_PARALLEL || inner >= OPENBLAS_GEMV_SERIAL) {
-    cblas_sgemv(row_major, transpose ? trans : no_trans, rows, columns, 1, a, lda, x, incx, beta, y, incy);
-    return;
-  }
-  int piece = (OPENBLAS_GEMV_SERIAL - 1) / inner;
-  for (int start = 0; start < outputs; start += piece) {
-    int count = outputs - start < piece ? outputs - start : piece;
-    if (transpose) {
-      cblas_sgemv(row_major, trans, rows, count, 1, a + start, lda, x, incx, beta, y + (int64_t)start * incy, incy);
+/* Products of at least GEMV_PARALLEL elements run in pieces of outputs on the pool, at most
+ * MAX_PIECES of them. Every output is one OpenBLAS dot product or axpy sum whatever the pieces. */
+enum { GEMV_PARALLEL = 1 << 17 };
+
+typedef struct gemv_pieces {
+  int transpose, rows, columns, lda, incx, incy, piece;
+  const float *a, *x;
+  float beta;
+  float *y;
+} gemv_pieces;
+
+static void run_gemv_pieces(void *raw, int64_t begin, int64_t end) {
+  const gemv_pieces *g = raw;
+  int outputs = g->transpose ? g->columns : g->rows;
+  for (int64_t index = begin; index < end; index++) {
+    int first = (int)index * g->piece, count = outputs - first < g->piece ? outputs - first : g->piece;
+    float *y = g->y + (int64_t)first * g->incy;
+    if (g->transpose) {
+      cblas_sgemv(ROW_MAJOR, TRANS, g->rows, count, 1, g->a + first, g->lda, g->x, g->incx, g->beta, y, g->incy);
     } else {
-      cblas_sgemv(row_major, no_trans, count, columns, 1, a + (int64_t)start * lda, lda, x, incx, beta, y + (int64_t)start * incy, incy);
+      cblas_sgemv(ROW_MAJOR, NO_TRANS, count, g->columns, 1, g->a + (int64_t)first * g->lda, g->lda, g->x, g->incx, g->beta, y, g->incy);
     }
   }
+}
+
+void kiln_sgemv(kiln_pool *pool, int transpose, int rows, int columns, const float *a, int lda, const float *x, int incx, float beta, float *y,
+                int incy) {
+  gemv_pieces g = {transpose, rows, columns, lda, incx, incy, 0, a, x, beta, y};
+  int outputs = transpose ? columns : rows;
+  int64_t pieces = (int64_t)rows * columns / GEMV_PARALLEL;
+  if (pieces > MAX_PIECES) pieces = MAX_PIECES;
+  if (pieces > outputs / 16) pieces = outputs / 16;
+  if (pieces < 1) pieces = 1;
+  g.piece = (int)((outputs + pieces - 1) / pieces);
+  kiln_parallel_for(pool, (outputs + g.piece - 1) / g.piece, run_gemv_pieces, &g);
+}
+
+/* Products of at least PIECE_WORK multiply-adds per piece run in pieces on the pool, each at
+ * least MIN_PIECE rows or columns. The pieces depend on the shape alone, and every thread count
+ * runs the same pieces, so results do not depend on it. */
+enum { PIECE_WORK = 1 << 21, MIN_PIECE = 128 };
+
+typedef struct gemm_pieces {
+  int transpose_a, transpose_b, m, n, k, lda, ldb, ldc, by_rows, piece;
+  const float *a, *b;
+  float beta;
+  float *c;
+} gemm_pieces;
+
+static void run_gemm_pieces(void *raw, int64_t begin, int64_t end) {
+  const gemm_pieces *g = raw;
+  for (int64_t index = begin; index < end; index++) {
+    int first = (int)index * g->piece, total = g->by_rows ? g->m : g->n;
+    int size = total - first < g->piece ? total - first : g->piece;
+    const float *a = g->a, *b = g->b;
+    float *c = g->c;
+    if (g->by_rows) {
+      a += g->transpose_a ? first : (int64_t)first * g->lda;
+      c += (int64_t)first * g->ldc;
+    } else {
+      b += g->transpose_b ? (int64_t)first * g->ldb : first;
+      c += first;
+    }
+    cblas_sgemm(ROW_MAJOR, g->transpose_a ? TRANS : NO_TRANS, g->transpose_b ? TRANS : NO_TRANS, g->by_rows ? size : g->m,
+                g->by_rows ? g->n : size, g->k, 1, a, g->lda, b, g->ldb, g->beta, c, g->ldc);
+  }
+}
+
+void kiln_sgemm(kiln_pool *pool, int transpose_a, int transpose_b, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
+                float *c, int ldc) {
+  /* Split the longer side of C: each piece then repacks the smaller operand. */
+  gemm_pieces g = {transpose_a, transpose_b, m, n, k, lda, ldb, ldc, m > n, 0, a, b, beta, c};
+  int side = g.by_rows ? m : n;
+  int64_t pieces = (int64_t)m * n * k / PIECE_WORK;
+  if (pieces > side / MIN_PIECE) pieces = side / MIN_PIECE;
+  if (pieces > MAX_PIECES) pieces = MAX_PIECES;
+  if (pieces < 1) pieces = 1;
+  /* Whole vectors of 16 per piece (but for the last). */
+  g.piece = (int)((side + pieces - 1) / pieces + 15) / 16 * 16;
+  kiln_parallel_for(pool, (side + g.piece - 1) / g.piece, run_gemm_pieces, &g);
 }

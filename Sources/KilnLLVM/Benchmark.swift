@@ -88,13 +88,12 @@ public enum Benchmark {
   /// Benchmarks `model` on a seeded random input: the whole model and, with `perLayer`, each
   /// computing node on its real input activations (only those whose name contains `only` or
   /// whose op is `only`, when given).
-  /// Compiled loops and BLAS both run on `threads` threads (BLAS would otherwise use every core).
+  /// Compiled loops, BLAS products among them, run on `threads` threads.
   /// Without `interpreted`, the interpreter is not timed (on large models it takes minutes).
   public static func run(
     _ model: Model, compiler: Compiler, threads: Int = 1, repetitions: Int = 50, perLayer: Bool = true, only: String? = nil,
     interpreted: Bool = true
   ) throws -> BenchmarkReport {
-    BLASKernel.setThreads(threads)
     let peak = try PeakProbe.measure(compiler)
     let feeds = model.graph.sampleInputs(seed: 1)
     let compiled = try compiler.compile(model, threads: threads)
@@ -128,7 +127,6 @@ public enum Benchmark {
     _ model: Model, optimizer: Optimizer, compiler: Compiler, threads: Int = 1, repetitions: Int = 50, perLayer: Bool = false,
     only: String? = nil, interpreted: Bool = true
   ) throws -> BenchmarkReport {
-    BLASKernel.setThreads(threads)
     let peak = try PeakProbe.measure(compiler)
     guard let input = model.graph.sampleInputs(seed: 1)["input"], let logits = model.graph.outputs.first.map({ model.graph[$0].type }), logits.rank == 2
     else {

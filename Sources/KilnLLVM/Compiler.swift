@@ -193,7 +193,7 @@ public final class CompiledModel: @unchecked Sendable {
   public let threads: Int
 
   init(compiler: Compiler, graph: Graph, parameters store: ParameterStore, threads: Int = 1) throws {
-    BLASKernel.useNativeKernel()
+    BLASKernel.prepare()
     guard threads >= 1 else { throw KilnError.invalidArgument("threads must be at least 1, got \(threads)") }
     self.threads = threads
     let start = Date()

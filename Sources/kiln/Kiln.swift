@@ -22,7 +22,7 @@ struct KilnCommand: ParsableCommand {
   /// Runs the command; any error is printed as one line (`Error: …`) with a non-zero exit code,
   /// without the usage text that argument-parser appends by default.
   static func main() {
-    BLASKernel.useNativeKernel()
+    BLASKernel.prepare()
     do {
       var command = try parseAsRoot()
       try command.run()

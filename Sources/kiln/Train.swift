@@ -101,9 +101,6 @@ struct Train: ParsableCommand {
     switch backend {
     case .jit:
       let compiler = try Compiler()
-      // OpenBLAS would otherwise take every core for its larger products, whatever --threads says
-      // (and fight the other processes of a data-parallel job for them).
-      BLASKernel.setThreads(threads)
       trainer = try Trainer(model: model, optimizer: settings, frozen: frozen, share: share?.weight, synchronizedBatchNorm: syncBN, process: rank) {
         try CompiledTraining($0, parameters: $1, compiler: compiler, threads: threads, communicator: share == nil ? nil : communicator)
       }

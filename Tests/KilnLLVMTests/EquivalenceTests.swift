@@ -456,7 +456,7 @@ import Testing
     let assembly = try Self.compiler.get().assembly(graph)
     // The strided 1×1 convolution is a GEMM; the 3×3 one runs direct loops of vector FMAs with
     // broadcast weights on ymm or zmm registers.
-    #expect(assembly.contains("cblas_sgemm"))
+    #expect(assembly.contains("kiln_sgemm"))
     #expect(assembly.range(of: #"vfmadd[0-9]+ps\s+%[yz]mm"#, options: .regularExpression) != nil)
     #expect(assembly.range(of: #"vbroadcastss\s+[^\n]*%[yz]mm"#, options: .regularExpression) != nil)
     #expect(assembly.range(of: #"vmaxps\s+%[yz]mm"#, options: .regularExpression) != nil)

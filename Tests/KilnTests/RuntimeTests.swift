@@ -30,19 +30,23 @@ import Testing
     kiln_arena_free(nil)
   }
 
-  /// kiln_sgemv against the definition, for products kept on one thread in pieces (between 9,216
-  /// and 2^17 elements), smaller and larger ones, both orientations, strided vectors and β ≠ 0.
+  /// kiln_sgemv against the definition, for products run whole and in pieces of outputs (from 2^17
+  /// elements on), both orientations, strided vectors and β ≠ 0; a two-thread pool gives the same
+  /// bits as none.
   @Test(arguments: [(3, 5), (120, 400), (400, 120), (64, 9000), (600, 300)])
   func gemvEqualsItsDefinition(rows: Int, columns: Int) throws {
     var generator = SplitMix64(seed: UInt64(rows * columns))
     let lda = columns + 3
     let a = (0..<(rows * lda)).map { _ in Float(generator.nextNormal()) }
+    let pool = try TwoThreadPool()
     for transpose in [false, true] {
       let (inner, outputs) = transpose ? (rows, columns) : (columns, rows)
       let x = (0..<(2 * inner)).map { _ in Float(generator.nextNormal()) }
       let initial = (0..<(3 * outputs)).map { _ in Float(generator.nextNormal()) }
-      var y = initial
-      kiln_sgemv(transpose ? 1 : 0, Int32(rows), Int32(columns), a, Int32(lda), x, 2, 0.5, &y, 3)
+      var (y, threaded) = (initial, initial)
+      kiln_sgemv(nil, transpose ? 1 : 0, Int32(rows), Int32(columns), a, Int32(lda), x, 2, 0.5, &y, 3)
+      kiln_sgemv(pool.pool, transpose ? 1 : 0, Int32(rows), Int32(columns), a, Int32(lda), x, 2, 0.5, &threaded, 3)
+      #expect(y == threaded, "\(rows)x\(columns), transposed \(transpose): two threads differ from one")
       for o in 0..<outputs {
         var sum = 0.5 * Double(initial[3 * o])
         for i in 0..<inner { sum += Double(transpose ? a[i * lda + o] : a[o * lda + i]) * Double(x[2 * i]) }
@@ -52,11 +56,58 @@ import Testing
     }
   }
 
+  /// kiln_sgemm against the definition, for products run whole and in pieces of rows or columns
+  /// (from 2^21 multiply-adds per piece on), every transposition, padded leading dimensions and
+  /// β ≠ 0; a two-thread pool gives the same bits as none.
+  @Test(arguments: [(5, 7, 3), (64, 84, 120), (600, 300, 40), (48, 2000, 150), (1000, 130, 70)])
+  func gemmEqualsItsDefinition(m: Int, n: Int, k: Int) throws {
+    var generator = SplitMix64(seed: UInt64(m * n + k))
+    let pool = try TwoThreadPool()
+    for (transposeA, transposeB) in [(false, false), (true, false), (false, true), (true, true)] {
+      let (aRows, aColumns) = transposeA ? (k, m) : (m, k)
+      let (bRows, bColumns) = transposeB ? (n, k) : (k, n)
+      let (lda, ldb, ldc) = (aColumns + 1, bColumns + 2, n + 3)
+      let a = (0..<(aRows * lda)).map { _ in Float(generator.nextNormal()) }
+      let b = (0..<(bRows * ldb)).map { _ in Float(generator.nextNormal()) }
+      let initial = (0..<(m * ldc)).map { _ in Float(generator.nextNormal()) }
+      var (c, threaded) = (initial, initial)
+      let (ta, tb) = (Int32(transposeA ? 1 : 0), Int32(transposeB ? 1 : 0))
+      kiln_sgemm(nil, ta, tb, Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), 0.5, &c, Int32(ldc))
+      kiln_sgemm(pool.pool, ta, tb, Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), 0.5, &threaded, Int32(ldc))
+      #expect(c == threaded, "\(m)x\(n)x\(k), transposed \(transposeA)/\(transposeB): two threads differ from one")
+      var worst = 0.0
+      for i in 0..<m {
+        for j in 0..<n {
+          var sum = 0.5 * Double(initial[i * ldc + j])
+          for p in 0..<k { sum += Double(transposeA ? a[p * lda + i] : a[i * lda + p]) * Double(transposeB ? b[j * ldb + p] : b[p * ldb + j]) }
+          worst = max(worst, abs(Double(c[i * ldc + j]) - sum) / max(1, abs(sum)))
+        }
+      }
+      #expect(worst <= 1e-4, "\(m)x\(n)x\(k), transposed \(transposeA)/\(transposeB): off by \(worst)")
+      #expect((0..<(m * ldc)).filter { $0 % ldc >= n }.allSatisfy { c[$0] == initial[$0] }, "elements past each row's n columns changed")
+    }
+  }
+
   @Test func statusStrings() {
     #expect(String(cString: kiln_status_string(KILN_OK)) == "ok")
     #expect(String(cString: kiln_status_string(KILN_ERR_CORRUPT_FILE)) == "corrupt or truncated file")
     #expect(String(cString: kiln_status_string(kiln_status(rawValue: 99))) == "unknown status")
   }
+}
+
+/// A runtime thread pool of two threads, destroyed with its owner; OpenBLAS prepared as for
+/// compiled models (one thread per call).
+final class TwoThreadPool {
+  let pool: OpaquePointer
+
+  init() throws {
+    kiln_blas_prepare()
+    var created: OpaquePointer?
+    guard kiln_pool_create(&created, 2) == KILN_OK, let created else { throw KilnError.invalidArgument("cannot create a two-thread pool") }
+    pool = created
+  }
+
+  deinit { kiln_pool_destroy(pool) }
 }
 
 /// The C runtime's safetensors reader and writer against Kiln's Swift implementation.

@@ -157,26 +157,37 @@ kiln_status kiln_safetensors_save(const char *path, const kiln_tensor *tensors, 
 const char *kiln_blas_core(void);
 
 /**
- * Makes OpenBLAS use the kernel family this CPU's instructions call for when it chose an older one
- * when it loaded: Debian's OpenBLAS 0.3.21 does not know CPUs newer than it (Intel Emerald Rapids)
- * and falls back to "Prescott" (SSE3), 5–8× slower, and OPENBLAS_CORETYPE is read only at load
- * time, which a host program loading a Kiln library does not control. On a CPU with AVX-512 the
- * kernel becomes SkylakeX unless it already is an AVX-512 one; with AVX2 and FMA, Haswell unless
- * it already uses them (Zen, Haswell, …). Once per process, before the first GEMM of every
- * context (contexts call it when created); needs an OpenBLAS built with DYNAMIC_ARCH, otherwise
- * it does nothing. The choice replaces whatever OPENBLAS_CORETYPE asked for when that is older.
+ * Prepares OpenBLAS for Kiln's kernels, once per process, before the first product of every
+ * context (contexts call it when created):
+ * - the kernel family this CPU's instructions call for, when OpenBLAS chose an older one when it
+ *   loaded: Debian's OpenBLAS 0.3.21 does not know CPUs newer than it (Intel Emerald Rapids) and
+ *   falls back to "Prescott" (SSE3), 5–8× slower, and OPENBLAS_CORETYPE is read only at load time,
+ *   which a host program loading a Kiln library does not control. On a CPU with AVX-512 the kernel
+ *   becomes SkylakeX unless it already is an AVX-512 one; with AVX2 and FMA, Haswell unless it
+ *   already uses them (Zen, Haswell, …). Needs an OpenBLAS built with DYNAMIC_ARCH, otherwise
+ *   this part does nothing; the choice replaces whatever OPENBLAS_CORETYPE asked for when older.
+ * - one thread per OpenBLAS call (openblas_set_num_threads(1), process-wide): Kiln splits its
+ *   products across its own pool (kiln_sgemm), and OpenBLAS's threads would compete with it.
+ *   A host that calls OpenBLAS itself and wants its threads back sets them after this.
  */
-void kiln_blas_use_native_core(void);
+void kiln_blas_prepare(void);
 
-/** Sets how many threads OpenBLAS uses (process-wide); benchmarks pin it to their thread count. */
-void kiln_blas_set_threads(int threads);
+/**
+ * C = op(A)·op(B) + beta·C, row-major (op: transposed when `transpose_a` / `transpose_b` is not 0),
+ * as cblas_sgemm with alpha 1, run on `pool`'s threads: products of a few million multiply-adds
+ * or more are split into pieces of rows or columns of C (fixed by the shape, so results do not
+ * depend on the thread count), each piece one OpenBLAS call. A NULL pool runs them all here.
+ */
+void kiln_sgemm(kiln_pool *pool, int transpose_a, int transpose_b, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
+                float *c, int ldc);
 
 /**
  * y = op(A)·x + beta·y for a row-major `rows`×`columns` A (op: transposed when `transpose` is not
- * 0), as cblas_sgemv with alpha 1, but on the calling thread for products too small to pay for
- * waking OpenBLAS's other threads (fewer than 2^17 elements).
+ * 0), as cblas_sgemv with alpha 1, on `pool`'s threads: products of 2^17 elements or more are split
+ * into pieces of outputs (each output is the same sum whatever the pieces). NULL: all here.
  */
-void kiln_sgemv(int transpose, int rows, int columns, const float *a, int lda, const float *x, int incx, float beta, float *y, int incy);
+void kiln_sgemv(kiln_pool *pool, int transpose, int rows, int columns, const float *a, int lda, const float *x, int incx, float beta, float *y,
+                int incy);
 
 /* ---- Object detection: decoding a YOLO-style grid, non-maximum suppression ---- */
 

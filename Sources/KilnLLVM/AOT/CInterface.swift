@@ -160,7 +160,8 @@ struct CInterface {
       int \(prefix)_save_weights(\(prefix)_context *context, const char *path);
 
       /** Threads this context's later calls use for their parallel loops (default 1; results are the
-       *  same for any count). OpenBLAS's own threads are set process-wide by OPENBLAS_NUM_THREADS. */
+       *  same for any count). Products run on these threads too: creating a context sets OpenBLAS
+       *  (process-wide) to run each of its calls on its caller's thread. */
       int \(prefix)_set_threads(\(prefix)_context *context, int threads);
 
       /** What the last failed call of this context said (empty after success). */
@@ -345,7 +346,7 @@ struct CInterface {
       static int create_context(\(prefix)_context **result) {
         if (!result) return KILN_ERR_INVALID_ARGUMENT;
         *result = NULL;
-        kiln_blas_use_native_core();
+        kiln_blas_prepare();
         \(prefix)_context *context = calloc(1, sizeof *context);
         if (!context) return KILN_ERR_OUT_OF_MEMORY;
         context->parameters = calloc(PARAMETER_FLOATS, sizeof(float));

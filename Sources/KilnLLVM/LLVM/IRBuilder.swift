@@ -442,28 +442,33 @@ final class IRBuilder {
     return LLVMAddFunction(module, name, LLVMFunctionType(returns, &types, UInt32(types.count), 0))!
   }
 
-  /// C = op(A)·op(B) + β·C, row-major, through `cblas_sgemm` — or `cblas_sgemv` when C is a single
-  /// row or column (batch-1 dense layers, 1×1 outputs), where GEMM's blocking only costs time.
+  /// C = op(A)·op(B) + β·C, row-major, on `pool`'s threads (a `kiln_pool *`, NULL: this one),
+  /// through the runtime's `kiln_sgemm` — or `kiln_sgemv` when C is a single row or column
+  /// (batch-1 dense layers, 1×1 outputs), where GEMM's blocking only costs time.
   func sgemm(
-    transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, a: LLVMValueRef, lda: Int,
+    pool: LLVMValueRef, transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, a: LLVMValueRef, lda: Int,
     b: LLVMValueRef, ldb: Int, c: LLVMValueRef, ldc: Int, beta: Double = 0
   ) {
     if n == 1 {
       // C[:, 0] = op(A)·B[:, 0]; B's column has stride ldb unless B is transposed.
-      sgemv(transpose: transposeA, rows: transposeA ? k : m, columns: transposeA ? m : k, matrix: a, lda: lda, x: b, incX: transposeB ? 1 : ldb, y: c, incY: ldc, beta: beta)
+      sgemv(
+        pool: pool, transpose: transposeA, rows: transposeA ? k : m, columns: transposeA ? m : k, matrix: a, lda: lda, x: b,
+        incX: transposeB ? 1 : ldb, y: c, incY: ldc, beta: beta)
       return
     }
     if m == 1 {
       // C[0, :] = op(B)ᵀ·A[0, :]; A's row has stride 1 unless A is transposed.
-      sgemv(transpose: !transposeB, rows: transposeB ? n : k, columns: transposeB ? k : n, matrix: b, lda: ldb, x: a, incX: transposeA ? lda : 1, y: c, incY: 1, beta: beta)
+      sgemv(
+        pool: pool, transpose: !transposeB, rows: transposeB ? n : k, columns: transposeB ? k : n, matrix: b, lda: ldb, x: a,
+        incX: transposeA ? lda : 1, y: c, incY: 1, beta: beta)
       return
     }
     let sgemm = external(
-      "cblas_sgemm", parameters: [i32, i32, i32, i32, i32, i32, f32, floatPointer, i32, floatPointer, i32, f32, floatPointer, i32],
+      "kiln_sgemm", parameters: [bytePointer, i32, i32, i32, i32, i32, floatPointer, i32, floatPointer, i32, f32, floatPointer, i32],
       returns: void)
     _ = call(sgemm, [
-      int32(101), int32(transposeA ? 112 : 111), int32(transposeB ? 112 : 111), int32(m), int32(n), int32(k), float(1),
-      a, int32(lda), b, int32(ldb), float(beta), c, int32(ldc),
+      pool, int32(transposeA ? 1 : 0), int32(transposeB ? 1 : 0), int32(m), int32(n), int32(k), a, int32(lda), b, int32(ldb), float(beta), c,
+      int32(ldc),
     ])
   }
 
@@ -475,14 +480,15 @@ final class IRBuilder {
   }
 
   /// y = op(M)·x + β·y for a row-major `rows`×`columns` matrix, through the runtime's
-  /// `kiln_sgemv` (OpenBLAS, kept on one thread where threads cost more than they bring).
+  /// `kiln_sgemv` on `pool`'s threads.
   private func sgemv(
-    transpose: Bool, rows: Int, columns: Int, matrix: LLVMValueRef, lda: Int, x: LLVMValueRef, incX: Int, y: LLVMValueRef, incY: Int, beta: Double
+    pool: LLVMValueRef, transpose: Bool, rows: Int, columns: Int, matrix: LLVMValueRef, lda: Int, x: LLVMValueRef, incX: Int, y: LLVMValueRef,
+    incY: Int, beta: Double
   ) {
     let sgemv = external(
-      "kiln_sgemv", parameters: [i32, i32, i32, floatPointer, i32, floatPointer, i32, f32, floatPointer, i32], returns: void)
+      "kiln_sgemv", parameters: [bytePointer, i32, i32, i32, floatPointer, i32, floatPointer, i32, f32, floatPointer, i32], returns: void)
     _ = call(sgemv, [
-      int32(transpose ? 1 : 0), int32(rows), int32(columns), matrix, int32(lda), x, int32(incX), float(beta), y, int32(incY),
+      pool, int32(transpose ? 1 : 0), int32(rows), int32(columns), matrix, int32(lda), x, int32(incX), float(beta), y, int32(incY),
     ])
   }
 

@@ -4,7 +4,7 @@ import Kiln
 import KilnRuntime
 
 /// An ORC LLJIT instance holding compiled code: object files linked into this process, resolving
-/// symbols of the process (libopenblas's `cblas_sgemm`, the runtime) and of each other.
+/// symbols of the process (libopenblas, the runtime) and of each other.
 final class JIT: @unchecked Sendable {
   private let jit: LLVMOrcLLJITRef
 
@@ -22,12 +22,17 @@ final class JIT: @unchecked Sendable {
     // The runtime is linked statically into the executable, where the process search does not see
     // it: give the JIT the addresses of the functions generated code calls.
     let parallelFor: @convention(c) (OpaquePointer?, Int64, kiln_task?, UnsafeMutableRawPointer?) -> Void = kiln_parallel_for
-    let sgemv: @convention(c) (Int32, Int32, Int32, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32)
-      -> Void = kiln_sgemv
+    let sgemv: @convention(c) (
+      OpaquePointer?, Int32, Int32, Int32, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32
+    ) -> Void = kiln_sgemv
+    let sgemm: @convention(c) (
+      OpaquePointer?, Int32, Int32, Int32, Int32, Int32, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?,
+      Int32
+    ) -> Void = kiln_sgemm
     let allReduce: @convention(c) (OpaquePointer?, UnsafeMutablePointer<Float>?, Int64, Float) -> kiln_status = kiln_all_reduce
     let runtime: [(name: String, address: UnsafeRawPointer)] = [
       ("kiln_parallel_for", unsafeBitCast(parallelFor, to: UnsafeRawPointer.self)), ("kiln_sgemv", unsafeBitCast(sgemv, to: UnsafeRawPointer.self)),
-      ("kiln_all_reduce", unsafeBitCast(allReduce, to: UnsafeRawPointer.self)),
+      ("kiln_sgemm", unsafeBitCast(sgemm, to: UnsafeRawPointer.self)), ("kiln_all_reduce", unsafeBitCast(allReduce, to: UnsafeRawPointer.self)),
     ]
     var symbols = runtime.map { name, address in
       LLVMJITCSymbolMapPair(

@@ -326,7 +326,7 @@ enum ConvolutionLowering {
           } else if n <= Algorithm.unpackedProductColumns {
             RegisterProduct(m: s.outPerGroup, n: n, k: s.depth, lda: s.depth, ldb: n, ldc: n, lanes: k.lanes).emitSplittingRows(k, m: s.outPerGroup, a: w, b: columns, c: product)
           } else {
-            ir.sgemm(m: s.outPerGroup, n: n, k: s.depth, a: w, lda: s.depth, b: columns, ldb: n, c: product, ldc: n)
+            ir.sgemm(pool: k.pool, m: s.outPerGroup, n: n, k: s.depth, a: w, lda: s.depth, b: columns, ldb: n, c: product, ldc: n)
           }
           if count > 1 {
             SampleBlocks.scatter(ir, from: product, rows: s.outPerGroup, positions: s.outPlane, count: count, into: out, sampleStride: s.outChannels * s.outPlane)
@@ -351,7 +351,7 @@ enum ConvolutionLowering {
         let dy = gatheredGradient(k, k.inputs[1], s, first: first, count: count, group: group, into: s.gatheredOffset(a.conv, x: xShape))
         let dw = ir.element(k.output, ir.affine(group, s.outPerGroup * s.depth))
         let n = count * s.outPlane
-        ir.sgemm(transposeB: true, m: s.outPerGroup, n: s.depth, k: n, a: dy, lda: n, b: columns, ldb: n, c: dw, ldc: s.depth, beta: 1)
+        ir.sgemm(pool: k.pool, transposeB: true, m: s.outPerGroup, n: s.depth, k: n, a: dy, lda: n, b: columns, ldb: n, c: dw, ldc: s.depth, beta: 1)
       }
     }
   }
@@ -384,7 +384,7 @@ enum ConvolutionLowering {
         let n = count * s.outPlane
         let dy = gatheredGradient(k, k.inputs[0], s, first: first, count: count, group: group, into: s.inputGradientGatheredOffset)
         let w = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
-        ir.sgemm(transposeA: true, m: s.depth, n: n, k: s.outPerGroup, a: w, lda: s.depth, b: dy, ldb: n, c: columns, ldc: n)
+        ir.sgemm(pool: k.pool, transposeA: true, m: s.depth, n: n, k: s.outPerGroup, a: w, lda: s.depth, b: dy, ldb: n, c: columns, ldc: n)
         ir.loop(count) { j in
           let dx = groupStart(ir, k.output, first: ir.add(first, j), group: group, channels: s.inChannels, perGroup: s.inPerGroup, plane: s.inPlane)
           col2im(
@@ -410,7 +410,7 @@ enum ConvolutionLowering {
     forEachSampleAndGroup(ir, batch: xShape[0], groups: a.groups) { sampleGroup, group in
       let x = ir.element(k.inputs[0], ir.affine(sampleGroup, inPerGroup * inPlane))
       let w = ir.element(k.inputs[1], ir.affine(group, inPerGroup * outPerGroup * taps))
-      ir.sgemm(transposeA: true, m: outPerGroup * taps, n: inPlane, k: inPerGroup, a: w, lda: outPerGroup * taps, b: x, ldb: inPlane, c: columns, ldc: inPlane)
+      ir.sgemm(pool: k.pool, transposeA: true, m: outPerGroup * taps, n: inPlane, k: inPerGroup, a: w, lda: outPerGroup * taps, b: x, ldb: inPlane, c: columns, ldc: inPlane)
       let out = ir.element(k.output, ir.affine(sampleGroup, outPerGroup * outPlane))
       col2im(ir, columns: columns, rowStride: inPlane, table: table, destination: out, channels: outPerGroup, taps: taps, positions: inPlane, destinationPlane: outPlane)
     }

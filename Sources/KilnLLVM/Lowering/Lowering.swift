@@ -74,7 +74,7 @@ enum Lowering {
     case .dense:
       let w = k.inputTypes[1].shape
       let rows = k.count / w[0]
-      ir.sgemm(transposeB: true, m: rows, n: w[0], k: w[1], a: x!, lda: w[1], b: k.inputs[1], ldb: w[1], c: k.output, ldc: w[0])
+      ir.sgemm(pool: k.pool, transposeB: true, m: rows, n: w[0], k: w[1], a: x!, lda: w[1], b: k.inputs[1], ldb: w[1], c: k.output, ldc: w[0])
       finish(k, bias: k.inputs.count > 2 ? k.inputs[2] : nil, channels: w[0], inner: 1)
     case .matmul:
       emitMatmul(k)
@@ -441,7 +441,7 @@ enum Lowering {
     let bOffsets = IndexTables.broadcast(source: Array(b.dropLast(2)), target: batch)
     for (index, (aOffset, bOffset)) in zip(aOffsets, bOffsets).enumerated() {
       ir.sgemm(
-        m: m, n: n, k: inner, a: ir.element(k.inputs[0], ir.int(aOffset * m * inner)), lda: inner,
+        pool: k.pool, m: m, n: n, k: inner, a: ir.element(k.inputs[0], ir.int(aOffset * m * inner)), lda: inner,
         b: ir.element(k.inputs[1], ir.int(bOffset * inner * n)), ldb: n, c: ir.element(k.output, ir.int(index * m * n)), ldc: n)
     }
   }

@@ -18,8 +18,7 @@ import Kiln
 /// load it, and the last chunk's tiles store to dW.
 ///
 /// Threads split the output channels (groups of tiles); each element is summed by one thread in
-/// one order (sample, row, column), so results do not depend on the thread count — unlike a GEMM
-/// OpenBLAS threads itself.
+/// one order (sample, row, column), so results do not depend on the thread count.
 struct WeightGradientConvolution {
   let s: ConvolutionShape
   /// Lifted to three axes (D, H, W): spatial sizes of the output gradient and of the filter.
