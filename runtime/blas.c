@@ -113,7 +113,7 @@ void kiln_sgemv(kiln_pool *pool, int transpose, int rows, int columns, const flo
 /* Products of at least PIECE_WORK multiply-adds per piece run in pieces on the pool, each at
  * least MIN_PIECE rows or columns. The pieces depend on the shape alone, and every thread count
  * runs the same pieces, so results do not depend on it. */
-enum { PIECE_WORK = 1 << 21, MIN_PIECE = 128 };
+enum { PIECE_WORK = 1 << 20, MIN_PIECE = 128 };
 
 typedef struct gemm_pieces {
   int transpose_a, transpose_b, m, n, k, lda, ldb, ldc, by_rows, piece;

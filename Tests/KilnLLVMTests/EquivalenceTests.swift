@@ -424,7 +424,11 @@ import Testing
     let maps = ["input": try randomTensor([1, 64, 40, 40], seed: 8)]
     let (serial, parallel) = (try compiler.compile(convolutions, threads: 1).run(maps), try compiler.compile(convolutions, threads: 2).run(maps))
     #expect(serial[0].scalars.map(\.bitPattern) == parallel[0].scalars.map(\.bitPattern))
-    // A training step: every updated parameter identical after three steps.
+    // A training step: every updated parameter identical after three steps. At batch 32,
+    // conv2's forward, input and weight gradients run in slices of samples, the last summing
+    // its slices' copies of dW.
+    let conv2 = ConvolutionShape(x: [32, 6, 14, 14], weight: [16, 6, 5, 5], output: [32, 16, 10, 10], groups: 1)
+    #expect(conv2.columnSlices > 1 && conv2.weightGradientSlices > 1)
     let training = try TrainingGraph(model: lenet.graph, optimizer: Optimizer(.adam))
     let store = try Model.initialParameters(for: training.graph, seed: 0).entries.reduce(into: ParameterStore()) { store, entry in
       store[entry.name] = lenet.parameters[entry.name] ?? entry.tensor

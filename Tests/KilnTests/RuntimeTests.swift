@@ -57,7 +57,7 @@ import Testing
   }
 
   /// kiln_sgemm against the definition, for products run whole and in pieces of rows or columns
-  /// (from 2^21 multiply-adds per piece on), every transposition, padded leading dimensions and
+  /// (from 2^20 multiply-adds per piece on), every transposition, padded leading dimensions and
   /// β ≠ 0; a two-thread pool gives the same bits as none.
   @Test(arguments: [(5, 7, 3), (64, 84, 120), (600, 300, 40), (48, 2000, 150), (1000, 130, 70)])
   func gemmEqualsItsDefinition(m: Int, n: Int, k: Int) throws {

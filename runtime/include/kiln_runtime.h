@@ -174,7 +174,7 @@ void kiln_blas_prepare(void);
 
 /**
  * C = op(A)·op(B) + beta·C, row-major (op: transposed when `transpose_a` / `transpose_b` is not 0),
- * as cblas_sgemm with alpha 1, run on `pool`'s threads: products of a few million multiply-adds
+ * as cblas_sgemm with alpha 1, run on `pool`'s threads: products of two million multiply-adds
  * or more are split into pieces of rows or columns of C (fixed by the shape, so results do not
  * depend on the thread count), each piece one OpenBLAS call. A NULL pool runs them all here.
  */

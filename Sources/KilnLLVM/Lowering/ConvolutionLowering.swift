@@ -60,8 +60,30 @@ struct ConvolutionShape {
   var inputGradientGatheredOffset: Int { depth * blocks.size * outPlane }
 
   /// Scratch of an input-gradient convolution: a block's columns, then its gathered output
-  /// gradients.
-  var inputGradientScratchSize: Int { inputGradientGatheredOffset + gatheredSize }
+  /// gradients, for each of `columnSlices`.
+  var inputGradientScratchSize: Int { columnSlices * (inputGradientGatheredOffset + gatheredSize) }
+
+  /// A full block's multiply-adds (all groups), in vectors of 16 (as `Kernel.slices` counts).
+  var blockWork: Int { outChannels * blocks.size * outPlane * depth / 16 }
+
+  /// Slices of the full blocks that run in parallel through columns, each with its own scratch,
+  /// where one block's products are too small to split (LeNet-5's at batch 64; see `Kernel.slices`).
+  var columnSlices: Int { Kernel.slices(work: blockWork, count: blocks.full) }
+
+  /// Floats of one copy of the weight gradient, rounded to a cache line.
+  var weightGradientSize: Int { (outChannels * depth + 15) / 16 * 16 }
+
+  /// Slices of a weight gradient through columns: each sums its blocks into its own copy of dW,
+  /// the copies (at most `partialGradientLimit` floats) added in order at the end.
+  var weightGradientSlices: Int { min(columnSlices, max(1, Self.partialGradientLimit / weightGradientSize)) }
+
+  static let partialGradientLimit = 1 << 18
+
+  /// Scratch of a weight gradient through columns: per slice, when there are several, its copy of
+  /// dW, then what a forward convolution's block needs.
+  func weightGradientScratchSize(_ a: ConvAttrs, x: [Int]) -> Int {
+    weightGradientSlices == 1 ? scratchSize(a, x: x) : weightGradientSlices * (weightGradientSize + scratchSize(a, x: x))
+  }
 }
 
 /// Lifting of spatial lists to three axes (D, H, W), as the interpreter does.
@@ -281,7 +303,7 @@ enum ConvolutionLowering {
         let skinny = shape.blocks.counts.map { count in
           SkinnyProduct.applies(m: shape.outPerGroup, n: count * shape.outPlane, k: shape.depth) ? count * shape.outPlane * shape.depth : 0
         }
-        return shape.scratchSize(a, x: x) + (skinny.max() ?? 0)
+        return shape.columnSlices * (shape.scratchSize(a, x: x) + (skinny.max() ?? 0))
       }
     }
 
@@ -311,7 +333,9 @@ enum ConvolutionLowering {
       depthwise.emit(k)
       return
     case .columns:
-      s.blocks.forEach(ir) { first, count in
+      let perSlice = Algorithm.columns.scratchSize(a, x: xShape, weight: wShape, output: k.type.shape) / s.columnSlices
+      s.blocks.forEach(k, slices: s.columnSlices, work: s.blockWork, scratchPerSlice: perSlice) { k, first, count in
+        let ir = k.ir
         ir.loop(a.groups) { group in
           let columns = blockColumns(
             ir, a, x: xShape, weight: wShape, output: k.type.shape, input: k.inputs[0], scratch: k.scratch, first: first, count: count, group: group, shape: s)
@@ -343,15 +367,34 @@ enum ConvolutionLowering {
     let (xShape, dyShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
     let s = ConvolutionShape(x: xShape, weight: k.type.shape, output: dyShape, groups: a.conv.groups)
     k.elementwise { _ in ir.float(0) }
-    s.blocks.forEach(ir) { first, count in
+    let slices = s.weightGradientSlices
+    // Each slice's copy of dW (then its blocks' scratch) starts zeroed.
+    let partials = slices == 1 ? nil : k.scratch
+    let stride = s.weightGradientScratchSize(a.conv, x: xShape) / slices
+    if let partials {
+      ir.loop(slices) { slice in ir.loop(s.outChannels * s.depth) { i in ir.store(ir.float(0), partials, ir.add(ir.affine(slice, stride), i)) } }
+    }
+    s.blocks.forEach(k, slices: slices, work: s.blockWork, scratchPerSlice: stride) { k, first, count in
+      let ir = k.ir
+      let scratch = partials == nil ? k.scratch : k.scratch.map { ir.element($0, ir.int(s.weightGradientSize)) }
       ir.loop(a.conv.groups) { group in
         let columns = blockColumns(
-          ir, a.conv, x: xShape, weight: k.type.shape, output: dyShape, input: k.inputs[0], scratch: k.scratch, first: first, count: count, group: group,
+          ir, a.conv, x: xShape, weight: k.type.shape, output: dyShape, input: k.inputs[0], scratch: scratch, first: first, count: count, group: group,
           shape: s)
-        let dy = gatheredGradient(k, k.inputs[1], s, first: first, count: count, group: group, into: s.gatheredOffset(a.conv, x: xShape))
-        let dw = ir.element(k.output, ir.affine(group, s.outPerGroup * s.depth))
+        var sliced = k
+        sliced.scratch = scratch
+        let dy = gatheredGradient(sliced, k.inputs[1], s, first: first, count: count, group: group, into: s.gatheredOffset(a.conv, x: xShape))
+        let dw = ir.element(partials == nil ? k.output : k.scratch!, ir.affine(group, s.outPerGroup * s.depth))
         let n = count * s.outPlane
         ir.sgemm(pool: k.pool, transposeB: true, m: s.outPerGroup, n: s.depth, k: n, a: dy, lda: n, b: columns, ldb: n, c: dw, ldc: s.depth, beta: 1)
+      }
+    }
+    if let partials {
+      // dW = the slices' copies added in order (the same sums on any number of threads).
+      ir.loop(slices) { slice in
+        ir.loop(s.outChannels * s.depth) { i in
+          ir.store(ir.fadd(ir.load(k.output, i), ir.load(partials, ir.add(ir.affine(slice, stride), i))), k.output, i)
+        }
       }
     }
   }
@@ -377,9 +420,11 @@ enum ConvolutionLowering {
     let s = ConvolutionShape(x: a.inputShape, weight: wShape, output: dyShape, groups: a.conv.groups)
     let gather = IndexTables.convolutionGather(input: a.inputShape, output: dyShape, weight: wShape, attrs: a.conv)
     let table = transposedTable(ir, gather, positions: s.outPlane, taps: s.taps)
-    guard let columns = k.scratch else { return }
+    guard k.scratch != nil else { return }
     k.elementwise { _ in ir.float(0) }
-    s.blocks.forEach(ir) { first, count in
+    s.blocks.forEach(k, slices: s.columnSlices, work: s.blockWork, scratchPerSlice: s.inputGradientScratchSize / s.columnSlices) { k, first, count in
+      let ir = k.ir
+      guard let columns = k.scratch else { return }
       ir.loop(a.conv.groups) { group in
         let n = count * s.outPlane
         let dy = gatheredGradient(k, k.inputs[0], s, first: first, count: count, group: group, into: s.inputGradientGatheredOffset)

@@ -74,8 +74,15 @@ struct DirectConvolution {
     phaseWidth = inPlace ? s.inPlane : perRow * lanes + (kernel[2] - 1) * dilation[2] / stride[2]
   }
 
-  /// Scratch: the group's prepared input, unless it is read in place.
-  var scratchSize: Int { inPlace ? 0 : prepared.size }
+  /// Vector multiply-adds of one sample's group.
+  var workPerGroup: Int { s.outPerGroup * s.outPlane * s.depth / lanes }
+
+  /// Slices of samples (and groups) that run in parallel, each with its own prepared input, when
+  /// one sample's group has too little work to split (LeNet-5's convolutions at batch 64).
+  var slices: Int { Kernel.slices(work: workPerGroup, count: s.batch * s.groups) }
+
+  /// Scratch: a prepared input per slice, unless the input is read in place.
+  var scratchSize: Int { inPlace ? 0 : slices * prepared.size }
 
   /// Whole tiles of a row (`vectors` vectors each) that one parallel iteration covers. A
   /// pointwise convolution's row is its whole plane, and each block of output channels sweeps
@@ -134,8 +141,10 @@ struct DirectConvolution {
     // Vector multiply-adds per iteration of the parallel loop, on average (about an element's
     // worth of time each).
     let iterations = chunks * blocks * output[0] * rowBlocks
-    let work = (s.outPerGroup * s.outPlane * s.depth / lanes + iterations - 1) / iterations
-    ConvolutionLowering.forEachSampleAndGroup(ir, batch: s.batch, groups: s.groups) { sampleGroup, group in
+    let work = (workPerGroup + iterations - 1) / iterations
+    k.forSlices(s.batch * s.groups, slices: slices, work: workPerGroup, scratchPerSlice: inPlace ? 0 : prepared.size) { k, sampleGroup in
+      let ir = k.ir
+      let group = s.groups == 1 ? ir.int(0) : ir.urem(sampleGroup, ir.int(s.groups))
       let x = ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane))
       if !inPlace { prepared.emit(k, source: x) }
       let weights = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))

@@ -96,7 +96,7 @@ enum GradientLowering {
       case .winograd(let winograd): return winograd.scratchSize
       case .registers(let convolution): return convolution.scratchSize
       case .alongColumns(let convolution): return convolution.scratchSize
-      case .columns: return ConvolutionShape(x: x, weight: weight, output: dy, groups: a.conv.groups).scratchSize(a.conv, x: x)
+      case .columns: return ConvolutionShape(x: x, weight: weight, output: dy, groups: a.conv.groups).weightGradientScratchSize(a.conv, x: x)
       }
     }
   }

@@ -25,11 +25,17 @@ struct SampleBlocks {
   /// partial last one, where there are any.
   var counts: [Int] { (batch >= size ? [size] : []) + (batch % size > 0 ? [batch % size] : []) }
 
-  /// `body(first, count)` for every block: a loop over the full blocks, then the partial one.
-  func forEach(_ ir: IRBuilder, _ body: (_ first: LLVMValueRef, _ count: Int) -> Void) {
-    let full = batch / size
-    ir.loop(full) { block in body(ir.mul(block, ir.int(size)), size) }
-    if batch % size > 0 { body(ir.int(full * size), batch % size) }
+  /// Full blocks.
+  var full: Int { batch / size }
+
+  /// `body(kernel, first, count)` for every block: the full blocks in `slices` runs on the pool,
+  /// each with its own `scratchPerSlice` floats of scratch (`Kernel.forSlices`; one slice: in a
+  /// loop here), then the partial one here, on the first slice's scratch.
+  func forEach(
+    _ k: Kernel, slices: Int = 1, work: Int = 0, scratchPerSlice: Int = 0, _ body: (_ k: Kernel, _ first: LLVMValueRef, _ count: Int) -> Void
+  ) {
+    k.forSlices(full, slices: slices, work: work, scratchPerSlice: scratchPerSlice) { k, block in body(k, k.ir.mul(block, k.ir.int(size)), size) }
+    if batch % size > 0 { body(k, k.ir.int(full * size), batch % size) }
   }
 
   /// Copies `rows` rows of `positions` floats of each of `count` samples (sample j's rows start
