@@ -73,6 +73,16 @@ void kiln_blas_prepare(void) {
 /* CBLAS's constants, and the most pieces a product is split into (enough for a few threads). */
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112, MAX_PIECES = 16 };
 
+/* The length of the pieces `side` rows, columns or outputs are split into: one piece per
+ * `work_per_piece` of `work`, at most MAX_PIECES, each at least `minimum` long. */
+static int piece_length(int64_t work, int64_t work_per_piece, int side, int minimum) {
+  int64_t pieces = work / work_per_piece;
+  if (pieces > MAX_PIECES) pieces = MAX_PIECES;
+  if (pieces > side / minimum) pieces = side / minimum;
+  if (pieces < 1) pieces = 1;
+  return (int)((side + pieces - 1) / pieces);
+}
+
 /* Products of at least GEMV_PARALLEL elements run in pieces of outputs on the pool, at most
  * MAX_PIECES of them. Every output is one OpenBLAS dot product or axpy sum whatever the pieces. */
 enum { GEMV_PARALLEL = 1 << 17 };
@@ -100,13 +110,8 @@ static void run_gemv_pieces(void *raw, int64_t begin, int64_t end) {
 
 void kiln_sgemv(kiln_pool *pool, int transpose, int rows, int columns, const float *a, int lda, const float *x, int incx, float beta, float *y,
                 int incy) {
-  gemv_pieces g = {transpose, rows, columns, lda, incx, incy, 0, a, x, beta, y};
   int outputs = transpose ? columns : rows;
-  int64_t pieces = (int64_t)rows * columns / GEMV_PARALLEL;
-  if (pieces > MAX_PIECES) pieces = MAX_PIECES;
-  if (pieces > outputs / 16) pieces = outputs / 16;
-  if (pieces < 1) pieces = 1;
-  g.piece = (int)((outputs + pieces - 1) / pieces);
+  gemv_pieces g = {transpose, rows, columns, lda, incx, incy, piece_length((int64_t)rows * columns, GEMV_PARALLEL, outputs, 16), a, x, beta, y};
   kiln_parallel_for(pool, (outputs + g.piece - 1) / g.piece, run_gemv_pieces, &g);
 }
 
@@ -146,11 +151,7 @@ void kiln_sgemm(kiln_pool *pool, int transpose_a, int transpose_b, int m, int n,
   /* Split the longer side of C: each piece then repacks the smaller operand. */
   gemm_pieces g = {transpose_a, transpose_b, m, n, k, lda, ldb, ldc, m > n, 0, a, b, beta, c};
   int side = g.by_rows ? m : n;
-  int64_t pieces = (int64_t)m * n * k / PIECE_WORK;
-  if (pieces > side / MIN_PIECE) pieces = side / MIN_PIECE;
-  if (pieces > MAX_PIECES) pieces = MAX_PIECES;
-  if (pieces < 1) pieces = 1;
   /* Whole vectors of 16 per piece (but for the last). */
-  g.piece = (int)((side + pieces - 1) / pieces + 15) / 16 * 16;
+  g.piece = (piece_length((int64_t)m * n * k, PIECE_WORK, side, MIN_PIECE) + 15) / 16 * 16;
   kiln_parallel_for(pool, (side + g.piece - 1) / g.piece, run_gemm_pieces, &g);
 }
