@@ -60,8 +60,9 @@ import Testing
   /// Input gradients of stride-1 convolutions run as forward convolutions of the output gradient
   /// by the flipped, transposed filter (`InputGradientConvolution`), by each forward algorithm:
   /// Winograd (16 channels on 28×28, within its 1e-5 bound), direct (unpadded 3×3 on 28×28; a
-  /// dilated one with uneven padding; grouped; 1D and 3D), depthwise. LeNet-5's 5×5 layer (whose
-  /// gradient would multiply twice as many padding zeros as values), padding past the filter's
+  /// dilated one with uneven padding; grouped; LeNet-5's second 5×5 layer, within twice the work;
+  /// 1D and 3D), depthwise. LeNet-5's 5×5 → 1×1 layer (whose gradient would multiply 25 times as
+  /// many padding zeros as values), padding past the filter's
   /// reach, and strided or reflect-padded convolutions keep GEMM + col2im. A 7×7 map, whose rows
   /// the direct kernel leaves to GEMM on AVX-512, runs by Winograd instead on a half-width vector
   /// unit only.
@@ -75,7 +76,8 @@ import Testing
       (attrs(2, pad: .symmetric(1, rank: 2)), [3, 16, 28, 28], [16, 16, 3, 3], "winograd"),
       (attrs(2, pad: .symmetric(1, rank: 2)), [8, 16, 7, 7], [16, 16, 3, 3], lanes == 8 ? "direct" : vectors.halfWidth ? "winograd" : nil),
       (attrs(2, pad: .symmetric(0, rank: 2)), [2, 4, 28, 28], [6, 4, 3, 3], "direct"),
-      (attrs(2, pad: .symmetric(0, rank: 2)), [3, 6, 14, 14], [16, 6, 5, 5], nil),
+      (attrs(2, pad: .symmetric(0, rank: 2)), [3, 6, 14, 14], [16, 6, 5, 5], "direct"),
+      (attrs(2, pad: .symmetric(0, rank: 2)), [3, 16, 5, 5], [120, 16, 5, 5], nil),
       (attrs(2, pad: Padding(before: [2, 0], after: [1, 3]), dilation: 2), [2, 4, 13, 15], [5, 4, 3, 3], "direct"),
       (attrs(2, pad: .symmetric(1, rank: 2), groups: 2), [2, 6, 12, 11], [4, 3, 3, 3], "direct"),
       (attrs(1, pad: .symmetric(2, rank: 1)), [2, 3, 40], [4, 3, 5], "direct"),
