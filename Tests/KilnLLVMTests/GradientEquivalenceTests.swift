@@ -188,11 +188,13 @@ import Testing
 
   /// Weight gradients of convolutions with few input channels and many taps along output
   /// columns (`ColumnWeightGradient`): ResNet's first layer in small (stride 2, 7×7, rows of
-  /// whole vectors and a masked tail, partial tiles of output channels and of pairs), 1D, 3D with
-  /// replicate padding, stride 3 and dilation 2 along rows. Two threads give the same bits as one.
+  /// whole vectors and a masked tail, partial tiles of output channels and of pairs), LeNet-5's
+  /// first layer (25 pairs), 1D, 3D with replicate padding, stride 3 and dilation 2 along rows.
+  /// Two threads give the same bits as one.
   @Test(arguments: [8, 16])
   func weightGradientsAlongColumns(lanes: Int) throws {
     let cases: [(ConvAttrs, x: [Int], weight: [Int])] = [
+      (ConvAttrs(stride: [1, 1], padding: .symmetric(0, rank: 2), dilation: [1, 1], groups: 1), [3, 1, 32, 32], [6, 1, 5, 5]),
       (ConvAttrs(stride: [2, 2], padding: .symmetric(3, rank: 2), dilation: [1, 1], groups: 1), [2, 3, 40, 37], [22, 3, 7, 7]),
       (ConvAttrs(stride: [1], padding: .symmetric(0, rank: 1), dilation: [1], groups: 1), [3, 2, 50], [5, 2, 33]),
       (ConvAttrs(stride: [1, 1, 1], padding: .symmetric(1, rank: 3), paddingMode: .replicate, dilation: [1, 1, 1], groups: 1), [1, 1, 6, 9, 18], [4, 1, 3, 5, 5]),

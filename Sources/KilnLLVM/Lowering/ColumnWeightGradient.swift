@@ -43,11 +43,10 @@ struct ColumnWeightGradient {
     (outputs, pairs) = lanes > 8 ? (4, 5) : (3, 3)
   }
 
-  /// The fewest (input channel, tap) pairs taken here. ResNet-18's first layer (147 pairs) at
-  /// batch 8, one thread, AVX-512 EPYC: 34 ms as im2col + GEMM, 25 ms this way. LeNet-5's and
-  /// VGG-11-CIFAR's first layers (25 and 27 pairs, a few milliseconds) were not measured this way
-  /// and stay on GEMM.
-  static let minimumDepth = 64
+  /// The fewest (input channel, tap) pairs taken here. One thread, against im2col + GEMM:
+  /// ResNet-18's first layer (147 pairs) at batch 8, 34 → 25 ms (AVX-512 EPYC); at batch 64 on a
+  /// Xeon, VGG-11-CIFAR's (27 pairs) 4.7–4.8 → 2.6 ms, LeNet-5's (25 pairs) 0.35–0.42 → 0.22–0.25.
+  static let minimumDepth = 16
 
   /// Tiles along the output channels and along the pairs (the last of each possibly partial).
   var outputTiles: Int { (s.outChannels + outputs - 1) / outputs }
