@@ -24,7 +24,9 @@ enum GradientLowering {
     case .reduceGrad(let a):
       reduceGradient(k, a.reduce)
     case .unaryGrad(let a):
-      k.elementwise { i in ir.fmul(derivative(ir, a.function, x: ir.load(k.inputs[0], i), y: ir.load(k.inputs[1], i)), ir.load(k.inputs[2], i)) }
+      k.parallelElementwise { k, i in
+        k.ir.fmul(derivative(k.ir, a.function, x: k.ir.load(k.inputs[0], i), y: k.ir.load(k.inputs[1], i)), k.ir.load(k.inputs[2], i))
+      }
     case .maxoutGrad(let grad):
       let a = grad.maxout
       let inner = a.inner(k.type.shape)
