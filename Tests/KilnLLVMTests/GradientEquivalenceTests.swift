@@ -251,6 +251,11 @@ import Testing
       let long = PoolAttrs(kind: kind, kernel: [1, 3], stride: [1, 1], padding: Padding(before: [0, 1], after: [0, 1]))
       try expectGradientsEquivalent(.pool(long), [[1, 1, 2, PoolLowering.bufferedColumns + 5]])
       try expectGradientsEquivalent(.globalPool(GlobalPoolAttrs(kind: kind)), [[2, 3, 5, 4]])
+      // Windows that tile the input (2×2, stride 2): max pooling's gradient writes each input once.
+      let tiling = PoolAttrs(kind: kind, kernel: [2, 2], stride: [2, 2], padding: .symmetric(0, rank: 2))
+      #expect(PoolLowering(tiling, x: [2, 3, 8, 6], y: [2, 3, 4, 3]).tilesInput && !PoolLowering(tiling, x: [2, 3, 9, 6], y: [2, 3, 4, 3]).tilesInput)
+      try expectGradientsEquivalent(.pool(tiling), [[2, 3, 8, 6]])
+      try expectGradientsEquivalent(.pool(tiling), [[2, 3, 9, 6]])
     }
     for kind in [ReduceKind.sum, .mean, .max, .variance] { try expectGradientsEquivalent(.reduce(ReduceAttrs(kind, axes: [1])), [[3, 5, 4]]) }
     // Batch norm's statistics: every axis but the channels, rows of 100 in vectors.

@@ -35,6 +35,13 @@ struct PoolLowering {
   /// run on their host's threads, whose stacks may be small).
   static let bufferedColumns = 1 << 11
 
+  /// Whether the windows cover the input exactly, without overlap or padding: stride = kernel,
+  /// no dilation, and output × stride = input along every axis.
+  var tilesInput: Bool {
+    stride == kernel && dilation.allSatisfy { $0 == 1 } && padBefore.allSatisfy { $0 == 0 }
+      && zip(output, zip(stride, input)).allSatisfy { $0 * $1.0 == $1.1 }
+  }
+
   var inPlane: Int { input.reduce(1, *) }
   var outPlane: Int { output.reduce(1, *) }
   var taps: Int { kernel.reduce(1, *) }
@@ -158,8 +165,26 @@ struct PoolLowering {
       let x = ir.element(k.inputs[0], ir.mul(plane, ir.int(inPlane)))
       let dy = ir.element(k.inputs[1], ir.mul(plane, ir.int(outPlane)))
       let dx = ir.element(k.output, ir.mul(plane, ir.int(inPlane)))
-      ir.loop(inPlane) { i in ir.store(ir.float(0), dx, i) }
+      if !(attrs.kind == .max && tilesInput) { ir.loop(inPlane) { i in ir.store(ir.float(0), dx, i) } }
+      /// The position of the first maximum of a window's valid taps (−1 if none is valid).
+      func firstMaximum(_ taps: [Tap]) -> LLVMValueRef {
+        var (best, bestIndex) = (ir.float(-.infinity), ir.int(-1))
+        for tap in taps {
+          let v = ir.load(x, tap.position)
+          var better = ir.or(ir.icmp(LLVMIntSLT, bestIndex, ir.int(0)), ir.isPreferredMaximum(v, over: best))
+          if let valid = tap.valid { better = ir.and(better, valid) }
+          (best, bestIndex) = (ir.select(better, v, best), ir.select(better, tap.position, bestIndex))
+        }
+        return bestIndex
+      }
       switch attrs.kind {
+      case .max where tilesInput:
+        // Every input is in exactly one window: it gets the window's gradient or zero, written
+        // once (LeNet-5's and VGG's 2×2 pools).
+        forEachWindow(ir) { row, ow, taps in
+          let (best, gradient) = (firstMaximum(taps), ir.load(dy, ir.add(ir.mul(row, ir.int(output[2])), ow)))
+          for tap in taps { ir.store(ir.select(ir.icmp(LLVMIntEQ, tap.position, best), gradient, ir.float(0)), dx, tap.position) }
+        }
       case .max:
         // A row's first maxima, then their gradients added: windows overlap, and a loop of its
         // own keeps the search free of stores into dx, so it vectorises. Rows too long for the
@@ -177,13 +202,7 @@ struct PoolLowering {
           }
         }
         forEachWindow(ir, rowEnd: addRow) { row, ow, taps in
-          var (best, bestIndex) = (ir.float(-.infinity), ir.int(-1))
-          for tap in taps {
-            let v = ir.load(x, tap.position)
-            var better = ir.or(ir.icmp(LLVMIntSLT, bestIndex, ir.int(0)), ir.isPreferredMaximum(v, over: best))
-            if let valid = tap.valid { better = ir.and(better, valid) }
-            (best, bestIndex) = (ir.select(better, v, best), ir.select(better, tap.position, bestIndex))
-          }
+          let bestIndex = firstMaximum(taps)
           if let maxima { ir.store(bestIndex, to: ir.element(maxima, ow, type: ir.i64)) } else { addGradient(row, ow, bestIndex) }
         }
       case .average:
