@@ -241,12 +241,16 @@ enum ConvolutionLowering {
     }
   }
 
-  /// `body(n·groups + g, g)` for every sample n and group g, as one loop at run time (code per
-  /// group would grow with the channel count of depthwise convolutions). Channels are grouped
-  /// contiguously, so sample n's group g starts at (n·groups + g) times a group's size.
-  static func forEachSampleAndGroup(_ ir: IRBuilder, batch: Int, groups: Int, _ body: (_ sampleGroup: LLVMValueRef, _ group: LLVMValueRef) -> Void) {
-    ir.loop(batch * groups) { sampleGroup in
-      body(sampleGroup, groups == 1 ? ir.int(0) : ir.urem(sampleGroup, ir.int(groups)))
+  /// `body(kernel, n·groups + g, g)` for every sample n and group g, as one loop at run time (code
+  /// per group would grow with the channel count of depthwise convolutions), in `slices` runs on
+  /// the pool with `scratchPerSlice` floats of scratch each (see `Kernel.forSlices`). Channels
+  /// are grouped contiguously, so sample n's group g starts at (n·groups + g) times a group's size.
+  static func forEachSampleAndGroup(
+    _ k: Kernel, batch: Int, groups: Int, slices: Int = 1, work: Int = 0, scratchPerSlice: Int = 0,
+    _ body: (_ k: Kernel, _ sampleGroup: LLVMValueRef, _ group: LLVMValueRef) -> Void
+  ) {
+    k.forSlices(batch * groups, slices: slices, work: work, scratchPerSlice: scratchPerSlice) { k, sampleGroup in
+      body(k, sampleGroup, groups == 1 ? k.ir.int(0) : k.ir.urem(sampleGroup, k.ir.int(groups)))
     }
   }
 
@@ -452,7 +456,7 @@ enum ConvolutionLowering {
     let table = transposedTable(ir, scatter, positions: inPlane, taps: taps)
     guard let columns = k.scratch else { return }
     k.elementwise { _ in ir.float(0) }
-    forEachSampleAndGroup(ir, batch: xShape[0], groups: a.groups) { sampleGroup, group in
+    forEachSampleAndGroup(k, batch: xShape[0], groups: a.groups) { _, sampleGroup, group in
       let x = ir.element(k.inputs[0], ir.affine(sampleGroup, inPerGroup * inPlane))
       let w = ir.element(k.inputs[1], ir.affine(group, inPerGroup * outPerGroup * taps))
       ir.sgemm(pool: k.pool, transposeA: true, m: outPerGroup * taps, n: inPlane, k: inPerGroup, a: w, lda: outPerGroup * taps, b: x, ldb: inPlane, c: columns, ldc: inPlane)

@@ -142,9 +142,10 @@ struct DirectConvolution {
     // worth of time each).
     let iterations = chunks * blocks * output[0] * rowBlocks
     let work = (workPerGroup + iterations - 1) / iterations
-    k.forSlices(s.batch * s.groups, slices: slices, work: workPerGroup, scratchPerSlice: inPlace ? 0 : prepared.size) { k, sampleGroup in
+    ConvolutionLowering.forEachSampleAndGroup(
+      k, batch: s.batch, groups: s.groups, slices: slices, work: workPerGroup, scratchPerSlice: inPlace ? 0 : prepared.size
+    ) { k, sampleGroup, group in
       let ir = k.ir
-      let group = s.groups == 1 ? ir.int(0) : ir.urem(sampleGroup, ir.int(s.groups))
       let x = ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane))
       if !inPlace { prepared.emit(k, source: x) }
       let weights = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))

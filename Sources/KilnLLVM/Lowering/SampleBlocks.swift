@@ -32,7 +32,7 @@ struct SampleBlocks {
   /// each with its own `scratchPerSlice` floats of scratch (`Kernel.forSlices`; one slice: in a
   /// loop here), then the partial one here, on the first slice's scratch.
   func forEach(
-    _ k: Kernel, slices: Int = 1, work: Int = 0, scratchPerSlice: Int = 0, _ body: (_ k: Kernel, _ first: LLVMValueRef, _ count: Int) -> Void
+    _ k: Kernel, slices: Int, work: Int, scratchPerSlice: Int, _ body: (_ k: Kernel, _ first: LLVMValueRef, _ count: Int) -> Void
   ) {
     k.forSlices(full, slices: slices, work: work, scratchPerSlice: scratchPerSlice) { k, block in body(k, k.ir.mul(block, k.ir.int(size)), size) }
     if batch % size > 0 { body(k, k.ir.int(full * size), batch % size) }
