@@ -315,10 +315,17 @@ final class IRBuilder {
   /// `lanes` floats from `pointer[index]` on, at any (4-byte) alignment; with `count`, only the
   /// first `count` are read (a masked load: nothing past them is touched) and the rest are zero.
   func loadVector(_ pointer: LLVMValueRef, _ index: LLVMValueRef, lanes: Int, count: Int? = nil) -> LLVMValueRef {
+    loadVector(pointer, index, lanes: lanes, reading: 0..<min(count ?? lanes, lanes))
+  }
+
+  /// `lanes` floats from `pointer[index]` on, of which only the lanes in `reading` are read (a
+  /// masked load: nothing outside them is touched, even before `pointer[index]`'s allocation when
+  /// the index is negative); the other lanes are zero.
+  func loadVector(_ pointer: LLVMValueRef, _ index: LLVMValueRef, lanes: Int, reading: Range<Int>) -> LLVMValueRef {
     let type = vectorType(lanes)
     let address = LLVMBuildBitCast(builder, element(pointer, index), LLVMPointerType(type, 0), "")!
-    if let count, count < lanes {
-      var mask: [LLVMValueRef?] = (0..<lanes).map { LLVMConstInt(i1, $0 < count ? 1 : 0, 0) }
+    if reading != 0..<lanes {
+      var mask: [LLVMValueRef?] = (0..<lanes).map { LLVMConstInt(i1, reading.contains($0) ? 1 : 0, 0) }
       let id = LLVMLookupIntrinsicID("llvm.masked.load", 16)
       var types: [LLVMTypeRef?] = [type, LLVMPointerType(type, 0)]
       let declaration = LLVMGetIntrinsicDeclaration(module, id, &types, 2)

@@ -300,7 +300,7 @@ enum ConvolutionLowering {
     func scratchSize(_ a: ConvAttrs, x: [Int], weight: [Int], output: [Int]) -> Int {
       switch self {
       case .winograd(let winograd): return winograd.scratchSize
-      case .depthwise(let depthwise): return depthwise.scratchSize
+      case .depthwise: return 0
       case .direct(let direct): return direct.scratchSize
       case .columns:
         let shape = ConvolutionShape(x: x, weight: weight, output: output, groups: a.groups)
