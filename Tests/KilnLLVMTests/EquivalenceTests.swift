@@ -65,10 +65,12 @@ import Testing
   /// machine): wide rows with whole tiles and a partial last vector, narrow maps tiled over several
   /// rows, partial channel and row blocks, strides and dilations that split rows into phases,
   /// every padding mode, groups, 1D and 3D, pointwise read in place, and the depthwise kernel;
-  /// with fused bias and ReLU.
-  @Test(arguments: [8, 16])
-  func directConvolution(lanes: Int) throws {
-    let compiler = try Compiler(vectorLanes: lanes)
+  /// with fused bias and ReLU. On a half-width unit (as Zen 4's AVX-512), rows whose last 16-lane
+  /// vector would be at most half full run in 8 lanes: 56-wide rows, a 14×14 pointwise plane, and
+  /// the 49 columns of a 7×7 pointwise layer's product on the weights as they are.
+  @Test(arguments: [VectorUnit(lanes: 8), VectorUnit(lanes: 16), VectorUnit(lanes: 16, halfWidth: true)])
+  func directConvolution(vectors: VectorUnit) throws {
+    let compiler = try Compiler(vectorLanes: vectors.lanes, halfWidth: vectors.halfWidth)
     let cases: [(x: [Int], weight: [Int], stride: Int, pad: Int, mode: PaddingMode, dilation: Int, groups: Int)] = [
       ([1, 3, 9, 61], [13, 3, 3, 3], 1, 1, .zero, 1, 1), ([1, 4, 9, 8], [10, 4, 3, 3], 1, 1, .zero, 1, 1),
       ([1, 5, 23, 37], [7, 5, 5, 5], 2, 2, .reflect, 1, 1), ([1, 4, 19, 40], [6, 2, 3, 3], 3, 2, .replicate, 2, 2),
@@ -77,7 +79,8 @@ import Testing
       // Pointwise, read in place: planes of 49 and 45 floats end in a masked partial vector;
       // 512 channels of 1,517 floats in chunks of a few tiles, the last one with the rest.
       ([2, 24, 7, 7], [40, 24, 1, 1], 1, 0, .zero, 1, 1), ([2, 6, 5, 9], [9, 2, 1, 1], 1, 0, .zero, 1, 3),
-      ([1, 512, 37, 41], [10, 512, 1, 1], 1, 0, .zero, 1, 1),
+      ([1, 512, 37, 41], [10, 512, 1, 1], 1, 0, .zero, 1, 1), ([1, 20, 14, 14], [12, 20, 1, 1], 1, 0, .zero, 1, 1),
+      ([1, 40, 7, 7], [24, 40, 1, 1], 1, 0, .zero, 1, 1), ([1, 3, 5, 56], [10, 3, 3, 3], 1, 1, .zero, 1, 1),
       // Depthwise: rows of whole and masked vectors, two filters per channel, dilation, strides
       // 2 and 3 in vectors (whole and masked, padded and in place, two filters per channel) and
       // 5 (scalar), 1D and 3D, unpadded.
@@ -100,8 +103,10 @@ import Testing
       let y = try graph.append("y", .conv(attrs), inputs: [x, w, b])
       graph.outputs = [try graph.append("relu", .unary(UnaryAttrs(.relu)), inputs: [y])]
       let shape = (outputShape: graph[y].type.shape, ())
-      switch ConvolutionLowering.Algorithm(attrs, x: c.x, weight: c.weight, output: shape.outputShape, vectors: VectorUnit(lanes: lanes), weightsChange: false) {
+      let positions = c.x[0] * shape.outputShape[2...].reduce(1, *)
+      switch ConvolutionLowering.Algorithm(attrs, x: c.x, weight: c.weight, output: shape.outputShape, vectors: vectors, weightsChange: false) {
       case .direct, .depthwise: break
+      case .columns where positions <= ConvolutionLowering.Algorithm.unpackedProductColumns: break
       case let other: Issue.record("\(c): \(other)")
       }
       var parameters = ParameterStore()
@@ -118,8 +123,19 @@ import Testing
     let (x, weight, y) = ([1, 512, 37, 41], [10, 512, 1, 1], [1, 10, 37, 41])
     let pointwise = DirectConvolution(
       ConvAttrs(stride: [1, 1], padding: .symmetric(0, rank: 2), dilation: [1, 1]), ConvolutionShape(x: x, weight: weight, output: y, groups: 1), x: x,
-      weight: weight, output: y, targetLanes: lanes)
+      weight: weight, output: y, vectors: vectors)
     #expect(pointwise.tilesPerChunk * pointwise.vectors * pointwise.lanes * 2 < 37 * 41, "\(pointwise.tilesPerChunk)")
+  }
+
+  /// Rows go to 8-float vectors where 16-float ones would leave more lanes idle: rows of at most
+  /// 8 on any AVX-512 unit, and on a half-width one rows whose last 16-float vector is at most
+  /// half full; AVX2 keeps its 8.
+  @Test func vectorsForRows() {
+    let (full, half, avx2) = (VectorUnit(lanes: 16), VectorUnit(lanes: 16, halfWidth: true), VectorUnit(lanes: 8))
+    #expect([7, 8, 9, 49, 196].map(full.lanes(forRow:)) == [8, 8, 16, 16, 16])
+    #expect([7, 9, 28, 49, 56, 64, 196, 3136].map(half.lanes(forRow:)) == [8, 16, 16, 8, 8, 16, 8, 16])
+    #expect([7, 49, 64].map(avx2.lanes(forRow:)) == [8, 8, 8])
+    #expect((full.registers, half.registers, avx2.registers) == (32, 32, 16))
   }
 
   /// Winograd F(4×4, 3×3) at both vector widths: maps whose last tile row and column hang over

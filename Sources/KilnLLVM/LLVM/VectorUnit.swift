@@ -13,6 +13,20 @@ struct VectorUnit: Hashable, Sendable {
     self.halfWidth = halfWidth
   }
 
+  /// Vector registers: 16 with AVX2, 32 with AVX-512 (of either width).
+  var registers: Int { lanes > 8 ? 32 : 16 }
+
+  /// Floats per vector for rows of `width` floats: the unit's, or 8 (AVX-512's 256-bit form,
+  /// with as many registers) where that leaves fewer lanes idle: rows of at most 8 on any
+  /// AVX-512 unit, and on a half-width one, which does as many multiply-adds per clock in 8-float
+  /// vectors, every row whose last 16-float vector would be at most half full (49 floats: 7
+  /// vectors of 8, not 4 of 16). MobileNet v2's 7×7 pointwise layers at batch 1, one thread,
+  /// Zen 4: 160 → 960 channels 0.183 → 0.160 ms, 320 → 1280 0.466 → 0.41 ms.
+  func lanes(forRow width: Int) -> Int {
+    guard lanes > 8 else { return lanes }
+    return width <= 8 || (halfWidth && (width + 7) / 8 * 8 < (width + 15) / 16 * 16) ? 8 : lanes
+  }
+
   /// Whether this machine's CPU is a Zen 4 (AMD family 19h) with AVX-512, from /proc/cpuinfo.
   static let hostSplitsWideVectors: Bool = {
     guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }

@@ -286,7 +286,7 @@ enum ConvolutionLowering {
       } else if s.batch * s.outPlane <= Algorithm.unpackedProductColumns {
         self = .columns
       } else if DirectConvolution.applies(a, s, x: x, output: output, lanes: lanes) {
-        self = .direct(DirectConvolution(a, s, x: x, weight: weight, output: output, targetLanes: lanes))
+        self = .direct(DirectConvolution(a, s, x: x, weight: weight, output: output, vectors: vectors))
       } else if vectors.halfWidth,
         let winograd = WinogradConvolution(a, x: x, weight: weight, output: output, lanes: lanes, weightsChange: weightsChange, againstColumns: true)
       {
@@ -352,7 +352,8 @@ enum ConvolutionLowering {
             let transposed = ir.element(scratch, ir.int(s.scratchSize(a, x: xShape)))
             SkinnyProduct(m: s.outPerGroup, n: n, k: s.depth, lanes: k.lanes).emit(k, a: w, b: columns, c: product, transposed: transposed)
           } else if n <= Algorithm.unpackedProductColumns {
-            RegisterProduct(m: s.outPerGroup, n: n, k: s.depth, lda: s.depth, ldb: n, ldc: n, lanes: k.lanes).emitSplittingRows(k, m: s.outPerGroup, a: w, b: columns, c: product)
+            RegisterProduct(m: s.outPerGroup, n: n, k: s.depth, lda: s.depth, ldb: n, ldc: n, lanes: k.vectors.lanes(forRow: n), registers: k.vectors.registers)
+              .emitSplittingRows(k, m: s.outPerGroup, a: w, b: columns, c: product)
           } else {
             ir.sgemm(pool: k.pool, m: s.outPerGroup, n: n, k: s.depth, a: w, lda: s.depth, b: columns, ldb: n, c: product, ldc: n)
           }

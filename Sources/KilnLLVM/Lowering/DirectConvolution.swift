@@ -54,9 +54,9 @@ struct DirectConvolution {
   /// here and at ~50 as im2col + GEMM, which blocks for the cache.
   static let preparedInputLimit = 1 << 20
 
-  /// The plan for a convolution of `x` by `weight` into `output` on a target with `targetLanes`
-  /// floats per vector register (16 registers with AVX2, 32 with AVX-512).
-  init(_ a: ConvAttrs, _ s: ConvolutionShape, x: [Int], weight: [Int], output: [Int], targetLanes: Int) {
+  /// The plan for a convolution of `x` by `weight` into `output` on the vector unit `unit`, in
+  /// the vectors it takes for the output's rows (`VectorUnit.lanes(forRow:)`).
+  init(_ a: ConvAttrs, _ s: ConvolutionShape, x: [Int], weight: [Int], output: [Int], vectors unit: VectorUnit) {
     self.s = s
     inPlace = s.isPointwise(a)
     self.a = inPlace ? ConvAttrs(stride: [1], padding: .symmetric(0, rank: 1), dilation: [1], groups: a.groups) : a
@@ -67,10 +67,10 @@ struct DirectConvolution {
     dilation = WindowLift.lift(self.a.dilation, fill: 1)
     padded = inPlace ? input : WindowLift.lift(s.paddedSpatial(x, a), fill: 1)
     let width = self.output[2]
-    // A narrow map wastes fewer lanes in 8-float vectors; a plane read in place is one row.
-    lanes = targetLanes > 8 && width <= 8 ? 8 : targetLanes
+    // A plane read in place is one row.
+    lanes = unit.lanes(forRow: width)
     let perRow = (width + lanes - 1) / lanes
-    (channels, rows, vectors) = Self.tiling(channels: s.outPerGroup, rows: self.output[1], vectors: perRow, registers: targetLanes > 8 ? 32 : 16)
+    (channels, rows, vectors) = Self.tiling(channels: s.outPerGroup, rows: self.output[1], vectors: perRow, registers: unit.registers)
     phaseWidth = inPlace ? s.inPlane : perRow * lanes + (kernel[2] - 1) * dilation[2] / stride[2]
   }
 

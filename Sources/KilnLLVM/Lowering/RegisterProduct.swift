@@ -21,11 +21,12 @@ struct RegisterProduct {
 
   /// The plan for an [m, n] = [m, k]·[k, n] product with leading dimensions `lda`, `ldb` (nil: B
   /// in panels), `ldc`, with the tile `DirectConvolution.tiling`'s cost model picks for a target
-  /// with `lanes` floats per vector (16 registers with AVX2, 32 with AVX-512). Any number of rows
-  /// up to m may be computed with it.
-  init(m: Int, n: Int, k: Int, lda: Int, ldb: Int?, ldc: Int, lanes: Int, transposedA: Bool = false) {
+  /// with `lanes` floats per vector and `registers` vector registers (by default 16 for 8 lanes,
+  /// as with AVX2, and 32 for 16). Any number of rows up to m may be computed with it.
+  init(m: Int, n: Int, k: Int, lda: Int, ldb: Int?, ldc: Int, lanes: Int, registers: Int? = nil, transposedA: Bool = false) {
     (self.n, self.k, self.lda, self.ldb, self.ldc, self.lanes, self.transposedA) = (n, k, lda, ldb, ldc, lanes, transposedA)
-    let tile = DirectConvolution.tiling(channels: m, rows: 1, vectors: (n + lanes - 1) / lanes, registers: lanes > 8 ? 32 : 16)
+    let registers = registers ?? VectorUnit(lanes: lanes).registers
+    let tile = DirectConvolution.tiling(channels: m, rows: 1, vectors: (n + lanes - 1) / lanes, registers: registers)
     (rows, vectors) = (tile.channels, tile.vectors)
   }
 
