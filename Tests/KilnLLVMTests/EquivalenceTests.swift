@@ -187,13 +187,15 @@ import Testing
     #expect(WinogradConvolution(same, x: [8, 64, 14, 14], weight: [64, 64, 3, 3], output: [8, 64, 14, 14], lanes: lanes, weightsChange: true) != nil)
   }
 
-  /// Tiles fit the registers (accumulators, input vectors and the broadcast weight) and the map.
+  /// Tiles fit the registers (accumulators, input vectors and the broadcast weight) and the map,
+  /// with at most half the registers' broadcast weights (channels) a step.
   @Test func directConvolutionTiles() {
     for registers in [16, 32] {
       for (channels, rows, vectors) in [(64, 56, 7), (128, 28, 4), (512, 7, 1), (256, 14, 2), (6, 28, 4), (1, 1, 1), (3, 100, 13)] {
         let t = DirectConvolution.tiling(channels: channels, rows: rows, vectors: vectors, registers: registers)
         #expect(t.channels * t.rows * t.vectors + t.rows * t.vectors + 1 <= registers, "\(t)")
         #expect(t.channels <= channels && t.rows <= rows && t.vectors <= vectors, "\(t)")
+        #expect(t.channels <= registers / 2, "\(t)")
       }
     }
     // A large map keeps most registers busy accumulating (enough independent FMAs to hide their
