@@ -85,13 +85,27 @@ public struct BenchmarkReport: Codable, Sendable {
 
 /// Runs benchmarks: repetitions bounded by count and by a time budget per measurement.
 public enum Benchmark {
+  /// How long each measurement runs: at most `repetitions` timed runs, stopping after the first
+  /// that ends `seconds` after the start.
+  public struct Timing: Sendable {
+    public var repetitions: Int
+    public var seconds: Double
+
+    public init(repetitions: Int = 50, seconds: Double = 2) {
+      (self.repetitions, self.seconds) = (repetitions, seconds)
+    }
+
+    /// The interpreter's budget: a tenth of the runs (at least 2).
+    var interpreted: Timing { Timing(repetitions: max(repetitions / 10, 2), seconds: seconds) }
+  }
+
   /// Benchmarks `model` on a seeded random input: the whole model and, with `perLayer`, each
   /// computing node on its real input activations (only those whose name contains `only` or
   /// whose op is `only`, when given).
   /// Compiled loops, BLAS products among them, run on `threads` threads.
   /// Without `interpreted`, the interpreter is not timed (on large models it takes minutes).
   public static func run(
-    _ model: Model, compiler: Compiler, threads: Int = 1, repetitions: Int = 50, perLayer: Bool = true, only: String? = nil,
+    _ model: Model, compiler: Compiler, threads: Int = 1, timing: Timing = Timing(), perLayer: Bool = true, only: String? = nil,
     interpreted: Bool = true
   ) throws -> BenchmarkReport {
     let peak = try PeakProbe.measure(compiler)
@@ -102,14 +116,14 @@ public enum Benchmark {
     let summary = Summary(model.graph)
     let total = BenchmarkReport.Row(
       name: "total", op: "model", outputShape: model.graph.outputs.first.map { model.graph[$0].type.shape } ?? [], flops: summary.flops,
-      interpretedMilliseconds: interpreted ? try time(repetitions: max(repetitions / 10, 2)) { _ = try interpreter.run(parameterFeeds) }.min : nil,
+      interpretedMilliseconds: interpreted ? try time(timing.interpreted) { _ = try interpreter.run(parameterFeeds) }.min : nil,
       compiledMillisecondsMin: 0, compiledMillisecondsMedian: 0)
-    let compiledTimes = try time(repetitions: repetitions) { _ = try compiled.run(feeds) }
+    let compiledTimes = try time(timing) { _ = try compiled.run(feeds) }
     var totalRow = total
     (totalRow.compiledMillisecondsMin, totalRow.compiledMillisecondsMedian) = (compiledTimes.min, compiledTimes.median)
     let layers = perLayer
       ? try self.layers(
-        model.graph, try interpreter.run(parameterFeeds), only: only, compiler: compiler, threads: threads, repetitions: repetitions, interpreted: interpreted)
+        model.graph, try interpreter.run(parameterFeeds), only: only, compiler: compiler, threads: threads, timing: timing, interpreted: interpreted)
       : []
     return BenchmarkReport(
       model: model.graph.name, cpu: cpuName(), target: compiler.targetDescription, blasCore: BLASKernel.current,
@@ -124,7 +138,7 @@ public enum Benchmark {
   /// (forward, gradient and update kernels) on the activations of one step (only those `only`
   /// selects, as in `run`).
   public static func runTraining(
-    _ model: Model, optimizer: Optimizer, compiler: Compiler, threads: Int = 1, repetitions: Int = 50, perLayer: Bool = false,
+    _ model: Model, optimizer: Optimizer, compiler: Compiler, threads: Int = 1, timing: Timing = Timing(), perLayer: Bool = false,
     only: String? = nil, interpreted: Bool = true
   ) throws -> BenchmarkReport {
     let peak = try PeakProbe.measure(compiler)
@@ -149,14 +163,14 @@ public enum Benchmark {
       var feeds = try graph.feeds(batch, integers: [:])
       feeds[TrainingGraph.learningRateInput] = try Tensor(shape: [], scalars: [0.01])
       let activations = try Interpreter<Float>(graph).run(feeds, parameters: initial)
-      layers = try self.layers(graph, activations, only: only, compiler: compiler, threads: threads, repetitions: repetitions, interpreted: interpreted)
+      layers = try self.layers(graph, activations, only: only, compiler: compiler, threads: threads, timing: timing, interpreted: interpreted)
     }
     var interpretedTimes: (min: Double, median: Double)?
     if interpreted {
       var slow = try Trainer(model: model, optimizer: optimizer)
-      interpretedTimes = try time(repetitions: max(repetitions / 10, 2)) { _ = try slow.step(batch, learningRate: 0.01) }
+      interpretedTimes = try time(timing.interpreted) { _ = try slow.step(batch, learningRate: 0.01) }
     }
-    let times = try time(repetitions: repetitions) { _ = try fast.step(batch, learningRate: 0.01) }
+    let times = try time(timing) { _ = try fast.step(batch, learningRate: 0.01) }
     let summary = Summary(fast.training.graph)
     let row = BenchmarkReport.Row(
       name: "train step", op: optimizer.kind.rawValue, outputShape: logits.shape, flops: summary.flops,
@@ -172,19 +186,19 @@ public enum Benchmark {
   /// selects (by a part of its name or its op's name), each run alone on the `activations` it
   /// sees.
   private static func layers(
-    _ graph: Graph, _ activations: Execution<Float>, only: String?, compiler: Compiler, threads: Int, repetitions: Int, interpreted: Bool
+    _ graph: Graph, _ activations: Execution<Float>, only: String?, compiler: Compiler, threads: Int, timing: Timing, interpreted: Bool
   ) throws -> [BenchmarkReport.Row] {
     try graph.nodes.filter { node in
       switch node.op {
       case .input, .parameter: return false
       default: return !MemoryPlan.isView(node.op) && only.map { node.name.contains($0) || node.op.mnemonic == $0 } ?? true
       }
-    }.map { try layer($0, graph, activations, compiler: compiler, threads: threads, repetitions: repetitions, interpreted: interpreted) }
+    }.map { try layer($0, graph, activations, compiler: compiler, threads: threads, timing: timing, interpreted: interpreted) }
   }
 
   /// One node alone, fed the activations it sees in the model; its parameters stay bound.
   private static func layer(
-    _ node: Node, _ graph: Graph, _ activations: Execution<Float>, compiler: Compiler, threads: Int, repetitions: Int,
+    _ node: Node, _ graph: Graph, _ activations: Execution<Float>, compiler: Compiler, threads: Int, timing: Timing,
     interpreted: Bool
   ) throws -> BenchmarkReport.Row {
     var single = Graph(name: node.name)
@@ -209,21 +223,20 @@ public enum Benchmark {
     let interpreter = try Interpreter<Float>(single)
     let interpreterFeeds = model.parameterFeeds(as: Float.self).merging(feeds) { $1 }
     let compiled = try compiler.compile(model, threads: threads)
-    let interpretedTimes = interpreted ? try time(repetitions: max(repetitions / 10, 2)) { _ = try interpreter.run(interpreterFeeds) } : nil
-    let times = try time(repetitions: repetitions) { _ = try compiled.run(feeds) }
+    let interpretedTimes = interpreted ? try time(timing.interpreted) { _ = try interpreter.run(interpreterFeeds) } : nil
+    let times = try time(timing) { _ = try compiled.run(feeds) }
     let inputTypes = node.inputs.map { graph[$0].type }
     return BenchmarkReport.Row(
       name: node.name, op: node.op.mnemonic, outputShape: node.type.shape, flops: node.op.attributes.flops(inputTypes, output: node.type),
       interpretedMilliseconds: interpretedTimes?.min, compiledMillisecondsMin: times.min, compiledMillisecondsMedian: times.median)
   }
 
-  /// Minimum and median milliseconds of `body` over up to `repetitions` runs (after one warm-up),
-  /// stopping early after two seconds.
-  static func time(repetitions: Int, _ body: () throws -> Void) throws -> (min: Double, median: Double) {
+  /// Minimum and median milliseconds of `body` over the runs `timing` allows (after one warm-up).
+  static func time(_ timing: Timing, _ body: () throws -> Void) throws -> (min: Double, median: Double) {
     try body()
     var samples: [Double] = []
-    let deadline = DispatchTime.now().uptimeNanoseconds + 2_000_000_000
-    for _ in 0..<max(repetitions, 1) {
+    let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(timing.seconds, 0) * 1e9)
+    for _ in 0..<max(timing.repetitions, 1) {
       let start = DispatchTime.now().uptimeNanoseconds
       try body()
       let end = DispatchTime.now().uptimeNanoseconds

@@ -28,8 +28,11 @@ struct Bench: ParsableCommand {
   @Option(help: "Threads for compiled loops and for BLAS.")
   var threads = 1
 
-  @Option(help: "Timed repetitions of each compiled measurement (within two seconds).")
+  @Option(help: "Timed repetitions of each compiled measurement (within --seconds).")
   var repetitions = 50
+
+  @Option(help: "Time budget of each measurement, in seconds: no run starts after it.")
+  var seconds = 2.0
 
   @Flag(name: .customLong("no-layers"), help: "Time the whole model only.")
   var noLayers = false
@@ -49,17 +52,18 @@ struct Bench: ParsableCommand {
   @OptionGroup var optimization: OptimizerOptions
 
   func validate() throws {
-    guard batch ?? 1 >= 1, repetitions >= 1 else { throw ValidationError("--batch and --repetitions must be positive") }
+    guard batch ?? 1 >= 1, repetitions >= 1, seconds > 0 else { throw ValidationError("--batch, --repetitions and --seconds must be positive") }
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
   }
 
   func run() throws {
     let model = try options.model(weights: nil, batch: batch)
+    let timing = Benchmark.Timing(repetitions: repetitions, seconds: seconds)
     let report = train
-      ? try Benchmark.runTraining(model, optimizer: optimization.settings, compiler: Compiler(), threads: threads, repetitions: repetitions, perLayer: !noLayers,
+      ? try Benchmark.runTraining(model, optimizer: optimization.settings, compiler: Compiler(), threads: threads, timing: timing, perLayer: !noLayers,
         only: only, interpreted: !compiledOnly)
       : try Benchmark.run(
-        model, compiler: Compiler(), threads: threads, repetitions: repetitions, perLayer: !noLayers, only: only, interpreted: !compiledOnly)
+        model, compiler: Compiler(), threads: threads, timing: timing, perLayer: !noLayers, only: only, interpreted: !compiledOnly)
     if json {
       try printJSON(report)
     } else {

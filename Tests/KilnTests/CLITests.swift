@@ -177,8 +177,9 @@ import Testing
     let rebatched = try kiln("compile", "lenet5", "--input-shape", "8,1,32,32", "--batch", "2", "-o", directory + "/b2.so")
     #expect(rebatched.status == 0, "\(rebatched.stderr)")
     #expect(try String(contentsOfFile: directory + "/b2.h", encoding: .utf8).contains("#define B2_INPUT_INPUT_SIZE 2048"))
-    let bench = try kiln("bench", "lenet5", "--input-shape", "4,1,32,32", "--no-layers", "--repetitions", "2")
+    let bench = try kiln("bench", "lenet5", "--input-shape", "4,1,32,32", "--no-layers", "--repetitions", "1000", "--seconds", "0.05")
     #expect(bench.status == 0 && bench.stdout.contains("[4,10]"), "\(bench.stdout) \(bench.stderr)")
+    expectFailure(try kiln("bench", "lenet5", "--seconds", "0"), "--batch, --repetitions and --seconds must be positive")
     // A training step, against the interpreter's and alone (no interpreted time, no speedup).
     for compiledOnly in [false, true] {
       let step = try execute("kiln", ["bench", "lenet5", "--input-shape", "4,1,32,32", "--train", "--repetitions", "2"] + (compiledOnly ? ["--compiled-only"] : []))
