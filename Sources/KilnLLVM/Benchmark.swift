@@ -88,9 +88,12 @@ public enum Benchmark {
   /// How long each measurement runs: at most `repetitions` timed runs, stopping after the first
   /// that ends `seconds` after the start.
   public struct Timing: Sendable {
+    /// The most timed runs.
     public var repetitions: Int
+    /// The budget: no run starts after it.
     public var seconds: Double
 
+    /// At most `repetitions` runs within `seconds`.
     public init(repetitions: Int = 50, seconds: Double = 2) {
       (self.repetitions, self.seconds) = (repetitions, seconds)
     }
