@@ -1,4 +1,12 @@
-/* A small thread pool for compiled kernels' parallel loops: static, deterministic chunks.
+/* A small thread pool for compiled kernels' parallel loops.
+ *
+ * A loop's iterations are cut into pieces (PIECES_PER_THREAD per thread) that the threads take in
+ * turn from a shared counter, so a thread that finishes early takes more: the iterations of a
+ * convolution's loop often differ in cost (a last, shorter chunk of columns; edge tiles), and one
+ * contiguous chunk per thread left one thread idle for up to half of such a loop (MobileNet v2's
+ * 16 -> 96 pointwise layer at 112x112: 2.8 against 1.4 % of the samples). Which thread runs an
+ * iteration never changes what it computes (iterations write disjoint memory), so results do not
+ * depend on the thread count or the schedule.
  *
  * A model's kernels run dozens of parallel loops per run, often a few tens of microseconds
  * apart; waking a sleeping thread takes about as long on a virtual machine. So the workers and
@@ -17,7 +25,7 @@
 #define PAUSE() ((void)0)
 #endif
 
-enum { SPIN_ROUNDS = 4096 };
+enum { SPIN_ROUNDS = 4096, PIECES_PER_THREAD = 8 };
 
 struct kiln_pool {
   int threads;
@@ -30,7 +38,9 @@ struct kiln_pool {
   atomic_int stopping;
   kiln_task task;
   void *context;
-  int64_t count;
+  int64_t count, piece;
+  /* The first iteration no thread has taken yet. */
+  _Atomic int64_t next;
   /* The other processes of a data-parallel job (all_reduce_sum NULL: none). */
   kiln_communicator communicator;
 };
@@ -40,10 +50,13 @@ typedef struct worker_argument {
   int index;
 } worker_argument;
 
-/* The chunk of thread `index`: [count·index/threads, count·(index+1)/threads). */
-static void run_chunk(kiln_pool *pool, int index) {
-  int64_t begin = pool->count * index / pool->threads, end = pool->count * (index + 1) / pool->threads;
-  if (begin < end) pool->task(pool->context, begin, end);
+/* Runs pieces of the current loop until none is left. */
+static void run_pieces(kiln_pool *pool) {
+  for (;;) {
+    int64_t begin = atomic_fetch_add(&pool->next, pool->piece);
+    if (begin >= pool->count) return;
+    pool->task(pool->context, begin, begin + pool->piece < pool->count ? begin + pool->piece : pool->count);
+  }
 }
 
 /* Whether a loop after `seen` (or the end) comes within SPIN_ROUNDS pauses. */
@@ -77,7 +90,7 @@ static void *work(void *raw) {
     }
     if (atomic_load(&pool->stopping)) break;
     seen = atomic_load(&pool->generation);
-    run_chunk(pool, argument.index);
+    run_pieces(pool);
     if (atomic_fetch_sub(&pool->pending, 1) == 1) {
       pthread_mutex_lock(&pool->lock);
       pthread_cond_signal(&pool->done);
@@ -140,12 +153,15 @@ void kiln_parallel_for(kiln_pool *pool, int64_t count, kiln_task task, void *con
   pool->task = task;
   pool->context = context;
   pool->count = count;
+  int64_t pieces = (int64_t)pool->threads * PIECES_PER_THREAD;
+  pool->piece = (count + pieces - 1) / pieces;
+  atomic_store(&pool->next, 0);
   atomic_store(&pool->pending, pool->threads - 1);
   pthread_mutex_lock(&pool->lock);
   atomic_fetch_add(&pool->generation, 1);
   pthread_cond_broadcast(&pool->start);
   pthread_mutex_unlock(&pool->lock);
-  run_chunk(pool, 0);
+  run_pieces(pool);
   if (spin_for_workers(pool)) return;
   pthread_mutex_lock(&pool->lock);
   while (atomic_load(&pool->pending) > 0) pthread_cond_wait(&pool->done, &pool->lock);

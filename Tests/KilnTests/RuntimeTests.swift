@@ -171,7 +171,7 @@ final class TwoThreadPool {
   }
 }
 
-/// The thread pool: every iteration once, in the same chunks for any thread count.
+/// The thread pool: every iteration once, whichever threads take which pieces.
 @Suite struct ThreadPoolTests {
   @Test(arguments: [1, 2, 3, 5])
   func everyIterationRunsOnce(threads: Int) throws {

@@ -55,9 +55,10 @@ void kiln_arena_free(kiln_arena *arena);
 void *kiln_arena_at(const kiln_arena *arena, size_t offset, size_t bytes);
 
 /**
- * A fixed set of worker threads that runs parallel loops for compiled kernels. Work is split into
- * one contiguous chunk per thread, the same way every time, so every element is computed by the
- * same code in the same order whatever the thread count: results do not depend on it.
+ * A fixed set of worker threads that runs parallel loops for compiled kernels. A loop's iterations
+ * are cut into pieces that the threads take as they become free; every iteration is computed by
+ * the same code in the same order whichever thread runs it, so results do not depend on the
+ * thread count.
  */
 typedef struct kiln_pool kiln_pool;
 
@@ -74,9 +75,9 @@ void kiln_pool_destroy(kiln_pool *pool);
 int kiln_pool_threads(const kiln_pool *pool);
 
 /**
- * Runs task(context, begin, end) over [0, count) split into contiguous chunks, one per thread,
+ * Runs task(context, begin, end) over [0, count) in contiguous pieces spread over the threads,
  * and returns when all are done. With a NULL pool, one thread or a small count it runs inline.
- * One loop at a time per pool.
+ * Iterations must write disjoint memory. One loop at a time per pool.
  */
 void kiln_parallel_for(kiln_pool *pool, int64_t count, kiln_task task, void *context);
 

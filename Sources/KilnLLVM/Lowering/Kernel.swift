@@ -106,7 +106,8 @@ struct Kernel {
   /// loop has at least `minimumParallelWork` (`count` × `work` per iteration), else inline: the
   /// body is outlined into a task function that receives this kernel's operands (and `captured`
   /// values of the enclosing code) through a context array, and `kiln_parallel_for` runs it in
-  /// the same chunks for any thread count. Iterations must write disjoint memory and not fail.
+  /// pieces the pool's threads take as they become free. Iterations must write disjoint memory
+  /// and not fail.
   func parallelLoop(
     _ count: Int, work: Int, capturing captured: [LLVMValueRef] = [], _ body: (Kernel, [LLVMValueRef], LLVMValueRef) -> Void
   ) {
