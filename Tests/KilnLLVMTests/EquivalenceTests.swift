@@ -385,8 +385,13 @@ import Testing
       try expectOpEquivalent(.reduceGrad(ReduceGradAttrs(reduce: ReduceAttrs(kind, axes: [0, 2, 3], keepDims: true))), [[3, 5, 9, 13], [1, 5, 1, 1]])
     }
     try expectOpEquivalent(.concat(ConcatAttrs(axis: 1)), [[2, 3, 5], [2, 1, 5], [2, 4, 5]])
+    // Slices and transposes are strided copies: a step along the innermost axis, an outer axis
+    // (ShuffleNet's halves of the channels), axes that merge, and the innermost axis moved.
     try expectOpEquivalent(.slice(SliceAttrs(axis: 2, start: 1, end: 8, step: 3)), [[2, 3, 9]])
+    try expectOpEquivalent(.slice(SliceAttrs(axis: 1, start: 3, end: 6)), [[2, 6, 4, 5]])
     try expectOpEquivalent(.transpose(TransposeAttrs(permutation: [0, 2, 1, 3])), [[2, 3, 4, 5]])
+    try expectOpEquivalent(.transpose(TransposeAttrs(permutation: [0, 2, 1, 3, 4])), [[1, 2, 3, 4, 5]])
+    try expectOpEquivalent(.transpose(TransposeAttrs(permutation: [2, 0, 1])), [[3, 4, 5]])
     try expectOpEquivalent(.reshape(ReshapeAttrs(shape: [6, 10])), [[2, 3, 10]])
     for mode in PaddingMode.allCases { try expectOpEquivalent(.pad(PadAttrs(before: [0, 1, 2], after: [0, 2, 1], mode: mode)), [[2, 3, 4]]) }
     for mode in [ResizeMode.linear, .nearest] {

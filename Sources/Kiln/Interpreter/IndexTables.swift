@@ -30,12 +30,6 @@ package enum IndexTables {
     Gather.offsets(Gather.broadcastTables(source: source, target: target))
   }
 
-  /// Offsets of the input element each output element of a transpose reads.
-  package static func transpose(input: [Int], attrs: TransposeAttrs) -> [Int] {
-    let strides = Tensor<Double>.strides(of: input)
-    return Gather.offsets(attrs.permutation.map { axis in (0..<input[axis]).map { $0 * strides[axis] } })
-  }
-
   package static func slice(input: [Int], output: [Int], attrs: SliceAttrs) -> [Int] {
     LayoutKernels.sliceOffsets(attrs, input: input, output: output)
   }

@@ -117,11 +117,11 @@ enum Lowering {
         offset += block
       }
     case .slice(let a):
-      let table = k.gatherTable(IndexTables.slice(input: k.inputTypes[0].shape, output: k.type.shape, attrs: a))
-      k.elementwise { i in k.gathered(x!, table, i) }
+      let own = StridedWalk.contiguous(k.inputTypes[0].shape)
+      stridedCopy(k, start: a.start * own[a.axis], strides: own.indices.map { $0 == a.axis ? own[$0] * a.step : own[$0] })
     case .transpose(let a):
-      let table = k.gatherTable(IndexTables.transpose(input: k.inputTypes[0].shape, attrs: a))
-      k.elementwise { i in k.gathered(x!, table, i) }
+      let own = StridedWalk.contiguous(k.inputTypes[0].shape)
+      stridedCopy(k, start: 0, strides: a.permutation.map { own[$0] })
     case .pad(let a):
       let table = k.gatherTable(IndexTables.pad(input: k.inputTypes[0].shape, output: k.type.shape, attrs: a))
       k.elementwise { i in k.gathered(x!, table, i) }
@@ -276,6 +276,16 @@ enum Lowering {
     let gaussian = ir.exp(ir.fmul(ir.fsub(c(0), magnitude), magnitude))
     let positive = ir.fsub(c(1), ir.fmul(ir.fmul(polynomial, t), gaussian))
     return ir.intrinsic("llvm.copysign", [positive, v], type: type)
+  }
+
+  /// out = the input's elements from offset `start`, at `strides` (one per output axis), walked in
+  /// output order: slices and transposes as strided loops over merged axes, split across the
+  /// pool, rather than through a table of one offset per element (ShuffleNet's channel shuffles
+  /// ran serially, reading 91,000-entry tables).
+  static func stridedCopy(_ k: Kernel, start: Int, strides: [Int]) {
+    StridedWalk(shape: k.type.shape, operandStrides: [StridedWalk.contiguous(k.type.shape), strides]).forEach(k) { k, at in
+      k.ir.store(k.ir.load(k.inputs[0], k.ir.add(at[1], k.ir.int(start))), k.output, at[0])
+    }
   }
 
   /// `out[c·inner + i] = f(out[c·inner + i] + bias[c])` for every sample, with f the kernel's
