@@ -11,7 +11,8 @@
  * A model's kernels run dozens of parallel loops per run, often a few tens of microseconds
  * apart; waking a sleeping thread takes about as long on a virtual machine. So the workers and
  * the caller spin for a while (SPIN_ROUNDS pauses, about 0.1-0.3 ms) before they sleep on the
- * condition variables, which remain for the idle pool. */
+ * condition variables, which remain for the idle pool; and the caller waits for the loop's
+ * iterations, not for the workers, so a worker still waking up delays nothing. */
 #include "kiln_runtime.h"
 
 #include <pthread.h>
@@ -27,20 +28,31 @@
 
 enum { SPIN_ROUNDS = 4096, PIECES_PER_THREAD = 8 };
 
+/* The cursor word: the loop's generation (mod 2^GENERATION_BITS) above the next unclaimed
+ * iteration, so that a claim made for a finished loop fails. */
+enum { INDEX_BITS = 40, GENERATION_BITS = 24 };
+#define INDEX_MASK ((UINT64_C(1) << INDEX_BITS) - 1)
+#define GENERATION_MASK ((UINT64_C(1) << GENERATION_BITS) - 1)
+
+/* One parallel loop. Loops alternate between two of these by generation, so the caller sets up
+ * the next loop while a late worker may still read the last one (its claims then fail). */
+typedef struct loop {
+  kiln_task task;
+  void *context;
+  int64_t count, piece;
+} loop;
+
 struct kiln_pool {
   int threads;
   pthread_t *workers;
   pthread_mutex_t lock;
   pthread_cond_t start, done;
-  /* The current loop; `generation` counts loops so workers see each one once. */
-  _Atomic uint64_t generation;
-  atomic_int pending;
+  /* The current loop's generation (workers see each one once), its next unclaimed iteration, and
+   * how many of its iterations have finished. */
+  _Atomic uint64_t generation, cursor;
+  _Atomic int64_t finished;
   atomic_int stopping;
-  kiln_task task;
-  void *context;
-  int64_t count, piece;
-  /* The first iteration no thread has taken yet. */
-  _Atomic int64_t next;
+  loop loops[2];
   /* The other processes of a data-parallel job (all_reduce_sum NULL: none). */
   kiln_communicator communicator;
 };
@@ -50,12 +62,26 @@ typedef struct worker_argument {
   int index;
 } worker_argument;
 
-/* Runs pieces of the current loop until none is left. */
-static void run_pieces(kiln_pool *pool) {
+/* Claims and runs pieces of loop `generation` until none is left or another loop has begun. The
+ * loop's settings are read before the claim and used only when it succeeds, which proves they
+ * were that loop's: the caller rewrites them only two loops later. */
+static void run_pieces(kiln_pool *pool, uint64_t generation) {
+  const loop *current = &pool->loops[generation & 1];
   for (;;) {
-    int64_t begin = atomic_fetch_add(&pool->next, pool->piece);
-    if (begin >= pool->count) return;
-    pool->task(pool->context, begin, begin + pool->piece < pool->count ? begin + pool->piece : pool->count);
+    uint64_t word = atomic_load(&pool->cursor);
+    if ((word >> INDEX_BITS) != (generation & GENERATION_MASK)) return;
+    int64_t begin = (int64_t)(word & INDEX_MASK), count = current->count, piece = current->piece;
+    kiln_task task = current->task;
+    void *context = current->context;
+    if (begin >= count) return;
+    if (!atomic_compare_exchange_weak(&pool->cursor, &word, word + (uint64_t)piece)) continue;
+    int64_t end = begin + piece < count ? begin + piece : count;
+    task(context, begin, end);
+    if (atomic_fetch_add(&pool->finished, end - begin) + (end - begin) == count) {
+      pthread_mutex_lock(&pool->lock);
+      pthread_cond_signal(&pool->done);
+      pthread_mutex_unlock(&pool->lock);
+    }
   }
 }
 
@@ -68,10 +94,10 @@ static int spin_for_loop(kiln_pool *pool, uint64_t seen) {
   return 0;
 }
 
-/* Whether every worker finishes the current loop within SPIN_ROUNDS pauses. */
-static int spin_for_workers(kiln_pool *pool) {
+/* Whether all `count` iterations of the current loop finish within SPIN_ROUNDS pauses. */
+static int spin_for_pieces(kiln_pool *pool, int64_t count) {
   for (int round = 0; round < SPIN_ROUNDS; round++) {
-    if (atomic_load(&pool->pending) == 0) return 1;
+    if (atomic_load(&pool->finished) == count) return 1;
     PAUSE();
   }
   return 0;
@@ -90,12 +116,7 @@ static void *work(void *raw) {
     }
     if (atomic_load(&pool->stopping)) break;
     seen = atomic_load(&pool->generation);
-    run_pieces(pool);
-    if (atomic_fetch_sub(&pool->pending, 1) == 1) {
-      pthread_mutex_lock(&pool->lock);
-      pthread_cond_signal(&pool->done);
-      pthread_mutex_unlock(&pool->lock);
-    }
+    run_pieces(pool, seen);
   }
   return NULL;
 }
@@ -149,22 +170,24 @@ void kiln_parallel_for(kiln_pool *pool, int64_t count, kiln_task task, void *con
     task(context, 0, count);
     return;
   }
-  /* The loop's settings, then its generation (which publishes them to spinning workers). */
-  pool->task = task;
-  pool->context = context;
-  pool->count = count;
+  /* The loop's settings, its cursor (which publishes them), then its generation (which wakes
+   * the workers). Only this thread writes them, one loop at a time. */
+  uint64_t generation = atomic_load(&pool->generation) + 1;
+  loop *next = &pool->loops[generation & 1];
   int64_t pieces = (int64_t)pool->threads * PIECES_PER_THREAD;
-  pool->piece = (count + pieces - 1) / pieces;
-  atomic_store(&pool->next, 0);
-  atomic_store(&pool->pending, pool->threads - 1);
+  *next = (loop){task, context, count, (count + pieces - 1) / pieces};
+  atomic_store(&pool->finished, 0);
+  atomic_store(&pool->cursor, (generation & GENERATION_MASK) << INDEX_BITS);
   pthread_mutex_lock(&pool->lock);
-  atomic_fetch_add(&pool->generation, 1);
+  atomic_store(&pool->generation, generation);
   pthread_cond_broadcast(&pool->start);
   pthread_mutex_unlock(&pool->lock);
-  run_pieces(pool);
-  if (spin_for_workers(pool)) return;
+  /* The caller works too, and returns once every iteration is done: a worker that wakes late
+   * finds nothing left and is not waited for. */
+  run_pieces(pool, generation);
+  if (spin_for_pieces(pool, count)) return;
   pthread_mutex_lock(&pool->lock);
-  while (atomic_load(&pool->pending) > 0) pthread_cond_wait(&pool->done, &pool->lock);
+  while (atomic_load(&pool->finished) < count) pthread_cond_wait(&pool->done, &pool->lock);
   pthread_mutex_unlock(&pool->lock);
 }
 

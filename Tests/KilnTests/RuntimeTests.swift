@@ -179,7 +179,8 @@ final class TwoThreadPool {
     #expect(kiln_pool_create(&pool, Int32(threads)) == KILN_OK)
     defer { kiln_pool_destroy(pool) }
     #expect(kiln_pool_threads(pool) == Int32(threads))
-    for count in [0, 1, 7, 1000] {
+    // Loops back to back, each reusing the loop settings of the one before last.
+    for count in [0, 1, 7, 1000, 3, 17, 1000, 2] {
       var hits = [Int32](repeating: 0, count: max(count, 1))
       hits.withUnsafeMutableBufferPointer { buffer in
         kiln_parallel_for(pool, Int64(count), { context, begin, end in
@@ -189,6 +190,18 @@ final class TwoThreadPool {
       }
       #expect(hits.prefix(count).allSatisfy { $0 == 1 }, "count \(count)")
     }
+    // Thousands of short loops: a worker late for one must not run a piece of the next with the
+    // old loop's settings, nor the caller return before every piece has run.
+    var sums = [Int64](repeating: 0, count: 37)
+    sums.withUnsafeMutableBufferPointer { buffer in
+      for _ in 0..<5000 {
+        kiln_parallel_for(pool, 37, { context, begin, end in
+          let sums = context!.assumingMemoryBound(to: Int64.self)
+          for i in begin..<end { sums[Int(i)] += i }
+        }, buffer.baseAddress)
+      }
+    }
+    #expect(sums == (0..<37).map { Int64($0) * 5000 })
     var none: OpaquePointer?
     #expect(kiln_pool_create(&none, 0) == KILN_ERR_INVALID_ARGUMENT && none == nil)
   }
