@@ -77,10 +77,12 @@ import Testing
       ([1, 2, 16, 33], [9, 2, 7, 7], 2, 3, .circular, 1, 1), ([2, 3, 50], [5, 3, 4], 1, 0, .zero, 3, 1),
       ([1, 2, 5, 9, 20], [4, 2, 3, 3, 3], 1, 1, .zero, 1, 1), ([1, 3, 19, 19], [17, 3, 2, 2], 2, 0, .zero, 1, 1),
       // Pointwise, read in place: planes of 49 and 45 floats end in a masked partial vector;
-      // 512 channels of 1,517 floats in chunks of a few tiles, the last one with the rest.
+      // 512 channels of 1,517 floats in chunks of a few tiles, the last one with the rest; 1,000
+      // channels (up to `pointwiseChannels` run direct).
       ([2, 24, 7, 7], [40, 24, 1, 1], 1, 0, .zero, 1, 1), ([2, 6, 5, 9], [9, 2, 1, 1], 1, 0, .zero, 1, 3),
       ([1, 512, 37, 41], [10, 512, 1, 1], 1, 0, .zero, 1, 1), ([1, 20, 14, 14], [12, 20, 1, 1], 1, 0, .zero, 1, 1),
       ([1, 40, 7, 7], [24, 40, 1, 1], 1, 0, .zero, 1, 1), ([1, 3, 5, 56], [10, 3, 3, 3], 1, 1, .zero, 1, 1),
+      ([1, 1000, 9, 11], [8, 1000, 1, 1], 1, 0, .zero, 1, 1),
       // Depthwise: rows of whole and masked vectors, two filters per channel, dilation, strides
       // 2 and 3 in vectors (whole and masked, padded and in place, two filters per channel) and
       // 5 (scalar), 1D and 3D, unpadded.

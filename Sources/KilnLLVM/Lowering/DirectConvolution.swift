@@ -30,10 +30,9 @@ struct DirectConvolution {
   let inPlace: Bool
 
   /// Whether the direct kernel runs `a` on shapes `s` on a target with `lanes` floats per vector:
-  /// not depthwise (which has its own loops), more than one tap or pointwise with at most 512
-  /// input channels per group (other 1×1 convolutions are GEMMs: with more channels a tile's
-  /// inputs outgrow the caches, and OpenBLAS, which blocks them, was faster on ResNet-50's 1024-
-  /// and 2048-channel ones), more than a few output positions (small maps go to the skinny
+  /// not depthwise (which has its own loops), more than one tap or pointwise with at most
+  /// `pointwiseChannels` input channels per group (other 1×1 convolutions are GEMMs), more than
+  /// a few output positions (small maps go to the skinny
   /// product), and rows that fill more than half its vectors: where output rows leave half the
   /// lanes or more empty (4-wide rows in 8 lanes, 7- or 8-wide in 16, single outputs) and several
   /// samples share a GEMM (`SampleBlocks`), im2col + GEMM is faster (VGG-11-CIFAR's 4×4 layers at
@@ -43,10 +42,17 @@ struct DirectConvolution {
     let prepared = s.isPointwise(a) ? 0 : s.inPerGroup * s.paddedSpatial(x, a).reduce(1, *)
     let row = s.isPointwise(a) ? s.outPlane : output.last!
     let fillsVectors = 2 * row > (row + lanes - 1) / lanes * lanes
-    return !DepthwiseConvolution.applies(a, s) && (s.taps > 1 || (s.isPointwise(a) && s.inPerGroup <= 512))
+    return !DepthwiseConvolution.applies(a, s) && (s.taps > 1 || (s.isPointwise(a) && s.inPerGroup <= pointwiseChannels))
       && prepared <= preparedInputLimit && !SkinnyProduct.applies(m: s.outPerGroup, n: s.outPlane, k: s.depth)
       && (fillsVectors || s.blocks.size == 1)
   }
+
+  /// The most input channels of a pointwise convolution the direct kernel takes on, in chunks
+  /// of columns (`tilesPerChunk`); beyond, OpenBLAS blocks them better (ResNet-50's 2048-channel
+  /// layers). Batch 1, Zen 4, against 512: MobileNet v2's 576 → 96 layer at 14×14 0.240 → 0.211
+  /// ms, DenseNet-121 (its 1×1 layers of 544–1,024 channels) 48.3–50.5 → 46.6–47.3 ms on one
+  /// thread and 30.0–32.7 → 28.9–31.4 on two, ResNet-50 (1,024-channel layers) unchanged.
+  static let pointwiseChannels = 1024
 
   /// The most floats of prepared input (one group, padded) the kernel takes on: every tile of
   /// output channels reads all of it again, so it must stay in cache. DeepLab's atrous 3×3
