@@ -35,11 +35,13 @@ enum { INDEX_BITS = 40, GENERATION_BITS = 24 };
 #define GENERATION_MASK ((UINT64_C(1) << GENERATION_BITS) - 1)
 
 /* One parallel loop. Loops alternate between two of these by generation, so the caller sets up
- * the next loop while a late worker may still read the last one (its claims then fail). */
+ * the next loop while a late worker may still read the last one (its claims then fail). The
+ * fields are atomic (relaxed: the cursor's release and acquire order them) because such a late
+ * read may overlap the caller's writes two loops on. */
 typedef struct loop {
-  kiln_task task;
-  void *context;
-  int64_t count, piece;
+  _Atomic(kiln_task) task;
+  _Atomic(void *) context;
+  _Atomic int64_t count, piece;
 } loop;
 
 struct kiln_pool {
@@ -66,13 +68,14 @@ typedef struct worker_argument {
  * loop's settings are read before the claim and used only when it succeeds, which proves they
  * were that loop's: the caller rewrites them only two loops later. */
 static void run_pieces(kiln_pool *pool, uint64_t generation) {
-  const loop *current = &pool->loops[generation & 1];
+  loop *current = &pool->loops[generation & 1];
   for (;;) {
     uint64_t word = atomic_load(&pool->cursor);
     if ((word >> INDEX_BITS) != (generation & GENERATION_MASK)) return;
-    int64_t begin = (int64_t)(word & INDEX_MASK), count = current->count, piece = current->piece;
-    kiln_task task = current->task;
-    void *context = current->context;
+    int64_t begin = (int64_t)(word & INDEX_MASK), count = atomic_load_explicit(&current->count, memory_order_relaxed);
+    int64_t piece = atomic_load_explicit(&current->piece, memory_order_relaxed);
+    kiln_task task = atomic_load_explicit(&current->task, memory_order_relaxed);
+    void *context = atomic_load_explicit(&current->context, memory_order_relaxed);
     if (begin >= count) return;
     if (!atomic_compare_exchange_weak(&pool->cursor, &word, word + (uint64_t)piece)) continue;
     int64_t end = begin + piece < count ? begin + piece : count;
@@ -175,7 +178,10 @@ void kiln_parallel_for(kiln_pool *pool, int64_t count, kiln_task task, void *con
   uint64_t generation = atomic_load(&pool->generation) + 1;
   loop *next = &pool->loops[generation & 1];
   int64_t pieces = (int64_t)pool->threads * PIECES_PER_THREAD;
-  *next = (loop){task, context, count, (count + pieces - 1) / pieces};
+  atomic_store_explicit(&next->task, task, memory_order_relaxed);
+  atomic_store_explicit(&next->context, context, memory_order_relaxed);
+  atomic_store_explicit(&next->count, count, memory_order_relaxed);
+  atomic_store_explicit(&next->piece, (count + pieces - 1) / pieces, memory_order_relaxed);
   atomic_store(&pool->finished, 0);
   atomic_store(&pool->cursor, (generation & GENERATION_MASK) << INDEX_BITS);
   pthread_mutex_lock(&pool->lock);
