@@ -59,11 +59,6 @@ struct kiln_pool {
   kiln_communicator communicator;
 };
 
-typedef struct worker_argument {
-  kiln_pool *pool;
-  int index;
-} worker_argument;
-
 /* Claims and runs pieces of loop `generation` until none is left or another loop has begun. The
  * loop's settings are read before the claim and used only when it succeeds, which proves they
  * were that loop's: the caller rewrites them only two loops later. */
@@ -107,9 +102,7 @@ static int spin_for_pieces(kiln_pool *pool, int64_t count) {
 }
 
 static void *work(void *raw) {
-  worker_argument argument = *(worker_argument *)raw;
-  free(raw);
-  kiln_pool *pool = argument.pool;
+  kiln_pool *pool = raw;
   uint64_t seen = 0;
   for (;;) {
     if (!spin_for_loop(pool, seen)) {
@@ -136,12 +129,7 @@ kiln_status kiln_pool_create(kiln_pool **result, int threads) {
   pool->workers = calloc((size_t)threads, sizeof *pool->workers);
   if (!pool->workers) { free(pool); return KILN_ERR_OUT_OF_MEMORY; }
   for (int i = 1; i < threads; i++) {
-    worker_argument *argument = malloc(sizeof *argument);
-    if (!argument) { pool->threads = i; kiln_pool_destroy(pool); return KILN_ERR_OUT_OF_MEMORY; }
-    argument->pool = pool;
-    argument->index = i;
-    if (pthread_create(&pool->workers[i], NULL, work, argument) != 0) {
-      free(argument);
+    if (pthread_create(&pool->workers[i], NULL, work, pool) != 0) {
       pool->threads = i;
       kiln_pool_destroy(pool);
       return KILN_ERR_OUT_OF_MEMORY;
