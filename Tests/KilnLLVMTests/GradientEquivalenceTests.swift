@@ -264,6 +264,44 @@ import Testing
     try expectGradientsEquivalent(.maxout(MaxoutAttrs(pieces: 3, axis: 2)), [[2, 4, 6]])
   }
 
+  /// Pools whose windows tile the input run as `TiledPool`'s vector code: forward and gradient
+  /// equal the interpreter bit for bit, for window columns 1-4, rows shorter than a vector (4, 2
+  /// and 1 outputs a vector), rows ending in an overlapping vector, both vector widths, and one
+  /// and two threads; inputs with ties (first maxima) and NaNs.
+  @Test func tiledPoolsEqualTheInterpreterExactly() throws {
+    let cases: [(x: [Int], kernel: [Int])] = [
+      ([2, 3, 12], [3]), ([2, 3, 8, 6], [2, 2]), ([1, 2, 4, 80], [2, 2]), ([2, 2, 6, 16], [3, 4]), ([1, 3, 2, 2], [2, 2]), ([2, 3, 4, 7], [2, 1]),
+      ([1, 2, 2, 4, 8], [1, 2, 2]), ([8, 16, 32, 32], [2, 2]),
+    ]
+    var generator = SplitMix64(seed: 7)
+    func bits(_ value: Float) -> UInt32 { value.isNaN ? Float.nan.bitPattern : value.bitPattern }
+    for (x, kernel) in cases {
+      // Few distinct values (many ties), and a NaN.
+      var input = try Tensor(shape: x, scalars: (0..<x.reduce(1, *)).map { _ in Float(generator.next() % 4) - 1 })
+      input.scalars[x.reduce(1, *) / 3] = .nan
+      for kind in [PoolKind.max, .average] {
+        let attrs = PoolAttrs(kind: kind, kernel: kernel, stride: kernel, padding: .symmetric(0, rank: kernel.count))
+        let y = try attrs.outputType([TensorType(x)]).shape
+        #expect(TiledPool(PoolLowering(attrs, x: x, y: y), outputs: y.reduce(1, *)) != nil)
+        var graph = Graph(name: "tiled")
+        let (xValue, dyValue) = try (graph.append("x", .input(InputAttrs(TensorType(x)))), graph.append("dy", .input(InputAttrs(TensorType(y)))))
+        graph.outputs = [
+          try graph.append("y", .pool(attrs), inputs: [xValue]), try graph.append("dx", .poolGrad(PoolGradAttrs(pool: attrs)), inputs: [xValue, dyValue]),
+        ]
+        let model = try Model(graph: graph, parameters: ParameterStore())
+        let feeds = ["x": input, "dy": try base.randomTensor(y, seed: 5)]
+        let expected = try model.run(feeds)
+        for (lanes, threads) in [(16, 1), (8, 1), (16, 2)] {
+          let actual = try Compiler(vectorLanes: lanes).compile(model, threads: threads).run(feeds)
+          for (a, e) in zip(actual, expected) {
+            let differing = zip(a.scalars, e.scalars).filter { bits($0) != bits($1) }.count
+            #expect(a.shape == e.shape && differing == 0, "\(differing) elements differ: \(kind) \(kernel) over \(x), \(lanes) lanes, \(threads) threads")
+          }
+        }
+      }
+    }
+  }
+
   @Test func elementwiseLayoutAndLinearGradients() throws {
     for function in [
       UnaryFunction.relu, .relu6, .leakyReLU(slope: 0.1), .elu(alpha: 1), .sigmoid, .tanh, .affine(scale: 3, shift: 1), .silu, .erf, .gelu,

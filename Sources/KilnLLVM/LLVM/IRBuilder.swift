@@ -289,19 +289,41 @@ final class IRBuilder {
     var (value, lanes) = (vector, Int(LLVMGetVectorSize(LLVMTypeOf(vector))))
     while lanes > 1 {
       lanes /= 2
-      func half(_ from: Int) -> LLVMValueRef {
-        var indices: [LLVMValueRef?] = (0..<lanes).map { int32(from + $0) }
-        return LLVMBuildShuffleVector(builder, value, LLVMGetUndef(LLVMTypeOf(value)), LLVMConstVector(&indices, UInt32(lanes)), "")!
-      }
+      func half(_ from: Int) -> LLVMValueRef { shuffle(value, LLVMGetUndef(LLVMTypeOf(value)), Array(from..<(from + lanes))) }
       value = fadd(half(0), half(lanes))
     }
     return extract(value, lane: 0)
   }
 
-  /// Lanes 0, `stride`, 2·`stride`, … of `vector`: `lanes` of them.
-  func everyNth(_ vector: LLVMValueRef, _ stride: Int, lanes: Int) -> LLVMValueRef {
-    var indices: [LLVMValueRef?] = (0..<lanes).map { int32($0 * stride) }
-    return LLVMBuildShuffleVector(builder, vector, LLVMGetUndef(LLVMTypeOf(vector)), LLVMConstVector(&indices, UInt32(lanes)), "")!
+  /// Lanes `first`, `first` + `stride`, `first` + 2·`stride`, … of `vector`: `lanes` of them.
+  func everyNth(_ vector: LLVMValueRef, _ stride: Int, from first: Int = 0, lanes: Int) -> LLVMValueRef {
+    shuffle(vector, LLVMGetUndef(LLVMTypeOf(vector)), (0..<lanes).map { first + $0 * stride })
+  }
+
+  /// `vectors` (of equal lanes) interleaved: lane j of the result is lane j / n of vector j % n,
+  /// for n vectors (the inverse of `everyNth`).
+  func interleave(_ vectors: [LLVMValueRef]) -> LLVMValueRef {
+    let (n, lanes) = (vectors.count, Int(LLVMGetVectorSize(LLVMTypeOf(vectors[0]))))
+    // Concatenated pairwise (shuffles take two vectors), padded to a power of two with undef.
+    var parts = vectors
+    while parts.count & (parts.count - 1) != 0 { parts.append(LLVMGetUndef(LLVMTypeOf(vectors[0]))) }
+    while parts.count > 1 {
+      let width = Int(LLVMGetVectorSize(LLVMTypeOf(parts[0])))
+      parts = stride(from: 0, to: parts.count, by: 2).map { shuffle(parts[$0], parts[$0 + 1], Array(0..<(2 * width))) }
+    }
+    return shuffle(parts[0], LLVMGetUndef(LLVMTypeOf(parts[0])), (0..<(n * lanes)).map { $0 % n * lanes + $0 / n })
+  }
+
+  /// The lanes of `a` followed by those of `b` picked by `indices`.
+  private func shuffle(_ a: LLVMValueRef, _ b: LLVMValueRef, _ indices: [Int]) -> LLVMValueRef {
+    var mask: [LLVMValueRef?] = indices.map { int32($0) }
+    return LLVMBuildShuffleVector(builder, a, b, LLVMConstVector(&mask, UInt32(mask.count)), "")!
+  }
+
+  /// A vector of `lanes` copies of the i32 `value`.
+  func int32Vector(_ value: Int, lanes: Int) -> LLVMValueRef {
+    var values = [LLVMValueRef?](repeating: int32(value), count: lanes)
+    return LLVMConstVector(&values, UInt32(lanes))
   }
 
   /// `scalar` in every lane (a broadcast).

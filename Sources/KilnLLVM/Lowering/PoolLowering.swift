@@ -114,6 +114,7 @@ struct PoolLowering {
 
   /// y = pool(x).
   func forward(_ k: Kernel) {
+    if let tiled = TiledPool(self, outputs: k.count) { return tiled.forward(k) }
     let divisorTable = divisors(k.ir, x: k.inputTypes[0].shape, y: k.type.shape)
     let combine = Lowering.accumulation(k.ir, maximum: attrs.kind == .max)
     let identity = attrs.kind == .max ? -Double.infinity : 0
@@ -159,6 +160,7 @@ struct PoolLowering {
   /// dx from x and dy: each window's gradient goes to its first maximum, or is shared evenly
   /// among its taps inside the input. Inputs: x, dy.
   func gradient(_ k: Kernel) {
+    if let tiled = TiledPool(self, outputs: k.inputTypes[1].elementCount) { return tiled.gradient(k) }
     let divisorTable = divisors(k.ir, x: k.inputTypes[0].shape, y: k.inputTypes[1].shape)
     k.parallelLoop(k.count / inPlane, work: outPlane * taps) { k, _, plane in
       let ir = k.ir
