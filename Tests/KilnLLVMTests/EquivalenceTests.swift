@@ -83,6 +83,11 @@ import Testing
       ([1, 512, 37, 41], [10, 512, 1, 1], 1, 0, .zero, 1, 1), ([1, 20, 14, 14], [12, 20, 1, 1], 1, 0, .zero, 1, 1),
       ([1, 40, 7, 7], [24, 40, 1, 1], 1, 0, .zero, 1, 1), ([1, 3, 5, 56], [10, 3, 3, 3], 1, 1, .zero, 1, 1),
       ([1, 1000, 9, 11], [8, 1000, 1, 1], 1, 0, .zero, 1, 1),
+      // Planes flattened into one run of positions (rows of 10-12 leave lanes idle): LeNet-5's
+      // second layer, dilated with reflected padding, replicated and circular padding, 3D.
+      ([2, 6, 14, 14], [16, 6, 5, 5], 1, 0, .zero, 1, 1), ([1, 3, 12, 13], [5, 3, 3, 3], 1, 1, .reflect, 2, 1),
+      ([1, 2, 9, 10], [7, 2, 3, 3], 1, 2, .replicate, 1, 1), ([1, 4, 8, 8], [6, 2, 3, 3], 1, 2, .circular, 1, 2),
+      ([1, 2, 4, 6, 10], [3, 2, 3, 3, 3], 1, 1, .zero, 1, 1),
       // Depthwise: rows of whole and masked vectors, two filters per channel, dilation, strides
       // 2 and 3 in vectors (whole and masked, padded and in place, two filters per channel) and
       // 5 (scalar), 1D and 3D, unpadded.
@@ -127,6 +132,17 @@ import Testing
       ConvAttrs(stride: [1, 1], padding: .symmetric(0, rank: 2), dilation: [1, 1]), ConvolutionShape(x: x, weight: weight, output: y, groups: 1), x: x,
       weight: weight, output: y, vectors: vectors)
     #expect(pointwise.tilesPerChunk * pointwise.vectors * pointwise.lanes * 2 < 37 * 41, "\(pointwise.tilesPerChunk)")
+    // LeNet-5's layers are flattened on every unit (rows of 10 and 28 fill 10 of 16 and 28 of
+    // 32 lanes), a 56×56 plane nowhere.
+    func flattened(_ x: [Int], _ weight: [Int], _ y: [Int]) -> Bool {
+      DirectConvolution(
+        ConvAttrs(stride: [1, 1], padding: .symmetric(0, rank: 2), dilation: [1, 1]), ConvolutionShape(x: x, weight: weight, output: y, groups: 1), x: x,
+        weight: weight, output: y, vectors: vectors
+      ).flattened
+    }
+    #expect(flattened([64, 6, 14, 14], [16, 6, 5, 5], [64, 16, 10, 10]))
+    #expect(flattened([64, 1, 32, 32], [6, 1, 5, 5], [64, 6, 28, 28]))
+    #expect(!flattened([1, 64, 58, 58], [64, 64, 3, 3], [1, 64, 56, 56]))
   }
 
   /// Rows go to 8-float vectors where 16-float ones would leave more lanes idle: rows of at most

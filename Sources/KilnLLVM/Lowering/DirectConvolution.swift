@@ -28,6 +28,9 @@ struct DirectConvolution {
   let phaseWidth: Int
   /// Whether the input is read in place (pointwise), not prepared in scratch.
   let inPlace: Bool
+  /// Whether each output plane is one row of positions (`flattens`), the input prepared in the
+  /// `shifted` layout.
+  let flattened: Bool
 
   /// Whether the direct kernel runs `a` on shapes `s` on a target with `lanes` floats per vector:
   /// not depthwise (which has its own loops), more than one tap or pointwise with at most
@@ -54,6 +57,10 @@ struct DirectConvolution {
   /// thread and 30.0–32.7 → 28.9–31.4 on two, ResNet-50 (1,024-channel layers) unchanged.
   static let pointwiseChannels = 1024
 
+  /// The largest output plane computed as one run of positions (`flattens`): a plane is then
+  /// one row, and rows are what the kernel splits across threads, so larger ones keep their rows.
+  static let flattenedPlane = 1024
+
   /// The most floats of prepared input (one group, padded) the kernel takes on: every tile of
   /// output channels reads all of it again, so it must stay in cache. DeepLab's atrous 3×3
   /// convolutions (2048 channels padded by 12–36 around 28×28: 22–82 MB) ran at 4–7 GFLOPS
@@ -67,17 +74,36 @@ struct DirectConvolution {
     inPlace = s.isPointwise(a)
     self.a = inPlace ? ConvAttrs(stride: [1], padding: .symmetric(0, rank: 1), dilation: [1], groups: a.groups) : a
     input = inPlace ? [1, 1, s.inPlane] : WindowLift.lift(x[2...], fill: 1)
-    self.output = inPlace ? [1, 1, s.outPlane] : WindowLift.lift(output[2...], fill: 1)
     kernel = WindowLift.lift(weight[2...], fill: 1)
     stride = WindowLift.lift(self.a.stride, fill: 1)
     dilation = WindowLift.lift(self.a.dilation, fill: 1)
     padded = inPlace ? input : WindowLift.lift(s.paddedSpatial(x, a), fill: 1)
+    let lifted = WindowLift.lift(output[2...], fill: 1)
+    flattened = !inPlace && Self.flattens(lifted, stride: stride, unit: unit)
+      && s.inPerGroup * kernel[2] * padded[0] * padded[1] * lifted[2] <= Self.preparedInputLimit
+    // A plane read in place, or flattened, is one row.
+    self.output = inPlace ? [1, 1, s.outPlane] : flattened ? [lifted[0], 1, lifted[1] * lifted[2]] : lifted
     let width = self.output[2]
-    // A plane read in place is one row.
     lanes = unit.lanes(forRow: width)
     let perRow = (width + lanes - 1) / lanes
     (channels, rows, vectors) = Self.tiling(channels: s.outPerGroup, rows: self.output[1], vectors: perRow, registers: unit.registers)
-    phaseWidth = inPlace ? s.inPlane : perRow * lanes + (kernel[2] - 1) * dilation[2] / stride[2]
+    phaseWidth = inPlace ? s.inPlane : flattened ? lifted[2] : perRow * lanes + (kernel[2] - 1) * dilation[2] / stride[2]
+  }
+
+  /// Whether output planes are better computed as one run of positions, row after row, than row
+  /// by row: for a stride of 1 in height and planes of at most `flattenedPlane` positions, when
+  /// rows leave more lanes idle (rows of 10 fill 10 of 16; a 10×10 plane fills 100 of 104 in
+  /// vectors of 8). The input is then copied once per filter column
+  /// (`PreparedInput.Layout.shifted`), so only a clear gain in filled lanes (a tenth) counts.
+  /// LeNet-5 at batch 64, one thread, Zen 4: its 6 → 16 5×5 layer at 10×10 0.478 → 0.315 ms,
+  /// its 1 → 6 layer at 28×28 0.217 → 0.183 ms.
+  static func flattens(_ output: [Int], stride: [Int], unit: VectorUnit) -> Bool {
+    guard stride[1] == 1, output[1] > 1, output[1] * output[2] <= flattenedPlane else { return false }
+    func filled(_ width: Int) -> Double {
+      let lanes = unit.lanes(forRow: width)
+      return Double(width) / Double((width + lanes - 1) / lanes * lanes)
+    }
+    return filled(output[1] * output[2]) > 1.1 * filled(output[2])
   }
 
   /// Vector multiply-adds of one sample's group.
@@ -87,8 +113,9 @@ struct DirectConvolution {
   /// one sample's group has too little work to split (LeNet-5's convolutions at batch 64).
   var slices: Int { Kernel.slices(work: workPerGroup, count: s.batch * s.groups) }
 
-  /// Scratch: a prepared input per slice, unless the input is read in place.
-  var scratchSize: Int { inPlace ? 0 : slices * prepared.size }
+  /// Scratch: a prepared input per slice, unless the input is read in place; flattened planes'
+  /// last vectors read up to a vector past the last copy.
+  var scratchSize: Int { inPlace ? 0 : slices * prepared.size + (flattened ? lanes : 0) }
 
   /// Whole tiles of a row (`vectors` vectors each) that one parallel iteration covers. A
   /// pointwise convolution's row is its whole plane, and each block of output channels sweeps
@@ -137,7 +164,7 @@ struct DirectConvolution {
   /// The group's input, padded and split into the width stride's phases.
   var prepared: PreparedInput {
     PreparedInput(a, x: [1, s.inPerGroup] + Array(input.suffix(a.stride.count)), channels: s.inPerGroup, depth: padded[0], rows: padded[1],
-      phases: stride[2], phaseWidth: phaseWidth)
+      phases: flattened ? kernel[2] : stride[2], phaseWidth: phaseWidth, layout: flattened ? .shifted(stride: stride[2], dilation: dilation[2]) : .phases)
   }
 
   /// y = f(conv(x, W) + b) into `k.output`, with f the kernel's fused activation.
@@ -246,7 +273,7 @@ struct DirectConvolution {
           }
           let filter = ir.affine(ir.add(ir.affine(ir.add(ir.affine(c, kernel[0]), kd), kernel[1]), kh), kernel[2])
           for kw in 0..<kernel[2] {
-            let offset = (kw * dilation[2]) % stride[2] * phaseWidth + kw * dilation[2] / stride[2]
+            let offset = flattened ? kw * prepared.shiftedCopy : (kw * dilation[2]) % stride[2] * phaseWidth + kw * dilation[2] / stride[2]
             // In place, nothing follows the last channel's plane: its partial vector is masked.
             let values = rowStarts.map { start in
               (0..<vectors).map {
