@@ -338,6 +338,30 @@ import Testing
     try expectOpEquivalent(.globalPool(GlobalPoolAttrs(kind: kind)), [[2, 3, 5, 7]])
   }
 
+  /// Planar max pooling in vectors covering each row (the last overlapping): rows of 14 (two
+  /// vectors of 8, or 16 lanes reduced to 8), strides 2 and 3 (wide loads split), dilation, ceil
+  /// mode, rows shorter than a vector (2 and 1 lanes); NaNs propagate.
+  @Test(arguments: [VectorUnit(lanes: 8), VectorUnit(lanes: 16), VectorUnit(lanes: 16, halfWidth: true)])
+  func maxPoolingRowsInVectors(vectors: VectorUnit) throws {
+    let compiler = try Compiler(vectorLanes: vectors.lanes, halfWidth: vectors.halfWidth)
+    let cases: [(x: [Int], kernel: [Int], stride: [Int], pad: Int, dilation: [Int], ceil: Bool)] = [
+      ([2, 3, 14, 14], [3, 3], [1, 1], 1, [1, 1], false), ([1, 2, 9, 13], [3, 3], [2, 2], 1, [1, 1], true),
+      ([1, 2, 11, 40], [2, 3], [1, 3], 1, [2, 2], true), ([1, 2, 5, 3], [3, 3], [1, 1], 1, [1, 1], false), ([2, 2, 19], [3], [2], 0, [1], true),
+    ]
+    for c in cases {
+      let attrs = PoolAttrs(kind: .max, kernel: c.kernel, stride: c.stride, padding: .symmetric(c.pad, rank: c.kernel.count), ceilMode: c.ceil, dilation: c.dilation)
+      var graph = Graph(name: "pool")
+      let x = try graph.append("x", .input(InputAttrs(TensorType(c.x))))
+      graph.outputs = [try graph.append("y", .pool(attrs), inputs: [x])]
+      var input = try randomTensor(c.x, seed: 4)
+      input.scalars[5] = .nan
+      let model = try Model(graph: graph, parameters: ParameterStore())
+      let (expected, actual) = (try model.run(["x": input])[0], try compiler.compile(model).run(["x": input])[0])
+      let differing = zip(actual.scalars, expected.scalars).filter { $0.isNaN != $1.isNaN || (!$0.isNaN && $0 != $1) }.count
+      #expect(actual.shape == expected.shape && differing == 0, "\(c): \(differing) differ")
+    }
+  }
+
   /// Compiled code computes eˣ inline (so loops vectorise): sigmoid far left is eˣ itself, so its
   /// relative error there is the exponential's; and the limits hold at ±89, ±1000 and NaN.
   @Test func inlineExponentialIsAccurateToItsLimits() throws {

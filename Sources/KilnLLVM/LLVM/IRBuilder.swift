@@ -82,6 +82,14 @@ final class IRBuilder {
     try loop(from: int(0), to: int(count), knownNonEmpty: true, body)
   }
 
+  /// `body(first)` for vectors of `lanes` covering 0..<`count` (`lanes` ≤ `count`): whole
+  /// ones from 0, then, when `count` is not a multiple of `lanes`, one ending at `count`, which
+  /// overlaps the one before (for code that writes the same values again), so no lane is masked.
+  func overlappingVectors(_ count: Int, lanes: Int, _ body: (LLVMValueRef) -> Void) {
+    loop(count / lanes) { i in body(mul(i, int(lanes))) }
+    if count % lanes != 0 { body(int(count - lanes)) }
+  }
+
   /// `for i in start..<end { body(i) }` over i64 values computed at run time; with `unroll`, LLVM
   /// unrolls it exactly that many times (1: not at all) instead of as it sees fit (a
   /// register-blocked body unrolled many times over can be scheduled into more registers than

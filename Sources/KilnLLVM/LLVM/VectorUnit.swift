@@ -27,6 +27,15 @@ struct VectorUnit: Hashable, Sendable {
     return width <= 8 || (halfWidth && (width + 7) / 8 * 8 < (width + 15) / 16 * 16) ? 8 : lanes
   }
 
+  /// Floats per vector for rows of `width` floats covered by whole vectors only, the last one
+  /// overlapping the one before (`IRBuilder.overlappingVectors`): `lanes(forRow:)`, halved
+  /// until it is at most the row.
+  func lanes(covering width: Int) -> Int {
+    var lanes = lanes(forRow: width)
+    while lanes > width && lanes > 1 { lanes /= 2 }
+    return lanes
+  }
+
   /// Whether this machine's CPU is a Zen 4 (AMD family 19h) with AVX-512, from /proc/cpuinfo.
   static let hostSplitsWideVectors: Bool = {
     guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }

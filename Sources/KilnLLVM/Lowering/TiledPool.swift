@@ -30,20 +30,12 @@ struct TiledPool {
   private var taps: Int { windowRows * windowColumns }
   private var inputColumns: Int { columns * windowColumns }
 
-  /// Outputs per vector: the unit's choice for the row, at most the row (a power of two).
-  private func lanes(_ vectors: VectorUnit) -> Int {
-    var lanes = vectors.lanes(forRow: columns)
-    while lanes > columns { lanes /= 2 }
-    return lanes
-  }
-
   /// `body(row, column, lanes)` for every vector of `lanes` outputs starting at output `column`
   /// of output row `row`, on the pool.
   private func forEachVector(_ k: Kernel, _ body: (Kernel, _ row: LLVMValueRef, _ column: LLVMValueRef, _ lanes: Int) -> Void) {
-    let lanes = lanes(k.vectors)
+    let lanes = k.vectors.lanes(covering: columns)
     k.parallelLoop(rows, work: columns * taps) { k, _, row in
-      k.ir.loop(columns / lanes) { vector in body(k, row, k.ir.mul(vector, k.ir.int(lanes)), lanes) }
-      if columns % lanes != 0 { body(k, row, k.ir.int(columns - lanes), lanes) }
+      k.ir.overlappingVectors(columns, lanes: lanes) { column in body(k, row, column, lanes) }
     }
   }
 
