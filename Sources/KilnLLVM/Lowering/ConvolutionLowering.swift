@@ -132,12 +132,13 @@ enum ConvolutionLowering {
   /// the source index computed affinely; the innermost loop writes contiguously, rows `rowStride`
   /// floats apart.
   static func im2colInside(
-    _ ir: IRBuilder, source: LLVMValueRef, columns: LLVMValueRef, rowStride: Int, channels: Int, input: [Int], output: [Int], kernel: [Int],
+    _ k: Kernel, source: LLVMValueRef, columns: LLVMValueRef, rowStride: Int, channels: Int, input: [Int], output: [Int], kernel: [Int],
     stride: [Int], dilation: [Int]
   ) {
     let inPlane = input.reduce(1, *)
     let taps = kernel.reduce(1, *)
-    ir.loop(channels) { c in
+    k.parallelLoop(channels, work: taps * output.reduce(1, *), capturing: [source, columns]) { k, captured, c in
+      let (ir, source, columns) = (k.ir, captured[0], captured[1])
       ir.loop(kernel[0]) { kd in
         ir.loop(kernel[1]) { kh in
           ir.loop(kernel[2]) { kw in
@@ -164,31 +165,23 @@ enum ConvolutionLowering {
   /// im2col for one group of one sample into `columns`, whose rows are `rowStride` floats
   /// apart: affine loops straight from the input when no window leaves it; otherwise the group's
   /// channels are first copied into `padded` (zeros, or the edge values padding modes make up,
-  /// through the interpreter's pad table) and im2col reads the padded copy affinely.
+  /// as `PreparedInput` copies them) and im2col reads the padded copy affinely. Both copies are
+  /// split by channel across the pool's threads when `k` has them.
   static func emitIm2col(
-    _ ir: IRBuilder, _ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], source: LLVMValueRef, padded: LLVMValueRef, columns: LLVMValueRef,
+    _ k: Kernel, _ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], source: LLVMValueRef, padded: LLVMValueRef, columns: LLVMValueRef,
     rowStride: Int, shape s: ConvolutionShape
   ) {
     var input = Array(x[2...])
     var from = source
     if !staysInside(a) {
-      let paddedSpatial = s.paddedSpatial(x, a)
-      let paddedPlane = paddedSpatial.reduce(1, *)
-      let pad = PadAttrs(before: [0] + a.padding.before, after: [0] + a.padding.after, mode: a.paddingMode)
-      let table = ir.table(IndexTables.pad(input: [1] + input, output: [1] + paddedSpatial, attrs: pad))
-      ir.loop(s.inPerGroup) { c in
-        ir.loop(paddedPlane) { q in
-          let index = ir.loadInt(table, q)
-          let valid = ir.icmp(LLVMIntSGE, index, ir.int(0))
-          let value = ir.load(source, ir.add(ir.mul(c, ir.int(s.inPlane)), ir.select(valid, index, ir.int(0))))
-          ir.store(ir.select(valid, value, ir.float(0)), padded, ir.add(ir.mul(c, ir.int(paddedPlane)), q))
-        }
-      }
+      let paddedSpatial = WindowLift.lift(s.paddedSpatial(x, a), fill: 1)
+      PreparedInput(a, x: x, channels: s.inPerGroup, depth: paddedSpatial[0], rows: paddedSpatial[1], phases: 1, phaseWidth: paddedSpatial[2])
+        .emit(k, source: source, into: padded)
       from = padded
-      input = paddedSpatial
+      input = s.paddedSpatial(x, a)
     }
     im2colInside(
-      ir, source: from, columns: columns, rowStride: rowStride, channels: s.inPerGroup, input: WindowLift.lift(input, fill: 1),
+      k, source: from, columns: columns, rowStride: rowStride, channels: s.inPerGroup, input: WindowLift.lift(input, fill: 1),
       output: WindowLift.lift(output[2...], fill: 1), kernel: WindowLift.lift(weight[2...], fill: 1),
       stride: WindowLift.lift(a.stride, fill: 1), dilation: WindowLift.lift(a.dilation, fill: 1))
   }
@@ -197,9 +190,10 @@ enum ConvolutionLowering {
   /// of `input`, built in `scratch` (laid out as `ConvolutionShape.scratchSize` says) — or the
   /// input itself for a pointwise convolution of one sample.
   static func blockColumns(
-    _ ir: IRBuilder, _ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], input: LLVMValueRef, scratch: LLVMValueRef?, first: LLVMValueRef,
+    _ k: Kernel, _ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], input: LLVMValueRef, scratch: LLVMValueRef?, first: LLVMValueRef,
     count: Int, group: LLVMValueRef, shape s: ConvolutionShape
   ) -> LLVMValueRef {
+    let ir = k.ir
     func sampleGroup(_ j: LLVMValueRef) -> LLVMValueRef {
       groupStart(ir, input, first: ir.add(first, j), group: group, channels: s.inChannels, perGroup: s.inPerGroup, plane: s.inPlane)
     }
@@ -207,7 +201,7 @@ enum ConvolutionLowering {
     let columns = ir.element(scratch, ir.int(s.paddedSize(a, x: x)))
     ir.loop(count) { j in
       emitIm2col(
-        ir, a, x: x, weight: weight, output: output, source: sampleGroup(j), padded: scratch, columns: ir.element(columns, ir.mul(j, ir.int(s.outPlane))),
+        k, a, x: x, weight: weight, output: output, source: sampleGroup(j), padded: scratch, columns: ir.element(columns, ir.mul(j, ir.int(s.outPlane))),
         rowStride: count * s.outPlane, shape: s)
     }
     return columns
@@ -342,7 +336,7 @@ enum ConvolutionLowering {
         let ir = k.ir
         ir.loop(a.groups) { group in
           let columns = blockColumns(
-            ir, a, x: xShape, weight: wShape, output: k.type.shape, input: k.inputs[0], scratch: k.scratch, first: first, count: count, group: group, shape: s)
+            k, a, x: xShape, weight: wShape, output: k.type.shape, input: k.inputs[0], scratch: k.scratch, first: first, count: count, group: group, shape: s)
           let w = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
           let out = groupStart(ir, k.output, first: first, group: group, channels: s.outChannels, perGroup: s.outPerGroup, plane: s.outPlane)
           let gathered = k.scratch.map { ir.element($0, ir.int(s.gatheredOffset(a, x: xShape))) }
@@ -384,7 +378,7 @@ enum ConvolutionLowering {
       let scratch = partials == nil ? k.scratch : k.scratch.map { ir.element($0, ir.int(s.weightGradientSize)) }
       ir.loop(a.conv.groups) { group in
         let columns = blockColumns(
-          ir, a.conv, x: xShape, weight: k.type.shape, output: dyShape, input: k.inputs[0], scratch: scratch, first: first, count: count, group: group,
+          k, a.conv, x: xShape, weight: k.type.shape, output: dyShape, input: k.inputs[0], scratch: scratch, first: first, count: count, group: group,
           shape: s)
         var sliced = k
         sliced.scratch = scratch
