@@ -36,6 +36,40 @@ struct ProgramTests {
     #expect(training.contains("with epilogue relu") && !training.contains("with epilogue hard_swish") && !training.contains("with epilogue gelu"), "\(training)")
   }
 
+  /// The parts of a concatenation along channels at batch 1 are computed where they belong in it
+  /// (a chain nesting, as in DenseNet: the second concatenation holds the first), so its kernel
+  /// copies nothing; at batch 2 the parts are not contiguous blocks and are copied. Values are the
+  /// interpreter's either way, on one and two threads.
+  @Test func concatenatedPartsAreComputedInPlace() throws {
+    let compiler = try Self.compiler.get()
+    for batch in [1, 2] {
+      let model = try Model(name: "dense", seed: 3) { b in
+        let x = try b.input("input", shape: [batch, 3, 8, 8])
+        let first = try Symbol.concat([x.apply(Conv2D(4, kernel: 3, padding: 1, activation: .relu)), x.apply(Conv2D(5, kernel: 1))])
+        let second = try Symbol.concat([first, first.apply(Conv2D(2, kernel: 3, padding: 1))])
+        return [try second.apply(Conv2D(3, kernel: 1))]
+      }
+      let program = try compiler.program(model.graph)
+      try program.verify()
+      let concats = program.steps.filter { if case .concat = program.graph.nodes[$0.node].op { return true } else { return false } }
+      #expect(concats.count == 2)
+      for step in concats {
+        guard case .arena(let start) = step.output else { Issue.record("a concatenation outside the arena"); continue }
+        var offset = 0
+        for (input, location) in zip(program.graph.nodes[step.node].inputs, step.inputs) {
+          #expect((location == .arena(start + offset)) == (batch == 1), "batch \(batch): \(program.text)")
+          offset += program.graph[input].type.elementCount / batch
+        }
+      }
+      let feeds = ["input": try EquivalenceTests().randomTensor([batch, 3, 8, 8], seed: 5)]
+      let expected = try model.run(feeds)[0]
+      for threads in [1, 2] {
+        let actual = try compiler.compile(model, threads: threads).run(feeds)[0]
+        #expect(relativeDifference(expected, actual) <= 1e-5, "batch \(batch), \(threads) threads")
+      }
+    }
+  }
+
   /// A batch norm applies the activation that follows it as it writes (with the interpreter's
   /// values, on one and two threads), and so does a residual sum in training, where its relu's
   /// gradient keeps the relu out of an elementwise chain (GradientEquivalenceTests runs it).

@@ -462,6 +462,9 @@ final class IRBuilder {
     return LLVMBuildBitCast(builder, global, pointer, "")!
   }
 
+  /// A pointer's address as an i64, to compare pointers.
+  func pointerAddress(_ pointer: LLVMValueRef) -> LLVMValueRef { LLVMBuildPtrToInt(builder, pointer, i64, "")! }
+
   /// `float*` reinterpreted as `i32*` (integer tensors share the 4-byte buffers).
   func asInts(_ pointer: LLVMValueRef) -> LLVMValueRef { LLVMBuildBitCast(builder, pointer, intPointer, "")! }
 

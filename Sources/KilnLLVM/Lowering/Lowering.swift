@@ -109,9 +109,12 @@ enum Lowering {
       for (part, type) in zip(k.inputs, k.inputTypes) {
         let block = type.shape[a.axis] * inner
         let start = offset
-        ir.loop(outer) { o in
-          ir.loop(block) { i in
-            ir.store(ir.load(part, ir.add(ir.mul(o, ir.int(block)), i)), k.output, ir.add(ir.mul(o, ir.int(k.type.shape[a.axis] * inner)), ir.add(i, ir.int(start))))
+        // Parts computed in place (`MemoryPlan.placements`) are where they belong already.
+        ir.when(ir.icmp(LLVMIntNE, ir.pointerAddress(part), ir.pointerAddress(ir.element(k.output, ir.int(start))))) {
+          ir.loop(outer) { o in
+            ir.loop(block) { i in
+              ir.store(ir.load(part, ir.add(ir.mul(o, ir.int(block)), i)), k.output, ir.add(ir.mul(o, ir.int(k.type.shape[a.axis] * inner)), ir.add(i, ir.int(start))))
+            }
           }
         }
         offset += block

@@ -4,7 +4,11 @@ import Kiln
 ///
 /// Inputs, parameters and outputs live in caller-owned buffers ("slots", in that order). Every
 /// other value gets an offset in one arena, reused once the value is dead; reshapes (and inactive
-/// dropout) are views of their input. Kernels that need scratch memory (im2col) get it in the
+/// dropout) are views of their input. A concatenation whose parts are contiguous blocks of it
+/// (every axis before the joined one of size 1: DenseNet's and GoogLeNet's at batch 1, the joined
+/// gradients of data-parallel training) has its parts computed in place, at their offsets in its
+/// storage, which is then taken from the first part's step to the last read of any of them
+/// (`placements`); its kernel copies only the parts that are not. Kernels that need scratch memory (im2col) get it in the
 /// arena for the duration of their node; kernels that keep something between runs (weights they
 /// transform once) get a block of their own at the start of the arena, which nothing else uses.
 struct MemoryPlan {
@@ -21,8 +25,10 @@ struct MemoryPlan {
   let slotValues: [ValueID]
   /// The storage of each value (views share their source's); nil for values nothing reads.
   private(set) var locations: [Location?]
-  /// The value whose storage each value uses (itself unless it is a view).
+  /// The value whose storage each value uses (itself unless it is a view or a placed part).
   let roots: [ValueID]
+  /// Where each value starts in its root's storage, in elements (non-zero for placed parts).
+  let offsets: [Int]
   /// Scratch offsets by node index.
   private(set) var scratch: [Int: Int] = [:]
   /// Offsets of the blocks kernels keep between runs, by node index.
@@ -74,7 +80,13 @@ struct MemoryPlan {
         roots[index] = roots[node.inputs[0].id]
       }
     }
+    var offsets = [Int](repeating: 0, count: graph.nodes.count)
+    for (part, root, offset) in MemoryPlan.placements(graph, roots: roots, slotValues: slotValues) {
+      // The part, and every view of it, moves into the concatenation's storage.
+      for index in graph.nodes.indices where roots[index].id == part { (roots[index], offsets[index]) = (ValueID(root), offset) }
+    }
     self.roots = roots
+    self.offsets = offsets
     locations = Array(repeating: nil, count: graph.nodes.count)
     for (slot, value) in slotValues.enumerated() where locations[value.id] == nil {
       // An output that is computed (not a source or a view) is written straight into its slot.
@@ -112,18 +124,58 @@ struct MemoryPlan {
       let size = persistentSize(index)
       if size > 0 { persistent[index] = allocate(size, until: Int.max) }
     }
-    for (index, node) in graph.nodes.enumerated() {
+    for index in graph.nodes.indices {
       live.removeAll { $0.until < index }
       let size = scratchSize(index)
       if size > 0 { scratch[index] = allocate(size, until: index) }
-      guard locations[index] == nil, roots[index].id == index, lastUse[index] >= 0 else { continue }
-      switch node.op {
+      // A storage root is allocated at the first step that writes it: its own, or a placed part's.
+      let root = roots[index].id
+      guard locations[root] == nil, lastUse[root] >= 0 else { continue }
+      switch graph.nodes[root].op {
       case .input, .parameter: continue
-      default: locations[index] = .arena(allocate(node.type.elementCount, until: max(lastUse[index], index)))
+      default: locations[root] = .arena(allocate(graph.nodes[root].type.elementCount, until: max(lastUse[root], root)))
       }
     }
     for index in graph.nodes.indices where roots[index].id != index {
-      locations[index] = locations[roots[index].id]
+      locations[index] = locations[roots[index].id].map { root in
+        guard case .arena(let start) = root else { return root }
+        return .arena(start + offsets[index])
+      }
     }
+  }
+
+  /// The parts of concatenations computed in place, with the storage root they move into and
+  /// their offset in it, in elements. A part is a value with storage of its own (or a view of
+  /// one, at offset 0), computed by a kernel, not in a slot nor a training state, joined once by
+  /// the concatenation. Concatenations are taken last to first, so one that is itself a part of
+  /// a later one (DenseNet's chains) passes its parts on into that one's storage.
+  static func placements(_ graph: Graph, roots: [ValueID], slotValues: [ValueID]) -> [(part: Int, root: Int, offset: Int)] {
+    let inSlots = Set(slotValues.map(\.id))
+    let pinned = Set(graph.stateUpdates.flatMap { [$0.state.id, $0.newValue.id] })
+    var placed: [Int: (concat: Int, offset: Int)] = [:]
+    var order: [Int] = []
+    for (index, node) in graph.nodes.enumerated().reversed() {
+      guard case .concat(let a) = node.op, node.type.shape[..<a.axis].allSatisfy({ $0 == 1 }), roots[index].id == index,
+        !inSlots.contains(placed[index].map { $0.concat } ?? index)
+      else { continue }
+      let inner = node.type.shape[(a.axis + 1)...].reduce(1, *)
+      var offset = 0
+      let parts = node.inputs.map { roots[$0.id].id }
+      for (input, part) in zip(node.inputs, parts) {
+        defer { offset += graph[input].type.shape[a.axis] * inner }
+        switch graph.nodes[part].op {
+        case .input, .parameter: continue
+        default: break
+        }
+        guard placed[part] == nil, !inSlots.contains(part), !pinned.contains(part), parts.filter({ $0 == part }).count == 1,
+          graph.nodes[part].type.elementCount == graph[input].type.elementCount
+        else { continue }
+        // The concatenation's own place is final: later ones were taken first.
+        let outer = placed[index]
+        placed[part] = (outer?.concat ?? index, (outer?.offset ?? 0) + offset)
+        order.append(part)
+      }
+    }
+    return order.map { ($0, placed[$0]!.concat, placed[$0]!.offset) }
   }
 }

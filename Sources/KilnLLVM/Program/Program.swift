@@ -56,8 +56,10 @@ struct Program {
   let naiveSize: Int
   /// The vector unit of the target the kernels are planned for.
   let vectors: VectorUnit
-  /// The value whose storage each value uses (itself unless it is a view).
+  /// The value whose storage each value uses (itself unless it is a view or a placed part).
   let roots: [ValueID]
+  /// Where each value starts in its root's storage, in elements (`MemoryPlan.offsets`).
+  let offsets: [Int]
 
   /// Plans `original`, with its elementwise chains fused (`Graph.fusingElementwise`), for a
   /// target with the vector unit `vectors`.
@@ -71,6 +73,7 @@ struct Program {
       persistentSize: { Lowering.persistentSize(graph.nodes[$0], graph, vectors: vectors) })
     self.vectors = vectors
     roots = plan.roots
+    offsets = plan.offsets
     slots = plan.slotValues
     arenaSize = plan.arenaSize
     naiveSize = plan.naiveSize
@@ -124,8 +127,13 @@ struct Program {
   func verify() throws {
     func fail(_ message: String) -> KilnError { KilnError.invalidGraph("program \(graph.name): \(message)") }
     var blocks: [(name: String, start: Int, size: Int, from: Int, until: Int)] = []
-    // Values in the arena, by storage root: where, how big, and the steps that write and last read them.
+    // Values in the arena, by storage root: where the root starts, how big it is, and the steps
+    // that first write and last read it (parts placed in a concatenation write it first).
     var values: [ValueID: (location: Location, size: Int, from: Int)] = [:]
+    func rootStart(_ location: Location, of value: Int) -> Location? {
+      guard case .arena(let at) = location else { return nil }
+      return .arena(at - offsets[value])
+    }
     var lastRead: [ValueID: Int] = [:]
     func check(_ location: Location, _ what: String) throws {
       switch location {
@@ -142,13 +150,16 @@ struct Program {
       try check(step.output, node.name)
       for (input, location) in zip(node.inputs, step.inputs) {
         try check(location, node.name)
-        guard case .arena = location else { continue }
+        guard let start = rootStart(location, of: input.id) else { continue }
         let root = roots[input.id]
-        guard let value = values[root], value.location == location else { throw fail("\(node.name) reads \(graph[input].name) before it is written") }
+        guard let value = values[root], value.location == start else { throw fail("\(node.name) reads \(graph[input].name) before it is written") }
         lastRead[root] = position
       }
       let root = roots[step.node]
-      if case .arena = step.output, values[root] == nil { values[root] = (step.output, graph[root].type.elementCount, position) }
+      if let start = rootStart(step.output, of: step.node) {
+        if let value = values[root], value.location != start { throw fail("\(node.name) writes outside the storage of \(graph[root].name)") }
+        if values[root] == nil { values[root] = (start, graph[root].type.elementCount, position) }
+      }
       if let offset = step.scratch { blocks.append(("\(node.name)'s scratch", offset, Lowering.scratchSize(node, graph, vectors: vectors), position, position)) }
       if let offset = step.persistent { blocks.append(("\(node.name)'s kept memory", offset, Lowering.persistentSize(node, graph, vectors: vectors), 0, steps.count)) }
     }
