@@ -398,11 +398,13 @@ import Testing
     }),
   ]
 
-  @Test(arguments: trainingNets.indices)
-  func trainingStepsMatchTheInterpreter(case index: Int) throws {
+  /// Also as one process of a data-parallel job (a share of the batch: the gradient exchange,
+  /// computed in place, scales by it when there is no other process).
+  @Test(arguments: trainingNets.indices, [nil, 0.5])
+  func trainingStepsMatchTheInterpreter(case index: Int, share: Double?) throws {
     let (kind, build) = Self.trainingNets[index]
     let model = try build()
-    let training = try TrainingGraph(model: model.graph, optimizer: Optimizer(kind))
+    let training = try TrainingGraph(model: model.graph, optimizer: Optimizer(kind), share: share)
     let store = try Model.initialParameters(for: training.graph, seed: 0, given: model.parameters)
     let compiled = try Compiler().compile(training.graph, parameters: store)
     let interpreter = try Interpreter<Float>(training.graph)

@@ -70,6 +70,27 @@ struct ProgramTests {
     }
   }
 
+  /// A data-parallel training step copies no gradient to exchange it: every gradient is computed
+  /// at its offset in the joined buffer, which the all-reduce sums where it is, and the updates
+  /// read their parts of it in place (slices of consecutive elements are views).
+  @Test func gradientExchangeCopiesNothing() throws {
+    let model = try GradientEquivalenceTests.trainingNets[0].1()
+    let program = try Self.compiler.get().program(TrainingGraph(model: model.graph, optimizer: Optimizer(.momentum), share: 0.5).graph)
+    try program.verify()
+    func steps(_ mnemonic: String) -> [Program.Step] { program.steps.filter { program.graph.nodes[$0.node].op.mnemonic == mnemonic } }
+    #expect(steps("slice").isEmpty, "\(program.text)")
+    let exchange = try #require(steps("all_reduce").first)
+    #expect(exchange.inputs == [exchange.output], "\(program.text)")
+    for joined in steps("concat") {
+      guard case .arena(let start) = joined.output else { Issue.record("the joined gradients outside the arena"); continue }
+      var offset = 0
+      for (input, location) in zip(program.graph.nodes[joined.node].inputs, joined.inputs) {
+        #expect(location == .arena(start + offset), "\(program.text)")
+        offset += program.graph[input].type.elementCount
+      }
+    }
+  }
+
   /// A batch norm applies the activation that follows it as it writes (with the interpreter's
   /// values, on one and two threads), and so does a residual sum in training, where its relu's
   /// gradient keeps the relu out of an elementwise chain (GradientEquivalenceTests runs it).

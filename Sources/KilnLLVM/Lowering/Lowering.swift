@@ -169,8 +169,9 @@ enum Lowering {
     case .lrn(let a):
       LRNLowering.forward(k, a)
     case .allReduce(let a):
-      // In place on the output; a failed exchange (another process died) fails the step.
-      ir.copy(k.count, from: x!, to: k.output)
+      // In place on the output (where the input is computed, `MemoryPlan.placements`, or a copy);
+      // a failed exchange (another process died) fails the step.
+      ir.when(ir.icmp(LLVMIntNE, ir.pointerAddress(x!), ir.pointerAddress(k.output))) { ir.copy(k.count, from: x!, to: k.output) }
       let status = ir.allReduce(pool: k.pool, values: k.output, count: k.count, weight: a.weight)
       ir.when(ir.icmp(LLVMIntNE, status, ir.int32(0))) { k.fail(8) }
     case .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad,

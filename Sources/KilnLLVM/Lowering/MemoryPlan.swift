@@ -27,8 +27,11 @@ struct MemoryPlan {
   private(set) var locations: [Location?]
   /// The value whose storage each value uses (itself unless it is a view or a placed part).
   let roots: [ValueID]
-  /// Where each value starts in its root's storage, in elements (non-zero for placed parts).
+  /// Where each value starts in its root's storage, in elements (non-zero for placed parts and
+  /// slices).
   let offsets: [Int]
+  /// The nodes that are views of their input's storage (no kernel computes them).
+  let viewNodes: Set<Int>
   /// Scratch offsets by node index.
   private(set) var scratch: [Int: Int] = [:]
   /// Offsets of the blocks kernels keep between runs, by node index.
@@ -38,13 +41,24 @@ struct MemoryPlan {
   /// What the arena would need with no reuse: every intermediate and scratch block of its own.
   private(set) var naiveSize = 0
 
-  /// Whether `op` only reinterprets its input's storage.
+  /// Whether `op` only reinterprets its input's storage, whatever the shapes.
   static func isView(_ op: Op) -> Bool {
     switch op {
     case .reshape: return true
     case .dropout(let attrs): return !attrs.training || attrs.rate == 0
     default: return false
     }
+  }
+
+  /// Where `node`'s value starts in its input's storage, in elements, when it is a view of it:
+  /// 0 for `isView` ops, and start × the inner size for a slice of consecutive elements (step 1,
+  /// every axis before the sliced one of size 1: the gradients cut from a data-parallel
+  /// exchange); nil for other nodes.
+  static func viewOffset(_ node: Node, in graph: Graph) -> Int? {
+    if isView(node.op) { return 0 }
+    guard case .slice(let a) = node.op, a.step == 1 else { return nil }
+    let shape = graph[node.inputs[0]].type.shape
+    return shape[..<a.axis].allSatisfy { $0 == 1 } ? a.start * shape[(a.axis + 1)...].reduce(1, *) : nil
   }
 
   /// Whether `update`'s new value can be computed straight into its state's slot: the state's
@@ -73,17 +87,23 @@ struct MemoryPlan {
     let outputs = graph.outputs
     slotValues = graph.inputs + graph.parameters + outputs
     var roots = graph.nodes.indices.map(ValueID.init)
+    var offsets = [Int](repeating: 0, count: graph.nodes.count)
+    let inSlots = Set(slotValues)
+    var viewNodes = Set<Int>()
     for (index, node) in graph.nodes.enumerated() {
       if let source = views[index] {
         roots[index] = roots[source]
-      } else if MemoryPlan.isView(node.op) {
-        roots[index] = roots[node.inputs[0].id]
+        viewNodes.insert(index)
+      } else if let offset = MemoryPlan.viewOffset(node, in: graph), offset == 0 || !inSlots.contains(roots[node.inputs[0].id]) {
+        // Slots hold whole values: a view into one starts where it does.
+        (roots[index], offsets[index]) = (roots[node.inputs[0].id], offsets[node.inputs[0].id] + offset)
+        viewNodes.insert(index)
       }
     }
-    var offsets = [Int](repeating: 0, count: graph.nodes.count)
+    self.viewNodes = viewNodes
     for (part, root, offset) in MemoryPlan.placements(graph, roots: roots, slotValues: slotValues) {
       // The part, and every view of it, moves into the concatenation's storage.
-      for index in graph.nodes.indices where roots[index].id == part { (roots[index], offsets[index]) = (ValueID(root), offset) }
+      for index in graph.nodes.indices where roots[index].id == part { (roots[index], offsets[index]) = (ValueID(root), offset + offsets[index]) }
     }
     self.roots = roots
     self.offsets = offsets
@@ -148,16 +168,26 @@ struct MemoryPlan {
   /// their offset in it, in elements. A part is a value with storage of its own (or a view of
   /// one, at offset 0), computed by a kernel, not in a slot nor a training state, joined once by
   /// the concatenation. Concatenations are taken last to first, so one that is itself a part of
-  /// a later one (DenseNet's chains) passes its parts on into that one's storage.
+  /// a later one (DenseNet's chains) passes its parts on into that one's storage. The input of
+  /// an all-reduce that nothing else reads is placed in its storage the same way (the joined
+  /// gradients of data-parallel training, and with them every gradient).
   static func placements(_ graph: Graph, roots: [ValueID], slotValues: [ValueID]) -> [(part: Int, root: Int, offset: Int)] {
     let inSlots = Set(slotValues.map(\.id))
     let pinned = Set(graph.stateUpdates.flatMap { [$0.state.id, $0.newValue.id] })
     var placed: [Int: (concat: Int, offset: Int)] = [:]
     var order: [Int] = []
     for (index, node) in graph.nodes.enumerated().reversed() {
-      guard case .concat(let a) = node.op, node.type.shape[..<a.axis].allSatisfy({ $0 == 1 }), roots[index].id == index,
-        !inSlots.contains(placed[index].map { $0.concat } ?? index)
-      else { continue }
+      guard roots[index].id == index, !inSlots.contains(placed[index].map { $0.concat } ?? index) else { continue }
+      // An all-reduce sums in place: its input is computed in its storage when nothing else reads it.
+      if case .allReduce = node.op, let part = Optional(roots[node.inputs[0].id].id), placed[part] == nil, !inSlots.contains(part),
+        !pinned.contains(part), graph.nodes[part].type.elementCount == node.type.elementCount,
+        graph.nodes.indices.allSatisfy({ $0 == index || !graph.nodes[$0].inputs.contains { roots[$0.id].id == part } })
+      {
+        placed[part] = placed[index] ?? (index, 0)
+        order.append(part)
+        continue
+      }
+      guard case .concat(let a) = node.op, node.type.shape[..<a.axis].allSatisfy({ $0 == 1 }) else { continue }
       let inner = node.type.shape[(a.axis + 1)...].reduce(1, *)
       var offset = 0
       let parts = node.inputs.map { roots[$0.id].id }

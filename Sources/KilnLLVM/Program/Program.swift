@@ -86,7 +86,7 @@ struct Program {
       default: break
       }
       // Views need no kernel: outputs among them are copied into their slots at the end.
-      if fusion.views[index] != nil || (MemoryPlan.isView(node.op) && !graph.outputs.contains(ValueID(index))) { continue }
+      if fusion.views[index] != nil || (plan.viewNodes.contains(index) && !graph.outputs.contains(ValueID(index))) { continue }
       guard let output = plan.locations[index] else { continue }
       let function = Function(
         op: node.op, inputTypes: node.inputs.map { graph[$0].type }, type: node.type, epilogue: fusion.epilogues[index],
