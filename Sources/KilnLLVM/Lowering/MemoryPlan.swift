@@ -4,12 +4,12 @@ import Kiln
 ///
 /// Inputs, parameters and outputs live in caller-owned buffers ("slots", in that order). Every
 /// other value gets an offset in one arena, reused once the value is dead; reshapes (and inactive
-/// dropout) are views of their input. A concatenation whose parts are contiguous blocks of it
-/// (every axis before the joined one of size 1: DenseNet's and GoogLeNet's at batch 1, the joined
-/// gradients of data-parallel training) has its parts computed in place, at their offsets in its
-/// storage, which is then taken from the first part's step to the last read of any of them
-/// (`placements`); its kernel copies only the parts that are not. Kernels that need scratch memory (im2col) get it in the
-/// arena for the duration of their node; kernels that keep something between runs (weights they
+/// dropout), and slices of consecutive elements, are views of their input. A concatenation whose
+/// parts are contiguous blocks of it (every axis before the joined one of size 1: DenseNet's and
+/// GoogLeNet's at batch 1, the joined gradients of data-parallel training) has its parts computed
+/// in place, at their offsets in its storage, which is then taken from the first part's step to
+/// the last read of any of them (`placements`); its kernel copies only the parts that are not.
+/// Kernels that need scratch memory (im2col) get it in the arena for the duration of their node; kernels that keep something between runs (weights they
 /// transform once) get a block of their own at the start of the arena, which nothing else uses.
 struct MemoryPlan {
   enum Location: Hashable {
@@ -174,17 +174,18 @@ struct MemoryPlan {
   static func placements(_ graph: Graph, roots: [ValueID], slotValues: [ValueID]) -> [(part: Int, root: Int, offset: Int)] {
     let inSlots = Set(slotValues.map(\.id))
     let pinned = Set(graph.stateUpdates.flatMap { [$0.state.id, $0.newValue.id] })
-    var placed: [Int: (concat: Int, offset: Int)] = [:]
+    var placed: [Int: (root: Int, offset: Int)] = [:]
     var order: [Int] = []
     for (index, node) in graph.nodes.enumerated().reversed() {
-      guard roots[index].id == index, !inSlots.contains(placed[index].map { $0.concat } ?? index) else { continue }
-      // An all-reduce sums in place: its input is computed in its storage when nothing else reads it.
-      if case .allReduce = node.op, let part = Optional(roots[node.inputs[0].id].id), placed[part] == nil, !inSlots.contains(part),
-        !pinned.contains(part), graph.nodes[part].type.elementCount == node.type.elementCount,
-        graph.nodes.indices.allSatisfy({ $0 == index || !graph.nodes[$0].inputs.contains { roots[$0.id].id == part } })
-      {
-        placed[part] = placed[index] ?? (index, 0)
-        order.append(part)
+      guard roots[index].id == index, !inSlots.contains(placed[index]?.root ?? index) else { continue }
+      if case .allReduce = node.op {
+        // It sums in place: its input is computed in its storage when nothing else reads it.
+        let part = roots[node.inputs[0].id].id
+        let othersRead = graph.nodes.indices.contains { $0 != index && graph.nodes[$0].inputs.contains { roots[$0.id].id == part } }
+        if placed[part] == nil, !inSlots.contains(part), !pinned.contains(part), graph.nodes[part].type.elementCount == node.type.elementCount, !othersRead {
+          placed[part] = placed[index] ?? (index, 0)
+          order.append(part)
+        }
         continue
       }
       guard case .concat(let a) = node.op, node.type.shape[..<a.axis].allSatisfy({ $0 == 1 }) else { continue }
@@ -202,10 +203,10 @@ struct MemoryPlan {
         else { continue }
         // The concatenation's own place is final: later ones were taken first.
         let outer = placed[index]
-        placed[part] = (outer?.concat ?? index, (outer?.offset ?? 0) + offset)
+        placed[part] = (outer?.root ?? index, (outer?.offset ?? 0) + offset)
         order.append(part)
       }
     }
-    return order.map { ($0, placed[$0]!.concat, placed[$0]!.offset) }
+    return order.map { ($0, placed[$0]!.root, placed[$0]!.offset) }
   }
 }

@@ -60,8 +60,7 @@ struct PreparedInput {
   /// channel's input plane of the row it copies from, or −1 for a line of zeros.
   private var lineSources: [Int] {
     let sources = axisSources
-    let width = WindowLift.lift(spatial, fill: 1)[2]
-    let height = WindowLift.lift(spatial, fill: 1)[1]
+    let (height, width) = (WindowLift.lift(spatial, fill: 1)[1], WindowLift.lift(spatial, fill: 1)[2])
     return (0..<depth).flatMap { d in
       (0..<rows).map { h in
         guard d < sources[0].count, h < sources[1].count, sources[0][d] >= 0, sources[1][h] >= 0 else { return -1 }
@@ -72,15 +71,15 @@ struct PreparedInput {
 
   /// A stretch of a line: `count` columns from `column` on, copying input columns `source`,
   /// `source` + `step`, … of the line's row, or zeros (a nil source).
-  struct Run: Equatable {
+  private struct Run {
     var column, count: Int
     var source: Int?
     var step = 0
   }
 
-  /// The runs of the lines of `phase` (the same for every line of a phase), longest first from
-  /// the left: the zeros or edge columns of padding, and the columns inside the input.
-  func runs(phase: Int) -> [Run] {
+  /// The runs of the lines of `phase` (the same for every line of a phase), left to right, each
+  /// as long as it can be: the zeros or edge columns of padding, and the columns inside the input.
+  private func runs(phase: Int) -> [Run] {
     let columns = axisSources[2]
     let (step, first) = switch layout {
     case .phases: (phases, phase)
