@@ -24,13 +24,15 @@ extension Graph {
   /// - Parameters:
   ///   - loss: a value with one element.
   ///   - targets: the parameters (or inputs, for saliency maps) to differentiate with respect to.
-  public func differentiated(loss: ValueID, withRespectTo targets: [ValueID]) throws -> Differentiated {
+  ///   - scale: the loss's cotangent: the gradients are those of `scale` × the loss (a process's
+  ///     share of a data-parallel batch, so that the processes' gradients add up to the batch's).
+  public func differentiated(loss: ValueID, withRespectTo targets: [ValueID], scale: Double = 1) throws -> Differentiated {
     guard nodes.indices.contains(loss.id), self[loss].type.elementCount == 1, self[loss].type.dtype == .f32 else {
       let what = nodes.indices.contains(loss.id) ? "\(self[loss].name) is \(self[loss].type)" : "\(loss) is not a node"
       throw KilnError.invalidArgument("the loss must be a float scalar, but \(what); reduce it with a loss op or reduced(.sum, …), or use vjp(of:withRespectTo:)")
     }
     var backward = BackwardBuilder(graph: self)
-    let seed = try backward.emit("seed", .unary(UnaryAttrs(.affine(scale: 0, shift: 1))), [loss])
+    let seed = try backward.emit("seed", .unary(UnaryAttrs(.affine(scale: 0, shift: scale))), [loss])
     return try backpropagate(from: loss, seed: seed, targets: targets, backward: backward)
   }
 

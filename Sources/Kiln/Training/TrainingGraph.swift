@@ -68,7 +68,9 @@ public struct TrainingGraph: Sendable {
     }
     let targets = withLoss.trainableParameters(frozenPrefixes: frozen)
     guard !targets.isEmpty else { throw KilnError.invalidArgument("every parameter of \(model.name) is frozen: there is nothing to train") }
-    let differentiated = try withLoss.differentiated(loss: withLoss.outputs[0], withRespectTo: targets)
+    // A process's gradients are its share of the batch's: scaled at the seed, they are summed
+    // by the exchange as they are (and flow through synchronised batch norms' exchanges so).
+    let differentiated = try withLoss.differentiated(loss: withLoss.outputs[0], withRespectTo: targets, scale: share ?? 1)
     var graph = differentiated.graph
     let learningRate = try graph.append(TrainingGraph.learningRateInput, .input(InputAttrs(TensorType([]))))
     let names = targets.map { withLoss[$0].name }
@@ -76,7 +78,7 @@ public struct TrainingGraph: Sendable {
       guard let gradient = differentiated.gradients[name] else { throw KilnError.invalidGraph("the backward graph lost \(name)") }
       return gradient
     }
-    if let share { gradients = try graph.exchanging(gradients, names: names, weight: share) }
+    if share != nil { gradients = try graph.exchanging(gradients, names: names) }
     for (name, gradient) in zip(names, gradients) {
       guard let parameter = graph.index(of: name) else { throw KilnError.invalidGraph("the backward graph lost \(name)") }
       try graph.appendUpdate(optimizer, parameter: parameter, gradient: gradient, learningRate: learningRate)
@@ -95,16 +97,16 @@ public struct TrainingGraph: Sendable {
 }
 
 extension Graph {
-  /// `gradients` summed over the processes of a data-parallel job, each weighted by `weight`:
-  /// flattened and joined into one buffer, exchanged by one `allReduce` node (one call into the
-  /// communicator per step, not one per tensor), and cut back into tensors named
-  /// `exchange.<parameter>`.
-  mutating func exchanging(_ gradients: [ValueID], names: [String], weight: Double) throws -> [ValueID] {
+  /// `gradients` summed over the processes of a data-parallel job (each already scaled by its
+  /// process's share): flattened and joined into one buffer, exchanged by one `allReduce` node
+  /// (one call into the communicator per step, not one per tensor), and cut back into tensors
+  /// named `exchange.<parameter>`.
+  mutating func exchanging(_ gradients: [ValueID], names: [String]) throws -> [ValueID] {
     let flat = try zip(gradients, names).map { gradient, name in
       try append("exchange.\(name).flat", .reshape(ReshapeAttrs(shape: [self[gradient].type.elementCount])), inputs: [gradient])
     }
     let joined = flat.count == 1 ? flat[0] : try append("exchange.joined", .concat(ConcatAttrs(axis: 0)), inputs: flat)
-    let summed = try append("exchange.all_reduce", .allReduce(AllReduceAttrs(weight: weight)), inputs: [joined])
+    let summed = try append("exchange.all_reduce", .allReduce(AllReduceAttrs(weight: 1)), inputs: [joined])
     var offset = 0
     return try zip(gradients, names).map { gradient, name in
       let type = self[gradient].type
