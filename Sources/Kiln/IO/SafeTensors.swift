@@ -32,11 +32,12 @@ public enum SafeTensors {
     var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
     json.append(contentsOf: Array(repeating: UInt8(ascii: " "), count: (8 - json.count % 8) % 8))
     var data = Data()
+    data.reserveCapacity(8 + json.count + offset)
     withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
     data.append(json)
-    for (_, tensor) in tensors {
-      for value in tensor.scalars { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
-    }
+    // Little-endian float32 bit patterns, a tensor at a time (one append each: a checkpoint of
+    // VGG-11-CIFAR's 18 million floats spent seconds appending them one by one).
+    for (_, tensor) in tensors { tensor.scalars.map { $0.bitPattern.littleEndian }.withUnsafeBytes { data.append(contentsOf: $0) } }
     return data
   }
 
