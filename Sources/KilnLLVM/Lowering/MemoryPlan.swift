@@ -101,7 +101,7 @@ struct MemoryPlan {
       }
     }
     self.viewNodes = viewNodes
-    for (part, root, offset) in MemoryPlan.placements(graph, roots: roots, slotValues: slotValues) {
+    for (part, root, offset) in MemoryPlan.placements(graph, roots: roots, inSlots: inSlots) {
       // The part, and every view of it, moves into the concatenation's storage.
       for index in graph.nodes.indices where roots[index].id == part { (roots[index], offsets[index]) = (ValueID(root), offset + offsets[index]) }
     }
@@ -171,18 +171,17 @@ struct MemoryPlan {
   /// a later one (DenseNet's chains) passes its parts on into that one's storage. The input of
   /// an all-reduce that nothing else reads is placed in its storage the same way (the joined
   /// gradients of data-parallel training, and with them every gradient).
-  static func placements(_ graph: Graph, roots: [ValueID], slotValues: [ValueID]) -> [(part: Int, root: Int, offset: Int)] {
-    let inSlots = Set(slotValues.map(\.id))
+  static func placements(_ graph: Graph, roots: [ValueID], inSlots: Set<ValueID>) -> [(part: Int, root: Int, offset: Int)] {
     let pinned = Set(graph.stateUpdates.flatMap { [$0.state.id, $0.newValue.id] })
     var placed: [Int: (root: Int, offset: Int)] = [:]
     var order: [Int] = []
     for (index, node) in graph.nodes.enumerated().reversed() {
-      guard roots[index].id == index, !inSlots.contains(placed[index]?.root ?? index) else { continue }
+      guard roots[index].id == index, !inSlots.contains(ValueID(placed[index]?.root ?? index)) else { continue }
       if case .allReduce = node.op {
         // It sums in place: its input is computed in its storage when nothing else reads it.
         let part = roots[node.inputs[0].id].id
         let othersRead = graph.nodes.indices.contains { $0 != index && graph.nodes[$0].inputs.contains { roots[$0.id].id == part } }
-        if placed[part] == nil, !inSlots.contains(part), !pinned.contains(part), graph.nodes[part].type.elementCount == node.type.elementCount, !othersRead {
+        if placed[part] == nil, !inSlots.contains(ValueID(part)), !pinned.contains(part), graph.nodes[part].type.elementCount == node.type.elementCount, !othersRead {
           placed[part] = placed[index] ?? (index, 0)
           order.append(part)
         }
@@ -198,7 +197,7 @@ struct MemoryPlan {
         case .input, .parameter: continue
         default: break
         }
-        guard placed[part] == nil, !inSlots.contains(part), !pinned.contains(part), parts.filter({ $0 == part }).count == 1,
+        guard placed[part] == nil, !inSlots.contains(ValueID(part)), !pinned.contains(part), parts.filter({ $0 == part }).count == 1,
           graph.nodes[part].type.elementCount == graph[input].type.elementCount
         else { continue }
         // The concatenation's own place is final: later ones were taken first.

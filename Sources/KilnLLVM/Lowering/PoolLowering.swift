@@ -170,8 +170,8 @@ struct PoolLowering {
   private func maximaByRows(_ k: Kernel, x: LLVMValueRef, y: LLVMValueRef) {
     let ir = k.ir
     let (inputLanes, outputLanes) = (k.vectors.lanes(covering: input[2]), k.vectors.lanes(covering: output[2]))
-    // The last output vector reads up to `stride` vectors from its first tap.
-    let length = max(padBefore[2] + input[2], output[2] * stride[2] + dilation[2] * (kernel[2] - 1) + outputLanes * stride[2])
+    // A stride's wide loads read up to stride − 1 floats past a vector's last tap.
+    let length = lineLength + stride[2] - 1
     let line = ir.stackSlot(count: length)
     ir.loop(length) { i in ir.store(ir.float(-.infinity), line, i) }
     let target = ir.element(line, ir.int(padBefore[2]))
