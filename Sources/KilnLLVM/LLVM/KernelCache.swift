@@ -29,7 +29,7 @@ struct KernelCache: Sendable {
   static func key(_ ir: IRBuilder, target: HostTarget) -> Data {
     let raw = LLVMPrintModuleToString(ir.module)
     defer { LLVMDisposeMessage(raw) }
-    let header = "kiln kernel cache 1\n\(String(cString: cllvm_configuration()))\n\(target.triple)\n\(target.cpu)\n\(target.features)\nO3 object\n"
+    let header = "kiln kernel cache 2\n\(String(cString: cllvm_configuration()))\n\(target.triple)\n\(target.cpu)\n\(target.features)\n\(HostTarget.pipeline)\nobject\n"
     return Data(header.utf8) + Data(bytes: raw!, count: strlen(raw!))
   }
 

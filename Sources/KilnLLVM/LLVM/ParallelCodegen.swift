@@ -8,7 +8,7 @@ import Kiln
 /// machine of its own. Workers take the largest remaining module first, so that one big kernel
 /// does not start last. The caller holds `llvmLock`; workers take no lock.
 enum ParallelCodegen {
-  /// `modules` optimised at O3 and emitted as `fileType` (object files, or assembly text), in
+  /// `modules` optimised (`HostTarget.pipeline`) and emitted as `fileType` (object files, or assembly text), in
   /// the order given, on up to `threads` threads; with a `cache`, objects it holds are taken from
   /// it and new ones are added. Also returns how many came from the cache.
   static func emit(
