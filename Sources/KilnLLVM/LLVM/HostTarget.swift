@@ -75,24 +75,22 @@ final class HostTarget: @unchecked Sendable {
   /// serves one thread at a time). The caller disposes of it.
   func workerMachine() throws -> LLVMTargetMachineRef { try Self.machine(triple: triple, cpu: cpu, features: features) }
 
-  /// The optimisation passes every module gets: LLVM's O3 pipeline without the passes that exist
-  /// for scalar source code. Kiln's kernels arrive vectorised, register-blocked and with their
-  /// loops laid out, so the SLP vectoriser, loop distribution, loop-load elimination, induction
-  /// variable rewriting, runtime unrolling and dead-store elimination find nothing to improve,
-  /// yet their analyses (LoopAccessAnalysis, ScalarEvolution) were three quarters of O3's time on
-  /// a Winograd module, and the unrolled loops they left tripled code generation's (loop strength
-  /// reduction). What stays: promotion to registers, inlining of a task's loop, instruction
-  /// combining and value numbering, hoisting of invariants, full unrolling of constant loops,
-  /// loop idioms (memcpy/memset), and the loop vectoriser for the few kernels written as scalar
-  /// loops (unary, binary and reduction ops standing alone).
+  /// The optimisation passes every module gets: the part of LLVM's O3 pipeline that Kiln's
+  /// kernels need. They arrive vectorised, register-blocked and with their loops laid out, so
+  /// what they need is promotion to registers, inlining of a task's loop, instruction combining
+  /// and value numbering, hoisting of invariants, full unrolling of constant loops, loop idioms
+  /// (memcpy/memset), and the loop vectoriser for the few kernels written as scalar loops (unary,
+  /// binary and reduction ops standing alone). The rest of O3 is for scalar source: the SLP
+  /// vectoriser, loop distribution, loop-load elimination, induction-variable rewriting,
+  /// runtime unrolling, dead-store elimination and the second rounds of propagation found nothing
+  /// to improve, yet were three quarters of O3's time on a Winograd module (LoopAccessAnalysis,
+  /// ScalarEvolution), and the unrolled loops they left tripled code generation's.
   static let pipeline = [
-    "function(simplifycfg,sroa,early-cse,instcombine,simplifycfg)",
-    "cgscc(inline,function(sroa,early-cse<memssa>,jump-threading,correlated-propagation,simplifycfg,instcombine,reassociate,"
+    "cgscc(inline,function(sroa,early-cse<memssa>,simplifycfg,instcombine,reassociate,"
       + "loop-mssa(loop-instsimplify,loop-simplifycfg,licm,loop-rotate,licm,simple-loop-unswitch<nontrivial;trivial>),simplifycfg,instcombine,"
-      + "loop(loop-idiom,loop-deletion,loop-unroll-full),sroa,mldst-motion,gvn,sccp,bdce,instcombine,jump-threading,correlated-propagation,"
-      + "adce,memcpyopt,loop-mssa(licm),simplifycfg,instcombine))",
+      + "loop(loop-idiom,loop-deletion,loop-unroll-full),sroa,gvn,instcombine,memcpyopt,loop-mssa(licm),simplifycfg))",
     "globaldce",
-    "function(loop(loop-rotate,loop-deletion),loop-vectorize,instcombine,simplifycfg,vector-combine,instcombine,loop-mssa(licm),instsimplify,simplifycfg)",
+    "function(loop(loop-rotate,loop-deletion),loop-vectorize,instcombine,simplifycfg,loop-mssa(licm),simplifycfg)",
   ].joined(separator: ",")
 
   /// Sets the module's triple and data layout and runs `pipeline` on it, with `machine`.
