@@ -28,18 +28,38 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import torchvision_models  # noqa: E402
 
-# Model → (source, Kiln zoo name or None). Sources: "peers" (models.py) or "torchvision"
-# (scripts/torchvision_models.py: every classification and segmentation model Kiln's tests import).
+# Model → (source, Kiln zoo name or None). Sources: "peers" (models.py), "torchvision"
+# (scripts/torchvision_models.py: every classification and segmentation model Kiln's tests import)
+# or "script" (defined below, for the zoo models torchvision lacks).
 MODELS = {
     "lenet5": ("peers", "lenet5"),
     "conv64_56": ("peers", "conv64_56"),
     "vgg11_cifar": ("peers", "vgg11_cifar"),
     "resnet18": ("peers", "resnet18"),
 }
+MODELS["mobilenet_v1"] = ("script", "mobilenet_v1")
 ZOO = {"alexnet": "alexnet", "resnet50": "resnet50", "googlenet": "googlenet", "densenet121": "densenet121", "mobilenet_v2": "mobilenet_v2"}
 for _name in list(torchvision_models.CLASSIFICATION) + list(torchvision_models.SEGMENTATION):
     MODELS.setdefault(_name, ("torchvision", ZOO.get(_name)))
-DEFAULT = "lenet5:1,lenet5:64,conv64_56:1,vgg11_cifar:1,resnet18:1,resnet50:1,googlenet:1,densenet121:1,mobilenet_v2:1,shufflenet_v2_x1_0:1"
+DEFAULT = ("lenet5:1,lenet5:64,conv64_56:1,vgg11_cifar:1,resnet18:1,resnet50:1,googlenet:1,densenet121:1,mobilenet_v1:1,mobilenet_v2:1,"
+           "shufflenet_v2_x1_0:1")
+
+
+def mobilenet_v1():
+    """MobileNet v1 (Howard et al. 2017), width 1.0, as Kiln's zoo builds it (torchvision has none):
+    a 3×3 stride-2 convolution, 13 depthwise-separable blocks, each convolution followed by batch
+    norm and ReLU, global average pooling and a dense classifier."""
+    from torch import nn
+
+    def conv_bn(inputs, outputs, kernel, stride, groups=1):
+        return [nn.Conv2d(inputs, outputs, kernel, stride, kernel // 2, groups=groups, bias=False), nn.BatchNorm2d(outputs), nn.ReLU()]
+
+    layers, channels = conv_bn(3, 32, 3, 2), 32
+    for outputs, stride in [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1), (512, 1),
+                            (1024, 2), (1024, 1)]:
+        layers += conv_bn(channels, channels, 3, stride, groups=channels) + conv_bn(channels, outputs, 1, 1)
+        channels = outputs
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 1000)).eval()
 
 
 def export(model, batch, directory, peers):
@@ -62,7 +82,7 @@ def export(model, batch, directory, peers):
         import torch
 
         torch.manual_seed(0)
-        network = torchvision_models.build(model)
+        network = mobilenet_v1() if source == "script" else torchvision_models.build(model)
         torch.onnx.export(network, torch.randn(batch, 3, 224, 224), temporary, opset_version=17, dynamo=False,
                           input_names=["input"], output_names=["output"])
     os.replace(temporary, path)
