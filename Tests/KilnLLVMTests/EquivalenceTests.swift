@@ -64,7 +64,8 @@ import Testing
   /// The direct convolution at both vector widths (8 floats as on AVX2, 16 as on AVX-512, on any
   /// machine): wide rows with whole tiles and a partial last vector, narrow maps tiled over several
   /// rows, partial channel and row blocks, strides and dilations that split rows into phases,
-  /// every padding mode, groups, 1D and 3D, pointwise read in place, and the depthwise kernel;
+  /// every padding mode, groups, 1D and 3D, pointwise read in place or gathered (strided), and
+  /// the depthwise kernel;
   /// with fused bias and ReLU. On a half-width unit (as Zen 4's AVX-512), rows whose last 16-lane
   /// vector would be at most half full run in 8 lanes: 56-wide rows, a 14×14 pointwise plane, and
   /// the 49 columns of a 7×7 pointwise layer's product on the weights as they are.
@@ -83,6 +84,10 @@ import Testing
       ([1, 512, 37, 41], [10, 512, 1, 1], 1, 0, .zero, 1, 1), ([1, 20, 14, 14], [12, 20, 1, 1], 1, 0, .zero, 1, 1),
       ([1, 40, 7, 7], [24, 40, 1, 1], 1, 0, .zero, 1, 1), ([1, 3, 5, 56], [10, 3, 3, 3], 1, 1, .zero, 1, 1),
       ([1, 1000, 9, 11], [8, 1000, 1, 1], 1, 0, .zero, 1, 1),
+      // Strided 1×1, its picked positions gathered first: 2D (odd sizes), grouped at batch 2,
+      // 3D, and 1D with stride 3.
+      ([1, 24, 29, 31], [16, 24, 1, 1], 2, 0, .zero, 1, 1), ([2, 8, 21, 21], [12, 4, 1, 1], 2, 0, .zero, 1, 2),
+      ([1, 4, 6, 17, 19], [5, 4, 1, 1, 1], 2, 0, .zero, 1, 1), ([2, 6, 200], [7, 6, 1], 3, 0, .zero, 1, 1),
       // Planes flattened into one run of positions (rows of 10-12 leave lanes idle): LeNet-5's
       // second layer, dilated with reflected padding, replicated and circular padding, 3D.
       ([2, 6, 14, 14], [16, 6, 5, 5], 1, 0, .zero, 1, 1), ([1, 3, 12, 13], [5, 3, 3, 3], 1, 1, .reflect, 2, 1),
@@ -520,11 +525,13 @@ import Testing
     let graph = try Graph(name: "v", input: [1, 16, 20, 20]) {
       Conv2D(16, kernel: 3, padding: 1, activation: .relu)
       Conv2D(16, kernel: 1, stride: 2)
+      Conv2D(1100, kernel: 1)
+      Conv2D(8, kernel: 1)
       MaxPool2D(2)
     }
     let assembly = try Self.compiler.get().assembly(graph)
-    // The strided 1×1 convolution is a GEMM; the 3×3 one runs direct loops of vector FMAs with
-    // broadcast weights on ymm or zmm registers.
+    // The 1×1 convolution from 1,100 channels (more than the direct kernel takes) is a GEMM; the
+    // others run direct loops of vector FMAs with broadcast weights on ymm or zmm registers.
     #expect(assembly.contains("kiln_sgemm"))
     #expect(assembly.range(of: #"vfmadd[0-9]+ps\s+%[yz]mm"#, options: .regularExpression) != nil)
     #expect(assembly.range(of: #"vbroadcastss\s+[^\n]*%[yz]mm"#, options: .regularExpression) != nil)

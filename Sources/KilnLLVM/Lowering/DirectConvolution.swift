@@ -14,7 +14,9 @@ import Kiln
 /// same instructions whatever the split, so results do not depend on the thread count.
 ///
 /// A pointwise convolution (1×1, stride 1, no padding) reads its input where it is: each
-/// channel's plane as one row, the last partial vector with a masked load.
+/// channel's plane as one row, the last partial vector with a masked load. A strided 1×1 one
+/// (ResNet's downsampling) reads the positions its stride picks, first gathered into scratch as
+/// such a plane per channel.
 struct DirectConvolution {
   /// The convolution's attributes (for a pointwise one, those of its one-row form).
   let a: ConvAttrs
@@ -26,8 +28,12 @@ struct DirectConvolution {
   /// Width of one phase of a padded input row in scratch (the columns the tiles read, rounded up
   /// to whole vectors).
   let phaseWidth: Int
-  /// Whether the input is read in place (pointwise), not prepared in scratch.
+  /// Whether each channel's plane is read as one row (1×1 without padding): in place, or
+  /// `gathered` first.
   let inPlace: Bool
+  /// For a strided 1×1 convolution: the input's and output's spatial sizes and the stride
+  /// (lifted to three axes), the positions it picks gathered into scratch.
+  let gathered: (input: [Int], output: [Int], stride: [Int])?
   /// Whether each output plane is one row of positions (`flattens`), the input prepared in the
   /// `shifted` layout.
   let flattened: Bool
@@ -42,13 +48,18 @@ struct DirectConvolution {
   /// batch 64 on AVX2: 42 GFLOPS direct, 59–72 as GEMM; its 8×8 rows fill 8 lanes and run at 85
   /// direct, 64–71 as GEMM; LeNet-5's 5×5 → 1×1 layer at batch 64: 8 GFLOPS direct).
   static func applies(_ a: ConvAttrs, _ s: ConvolutionShape, x: [Int], output: [Int], lanes: Int) -> Bool {
-    let prepared = s.isPointwise(a) ? 0 : s.inPerGroup * s.paddedSpatial(x, a).reduce(1, *)
-    let row = s.isPointwise(a) ? s.outPlane : output.last!
+    let planeAsRow = readsPlanesAsRows(a, s)
+    let prepared = planeAsRow ? 0 : s.inPerGroup * s.paddedSpatial(x, a).reduce(1, *)
+    let row = planeAsRow ? s.outPlane : output.last!
     let fillsVectors = 2 * row > (row + lanes - 1) / lanes * lanes
-    return !DepthwiseConvolution.applies(a, s) && (s.taps > 1 || (s.isPointwise(a) && s.inPerGroup <= pointwiseChannels))
+    return !DepthwiseConvolution.applies(a, s) && (s.taps > 1 || (planeAsRow && s.inPerGroup <= pointwiseChannels))
       && prepared <= preparedInputLimit && !SkinnyProduct.applies(m: s.outPerGroup, n: s.outPlane, k: s.depth)
       && (fillsVectors || s.blocks.size == 1)
   }
+
+  /// Whether `a` is a 1×1 convolution without padding, whose output planes are read as rows of
+  /// input positions (in place with stride 1, gathered otherwise).
+  static func readsPlanesAsRows(_ a: ConvAttrs, _ s: ConvolutionShape) -> Bool { s.taps == 1 && ConvolutionLowering.staysInside(a) }
 
   /// The most input channels of a pointwise convolution the direct kernel takes on, in chunks
   /// of columns (`tilesPerChunk`); beyond, OpenBLAS blocks them better (ResNet-50's 2048-channel
@@ -71,9 +82,11 @@ struct DirectConvolution {
   /// the vectors it takes for the output's rows (`VectorUnit.lanes(forRow:)`).
   init(_ a: ConvAttrs, _ s: ConvolutionShape, x: [Int], weight: [Int], output: [Int], vectors unit: VectorUnit) {
     self.s = s
-    inPlace = s.isPointwise(a)
+    inPlace = Self.readsPlanesAsRows(a, s)
+    gathered = inPlace && !s.isPointwise(a) ? (WindowLift.lift(x[2...], fill: 1), WindowLift.lift(output[2...], fill: 1), WindowLift.lift(a.stride, fill: 1))
+      : nil
     self.a = inPlace ? ConvAttrs(stride: [1], padding: .symmetric(0, rank: 1), dilation: [1], groups: a.groups) : a
-    input = inPlace ? [1, 1, s.inPlane] : WindowLift.lift(x[2...], fill: 1)
+    input = inPlace ? [1, 1, s.outPlane] : WindowLift.lift(x[2...], fill: 1)
     kernel = WindowLift.lift(weight[2...], fill: 1)
     stride = WindowLift.lift(self.a.stride, fill: 1)
     dilation = WindowLift.lift(self.a.dilation, fill: 1)
@@ -87,7 +100,7 @@ struct DirectConvolution {
     lanes = unit.lanes(forRow: width)
     let perRow = (width + lanes - 1) / lanes
     (channels, rows, vectors) = Self.tiling(channels: s.outPerGroup, rows: self.output[1], vectors: perRow, registers: unit.registers)
-    phaseWidth = inPlace ? s.inPlane : flattened ? lifted[2] : perRow * lanes + (kernel[2] - 1) * dilation[2] / stride[2]
+    phaseWidth = inPlace ? s.outPlane : flattened ? lifted[2] : perRow * lanes + (kernel[2] - 1) * dilation[2] / stride[2]
   }
 
   /// Whether output planes are better computed as one run of positions, row after row, than row
@@ -113,9 +126,12 @@ struct DirectConvolution {
   /// one sample's group has too little work to split (LeNet-5's convolutions at batch 64).
   var slices: Int { Kernel.slices(work: workPerGroup, count: s.batch * s.groups) }
 
-  /// Scratch: a prepared input per slice, unless the input is read in place; flattened planes'
-  /// last vectors read up to a vector past the last copy.
-  var scratchSize: Int { inPlace ? 0 : slices * prepared.size + (flattened ? lanes : 0) }
+  /// Scratch: a prepared (or gathered) input per slice, unless the input is read in place;
+  /// flattened planes' last vectors read up to a vector past the last copy.
+  var scratchSize: Int { slices * perSlice + (flattened ? lanes : 0) }
+
+  /// Scratch floats of one slice: its prepared or gathered input.
+  var perSlice: Int { gathered != nil ? s.inPerGroup * s.outPlane : inPlace ? 0 : prepared.size }
 
   /// Whole tiles of a row (`vectors` vectors each) that one parallel iteration covers. A
   /// pointwise convolution's row is its whole plane, and each block of output channels sweeps
@@ -170,7 +186,7 @@ struct DirectConvolution {
   /// y = f(conv(x, W) + b) into `k.output`, with f the kernel's fused activation.
   func emit(_ k: Kernel) {
     let ir = k.ir
-    guard inPlace || k.scratch != nil else { return }
+    guard (inPlace && gathered == nil) || k.scratch != nil else { return }
     let prepared = self.prepared
     let (blocks, rowBlocks) = ((s.outPerGroup + channels - 1) / channels, (output[1] + rows - 1) / rows)
     let (tilesPerChunk, wholeTiles) = (self.tilesPerChunk, output[2] / lanes / vectors)
@@ -180,11 +196,18 @@ struct DirectConvolution {
     let iterations = chunks * blocks * output[0] * rowBlocks
     let work = (workPerGroup + iterations - 1) / iterations
     ConvolutionLowering.forEachSampleAndGroup(
-      k, batch: s.batch, groups: s.groups, slices: slices, work: workPerGroup, scratchPerSlice: inPlace ? 0 : prepared.size
+      k, batch: s.batch, groups: s.groups, slices: slices, work: workPerGroup, scratchPerSlice: perSlice
     ) { k, sampleGroup, group in
       let ir = k.ir
-      let x = ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane))
-      if !inPlace { prepared.emit(k, source: x) }
+      var x = ir.element(k.inputs[0], ir.affine(sampleGroup, s.inPerGroup * s.inPlane))
+      if let gathered {
+        ConvolutionLowering.im2colInside(
+          k, source: x, columns: k.scratch!, rowStride: s.outPlane, channels: s.inPerGroup, input: gathered.input,
+          output: gathered.output, kernel: [1, 1, 1], stride: gathered.stride, dilation: [1, 1, 1])
+        x = k.scratch!
+      } else if !inPlace {
+        prepared.emit(k, source: x)
+      }
       let weights = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
       let out = ir.element(k.output, ir.affine(sampleGroup, s.outPerGroup * s.outPlane))
       let bias = k.inputs.count > 2 ? [ir.element(k.inputs[2], ir.affine(group, s.outPerGroup))] : []
