@@ -8,9 +8,9 @@ import Kiln
 /// machine of its own. Workers take the largest remaining module first, so that one big kernel
 /// does not start last. The caller holds `llvmLock`; workers take no lock.
 enum ParallelCodegen {
-  /// `modules` optimised (`HostTarget.pipeline`) and emitted as `fileType` (object files, or assembly text), in
-  /// the order given, on up to `threads` threads; with a `cache`, objects it holds are taken from
-  /// it and new ones are added. Also returns how many came from the cache.
+  /// `modules` optimised (`HostTarget.pipeline`) and emitted as `fileType` (object files, or
+  /// assembly text), in the order given, on up to `threads` threads; with a `cache`, objects it
+  /// holds are taken from it and new ones are added. Also returns how many came from the cache.
   static func emit(
     _ modules: [IRBuilder], target: HostTarget, as fileType: LLVMCodeGenFileType, cache: KernelCache? = nil,
     threads: Int = ProcessInfo.processInfo.activeProcessorCount

@@ -39,9 +39,9 @@ struct DirectConvolution {
   let flattened: Bool
 
   /// Whether the direct kernel runs `a` on shapes `s` on a target with `lanes` floats per vector:
-  /// not depthwise (which has its own loops), more than one tap or pointwise with at most
-  /// `pointwiseChannels` input channels per group (other 1×1 convolutions are GEMMs), more than
-  /// a few output positions (small maps go to the skinny
+  /// not depthwise (which has its own loops), more than one tap or 1×1 without padding (stride 1,
+  /// or strided: gathered) with at most `pointwiseChannels` input channels per group (other 1×1
+  /// convolutions are GEMMs), more than a few output positions (small maps go to the skinny
   /// product), and rows that fill more than half its vectors: where output rows leave half the
   /// lanes or more empty (4-wide rows in 8 lanes, 7- or 8-wide in 16, single outputs) and several
   /// samples share a GEMM (`SampleBlocks`), im2col + GEMM is faster (VGG-11-CIFAR's 4×4 layers at
@@ -83,8 +83,8 @@ struct DirectConvolution {
   init(_ a: ConvAttrs, _ s: ConvolutionShape, x: [Int], weight: [Int], output: [Int], vectors unit: VectorUnit) {
     self.s = s
     inPlace = Self.readsPlanesAsRows(a, s)
-    gathered = inPlace && !s.isPointwise(a) ? (WindowLift.lift(x[2...], fill: 1), WindowLift.lift(output[2...], fill: 1), WindowLift.lift(a.stride, fill: 1))
-      : nil
+    let strided = inPlace && !s.isPointwise(a)
+    gathered = strided ? (WindowLift.lift(x[2...], fill: 1), WindowLift.lift(output[2...], fill: 1), WindowLift.lift(a.stride, fill: 1)) : nil
     self.a = inPlace ? ConvAttrs(stride: [1], padding: .symmetric(0, rank: 1), dilation: [1], groups: a.groups) : a
     input = inPlace ? [1, 1, s.outPlane] : WindowLift.lift(x[2...], fill: 1)
     kernel = WindowLift.lift(weight[2...], fill: 1)
