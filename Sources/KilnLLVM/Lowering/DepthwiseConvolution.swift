@@ -149,8 +149,8 @@ struct DepthwiseConvolution {
           let od = ir.add(i, ir.int(depths.start))
           for rows in rowRuns {
             // Rows of a run share their taps: vector rows go `rowsPerStep` at a time.
-            let step = stride[2] <= Self.vectorStrides ? min(Self.rowsPerStep, rows.count) : 1
-            let (steps, rest) = (rows.count / step, rows.count % step)
+            let group = stride[2] <= Self.vectorStrides ? min(Self.rowsPerStep, rows.count) : 1
+            let (groups, rest) = (rows.count / group, rows.count % group)
             /// `count` output rows from row `oh`.
             func outputRows(_ oh: LLVMValueRef, count: Int) {
               let rowOut = ir.mul(ir.add(ir.mul(od, ir.int(output[1])), oh), ir.int(output[2]))
@@ -173,8 +173,8 @@ struct DepthwiseConvolution {
                 scalarRow(ir, taps: taps, rowIn: rowIn, rowOut: rowOut)
               }
             }
-            ir.loop(steps) { j in outputRows(ir.add(ir.mul(j, ir.int(step)), ir.int(rows.start)), count: step) }
-            if rest > 0 { outputRows(ir.int(rows.start + steps * step), count: rest) }
+            ir.loop(groups) { j in outputRows(ir.add(ir.mul(j, ir.int(group)), ir.int(rows.start)), count: group) }
+            if rest > 0 { outputRows(ir.int(rows.start + groups * group), count: rest) }
           }
         }
       }
