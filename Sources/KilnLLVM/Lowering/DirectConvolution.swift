@@ -29,8 +29,8 @@ struct DirectConvolution {
   /// to whole vectors).
   let phaseWidth: Int
   /// Whether each channel's plane is read as one row (1×1 without padding): in place, or
-  /// `gathered` first.
-  let inPlace: Bool
+  /// `gathered` first into scratch.
+  let planesAsRows: Bool
   /// For a strided 1×1 convolution: the input's and output's spatial sizes and the stride
   /// (lifted to three axes), the positions it picks gathered into scratch.
   let gathered: (input: [Int], output: [Int], stride: [Int])?
@@ -82,25 +82,25 @@ struct DirectConvolution {
   /// the vectors it takes for the output's rows (`VectorUnit.lanes(forRow:)`).
   init(_ a: ConvAttrs, _ s: ConvolutionShape, x: [Int], weight: [Int], output: [Int], vectors unit: VectorUnit) {
     self.s = s
-    inPlace = Self.readsPlanesAsRows(a, s)
-    let strided = inPlace && !s.isPointwise(a)
-    gathered = strided ? (WindowLift.lift(x[2...], fill: 1), WindowLift.lift(output[2...], fill: 1), WindowLift.lift(a.stride, fill: 1)) : nil
-    self.a = inPlace ? ConvAttrs(stride: [1], padding: .symmetric(0, rank: 1), dilation: [1], groups: a.groups) : a
-    input = inPlace ? [1, 1, s.outPlane] : WindowLift.lift(x[2...], fill: 1)
+    planesAsRows = Self.readsPlanesAsRows(a, s)
+    gathered = planesAsRows && !s.isPointwise(a)
+      ? (WindowLift.lift(x[2...], fill: 1), WindowLift.lift(output[2...], fill: 1), WindowLift.lift(a.stride, fill: 1)) : nil
+    self.a = planesAsRows ? ConvAttrs(stride: [1], padding: .symmetric(0, rank: 1), dilation: [1], groups: a.groups) : a
+    input = planesAsRows ? [1, 1, s.outPlane] : WindowLift.lift(x[2...], fill: 1)
     kernel = WindowLift.lift(weight[2...], fill: 1)
     stride = WindowLift.lift(self.a.stride, fill: 1)
     dilation = WindowLift.lift(self.a.dilation, fill: 1)
-    padded = inPlace ? input : WindowLift.lift(s.paddedSpatial(x, a), fill: 1)
+    padded = planesAsRows ? input : WindowLift.lift(s.paddedSpatial(x, a), fill: 1)
     let lifted = WindowLift.lift(output[2...], fill: 1)
-    flattened = !inPlace && Self.flattens(lifted, stride: stride, unit: unit)
+    flattened = !planesAsRows && Self.flattens(lifted, stride: stride, unit: unit)
       && s.inPerGroup * kernel[2] * padded[0] * padded[1] * lifted[2] <= Self.preparedInputLimit
-    // A plane read in place, or flattened, is one row.
-    self.output = inPlace ? [1, 1, s.outPlane] : flattened ? [lifted[0], 1, lifted[1] * lifted[2]] : lifted
+    // A plane read as a row (in place or gathered), or flattened, is one row.
+    self.output = planesAsRows ? [1, 1, s.outPlane] : flattened ? [lifted[0], 1, lifted[1] * lifted[2]] : lifted
     let width = self.output[2]
     lanes = unit.lanes(forRow: width)
     let perRow = (width + lanes - 1) / lanes
     (channels, rows, vectors) = Self.tiling(channels: s.outPerGroup, rows: self.output[1], vectors: perRow, registers: unit.registers)
-    phaseWidth = inPlace ? s.outPlane : flattened ? lifted[2] : perRow * lanes + (kernel[2] - 1) * dilation[2] / stride[2]
+    phaseWidth = planesAsRows ? s.outPlane : flattened ? lifted[2] : perRow * lanes + (kernel[2] - 1) * dilation[2] / stride[2]
   }
 
   /// Whether output planes are better computed as one run of positions, row after row, than row
@@ -131,7 +131,7 @@ struct DirectConvolution {
   var scratchSize: Int { slices * perSlice + (flattened ? lanes : 0) }
 
   /// Scratch floats of one slice: its prepared or gathered input.
-  var perSlice: Int { gathered != nil ? s.inPerGroup * s.outPlane : inPlace ? 0 : prepared.size }
+  var perSlice: Int { gathered != nil ? s.inPerGroup * s.outPlane : planesAsRows ? 0 : prepared.size }
 
   /// Whole tiles of a row (`vectors` vectors each) that one parallel iteration covers. A
   /// pointwise convolution's row is its whole plane, and each block of output channels sweeps
@@ -142,7 +142,7 @@ struct DirectConvolution {
   /// 1.7–2.1 ms (1 MiB chunks: 1.35–2.06 and 1.84–2.46). Other convolutions take whole rows.
   var tilesPerChunk: Int {
     let tiles = max(1, output[2] / lanes / vectors)
-    guard inPlace else { return tiles }
+    guard planesAsRows else { return tiles }
     return min(tiles, max(1, (1 << 17) / (s.inPerGroup * vectors * lanes)))
   }
 
@@ -186,7 +186,8 @@ struct DirectConvolution {
   /// y = f(conv(x, W) + b) into `k.output`, with f the kernel's fused activation.
   func emit(_ k: Kernel) {
     let ir = k.ir
-    guard (inPlace && gathered == nil) || k.scratch != nil else { return }
+    // Only a pointwise convolution read in place runs without scratch.
+    guard (planesAsRows && gathered == nil) || k.scratch != nil else { return }
     let prepared = self.prepared
     let (blocks, rowBlocks) = ((s.outPerGroup + channels - 1) / channels, (output[1] + rows - 1) / rows)
     let (tilesPerChunk, wholeTiles) = (self.tilesPerChunk, output[2] / lanes / vectors)
@@ -205,7 +206,7 @@ struct DirectConvolution {
           k, source: x, columns: k.scratch!, rowStride: s.outPlane, channels: s.inPerGroup, input: gathered.input,
           output: gathered.output, kernel: [1, 1, 1], stride: gathered.stride, dilation: [1, 1, 1])
         x = k.scratch!
-      } else if !inPlace {
+      } else if !planesAsRows {
         prepared.emit(k, source: x)
       }
       let weights = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
@@ -230,7 +231,7 @@ struct DirectConvolution {
           for (rowCount, rowCase) in rowCases {
             ir.when(ir.and(channelCase, rowCase)) {
               let operands = Operands(
-                prepared: inPlace ? captured[2] : k.scratch!, weights: captured[0], out: captured[1], bias: captured.count > 3 ? captured[3] : nil)
+                prepared: planesAsRows ? captured[2] : k.scratch!, weights: captured[0], out: captured[1], bias: captured.count > 3 ? captured[3] : nil)
               row(k, operands, prepared, origin: origin, chunk: chunk, chunks: chunks, channels: channelCount, rows: rowCount)
             }
           }
@@ -297,11 +298,12 @@ struct DirectConvolution {
           let filter = ir.affine(ir.add(ir.affine(ir.add(ir.affine(c, kernel[0]), kd), kernel[1]), kh), kernel[2])
           for kw in 0..<kernel[2] {
             let offset = flattened ? kw * prepared.shiftedCopy : (kw * dilation[2]) % stride[2] * phaseWidth + kw * dilation[2] / stride[2]
-            // In place, nothing follows the last channel's plane: its partial vector is masked.
+            // Read as rows (in place or gathered), nothing follows the last channel's plane: its
+            // partial vector is masked.
             let values = rowStarts.map { start in
               (0..<vectors).map {
                 ir.loadVector(
-                  operands.prepared, ir.add(start, ir.int(offset + $0 * lanes)), lanes: lanes, count: inPlace && $0 == vectors - 1 ? lastLanes : nil)
+                  operands.prepared, ir.add(start, ir.int(offset + $0 * lanes)), lanes: lanes, count: planesAsRows && $0 == vectors - 1 ? lastLanes : nil)
               }
             }
             for channel in 0..<channels {
