@@ -161,17 +161,18 @@ import Testing
     #expect((full.registers, half.registers, avx2.registers) == (32, 32, 16))
   }
 
-  /// Winograd F(4×4, 3×3) at both vector widths: maps whose last tile row and column hang over
-  /// the edge, runs of tiles shorter than a vector, every padding mode, blocks of several samples
-  /// (7 samples of 9 tiles: a block of 6 and a partial one of 1; 3 samples of 16 tiles: one
-  /// block), bias and ReLU; then new weights (the kernel must notice and transform them again). Within 1e-5 of the
+  /// Winograd F(4×4, 3×3) and F(2×2, 3×3) at both vector widths: maps whose last tile row and
+  /// column hang over the edge, runs of tiles shorter than a vector, every padding mode, blocks of
+  /// several samples (7 samples of 9 tiles: a block of 6 and a partial one of 1; 3 samples of 16
+  /// tiles: one block; F(2×2): 2 samples of 15 tiles in one block), bias and ReLU; then new weights (the kernel must notice and transform them again). Within 1e-5 of the
   /// largest output (Winograd rounds differently from the direct sum; measured at most 3.5e-6).
   @Test(arguments: [8, 16])
   func winogradConvolution(lanes: Int) throws {
     let compiler = try Compiler(vectorLanes: lanes)
-    for (x, outputs, pad, mode) in [
-      ([1, 16, 28, 28], 16, 1, PaddingMode.zero), ([2, 17, 30, 29], 19, 1, .reflect), ([1, 16, 37, 26], 24, 0, .zero), ([1, 20, 27, 45], 16, 2, .circular),
-      ([7, 18, 9, 9], 20, 1, .replicate), ([3, 16, 14, 14], 16, 1, .zero),
+    for (x, outputs, pad, mode, transforms) in [
+      ([1, 16, 28, 28], 16, 1, PaddingMode.zero, WinogradTransforms.f4), ([2, 17, 30, 29], 19, 1, .reflect, .f4), ([1, 16, 37, 26], 24, 0, .zero, .f4),
+      ([1, 20, 27, 45], 16, 2, .circular, .f4), ([7, 18, 9, 9], 20, 1, .replicate, .f4), ([3, 16, 14, 14], 16, 1, .zero, .f4),
+      ([1, 16, 7, 7], 16, 1, .zero, .f2), ([2, 24, 9, 5], 17, 1, .reflect, .f2), ([1, 32, 11, 9], 16, 0, .zero, .f2),
     ] {
       let attrs = ConvAttrs(stride: [1, 1], padding: .symmetric(pad, rank: 2), paddingMode: mode, dilation: [1, 1])
       var graph = Graph(name: "winograd")
@@ -180,7 +181,8 @@ import Testing
       let b = try graph.append("b", .parameter(ParameterAttrs(TensorType([outputs]), initializer: .zeros)))
       let y = try graph.append("y", .conv(attrs), inputs: [input, w, b])
       graph.outputs = [try graph.append("relu", .unary(UnaryAttrs(.relu)), inputs: [y])]
-      #expect(WinogradConvolution(attrs, x: x, weight: [outputs, x[1], 3, 3], output: graph[y].type.shape, lanes: lanes, weightsChange: false) != nil)
+      let plan = WinogradConvolution(attrs, x: x, weight: [outputs, x[1], 3, 3], output: graph[y].type.shape, lanes: lanes, weightsChange: false)
+      #expect(plan?.transforms == transforms, "\(x)")
       var parameters = ParameterStore()
       parameters["w"] = try randomTensor([outputs, x[1], 3, 3], seed: 2, scale: 0.2)
       parameters["b"] = try randomTensor([outputs], seed: 3)
@@ -197,17 +199,18 @@ import Testing
         try compiled.setParameter("w", weights)
       }
     }
-    // The rules: a block must reach 16 tiles (one 12×12 sample has 9, one 14×14 sample 16; four
-    // 7×7 samples have 16), and the tiles cover at most twice the map (not 2×2 maps).
+    // The rules: a block must reach 16 tiles (one 12×12 sample has 9 of 4×4 and 36 of 2×2, one
+    // 14×14 sample 16 of 4×4; four 7×7 samples have 16 of 4×4, one has 16 of 2×2; one 4×4 sample
+    // only 4 of 2×2), and the tiles cover at most twice the map (2×2 maps: not by one 4×4 tile).
     let same = ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), paddingMode: .zero, dilation: [1, 1])
-    #expect(WinogradConvolution(same, x: [1, 64, 12, 12], weight: [64, 64, 3, 3], output: [1, 64, 12, 12], lanes: lanes, weightsChange: false) == nil)
-    #expect(WinogradConvolution(same, x: [1, 64, 14, 14], weight: [64, 64, 3, 3], output: [1, 64, 14, 14], lanes: lanes, weightsChange: false) != nil)
-    #expect(WinogradConvolution(same, x: [4, 64, 7, 7], weight: [64, 64, 3, 3], output: [4, 64, 7, 7], lanes: lanes, weightsChange: false) != nil)
-    #expect(WinogradConvolution(same, x: [64, 64, 2, 2], weight: [64, 64, 3, 3], output: [64, 64, 2, 2], lanes: lanes, weightsChange: false) == nil)
-    // Weights that change on every run (training) need 128 tiles in all: 8 samples of 7×7 have
-    // 32, 8 of 14×14 have 128.
-    #expect(WinogradConvolution(same, x: [8, 64, 7, 7], weight: [64, 64, 3, 3], output: [8, 64, 7, 7], lanes: lanes, weightsChange: true) == nil)
-    #expect(WinogradConvolution(same, x: [8, 64, 14, 14], weight: [64, 64, 3, 3], output: [8, 64, 14, 14], lanes: lanes, weightsChange: true) != nil)
+    func plan(_ x: [Int], weightsChange: Bool = false) -> WinogradTransforms? {
+      WinogradConvolution(same, x: x, weight: [64, 64, 3, 3], output: x, lanes: lanes, weightsChange: weightsChange)?.transforms
+    }
+    #expect([[1, 64, 12, 12], [1, 64, 14, 14], [4, 64, 7, 7], [1, 64, 7, 7], [1, 64, 4, 4], [64, 64, 2, 2]].map { plan($0) } == [.f2, .f4, .f4, .f2, nil, .f2])
+    // Weights that change on every run (training) take F(4×4, 3×3) only, with 128 tiles in all: 8
+    // samples of 7×7 have 32, 8 of 14×14 have 128.
+    #expect(plan([8, 64, 7, 7], weightsChange: true) == nil)
+    #expect(plan([8, 64, 14, 14], weightsChange: true) == .f4)
   }
 
   /// Tiles fit the registers (accumulators, input vectors and the broadcast weight) and the map,
@@ -233,13 +236,14 @@ import Testing
   /// Convolutions with at most 64 outputs per channel (samples × positions) read their weights
   /// as they are: a skinny product up to 8 columns (tiles of rows and columns with partial ones,
   /// a depth with a masked tail, pointwise), a register-blocked product up to 64 (a partial tile
-  /// of rows, pointwise read in place, strided and grouped, two samples in one product); at both
+  /// of rows — 3×3 from fewer than 16 channels, which Winograd leaves alone —, pointwise read in
+  /// place, strided and grouped, two samples in one product); at both
   /// vector widths, with the same bits on one thread and on two.
   @Test(arguments: [8, 16])
   func smallMapProducts(lanes: Int) throws {
     let cases: [(x: [Int], weight: [Int], stride: Int, pad: Int, groups: Int, skinny: Bool)] = [
       ([1, 70, 2, 2], [111, 70, 3, 3], 1, 1, 1, true), ([2, 64, 2, 2], [128, 64, 3, 3], 1, 1, 1, true), ([1, 70, 1, 3], [1000, 70, 1, 1], 1, 0, 1, true),
-      ([1, 32, 7, 7], [45, 32, 3, 3], 1, 1, 1, false), ([1, 24, 7, 7], [40, 24, 1, 1], 1, 0, 1, false), ([1, 16, 9, 9], [20, 8, 3, 3], 2, 1, 2, false),
+      ([1, 12, 7, 7], [45, 12, 3, 3], 1, 1, 1, false), ([1, 24, 7, 7], [40, 24, 1, 1], 1, 0, 1, false), ([1, 16, 9, 9], [20, 8, 3, 3], 2, 1, 2, false),
       ([2, 12, 4, 4], [50, 12, 3, 3], 1, 1, 1, false),
     ]
     let compiler = try Compiler(vectorLanes: lanes)

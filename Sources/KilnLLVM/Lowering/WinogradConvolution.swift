@@ -1,41 +1,33 @@
 import CLLVM
 import Kiln
 
-/// 3×3 stride-1 convolutions by Winograd's minimal filtering F(4×4, 3×3) (Lavin & Gray 2016):
-/// each 4×4 block of outputs comes from a 6×6 block of input in 36 multiplies per channel pair
-/// instead of 144, so the multiply-adds drop by 4×.
+/// 3×3 stride-1 convolutions by Winograd's minimal filtering (`WinogradTransforms`): F(4×4, 3×3),
+/// where each 4×4 block of outputs comes from a 6×6 block of input in 36 multiplies per channel
+/// pair instead of 144, or F(2×2, 3×3) on maps too small for enough 4×4 tiles (16 instead of 36).
 ///
 /// Vectors run across channels, so every lane does work whatever the map's size: each sample's
 /// input is prepared padded with `lanes` channels interleaved (`PreparedInput`'s channel
 /// blocks), so that one tile corner of a block of channels is one vector; each tile of each
-/// channel block is transformed, V = Bᵀ·d·B, into 36 matrices V[ξ] (the block's tiles, sample
-/// after sample, × channels); `RegisterProduct`s give M[ξ] = V[ξ]·U[ξ] with the transformed
-/// weights U = G·g·Gᵀ (channels × outputs); and the output transform Aᵀ·m·A, bias and activation
-/// produce 4×4 outputs per tile for a block of output channels, stored element by element into
-/// each sample's planes. Small maps take several samples per block, so that the products stay
-/// tall (`SampleBlocks`). Weights that stay fixed are transformed only when they change: the
-/// kernel keeps U and a copy of the weights it came from between runs, and compares the copy
-/// with the weights on each run (a fraction of the work); trained weights, which change on every
-/// run, are transformed on every run. Rounding differs from the direct sum: measured within
-/// 3.5e-6 of the largest output of a layer.
+/// channel block is transformed, V = Bᵀ·d·B, into one matrix V[ξ] per point ξ of the tile (the
+/// block's tiles, sample after sample, × channels); `RegisterProduct`s give M[ξ] = V[ξ]·U[ξ] with
+/// the transformed weights U = G·g·Gᵀ (channels × outputs); and the output transform Aᵀ·m·A, bias
+/// and activation produce a tile of outputs for a block of output channels, stored element by
+/// element into each sample's planes. Small maps take several samples per block, so that the
+/// products stay tall (`SampleBlocks`). Weights that stay fixed are transformed only when they
+/// change: the kernel keeps U and a copy of the weights it came from between runs, and compares
+/// the copy with the weights on each run (a fraction of the work); trained weights, which change
+/// on every run, are transformed on every run. Rounding differs from the direct sum: measured
+/// within 3.5e-6 of the largest output of a layer.
 struct WinogradConvolution {
   let s: ConvolutionShape
   let prepared: PreparedInput
+  /// F(4×4, 3×3) or F(2×2, 3×3).
+  let transforms: WinogradTransforms
   let height, width, tileRows, tileColumns, lanes: Int
   /// Samples per block; the last block may hold fewer.
   let blocks: SampleBlocks
   /// Whether the weights change on every run (no copy kept, nothing compared).
   let weightsChange: Bool
-
-  /// Bᵀ, G and Aᵀ of F(4×4, 3×3) with interpolation points 0, ±1, ±2 and ∞.
-  static let inputTransform: [[Double]] = [
-    [4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1],
-  ]
-  static let weightTransform: [[Double]] = [
-    [1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6], [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6],
-    [0, 0, 1],
-  ]
-  static let outputTransform: [[Double]] = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
 
   /// Tiles a block of samples aims for (a 28×28 map's; larger maps take one sample a block).
   static let targetTiles = 49
@@ -61,22 +53,29 @@ struct WinogradConvolution {
   /// least `minimumTiles` tiles (and `minimumTilesWhenWeightsChange` in all when `weightsChange`,
   /// unless `againstColumns`: the convolution would otherwise be im2col + GEMM), and tiles that
   /// cover at most twice the map (a 2×2 map in one 4×4 tile takes as many multiplies as the
-  /// direct sum).
+  /// direct sum). F(4×4, 3×3) where it meets these, else F(2×2, 3×3) for weights that stay fixed.
   init?(_ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], lanes: Int, weightsChange: Bool, againstColumns: Bool = false) {
     guard x.count == 4, weight[2] == 3, weight[3] == 3, a.stride == [1, 1], a.dilation == [1, 1], a.groups == 1, x[1] >= 16, weight[0] >= 16
     else { return nil }
+    let (height, width) = (output[2], output[3])
+    func pays(_ transforms: WinogradTransforms) -> Bool {
+      let m = transforms.outputTile
+      let tiles = (height + m - 1) / m * ((width + m - 1) / m)
+      return SampleBlocks(batch: x[0], positions: tiles, columns: Self.targetTiles).size * tiles >= Self.minimumTiles && m * m * tiles <= 2 * height * width
+        && (!weightsChange || againstColumns || x[0] * tiles >= Self.minimumTilesWhenWeightsChange)
+    }
+    guard let transforms = (weightsChange ? [.f4] : [.f4, .f2]).first(where: pays) else { return nil }
+    let m = transforms.outputTile
+    self.transforms = transforms
     s = ConvolutionShape(x: x, weight: weight, output: output, groups: 1)
-    (height, width) = (output[2], output[3])
-    (tileRows, tileColumns) = ((height + 3) / 4, (width + 3) / 4)
+    (self.height, self.width) = (height, width)
+    (tileRows, tileColumns) = ((height + m - 1) / m, (width + m - 1) / m)
     blocks = SampleBlocks(batch: x[0], positions: tileRows * tileColumns, columns: Self.targetTiles)
-    guard blocks.size * tileRows * tileColumns >= Self.minimumTiles, 16 * tileRows * tileColumns <= 2 * height * width,
-      !weightsChange || againstColumns || x[0] * tileRows * tileColumns >= Self.minimumTilesWhenWeightsChange
-    else { return nil }
     self.lanes = lanes
     self.weightsChange = weightsChange
-    // Tile (r, u) reads rows 4r…4r+5 and columns 4u…4u+5.
+    // Tile (r, u) reads rows m·r…m·r + m + 1 and columns m·u…m·u + m + 1.
     prepared = PreparedInput(
-      a, x: x, channels: s.inChannels, depth: 1, rows: 4 * tileRows + 2, phases: 1, phaseWidth: 4 * tileColumns + 2, channelBlock: lanes)
+      a, x: x, channels: s.inChannels, depth: 1, rows: m * tileRows + 2, phases: 1, phaseWidth: m * tileColumns + 2, channelBlock: lanes)
   }
 
   /// Tiles of one sample.
@@ -93,10 +92,10 @@ struct WinogradConvolution {
     RegisterProduct(m: blockTiles, n: s.outChannels, k: s.inChannels, lda: vRow, ldb: nil, ldc: mRow, lanes: lanes)
   }
   /// Scratch: one sample's prepared input, V and M.
-  var scratchSize: Int { prepared.size + 36 * blockTiles * (vRow + mRow) }
-  /// Kept between runs: U (36 × channels × outputs, in panels) and, unless they change on every
+  var scratchSize: Int { prepared.size + transforms.points * blockTiles * (vRow + mRow) }
+  /// Kept between runs: U (one matrix channels × outputs a point, in panels) and, unless they change on every
   /// run, the weights it came from.
-  var persistentSize: Int { 36 * uStride + (weightsChange ? 0 : s.outChannels * s.inChannels * 9) }
+  var persistentSize: Int { transforms.points * uStride + (weightsChange ? 0 : s.outChannels * s.inChannels * 9) }
 
   /// Floats from U[ξ] to U[ξ + 1]: the panels and one cache line more. Panels are often a
   /// multiple of 4 KiB (512 × 512 channels: 1 MiB + 32 KiB), and 36 streams that far apart
@@ -104,7 +103,7 @@ struct WinogradConvolution {
   /// 7×7 layers in training that way.
   var uStride: Int { Self.staggered(product.packedSize) }
 
-  /// `floats` and one cache line more, for the distance between the 36 matrices of a
+  /// `floats` and one cache line more, for the distance between the matrices of a
   /// transformed operand (see `uStride`).
   static func staggered(_ floats: Int) -> Int { floats + 16 }
 
@@ -113,9 +112,9 @@ struct WinogradConvolution {
     guard let scratch = k.scratch, let persistent = k.persistent else { return }
     let (channels, outputs) = (s.inChannels, s.outChannels)
     let transformed = persistent
-    let copy = ir.element(persistent, ir.int(36 * uStride))
+    let copy = ir.element(persistent, ir.int(transforms.points * uStride))
     let v = ir.element(scratch, ir.int(prepared.size))
-    let m = ir.element(v, ir.int(36 * blockTiles * vRow))
+    let m = ir.element(v, ir.int(transforms.points * blockTiles * vRow))
     transformWeights(k, weights: k.inputs[1], copy: copy, transformed: transformed)
     // One body for every block, the last one's sample count chosen at run time (the transforms
     // are most of the code); only the products' height differs in a partial last block.
@@ -136,12 +135,12 @@ struct WinogradConvolution {
     }
   }
 
-  /// M[ξ] = V[ξ]·U[ξ] for the 36 ξ over the block's first `tiles` tiles, one register-blocked
-  /// product per ξ, the 36 spread over the pool's threads (each product's results do not depend
+  /// M[ξ] = V[ξ]·U[ξ] for every ξ over the block's first `tiles` tiles, one register-blocked
+  /// product per ξ, spread over the pool's threads (each product's results do not depend
   /// on which thread runs it).
   private func multiply(_ k: Kernel, transformed: LLVMValueRef, v: LLVMValueRef, m: LLVMValueRef, tiles: Int) {
     let (channels, outputs, stride, vRow, mRow, product) = (s.inChannels, s.outChannels, blockTiles, self.vRow, self.mRow, self.product)
-    k.parallelLoop(36, work: outputs * tiles * channels / lanes, capturing: [transformed, v, m]) { k, captured, xi in
+    k.parallelLoop(transforms.points, work: outputs * tiles * channels / lanes, capturing: [transformed, v, m]) { k, captured, xi in
       let ir = k.ir
       product.emit(
         ir, a: ir.element(captured[1], ir.affine(xi, stride * vRow)), b: ir.element(captured[0], ir.affine(xi, uStride)),
@@ -161,7 +160,7 @@ struct WinogradConvolution {
       let pairs = (0..<width).map { ir.add(ir.mul(ir.add(first, ir.int($0)), ir.int(channels)), channel) }
       let g = (0..<3).map { i in (0..<3).map { j in ir.vector(pairs.map { ir.load(weights, ir.affine($0, 9, 3 * i + j)) }, lanes: lanes) } }
       let at = product.packedIndex(ir, row: channel, column: first)
-      for (xi, value) in Self.sandwich(ir, Self.weightTransform, g).joined().enumerated() {
+      for (xi, value) in Self.sandwich(ir, transforms.weight, g).joined().enumerated() {
         ir.storeVector(value, transformed, ir.affine(at, 1, xi * uStride), count: width)
       }
     }
@@ -181,24 +180,25 @@ struct WinogradConvolution {
   /// V[ξ][t][c] = (Bᵀ·d·B)[ξ] for every tile t and channel c of the prepared sample (at the
   /// start of the scratch); `v` points at the sample's first tile in V.
   func transformInput(_ k: Kernel, v: LLVMValueRef) {
-    transformTiles(k, Self.inputTransform, source: k.scratch!, columns: 4 * tileColumns + 2, plane: prepared.plane, channels: s.inChannels, into: v, row: vRow)
+    transformTiles(
+      k, transforms.input, source: k.scratch!, columns: transforms.outputTile * tileColumns + 2, plane: prepared.plane, channels: s.inChannels, into: v, row: vRow)
   }
 
   /// T·d·Tᵀ for every tile of a prepared sample, `lanes` of its `channels` channels at a time: d
-  /// the n × n block (T is 6 × n) at the tile's corner in `source` (channel-interleaved, rows of
-  /// `columns` floats, `plane` floats a channel), stored as 36 matrices [ξ][tile][channel] into
+  /// the n × n block (T is (m + 2) × n) at the tile's corner, m (`outputTile`) apart, in `source` (channel-interleaved, rows of
+  /// `columns` floats, `plane` floats a channel), stored as (m + 2)² matrices [ξ][tile][channel] into
   /// `target`, rows `row` floats long and the matrices a block's tiles of rows apart.
   func transformTiles(
     _ k: Kernel, _ transform: [[Double]], source: LLVMValueRef, columns: Int, plane: Int, channels: Int, into target: LLVMValueRef, row rowLength: Int
   ) {
-    let (size, tileRows, tileColumns, stride, lanes) = (transform[0].count, self.tileRows, self.tileColumns, blockTiles, self.lanes)
-    k.parallelLoop((channels + lanes - 1) / lanes, work: tiles * 36 * 2 * size, capturing: [source, target]) { k, captured, block in
+    let (size, tileRows, tileColumns, stride, lanes, step) = (transform[0].count, self.tileRows, self.tileColumns, blockTiles, self.lanes, transforms.outputTile)
+    k.parallelLoop((channels + lanes - 1) / lanes, work: tiles * transform.count * transform.count * 2 * size, capturing: [source, target]) { k, captured, block in
       let ir = k.ir
       let base = ir.mul(block, ir.int(plane * lanes))
       ir.loop(tileRows) { row in
         ir.loop(tileColumns) { column in
-          // d[i][j] of `lanes` channels: row 4·row + i, column 4·column + j.
-          let corner = ir.add(ir.affine(row, 4 * columns), ir.affine(column, 4))
+          // d[i][j] of `lanes` channels: row m·row + i, column m·column + j.
+          let corner = ir.add(ir.affine(row, step * columns), ir.affine(column, step))
           let d = (0..<size).map { i in
             (0..<size).map { j in ir.loadVector(captured[0], ir.add(base, ir.affine(corner, lanes, (i * columns + j) * lanes)), lanes: lanes) }
           }
@@ -217,7 +217,7 @@ struct WinogradConvolution {
   private func transformOutput(_ k: Kernel, m: LLVMValueRef, out: LLVMValueRef) {
     let outputs = s.outChannels
     let (whole, last) = (outputs / lanes, outputs % lanes)
-    k.parallelLoop(whole + (last > 0 ? 1 : 0), work: tiles * 36 * 8, capturing: [m, out]) { k, captured, block in
+    k.parallelLoop(whole + (last > 0 ? 1 : 0), work: tiles * transforms.points * 8, capturing: [m, out]) { k, captured, block in
       k.ir.forBlock(block, whole: whole, size: lanes, rest: last) { count in self.outputBlock(k, m: captured[0], out: captured[1], block: block, count: count) }
     }
   }
@@ -232,16 +232,17 @@ struct WinogradConvolution {
     ir.loop(tileRows) { row in
       ir.loop(tileColumns) { column in
         let tile = ir.add(ir.affine(row, tileColumns), column)
-        let values = (0..<36).map { xi in ir.loadVector(m, ir.add(ir.affine(tile, mRow, xi * stride * mRow), firstChannel), lanes: lanes, count: mask) }
-        let y = Self.sandwich(ir, Self.outputTransform, (0..<6).map { Array(values[(6 * $0)..<(6 * $0 + 6)]) })
-        for i in 0..<4 {
+        let (n, size) = (transforms.outputTile, transforms.inputTile)
+        let values = (0..<transforms.points).map { xi in ir.loadVector(m, ir.add(ir.affine(tile, mRow, xi * stride * mRow), firstChannel), lanes: lanes, count: mask) }
+        let y = Self.sandwich(ir, transforms.output, (0..<size).map { Array(values[(size * $0)..<(size * $0 + size)]) })
+        for i in 0..<n {
           // Rows and columns past the map's edge exist only in the last tile row or column.
-          let outputRow = ir.affine(row, 4, i)
-          let rowInside = height % 4 == 0 || i < height % 4 ? nil : ir.icmp(LLVMIntSLT, outputRow, ir.int(height))
+          let outputRow = ir.affine(row, n, i)
+          let rowInside = height % n == 0 || i < height % n ? nil : ir.icmp(LLVMIntSLT, outputRow, ir.int(height))
           Self.when(ir, rowInside) {
-            for j in 0..<4 {
-              let outputColumn = ir.affine(column, 4, j)
-              let columnInside = width % 4 == 0 || j < width % 4 ? nil : ir.icmp(LLVMIntSLT, outputColumn, ir.int(width))
+            for j in 0..<n {
+              let outputColumn = ir.affine(column, n, j)
+              let columnInside = width % n == 0 || j < width % n ? nil : ir.icmp(LLVMIntSLT, outputColumn, ir.int(width))
               Self.when(ir, columnInside) {
                 let value = k.activated(bias.map { ir.fadd(y[i][j], $0) } ?? y[i][j])
                 let at = ir.add(ir.mul(firstChannel, ir.int(plane)), ir.add(ir.affine(outputRow, width), outputColumn))

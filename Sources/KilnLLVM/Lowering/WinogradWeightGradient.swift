@@ -32,7 +32,8 @@ struct WinogradWeightGradient {
     self.forward = forward
     let unpadded = ConvAttrs(stride: [1, 1], padding: .symmetric(0, rank: 2), dilation: [1, 1], groups: 1)
     preparedGradient = PreparedInput(
-      unpadded, x: dy, channels: dy[1], depth: 1, rows: 4 * forward.tileRows, phases: 1, phaseWidth: 4 * forward.tileColumns, channelBlock: lanes)
+      unpadded, x: dy, channels: dy[1], depth: 1, rows: forward.transforms.outputTile * forward.tileRows, phases: 1,
+      phaseWidth: forward.transforms.outputTile * forward.tileColumns, channelBlock: lanes)
   }
 
   var lanes: Int { forward.lanes }
@@ -50,20 +51,20 @@ struct WinogradWeightGradient {
   /// Where each part of the scratch starts: the prepared input, V, the prepared output
   /// gradients, D, M, and a block's product after the first block's.
   private var offsets: (v: Int, gradient: Int, d: Int, m: Int, product: Int, end: Int) {
-    let v = forward.prepared.size
-    let gradient = v + 36 * forward.blockTiles * forward.vRow
+    let (v, points) = (forward.prepared.size, forward.transforms.points)
+    let gradient = v + points * forward.blockTiles * forward.vRow
     let d = gradient + preparedGradient.size
-    let m = d + 36 * forward.blockTiles * dRow
-    let product = m + 36 * mStride
-    return (v, gradient, d, m, product, product + (blockCount > 1 ? 36 * mStride : 0))
+    let m = d + points * forward.blockTiles * dRow
+    let product = m + points * mStride
+    return (v, gradient, d, m, product, product + (blockCount > 1 ? points * mStride : 0))
   }
 
   var scratchSize: Int { offsets.end }
 
-  /// A = (Aᵀ)ᵀ, which takes a 4×4 tile of output gradients to 6×6, and Gᵀ, which takes 6×6 back
-  /// to 3×3.
-  static let gradientTransform = transposed(WinogradConvolution.outputTransform)
-  static let resultTransform = transposed(WinogradConvolution.weightTransform)
+  /// A = (Aᵀ)ᵀ, which takes an m×m tile of output gradients to (m + 2)×(m + 2), and Gᵀ, which
+  /// takes (m + 2)×(m + 2) back to 3×3.
+  var gradientTransform: [[Double]] { Self.transposed(forward.transforms.output) }
+  var resultTransform: [[Double]] { Self.transposed(forward.transforms.weight) }
 
   static func transposed(_ matrix: [[Double]]) -> [[Double]] {
     matrix[0].indices.map { j in matrix.map { $0[j] } }
@@ -105,16 +106,16 @@ struct WinogradWeightGradient {
   /// `d` points at the sample's first tile in D.
   private func transformGradient(_ k: Kernel, prepared: LLVMValueRef, d: LLVMValueRef) {
     forward.transformTiles(
-      k, Self.gradientTransform, source: prepared, columns: preparedGradient.phaseWidth, plane: preparedGradient.plane, channels: s.outChannels, into: d,
+      k, gradientTransform, source: prepared, columns: preparedGradient.phaseWidth, plane: preparedGradient.plane, channels: s.outChannels, into: d,
       row: dRow)
   }
 
   /// D[ξ]ᵀ·V[ξ] over the block's first `tiles` tiles into `target`[ξ], then added to `sum`[ξ]
-  /// if given, for the 36 ξ.
+  /// if given, for every ξ.
   private func multiply(_ k: Kernel, d: LLVMValueRef, v: LLVMValueRef, into target: LLVMValueRef, addingTo sum: LLVMValueRef? = nil, tiles: Int) {
     let (outputs, stride, vRow, dRow, lanes, mStride) = (s.outChannels, forward.blockTiles, forward.vRow, self.dRow, self.lanes, self.mStride)
     let product = RegisterProduct(m: outputs, n: s.inChannels, k: tiles, lda: dRow, ldb: vRow, ldc: vRow, lanes: lanes, transposedA: true)
-    k.parallelLoop(36, work: outputs * tiles * s.inChannels / lanes, capturing: [d, v, target] + (sum.map { [$0] } ?? [])) { k, captured, xi in
+    k.parallelLoop(forward.transforms.points, work: outputs * tiles * s.inChannels / lanes, capturing: [d, v, target] + (sum.map { [$0] } ?? [])) { k, captured, xi in
       let ir = k.ir
       let at = ir.mul(xi, ir.int(mStride))
       product.emit(
@@ -133,14 +134,15 @@ struct WinogradWeightGradient {
   private func transformResult(_ k: Kernel, m: LLVMValueRef) {
     let (inputs, outputs, vRow, lanes, mStride) = (s.inChannels, s.outChannels, forward.vRow, self.lanes, self.mStride)
     let (whole, last) = (inputs / lanes, inputs % lanes)
-    k.parallelLoop(outputs, work: inputs * 36 * 4, capturing: [m]) { k, captured, output in
+    let (points, size, resultTransform) = (forward.transforms.points, forward.transforms.inputTile, self.resultTransform)
+    k.parallelLoop(outputs, work: inputs * points * 4, capturing: [m]) { k, captured, output in
       let ir = k.ir
       func block(_ firstChannel: LLVMValueRef, count: Int) {
         let at = ir.add(ir.affine(output, vRow), firstChannel)
-        let values = (0..<36).map { xi in
+        let values = (0..<points).map { xi in
           ir.loadVector(captured[0], ir.affine(at, 1, xi * mStride), lanes: lanes, count: count < lanes ? count : nil)
         }
-        let w = WinogradConvolution.sandwich(ir, Self.resultTransform, (0..<6).map { Array(values[(6 * $0)..<(6 * $0 + 6)]) })
+        let w = WinogradConvolution.sandwich(ir, resultTransform, (0..<size).map { Array(values[(size * $0)..<(size * $0 + size)]) })
         let pair = ir.add(ir.affine(output, inputs), firstChannel)
         for (tap, value) in w.joined().enumerated() {
           for lane in 0..<count { ir.store(ir.extract(value, lane: lane), k.output, ir.affine(pair, 9, lane * 9 + tap)) }
