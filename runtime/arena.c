@@ -31,6 +31,14 @@ void kiln_arena_free(kiln_arena *arena) {
   arena->alignment = 0;
 }
 
+void kiln_arena_mark_stale(kiln_arena *arena, const size_t *flags, size_t count) {
+  if (arena == NULL || flags == NULL) return;
+  for (size_t i = 0; i < count; i++) {
+    float *flag = flags[i] < arena->size / sizeof(float) ? kiln_arena_at(arena, flags[i] * sizeof(float), sizeof(float)) : NULL;
+    if (flag != NULL) *flag = 0;
+  }
+}
+
 void *kiln_arena_at(const kiln_arena *arena, size_t offset, size_t bytes) {
   if (arena == NULL || arena->base == NULL) return NULL;
   if (offset > arena->size || bytes > arena->size - offset) return NULL;

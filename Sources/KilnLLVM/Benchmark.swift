@@ -218,8 +218,9 @@ public enum Benchmark {
     }
     single.outputs = [try single.append("op", node.op, inputs: operands)]
     // Weights the model updates on every step change on every run here too (an identity update),
-    // so that kernels which transform them (Winograd) pay for it as in the step.
-    if Lowering.weightsChange(node, graph) {
+    // so that kernels which transform them (Winograd) pay for it as in the step; computed ones are
+    // inputs here, which change anyway.
+    if Lowering.weightsChange(node, graph), case .parameter = single[operands[1]].op {
       try single.addStateUpdate(state: operands[1], newValue: try single.append("in1.next", .unary(UnaryAttrs(.affine(scale: 1, shift: 0))), inputs: [operands[1]]))
     }
     let model = try Model(graph: single, parameters: parameters)

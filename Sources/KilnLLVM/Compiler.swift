@@ -183,6 +183,8 @@ public final class CompiledModel: @unchecked Sendable {
   private let arena: UnsafeMutableBufferPointer<Float>
   private let slots: [UnsafeMutableBufferPointer<Float>]
   private let slotPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>
+  /// Where the arena's kept-memory flags are (`Program.keptFlags`), cleared when a parameter is set.
+  private let keptFlags: [Int]
   private let lock = NSLock()
   /// The thread pool parallel loops run on (nil: one thread); it also holds the communicator of
   /// a data-parallel job.
@@ -218,6 +220,7 @@ public final class CompiledModel: @unchecked Sendable {
     try MemoryBudget.check(bytes, for: "\(graph.name) compiled", fix: "use a smaller input shape or batch")
     arena = .allocate(capacity: max(plan.arenaSize, 1))
     arena.initialize(repeating: 0)
+    keptFlags = plan.keptFlags
     slots = plan.slots.map { value in
       let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(graph[value].type.elementCount, 1))
       buffer.initialize(repeating: 0)
@@ -314,6 +317,7 @@ public final class CompiledModel: @unchecked Sendable {
       throw KilnError.invalidArgument("\(graph.name) has no parameter \(name) of shape \(TensorType(tensor.shape))")
     }
     for (index, scalar) in tensor.scalars.enumerated() { slots[slot][index] = scalar }
+    for offset in keptFlags { arena[offset] = 0 }
   }
 
   private func slotIndex(_ value: ValueID) -> Int? {

@@ -191,6 +191,68 @@ import Testing
     #expect(link.status == 0, "\(link.output)")
   }
 
+  /// A context keeps Winograd's transformed weights between runs: new weights from
+  /// `set_weights`, and those a training step leaves, reach the next inference.
+  @Test func keptTransformedWeightsFollowNewWeights() throws {
+    let directory = try temporaryDirectory("kiln-kept")
+    let model = try Model(name: "kept", input: [4, 16, 8, 8], seed: 5) {
+      Conv2D(16, kernel: 3, padding: 1, activation: .relu)
+      GlobalPool(.average)
+      Flatten()
+      Dense(5)
+    }
+    let conv = try #require(model.graph.nodes.first { if case .conv = $0.op { true } else { false } })
+    let weightName = model.graph[conv.inputs[1]].name
+    #expect(WinogradConvolution(ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), dilation: [1, 1]), x: [4, 16, 8, 8], weight: [16, 16, 3, 3],
+      output: [4, 16, 8, 8], lanes: 16, weightsChange: false) != nil)
+    let trainer = try Trainer(model: model, optimizer: Optimizer(.sgd))
+    try Compiler().emitSharedObject(model, to: directory + "/kept.so", training: trainer.training, initial: trainer.parameters)
+    let program = """
+      #include <math.h>
+      #include <stdio.h>
+      #include "kept.h"
+      static void print(const float *logits) { for (int i = 0; i < 20; i++) printf("%.9g\\n", logits[i]); }
+      int main(int argc, char **argv) {
+        kept_context *model;
+        if (kept_create(&model) != KEPT_OK) return 1;
+        static float image[4 * 16 * 8 * 8], weights[16 * 16 * 9], logits[20];
+        int32_t labels[4] = {0, 3, 1, 4};
+        float loss;
+        for (int i = 0; i < 4 * 16 * 8 * 8; i++) image[i] = sinf(0.37f * i);
+        for (int i = 0; i < 16 * 16 * 9; i++) weights[i] = 0.1f * cosf(0.11f * i);
+        int first = kept_infer(model, image, logits);
+        print(logits);
+        int set = kept_set_weights(model, argv[1], weights, 16 * 16 * 9);
+        int second = kept_infer(model, image, logits);
+        print(logits);
+        int step = kept_train_step(model, image, labels, 0.5f, &loss);
+        int third = kept_infer(model, image, logits);
+        print(logits);
+        int saved = kept_save_weights(model, argv[2]);
+        kept_destroy(model);
+        return first || set || second || step || third || saved;
+      }
+      """
+    try program.write(toFile: directory + "/kept.c", atomically: true, encoding: .utf8)
+    let build = try shell("cc -O2 -I\(directory) -o \(directory)/kept \(directory)/kept.c \(directory)/kept.so -lm -Wl,-rpath,\(directory)")
+    #expect(build.status == 0, "\(build.output)")
+    let run = try shell("\(directory)/kept \(weightName) \(directory)/trained.safetensors")
+    #expect(run.status == 0, "\(run.output)")
+    let printed = run.output.split(separator: "\n").compactMap { Float($0) }
+    try #require(printed.count == 60)
+    // The interpreter's logits with the initial weights, the new conv weights, and the trained ones.
+    let image = try Tensor<Float>(shape: [4, 16, 8, 8], scalars: (0..<4096).map { sinf(0.37 * Float($0)) })
+    var changed = model
+    changed.parameters[weightName] = try Tensor(shape: [16, 16, 3, 3], scalars: (0..<2304).map { 0.1 * cosf(0.11 * Float($0)) })
+    let trained = try Model(graph: model.graph, weightsFrom: directory + "/trained.safetensors")
+    #expect(trained.parameters[weightName] != changed.parameters[weightName])
+    for (round, reference) in [model, changed, trained].enumerated() {
+      let expected = try reference.predict(image).scalars
+      let actual = Array(printed[(20 * round)..<(20 * round + 20)])
+      #expect(relativeDifference(try Tensor(shape: [20], scalars: expected), try Tensor(shape: [20], scalars: actual)) <= 1e-5, "round \(round)")
+    }
+  }
+
   @Test func trainingFromCSavesWeightsKilnLoads() throws {
     let directory = try temporaryDirectory("kiln-train")
     let model = try Model(graph: Zoo.lenet5(input: [64, 1, 32, 32]), seed: 2)

@@ -18,6 +18,20 @@ import Testing
     #expect(kiln_arena_at(&arena, Int.max, 4) == nil)
   }
 
+  /// Kept-memory flags are floats at float offsets; those outside the arena are skipped.
+  @Test func markingStaleZeroesTheFlags() throws {
+    var arena = kiln_arena()
+    #expect(kiln_arena_init(&arena, 64 * 4, 64) == KILN_OK)
+    defer { kiln_arena_free(&arena) }
+    let floats = try #require(arena.base).withMemoryRebound(to: Float.self, capacity: 64) { $0 }
+    for i in 0..<64 { floats[i] = 1 }
+    let flags = [0, 17, 63, 64, Int.max / 4, 1 << 62]
+    kiln_arena_mark_stale(&arena, flags, flags.count)
+    #expect((0..<64).filter { floats[$0] == 0 } == [0, 17, 63])
+    kiln_arena_mark_stale(&arena, nil, 3)
+    kiln_arena_mark_stale(nil, flags, flags.count)
+  }
+
   @Test func arenaRejectsBadArguments() {
     var arena = kiln_arena()
     #expect(kiln_arena_init(&arena, 100, 3) == KILN_ERR_INVALID_ARGUMENT)

@@ -55,6 +55,14 @@ void kiln_arena_free(kiln_arena *arena);
 void *kiln_arena_at(const kiln_arena *arena, size_t offset, size_t bytes);
 
 /**
+ * Marks what kernels keep in the arena between runs as stale: zeroes the float at each of the
+ * `count` float offsets `flags` (a program's kept-memory flags), so that the kernels derive it
+ * from the weights again on their next run (Winograd's transformed weights). Call it after
+ * writing parameters. Offsets outside the arena are skipped.
+ */
+void kiln_arena_mark_stale(kiln_arena *arena, const size_t *flags, size_t count);
+
+/**
  * A fixed set of worker threads that runs parallel loops for compiled kernels. A loop's iterations
  * are cut into pieces that the threads take as they become free; every iteration is computed by
  * the same code in the same order whichever thread runs it, so results do not depend on the

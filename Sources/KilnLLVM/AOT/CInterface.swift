@@ -259,6 +259,8 @@ struct CInterface {
         \(inputBindings)
           context->train_slots[\(firstOutput)] = loss;
           int status = \(entrySymbol(training: true))((float *)context->train_arena.base, context->train_slots, context->steps, context->pool);
+          /* The step updated the weights the inference entry derives its kept memory from. */
+          kiln_arena_mark_stale(&context->arena, infer_kept_flags, INFER_KEPT_COUNT);
           if (status != KILN_OK)
             return fail(context, status, "\(prefix)_train_step: %s%s", kiln_status_string((kiln_status)status), status == KILN_ERR_OUT_OF_RANGE ? " (a class label outside its range)" : "");
           context->steps++;
@@ -308,15 +310,19 @@ struct CInterface {
       enum { PARAMETER_COUNT = \(parameters.count), PARAMETER_FLOATS = \(max(total, 1)), MODEL_PARAMETER_COUNT = \(modelParameters.count),
              EMBEDDED_COUNT = \(embeddedIndices.count), EMBEDS_MODEL_WEIGHTS = \(embedsModelWeights ? 1 : 0) };
       /* Which parameters the blob holds, in order. */
-      static const int embedded_parameters[] = {\(embeddedIndices.isEmpty ? "0" : embeddedIndices.map(String.init).joined(separator: ", "))};
+      static const int embedded_parameters[] = {\(CSource.initializer(embeddedIndices))};
       static const char *const parameter_names[] = {\(parameters.map { CSource.stringLiteral($0.name) }.joined(separator: ", "))};
       static const size_t parameter_offsets[] = {\(offsets.map(String.init).joined(separator: ", "))};
       static const size_t parameter_sizes[] = {\(parameters.map { String($0.type.elementCount) }.joined(separator: ", "))};
       static const int parameter_ranks[] = {\(parameters.map { String($0.type.rank) }.joined(separator: ", "))};
-      static const int64_t parameter_shapes[] = {\(shapes.isEmpty ? "0" : shapes.map(String.init).joined(separator: ", "))};
+      static const int64_t parameter_shapes[] = {\(CSource.initializer(shapes))};
       static const size_t parameter_shape_offsets[] = {\(shapeOffsets.map(String.init).joined(separator: ", "))};
       /* The model's own parameters (what weight files hold), as indices into the lists above. */
-      static const int model_parameters[] = {\(modelParameters.isEmpty ? "0" : modelParameters.map(String.init).joined(separator: ", "))};
+      static const int model_parameters[] = {\(CSource.initializer(modelParameters))};
+      /* The flags of what kernels keep between runs, cleared when parameters are written (kiln_arena_mark_stale). */
+      static const size_t infer_kept_flags[] = {\(CSource.initializer(inference.keptFlags))};
+      static const size_t train_kept_flags[] = {\(CSource.initializer(training?.keptFlags ?? []))};
+      enum { INFER_KEPT_COUNT = \(inference.keptFlags.count), TRAIN_KEPT_COUNT = \(training?.keptFlags.count ?? 0) };
 
       struct \(prefix)_context {
         kiln_arena arena;
@@ -432,6 +438,7 @@ struct CInterface {
         if (!values) return fail(context, KILN_ERR_INVALID_ARGUMENT, "\(prefix)_set_weights: the values of %s are NULL", name);
         if (count != parameter_sizes[p]) return fail(context, KILN_ERR_SHAPE, "\(prefix)_set_weights: %s holds %zu values, not %zu", name, parameter_sizes[p], count);
         memcpy(context->parameters + parameter_offsets[p], values, count * sizeof(float));
+        kiln_arena_mark_stale(&context->arena, infer_kept_flags, INFER_KEPT_COUNT);\(training == nil ? "" : "\n  kiln_arena_mark_stale(&context->train_arena, train_kept_flags, TRAIN_KEPT_COUNT);")
         return KILN_OK;
       }
 

@@ -37,6 +37,12 @@ enum CSource {
     return "\\" + String(repeating: "0", count: 3 - octal.count) + octal
   }
 
+  /// The elements of a C array initializer: `values` separated by commas, or one 0 for none (C has
+  /// no empty arrays; a count beside the array says how many are meant).
+  static func initializer(_ values: [Int]) -> String {
+    values.isEmpty ? "0" : values.map(String.init).joined(separator: ", ")
+  }
+
   /// A C identifier from a name (`fc2.out` → `fc2_out`): ASCII letters, digits and underscores
   /// only, not starting with a digit or an underscore, never empty. It may still be a keyword or
   /// taken: `Identifiers` makes it unique.

@@ -150,13 +150,6 @@ final class IRBuilder {
     ifElse(icmp(LLVMIntEQ, index, int(whole))) { body(rest) } otherwise: { body(size) }
   }
 
-  /// Whether `count` floats at `a` and `b` differ in any bit (`memcmp`).
-  func differs(_ a: LLVMValueRef, _ b: LLVMValueRef, count: Int) -> LLVMValueRef {
-    let memcmp = external("memcmp", parameters: [bytePointer, bytePointer, i64], returns: i32)
-    let bytes = { (p: LLVMValueRef) in LLVMBuildBitCast(self.builder, p, self.bytePointer, "")! }
-    return icmp(LLVMIntNE, call(memcmp, [bytes(a), bytes(b), int(4 * count)]), int32(0))
-  }
-
   /// Runs `then` only where `condition` holds.
   func when(_ condition: LLVMValueRef, _ then: () throws -> Void) rethrows {
     let body = newBlock("then")

@@ -33,7 +33,8 @@ enum Lowering {
   }
 
   /// Elements a node's kernel keeps between runs on a target with the vector unit `vectors`
-  /// (weights it transforms once and the copy that tells when they change).
+  /// (weights it transforms once), starting with the float that says they are current (see
+  /// `Program.keptFlags`).
   static func persistentSize(_ node: Node, _ graph: Graph, vectors: VectorUnit) -> Int {
     let types = node.inputs.map { graph[$0].type.shape }
     switch node.op {
@@ -45,10 +46,13 @@ enum Lowering {
     }
   }
 
-  /// Whether `node`'s weights (its second input) are a parameter `graph` updates, so that they
-  /// differ on every run.
+  /// Whether `node`'s weights (its second input) may differ from one run to the next without a
+  /// parameter being written by the caller: a parameter `graph` updates (on every run), or a
+  /// value the graph computes.
   static func weightsChange(_ node: Node, _ graph: Graph) -> Bool {
-    node.inputs.count > 1 && graph.stateUpdates.contains { $0.state == node.inputs[1] }
+    guard node.inputs.count > 1 else { return false }
+    guard case .parameter = graph[node.inputs[1]].op else { return true }
+    return graph.stateUpdates.contains { $0.state == node.inputs[1] }
   }
 
   static func emit(_ k: Kernel) throws {

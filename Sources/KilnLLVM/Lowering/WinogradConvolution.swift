@@ -13,10 +13,9 @@ import Kiln
 /// the transformed weights U = G·g·Gᵀ (channels × outputs); and the output transform Aᵀ·m·A, bias
 /// and activation produce a tile of outputs for a block of output channels, stored element by
 /// element into each sample's planes. Small maps take several samples per block, so that the
-/// products stay tall (`SampleBlocks`). Weights that stay fixed are transformed only when they
-/// change: the kernel keeps U and a copy of the weights it came from between runs, and compares
-/// the copy with the weights on each run (a fraction of the work); trained weights, which change
-/// on every run, are transformed on every run. Rounding differs from the direct sum: measured
+/// products stay tall (`SampleBlocks`). Weights that stay fixed are transformed once: the kernel
+/// keeps U between runs behind a flag that whoever writes parameters clears (`Program.keptFlags`);
+/// weights that change on every run (trained or computed) are transformed on every run. Rounding differs from the direct sum: measured
 /// within 3.5e-6 of the largest output of a layer.
 struct WinogradConvolution {
   let s: ConvolutionShape
@@ -26,7 +25,7 @@ struct WinogradConvolution {
   let height, width, tileRows, tileColumns, lanes: Int
   /// Samples per block; the last block may hold fewer.
   let blocks: SampleBlocks
-  /// Whether the weights change on every run (no copy kept, nothing compared).
+  /// Whether the weights change on every run (U transformed on every run, the flag unused).
   let weightsChange: Bool
 
   /// Tiles a block of samples aims for (a 28×28 map's; larger maps take one sample a block).
@@ -95,7 +94,10 @@ struct WinogradConvolution {
   var scratchSize: Int { prepared.size + transforms.points * blockTiles * (vRow + mRow) }
   /// Kept between runs: U (one matrix channels × outputs a point, in panels) and, unless they change on every
   /// run, the weights it came from.
-  var persistentSize: Int { transforms.points * uStride + (weightsChange ? 0 : s.outChannels * s.inChannels * 9) }
+  var persistentSize: Int { Self.flagSize + transforms.points * uStride }
+
+  /// Floats before U: the flag that says U is current (nonzero) and the rest of its cache line.
+  static let flagSize = 16
 
   /// Floats from U[ξ] to U[ξ + 1]: the panels and one cache line more. Panels are often a
   /// multiple of 4 KiB (512 × 512 channels: 1 MiB + 32 KiB), and 36 streams that far apart
@@ -111,11 +113,10 @@ struct WinogradConvolution {
     let ir = k.ir
     guard let scratch = k.scratch, let persistent = k.persistent else { return }
     let (channels, outputs) = (s.inChannels, s.outChannels)
-    let transformed = persistent
-    let copy = ir.element(persistent, ir.int(transforms.points * uStride))
+    let transformed = ir.element(persistent, ir.int(Self.flagSize))
     let v = ir.element(scratch, ir.int(prepared.size))
     let m = ir.element(v, ir.int(transforms.points * blockTiles * vRow))
-    transformWeights(k, weights: k.inputs[1], copy: copy, transformed: transformed)
+    transformWeights(k, weights: k.inputs[1], flag: persistent, transformed: transformed)
     // One body for every block, the last one's sample count chosen at run time (the transforms
     // are most of the code); only the products' height differs in a partial last block.
     let (size, full) = (blocks.size, s.batch / blocks.size)
@@ -149,12 +150,11 @@ struct WinogradConvolution {
   }
 
   /// U[ξ][c][k] = (G·g[k][c]·Gᵀ)[ξ], on every run when the weights change on every run, else
-  /// only when they differ from `copy`: `lanes` outputs k at a time, whose entries lie side by side in a
-  /// panel (the last block possibly partial).
-  private func transformWeights(_ k: Kernel, weights: LLVMValueRef, copy: LLVMValueRef, transformed: LLVMValueRef) {
+  /// only when `flag` is zero (then set): `lanes` outputs k at a time, whose entries lie side by
+  /// side in a panel (the last block possibly partial).
+  private func transformWeights(_ k: Kernel, weights: LLVMValueRef, flag: LLVMValueRef, transformed: LLVMValueRef) {
     let ir = k.ir
     let (channels, outputs, product, uStride) = (s.inChannels, s.outChannels, self.product, self.uStride)
-    let count = outputs * channels * 9
     let (whole, last) = (outputs / lanes, outputs % lanes)
     func block(_ first: LLVMValueRef, _ channel: LLVMValueRef, width: Int) {
       let pairs = (0..<width).map { ir.add(ir.mul(ir.add(first, ir.int($0)), ir.int(channels)), channel) }
@@ -171,9 +171,9 @@ struct WinogradConvolution {
       }
     }
     guard !weightsChange else { return transform() }
-    ir.when(ir.differs(weights, copy, count: count)) {
+    ir.when(ir.fcmp(LLVMRealOEQ, ir.load(flag, ir.int(0)), ir.float(0))) {
       transform()
-      ir.copy(count, from: weights, to: copy)
+      ir.store(ir.float(1), flag, ir.int(0))
     }
   }
 

@@ -120,6 +120,12 @@ struct Program {
     self.copies = copies
   }
 
+  /// Arena offsets of the floats that say each step's kept memory is current (its first float,
+  /// nonzero once the kernel has derived it from the weights: Winograd's U). Whoever writes
+  /// parameters clears them all, so that the kernels derive their memory again on the next run;
+  /// weights that change on every run are derived on every run and need no flag.
+  var keptFlags: [Int] { steps.compactMap(\.persistent) }
+
   /// Checks what the emitter relies on: every step calls a function of its own signature with
   /// one location per input, slots exist, arena blocks lie inside the arena, and no two blocks
   /// in use at the same time overlap — values from the step that writes them to the last that
