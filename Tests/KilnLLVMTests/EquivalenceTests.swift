@@ -207,10 +207,16 @@ import Testing
       WinogradConvolution(same, x: x, weight: [64, 64, 3, 3], output: x, lanes: lanes, weightsChange: weightsChange)?.transforms
     }
     #expect([[1, 64, 12, 12], [1, 64, 14, 14], [4, 64, 7, 7], [1, 64, 7, 7], [1, 64, 4, 4], [64, 64, 2, 2]].map { plan($0) } == [.f2, .f4, .f4, .f2, nil, .f2])
-    // Weights that change on every run (training) take F(4×4, 3×3) only, with 128 tiles in all: 8
-    // samples of 7×7 have 32, 8 of 14×14 have 128.
+    // Weights that change on every run (training) need 128 tiles in all against the direct kernel,
+    // of 4×4 (8 samples of 7×7 have 32, 8 of 14×14 have 128); against im2col + GEMM any count,
+    // F(2×2) only where F(4×4) does not apply.
     #expect(plan([8, 64, 7, 7], weightsChange: true) == nil)
     #expect(plan([8, 64, 14, 14], weightsChange: true) == .f4)
+    #expect(plan([64, 64, 2, 2], weightsChange: true) == nil)
+    func againstColumns(_ x: [Int]) -> WinogradTransforms? {
+      WinogradConvolution(same, x: x, weight: [64, 64, 3, 3], output: x, lanes: lanes, weightsChange: true, againstColumns: true)?.transforms
+    }
+    #expect([[8, 64, 7, 7], [64, 64, 4, 4], [64, 64, 2, 2]].map(againstColumns) == [.f4, .f4, .f2])
   }
 
   /// Tiles fit the registers (accumulators, input vectors and the broadcast weight) and the map,

@@ -65,7 +65,7 @@ import Testing
   /// many padding zeros as values), padding past the filter's
   /// reach, and strided or reflect-padded convolutions keep GEMM + col2im. A 7×7 map, whose rows
   /// the direct kernel leaves to GEMM on AVX-512, runs by Winograd instead on a half-width vector
-  /// unit only.
+  /// unit only; so does a 2×2 map at batch 40, by F(2×2, 3×3).
   @Test(arguments: [VectorUnit(lanes: 8), VectorUnit(lanes: 16), VectorUnit(lanes: 16, halfWidth: true)])
   func inputGradientsAsConvolutions(vectors: VectorUnit) throws {
     let lanes = vectors.lanes
@@ -75,6 +75,7 @@ import Testing
     let cases: [(ConvAttrs, x: [Int], weight: [Int], algorithm: String?)] = [
       (attrs(2, pad: .symmetric(1, rank: 2)), [3, 16, 28, 28], [16, 16, 3, 3], "winograd"),
       (attrs(2, pad: .symmetric(1, rank: 2)), [8, 16, 7, 7], [16, 16, 3, 3], lanes == 8 ? "direct" : vectors.halfWidth ? "winograd" : nil),
+      (attrs(2, pad: .symmetric(1, rank: 2)), [40, 16, 2, 2], [24, 16, 3, 3], vectors.halfWidth ? "winograd" : nil),
       (attrs(2, pad: .symmetric(0, rank: 2)), [2, 4, 28, 28], [6, 4, 3, 3], "direct"),
       (attrs(2, pad: .symmetric(0, rank: 2)), [3, 6, 14, 14], [16, 6, 5, 5], "direct"),
       (attrs(2, pad: .symmetric(0, rank: 2)), [3, 16, 5, 5], [120, 16, 5, 5], nil),
@@ -157,24 +158,26 @@ import Testing
 
   /// Weight gradients of 3×3 stride-1 convolutions by Winograd (`WinogradWeightGradient`):
   /// maps that are not whole tiles, partial channel blocks, padding modes, the batch in one block
-  /// of samples or in several (13, 13 and 4 samples; 64-tile maps one sample a block), and
-  /// ResNet-18's 56×56 layer at batch 8. Within 2e-5 of the largest gradient of the exact (Double)
+  /// of samples or in several (13, 13 and 4 samples; 64-tile maps one sample a block), 2×2 and
+  /// 3×2 maps by F(2×2, 3×3) (one tile covers them), and ResNet-18's 56×56 layer at batch 8. Within 2e-5 of the largest gradient of the exact (Double)
   /// result: the worst measured is 7.2e-6, on the 56×56 layer (its 512-channel 7×7 layers: 2.7e-6);
   /// two threads give the same bits as one.
   @Test(arguments: [8, 16])
   func weightGradientsByWinograd(lanes: Int) throws {
-    let cases: [(pad: Int, mode: PaddingMode, x: [Int], outputs: Int)] = [
-      (1, .zero, [2, 16, 12, 11], 20), (0, .zero, [4, 24, 9, 9], 16), (1, .replicate, [30, 16, 7, 7], 17), (1, .zero, [3, 16, 30, 29], 32), (1, .zero, [8, 64, 56, 56], 64),
+    let cases: [(pad: Int, mode: PaddingMode, x: [Int], outputs: Int, transforms: WinogradTransforms)] = [
+      (1, .zero, [2, 16, 12, 11], 20, .f4), (0, .zero, [4, 24, 9, 9], 16, .f4), (1, .replicate, [30, 16, 7, 7], 17, .f4), (1, .zero, [3, 16, 30, 29], 32, .f4),
+      (1, .zero, [8, 64, 56, 56], 64, .f4), (1, .zero, [40, 16, 2, 2], 24, .f2), (1, .reflect, [20, 17, 3, 2], 16, .f2),
     ]
-    for (pad, mode, x, outputs) in cases {
+    for (pad, mode, x, outputs, transforms) in cases {
       let a = ConvAttrs(stride: [1, 1], padding: .symmetric(pad, rank: 2), paddingMode: mode, dilation: [1, 1], groups: 1)
       let weight = [outputs, x[1], 3, 3]
       let dy = try a.outputType([TensorType(x), TensorType(weight)]).shape
       let gradient = ConvWeightGradAttrs(conv: a, kernel: [3, 3])
-      guard case .winograd = GradientLowering.WeightGradient(gradient, x: x, dy: dy, weight: weight, lanes: lanes) else {
+      guard case .winograd(let plan) = GradientLowering.WeightGradient(gradient, x: x, dy: dy, weight: weight, lanes: lanes) else {
         Issue.record("\(x) by \(weight) is not computed by Winograd")
         continue
       }
+      #expect(plan.forward.transforms == transforms, "\(x)")
       let (model, feeds) = try weightGradient(gradient, x: x, dy: dy)
       // The interpreter in Double: in Float, its own rounding is a good part of the difference.
       let expected = try model.run(feeds.mapValues { try Tensor<Double>(shape: $0.shape, scalars: $0.scalars.map(Double.init)) })[0]

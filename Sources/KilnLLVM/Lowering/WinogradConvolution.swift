@@ -52,7 +52,12 @@ struct WinogradConvolution {
   /// least `minimumTiles` tiles (and `minimumTilesWhenWeightsChange` in all when `weightsChange`,
   /// unless `againstColumns`: the convolution would otherwise be im2col + GEMM), and tiles that
   /// cover at most twice the map (a 2×2 map in one 4×4 tile takes as many multiplies as the
-  /// direct sum). F(4×4, 3×3) where it meets these, else F(2×2, 3×3) for weights that stay fixed.
+  /// direct sum). F(4×4, 3×3) where it meets these, else F(2×2, 3×3); for weights that change on
+  /// every run, F(2×2, 3×3) only against im2col + GEMM (against the direct kernel, and on 4×4 maps
+  /// where F(4×4) applies, F(2×2)'s products of U, read again for each of more blocks of samples,
+  /// cost more than they gain: VGG-11-CIFAR's 4×4 512-channel layers in a training step at batch
+  /// 64 on Zen 4, forward 22.3–22.7 ms by F(4×4) against 26.8–27.4 by F(2×2); its 2×2 layers,
+  /// which F(4×4) cannot take, 17.9–19.4 → 11.1–12.3 ms).
   init?(_ a: ConvAttrs, x: [Int], weight: [Int], output: [Int], lanes: Int, weightsChange: Bool, againstColumns: Bool = false) {
     guard x.count == 4, weight[2] == 3, weight[3] == 3, a.stride == [1, 1], a.dilation == [1, 1], a.groups == 1, x[1] >= 16, weight[0] >= 16
     else { return nil }
@@ -63,7 +68,7 @@ struct WinogradConvolution {
       return SampleBlocks(batch: x[0], positions: tiles, columns: Self.targetTiles).size * tiles >= Self.minimumTiles && m * m * tiles <= 2 * height * width
         && (!weightsChange || againstColumns || x[0] * tiles >= Self.minimumTilesWhenWeightsChange)
     }
-    guard let transforms = (weightsChange ? [.f4] : [.f4, .f2]).first(where: pays) else { return nil }
+    guard let transforms = (!weightsChange || againstColumns ? [.f4, .f2] : [WinogradTransforms.f4]).first(where: pays) else { return nil }
     let m = transforms.outputTile
     self.transforms = transforms
     s = ConvolutionShape(x: x, weight: weight, output: output, groups: 1)
