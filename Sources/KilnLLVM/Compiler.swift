@@ -103,8 +103,8 @@ public final class Compiler: @unchecked Sendable {
     func declare(_ number: Int, in ir: IRBuilder) -> LLVMValueRef {
       let function = program.functions[number]
       let node = graph.nodes[function.node]
-      let parameters = Array(repeating: ir.floatPointer, count: 1 + node.inputs.count + (function.scratch ? 1 : 0) + (function.persistent ? 1 : 0))
-        + [ir.i64, ir.bytePointer]
+      let pointers = 1 + node.inputs.count + (function.scratch ? 1 : 0) + (function.persistent ? 1 : 0) + (function.residual ? 1 : 0)
+      let parameters = Array(repeating: ir.floatPointer, count: pointers) + [ir.i64, ir.bytePointer]
       let code = ir.function("\(symbol)_f\(number)", parameters: parameters, returns: ir.i32, isInternal: false)
       if hidden { LLVMSetVisibility(code, LLVMHiddenVisibility) }
       return code
@@ -122,6 +122,7 @@ public final class Compiler: @unchecked Sendable {
         step: LLVMGetParam(code, count - 2), epilogue: function.epilogue, pool: LLVMGetParam(code, count - 1), vectors: program.vectors)
       kernel.weightsChange = function.weightsChange
       if function.persistent { kernel.persistent = LLVMGetParam(code, UInt32(node.inputs.count + (function.scratch ? 2 : 1))) }
+      if function.residual { kernel.residual = LLVMGetParam(code, count - 3) }
       try Lowering.emit(kernel)
       LLVMBuildRet(ir.builder, ir.int32(0))
       try ir.verify()
@@ -148,6 +149,7 @@ public final class Compiler: @unchecked Sendable {
       var arguments = [pointer(call.output)] + call.inputs.map(pointer)
       if let offset = call.scratch { arguments.append(ir.element(arena, ir.int(offset))) }
       if let offset = call.persistent { arguments.append(ir.element(arena, ir.int(offset))) }
+      if let location = call.residualLocation { arguments.append(pointer(location)) }
       let status = ir.call(functions[call.function], arguments + [step, pool])
       ir.when(ir.icmp(LLVMIntNE, status, ir.int32(0))) { LLVMBuildRet(ir.builder, status); LLVMPositionBuilderAtEnd(ir.builder, ir.newBlock("dead")) }
     }

@@ -92,8 +92,8 @@ struct ProgramTests {
   }
 
   /// A batch norm applies the activation that follows it as it writes (with the interpreter's
-  /// values, on one and two threads), and so does a residual sum in training, where its relu's
-  /// gradient keeps the relu out of an elementwise chain (GradientEquivalenceTests runs it).
+  /// values, on one and two threads), and so does the convolution of a residual sum in training,
+  /// the sum and its relu fused into it (GradientEquivalenceTests runs it).
   @Test func batchNormsAndSumsApplyTheirActivations() throws {
     let compiler = try Self.compiler.get()
     let model = try Model(name: "m", seed: 2) { b in
@@ -110,7 +110,36 @@ struct ProgramTests {
     }
     let residual = try GradientEquivalenceTests.trainingNets.last!.1()
     let training = try compiler.program(TrainingGraph(model: residual.graph, optimizer: Optimizer(.sgd)).graph).text
-    #expect(training.split(separator: "\n").contains { $0.contains("binary(") && $0.contains("with epilogue relu") }, "\(training)")
+    #expect(training.split(separator: "\n").contains { $0.contains("conv(") && $0.contains("with residual, epilogue relu") }, "\(training)")
+  }
+
+  /// Residual sums fold into the convolution before them (`Fusion`) where it runs on the direct
+  /// kernel, which adds the shortcut as it writes: pointwise without an activation, 5×5 with a
+  /// relu after the sum; not into Winograd F(4×4) or F(2×2) or depthwise convolutions, nor when the
+  /// shortcut comes after the convolution. At both vector widths, on one and two threads, with
+  /// the interpreter's values.
+  @Test(arguments: [8, 16])
+  func residualSumsFoldIntoConvolutions(lanes: Int) throws {
+    let model = try Model(name: "residual", seed: 3) { b in
+      let x = try b.input("input", shape: [2, 16, 16, 16]).apply(Conv2D(16, kernel: 3, padding: 1))
+      let y = try (x.apply(Conv2D(16, kernel: 3, padding: 1)) + x).relu()
+      let z = try y.apply(Conv2D(16, kernel: 1)) + y
+      let w = try (z.apply(Conv2D(16, kernel: 5, padding: 2)) + z).relu().apply(MaxPool2D(2))
+      let v = try (w.apply(Conv2D(16, kernel: 3, padding: 1)) + w).relu()
+      let shortcut = try v.apply(Conv2D(16, kernel: 1))
+      let depthwise = try v.apply(Conv2D(16, kernel: 3, padding: 1, groups: 16))
+      return [try depthwise + shortcut]
+    }
+    let compiler = try Compiler(vectorLanes: lanes)
+    let lines = try compiler.program(model.graph).text.split(separator: "\n")
+    #expect(lines.filter { $0.contains("conv(") && $0.contains("residual") }.count == 2, "\(lines)")
+    #expect(lines.filter { $0.contains("adding ") }.count == 2, "\(lines)")
+    let feeds = ["input": try EquivalenceTests().randomTensor([2, 16, 16, 16], seed: 4)]
+    let expected = try model.run(feeds)[0]
+    for threads in [1, 2] {
+      let actual = try compiler.compile(model, threads: threads).run(feeds)[0]
+      #expect(relativeDifference(expected, actual) <= 1e-5, "\(threads) threads: \(relativeDifference(expected, actual))")
+    }
   }
 
   @Test func repeatedBlocksShareFunctions() throws {
@@ -152,19 +181,22 @@ struct ProgramTests {
     rejects({ p in
       let (pool, conv) = (p.steps[1], p.steps[2])
       p.steps[1] = .init(
-        node: pool.node, function: pool.function, output: p.steps[0].output, inputs: pool.inputs, scratch: pool.scratch, persistent: pool.persistent)
+        node: pool.node, function: pool.function, output: p.steps[0].output, inputs: pool.inputs, scratch: pool.scratch, persistent: pool.persistent, residual: nil,
+        residualLocation: nil)
       p.steps[2] = .init(
         node: conv.node, function: conv.function, output: conv.output, inputs: [p.steps[0].output] + conv.inputs.dropFirst(), scratch: conv.scratch,
-        persistent: conv.persistent)
+        persistent: conv.persistent, residual: nil, residualLocation: nil)
     }, "overlap")
     rejects({ p in
       let s = p.steps[1]
-      p.steps[1] = .init(node: s.node, function: 0, output: s.output, inputs: s.inputs, scratch: s.scratch, persistent: s.persistent)
+      p.steps[1] = .init(node: s.node, function: 0, output: s.output, inputs: s.inputs, scratch: s.scratch, persistent: s.persistent, residual: nil,
+        residualLocation: nil)
     }, "does not fit")
     rejects({ p in p.steps.remove(at: 0) }, "before it is written")
     rejects({ p in
       let s = p.steps[0]
-      p.steps[0] = .init(node: s.node, function: s.function, output: s.output, inputs: [.slot(99)] + s.inputs.dropFirst(), scratch: s.scratch, persistent: s.persistent)
+      p.steps[0] = .init(node: s.node, function: s.function, output: s.output, inputs: [.slot(99)] + s.inputs.dropFirst(), scratch: s.scratch, persistent: s.persistent, residual: nil,
+        residualLocation: nil)
     }, "slot 99")
     #expect(throws: Never.self) { try good.verify() }
   }

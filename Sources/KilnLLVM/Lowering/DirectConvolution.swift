@@ -212,7 +212,8 @@ struct DirectConvolution {
       let weights = ir.element(k.inputs[1], ir.affine(group, s.outPerGroup * s.depth))
       let out = ir.element(k.output, ir.affine(sampleGroup, s.outPerGroup * s.outPlane))
       let bias = k.inputs.count > 2 ? [ir.element(k.inputs[2], ir.affine(group, s.outPerGroup))] : []
-      k.parallelLoop(iterations, work: work, capturing: [weights, out, x] + bias) { k, captured, index in
+      let residual = k.residual.map { [ir.element($0, ir.affine(sampleGroup, s.outPerGroup * s.outPlane))] } ?? []
+      k.parallelLoop(iterations, work: work, capturing: [weights, out, x] + bias + residual) { k, captured, index in
         let ir = k.ir
         let perChunk = blocks * output[0] * rowBlocks
         let (chunk, inChunk) = (ir.udiv(index, ir.int(perChunk)), ir.urem(index, ir.int(perChunk)))
@@ -231,7 +232,8 @@ struct DirectConvolution {
           for (rowCount, rowCase) in rowCases {
             ir.when(ir.and(channelCase, rowCase)) {
               let operands = Operands(
-                prepared: planesAsRows ? captured[2] : k.scratch!, weights: captured[0], out: captured[1], bias: captured.count > 3 ? captured[3] : nil)
+                prepared: planesAsRows ? captured[2] : k.scratch!, weights: captured[0], out: captured[1], bias: bias.isEmpty ? nil : captured[3],
+                residual: residual.isEmpty ? nil : captured[3 + bias.count])
               row(k, operands, prepared, origin: origin, chunk: chunk, chunks: chunks, channels: channelCount, rows: rowCount)
             }
           }
@@ -245,10 +247,10 @@ struct DirectConvolution {
     let channel, depth, row: LLVMValueRef
   }
 
-  /// A group's prepared input, weights, output and bias (if any).
+  /// A group's prepared input, weights, output, bias and fused shortcut (if any).
   struct Operands {
     let prepared, weights, out: LLVMValueRef
-    let bias: LLVMValueRef?
+    let bias, residual: LLVMValueRef?
   }
 
   /// The tiles of chunk `chunk` (of `chunks`) of one block of output channels and rows, left to
@@ -328,7 +330,8 @@ struct DirectConvolution {
         let start = ir.add(ir.affine(ir.add(ir.affine(plane, output[1]), ir.add(origin.row, ir.int(row))), output[2]), column)
         for vector in 0..<vectors {
           let sum = ir.load(type, from: accumulator(channel, row, vector))
-          ir.storeVector(k.activated(shift.map { ir.fadd(sum, $0) } ?? sum), operands.out, ir.add(start, ir.int(vector * lanes)), count: vector == vectors - 1 ? lastLanes : lanes)
+          let (at, count) = (ir.add(start, ir.int(vector * lanes)), vector == vectors - 1 ? lastLanes : lanes)
+          ir.storeVector(k.finished(shift.map { ir.fadd(sum, $0) } ?? sum, residual: operands.residual, at: at, lanes: lanes, count: count), operands.out, at, count: count)
         }
       }
     }

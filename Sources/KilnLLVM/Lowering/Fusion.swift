@@ -9,13 +9,21 @@ import Kiln
 /// the activation's own gradient reads it too, only those whose derivative follows from the
 /// activated value alone are (relu, ELU, sigmoid, tanh, clamps: the sign of x is the sign of y,
 /// or f′ reads y), so a backward graph that reads the producer's output gets the right gradients.
+///
+/// A residual connection's sum, f(conv(x) + shortcut) or conv(x) + shortcut, is folded into the
+/// convolution the same way when nothing else reads the convolution's output, the shortcut is
+/// computed before it with the same shape, and `takesResidual` says the convolution's kernel can
+/// add it (ResNet's blocks, MobileNet v2's): the kernel adds the shortcut to each output before
+/// the activation, and the sum becomes a view of its output.
 struct Fusion {
   /// Producer node → the activation it applies.
   private(set) var epilogues: [Int: UnaryFunction] = [:]
-  /// Fused activation node → its producer.
+  /// Fused activation or sum node → its producer.
   private(set) var views: [Int: Int] = [:]
+  /// Convolution node → the shortcut its kernel adds to its output (before the activation).
+  private(set) var residuals: [Int: ValueID] = [:]
 
-  init(_ graph: Graph) {
+  init(_ graph: Graph, takesResidual: (Int) -> Bool = { _ in false }) {
     var consumers = [[Int]](repeating: [], count: graph.nodes.count)
     for (index, node) in graph.nodes.enumerated() {
       for input in node.inputs { consumers[input.id].append(index) }
@@ -38,6 +46,29 @@ struct Fusion {
       epilogues[producer] = attrs.function
       views[index] = producer
     }
+    for (index, node) in graph.nodes.enumerated() {
+      guard let activation = Fusion.sum(node), node.inputs.count == 2, node.inputs[0] != node.inputs[1] else { continue }
+      // A sum node whose activation was fused into it hands that activation on.
+      let function = activation ?? epilogues[index]
+      for (position, input) in node.inputs.enumerated() {
+        let (producer, shortcut) = (input.id, node.inputs[1 - position])
+        guard case .conv = graph.nodes[producer].op, shortcut.id < producer, epilogues[producer] == nil, !pinned.contains(producer),
+          consumers[producer] == [index], graph[input].type == node.type, graph[shortcut].type == node.type, takesResidual(producer)
+        else { continue }
+        (residuals[producer], epilogues[producer], epilogues[index], views[index]) = (shortcut, function, nil, producer)
+        break
+      }
+    }
+  }
+
+  /// Whether `node` is a sum of two values, as an `add` or a fused chain of an add and perhaps a
+  /// fusible activation of it: .some(the activation), or nil for any other node.
+  static func sum(_ node: Node) -> UnaryFunction?? {
+    if case .binary(let a) = node.op { return a.op == .add ? .some(nil) : nil }
+    guard case .fusedElementwise(let a) = node.op, a.steps.first == .init(.binary(.add), [.input(0), .input(1)]) else { return nil }
+    if a.steps.count == 1 { return .some(nil) }
+    guard a.steps.count == 2, case .unary(let function) = a.steps[1].operation, a.steps[1].operands == [.step(0)], isFusible(function) else { return nil }
+    return function
   }
 
   /// Whether `op`'s kernel applies an activation as it writes its output.

@@ -18,6 +18,9 @@ struct Kernel {
   var persistent: LLVMValueRef? = nil
   /// Whether the weights (the second input) differ on every run (see `Lowering.weightsChange`).
   var weightsChange = false
+  /// The shortcut a residual connection adds to the output before the activation, when one is
+  /// fused into this kernel (see `Fusion`; nil inside parallel loops: capture it).
+  var residual: LLVMValueRef? = nil
   /// The run's step number (i64), which numbers dropout masks.
   let step: LLVMValueRef
   /// An activation fused into this kernel (see `Fusion`), applied to every output.
@@ -42,6 +45,12 @@ struct Kernel {
   /// `value` with the kernel's activation applied (see `Fusion`), if it has one.
   func activated(_ value: LLVMValueRef) -> LLVMValueRef {
     epilogue.map { Lowering.unary(ir, $0, value) } ?? value
+  }
+
+  /// `value`, the outputs from `start` on (`count` of its `lanes`), plus the fused shortcut's
+  /// there, if any, then activated.
+  func finished(_ value: LLVMValueRef, residual: LLVMValueRef?, at start: LLVMValueRef, lanes: Int, count: Int) -> LLVMValueRef {
+    activated(residual.map { ir.fadd(value, ir.loadVector($0, start, lanes: lanes, count: count < lanes ? count : nil)) } ?? value)
   }
 
   /// `out[i] = f(i)` over every output element.

@@ -20,6 +20,8 @@ struct Program {
     let persistent: Bool
     /// Whether its weights differ on every run (see `Lowering.weightsChange`).
     let weightsChange: Bool
+    /// Whether it adds a residual connection's shortcut to its output (see `Fusion`).
+    let residual: Bool
     /// The node the function's code is generated from.
     var node: Int
   }
@@ -34,6 +36,9 @@ struct Program {
     /// keeps between runs.
     let scratch: Int?
     let persistent: Int?
+    /// The shortcut a residual connection adds to the output, and where it is.
+    let residual: ValueID?
+    let residualLocation: Location?
   }
 
   /// A copy after every step: an output that is a view or a source into its slot, or a training
@@ -67,7 +72,7 @@ struct Program {
     let graph = try original.fusingElementwise()
     try graph.verify()
     self.graph = graph
-    let fusion = Fusion(graph)
+    let fusion = Fusion(graph) { Lowering.takesResidual(graph.nodes[$0], graph, vectors: vectors) }
     let plan = MemoryPlan(
       graph, views: fusion.views, scratchSize: { Lowering.scratchSize(graph.nodes[$0], graph, vectors: vectors) },
       persistentSize: { Lowering.persistentSize(graph.nodes[$0], graph, vectors: vectors) })
@@ -90,7 +95,8 @@ struct Program {
       guard let output = plan.locations[index] else { continue }
       let function = Function(
         op: node.op, inputTypes: node.inputs.map { graph[$0].type }, type: node.type, epilogue: fusion.epilogues[index],
-        scratch: plan.scratch[index] != nil, persistent: plan.persistent[index] != nil, weightsChange: Lowering.weightsChange(node, graph), node: 0)
+        scratch: plan.scratch[index] != nil, persistent: plan.persistent[index] != nil, weightsChange: Lowering.weightsChange(node, graph),
+        residual: fusion.residuals[index] != nil, node: 0)
       let number = shared[function] ?? functions.count
       if number == functions.count {
         var first = function
@@ -100,7 +106,7 @@ struct Program {
       }
       steps.append(Step(
         node: index, function: number, output: output, inputs: node.inputs.compactMap { plan.locations[$0.id] }, scratch: plan.scratch[index],
-        persistent: plan.persistent[index]))
+        persistent: plan.persistent[index], residual: fusion.residuals[index], residualLocation: fusion.residuals[index].flatMap { plan.locations[$0.id] }))
     }
     self.functions = functions
     self.steps = steps
@@ -151,10 +157,12 @@ struct Program {
       let node = graph.nodes[step.node]
       let function = functions[step.function]
       guard function.op == node.op, function.type == node.type, function.inputTypes == node.inputs.map({ graph[$0].type }),
-        step.inputs.count == node.inputs.count, function.scratch == (step.scratch != nil), function.persistent == (step.persistent != nil)
+        step.inputs.count == node.inputs.count, function.scratch == (step.scratch != nil), function.persistent == (step.persistent != nil),
+        function.residual == (step.residual != nil), (step.residual == nil) == (step.residualLocation == nil)
       else { throw fail("step \(position) (\(node.name)) calls function \(step.function), which does not fit it") }
       try check(step.output, node.name)
-      for (input, location) in zip(node.inputs, step.inputs) {
+      let residual = zip(step.residual.map { [$0] } ?? [], step.residualLocation.map { [$0] } ?? [])
+      for (input, location) in zip(node.inputs, step.inputs).map({ ($0, $1) }) + residual {
         try check(location, node.name)
         guard let start = rootStart(location, of: input.id) else { continue }
         let root = roots[input.id]
@@ -197,12 +205,15 @@ struct Program {
     var lines = ["program \(graph.name) {", "  arena \(arenaSize) floats (\(naiveSize) without reuse)"]
     for (slot, value) in slots.enumerated() { lines.append("  slot \(slot) = %\(value.id) \(graph[value].name) : \(graph[value].type)") }
     for (number, function) in functions.enumerated() {
-      let extras = [function.epilogue.map { "epilogue \($0.text)" }, function.scratch ? "scratch" : nil, function.persistent ? "kept" : nil].compactMap { $0 }
+      let extras = [
+        function.residual ? "residual" : nil, function.epilogue.map { "epilogue \($0.text)" }, function.scratch ? "scratch" : nil, function.persistent ? "kept" : nil,
+      ].compactMap { $0 }
       lines.append("  f\(number) = \(function.op.mnemonic)(\(function.inputTypes.map(\.description).joined(separator: ", "))) : \(function.type)"
         + (extras.isEmpty ? "" : " with \(extras.joined(separator: ", "))"))
     }
     for step in steps {
-      let extras = [step.scratch.map { "scratch arena+\($0)" }, step.persistent.map { "kept arena+\($0)" }].compactMap { $0 }
+      let extras = [step.residualLocation.map { "adding \(describe($0))" }, step.scratch.map { "scratch arena+\($0)" }, step.persistent.map { "kept arena+\($0)" }]
+        .compactMap { $0 }
       lines.append("  \(describe(step.output)) = f\(step.function)(\(step.inputs.map(describe).joined(separator: ", ")))"
         + (extras.isEmpty ? "" : " \(extras.joined(separator: ", "))") + "  # %\(step.node) \(graph.nodes[step.node].name)")
     }
