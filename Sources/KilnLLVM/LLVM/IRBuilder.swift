@@ -280,6 +280,18 @@ final class IRBuilder {
   /// A vector of `lanes` zeros.
   func zeroVector(_ lanes: Int) -> LLVMValueRef { LLVMConstNull(vectorType(lanes))! }
 
+  /// Fills `buffer` (`lanes` floats a row, `rows` rows, from a `stackSlot`) with `value(lane, row)`
+  /// for the first `count` lanes, zeros in the others, in a loop over the lanes; row r is then
+  /// the vector at r·`lanes`: a gather of strided floats into vectors in a few instructions to
+  /// compile however many lanes (unrolled, a Winograd weight transform's 144 loads and inserts
+  /// were a good part of its kernel's code generation time).
+  func fillLanes(_ buffer: LLVMValueRef, lanes: Int, rows: Int, count: Int, _ value: (_ lane: LLVMValueRef, _ row: Int) -> LLVMValueRef) {
+    if count < lanes { for row in 0..<rows { storeVector(zeroVector(lanes), buffer, int(row * lanes)) } }
+    loop(from: int(0), to: int(count), knownNonEmpty: true, unroll: 1) { lane in
+      for row in 0..<rows { store(value(lane, row), buffer, affine(lane, 1, row * lanes)) }
+    }
+  }
+
   /// A vector of `lanes` floats holding `scalars` in its first lanes and zeros after them.
   func vector(_ scalars: [LLVMValueRef], lanes: Int) -> LLVMValueRef {
     scalars.enumerated().reduce(zeroVector(lanes)) { vector, lane in LLVMBuildInsertElement(builder, vector, lane.element, int32(lane.offset), "")! }
