@@ -149,7 +149,7 @@ public final class Compiler: @unchecked Sendable {
       var arguments = [pointer(call.output)] + call.inputs.map(pointer)
       if let offset = call.scratch { arguments.append(ir.element(arena, ir.int(offset))) }
       if let offset = call.persistent { arguments.append(ir.element(arena, ir.int(offset))) }
-      if let location = call.residualLocation { arguments.append(pointer(location)) }
+      if let residual = call.residual { arguments.append(pointer(residual.location)) }
       let status = ir.call(functions[call.function], arguments + [step, pool])
       ir.when(ir.icmp(LLVMIntNE, status, ir.int32(0))) { LLVMBuildRet(ir.builder, status); LLVMPositionBuilderAtEnd(ir.builder, ir.newBlock("dead")) }
     }

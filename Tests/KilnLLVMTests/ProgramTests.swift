@@ -181,22 +181,23 @@ struct ProgramTests {
     rejects({ p in
       let (pool, conv) = (p.steps[1], p.steps[2])
       p.steps[1] = .init(
-        node: pool.node, function: pool.function, output: p.steps[0].output, inputs: pool.inputs, scratch: pool.scratch, persistent: pool.persistent, residual: nil,
-        residualLocation: nil)
+        node: pool.node, function: pool.function, output: p.steps[0].output, inputs: pool.inputs, scratch: pool.scratch, persistent: pool.persistent,
+        residual: nil)
       p.steps[2] = .init(
         node: conv.node, function: conv.function, output: conv.output, inputs: [p.steps[0].output] + conv.inputs.dropFirst(), scratch: conv.scratch,
-        persistent: conv.persistent, residual: nil, residualLocation: nil)
+        persistent: conv.persistent, residual: nil)
     }, "overlap")
     rejects({ p in
       let s = p.steps[1]
-      p.steps[1] = .init(node: s.node, function: 0, output: s.output, inputs: s.inputs, scratch: s.scratch, persistent: s.persistent, residual: nil,
-        residualLocation: nil)
+      p.steps[1] = .init(
+        node: s.node, function: 0, output: s.output, inputs: s.inputs, scratch: s.scratch, persistent: s.persistent, residual: nil)
     }, "does not fit")
     rejects({ p in p.steps.remove(at: 0) }, "before it is written")
     rejects({ p in
       let s = p.steps[0]
-      p.steps[0] = .init(node: s.node, function: s.function, output: s.output, inputs: [.slot(99)] + s.inputs.dropFirst(), scratch: s.scratch, persistent: s.persistent, residual: nil,
-        residualLocation: nil)
+      p.steps[0] = .init(
+        node: s.node, function: s.function, output: s.output, inputs: [.slot(99)] + s.inputs.dropFirst(), scratch: s.scratch, persistent: s.persistent,
+        residual: nil)
     }, "slot 99")
     #expect(throws: Never.self) { try good.verify() }
   }

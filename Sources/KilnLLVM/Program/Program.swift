@@ -36,9 +36,14 @@ struct Program {
     /// keeps between runs.
     let scratch: Int?
     let persistent: Int?
-    /// The shortcut a residual connection adds to the output, and where it is.
-    let residual: ValueID?
-    let residualLocation: Location?
+    /// The shortcut a residual connection adds to the output (see `Fusion`).
+    let residual: Operand?
+  }
+
+  /// A value a step reads and where it lives.
+  struct Operand {
+    let value: ValueID
+    let location: Location
   }
 
   /// A copy after every step: an output that is a view or a source into its slot, or a training
@@ -106,7 +111,8 @@ struct Program {
       }
       steps.append(Step(
         node: index, function: number, output: output, inputs: node.inputs.compactMap { plan.locations[$0.id] }, scratch: plan.scratch[index],
-        persistent: plan.persistent[index], residual: fusion.residuals[index], residualLocation: fusion.residuals[index].flatMap { plan.locations[$0.id] }))
+        persistent: plan.persistent[index],
+        residual: fusion.residuals[index].flatMap { value in plan.locations[value.id].map { Operand(value: value, location: $0) } }))
     }
     self.functions = functions
     self.steps = steps
@@ -158,11 +164,10 @@ struct Program {
       let function = functions[step.function]
       guard function.op == node.op, function.type == node.type, function.inputTypes == node.inputs.map({ graph[$0].type }),
         step.inputs.count == node.inputs.count, function.scratch == (step.scratch != nil), function.persistent == (step.persistent != nil),
-        function.residual == (step.residual != nil), (step.residual == nil) == (step.residualLocation == nil)
+        function.residual == (step.residual != nil)
       else { throw fail("step \(position) (\(node.name)) calls function \(step.function), which does not fit it") }
       try check(step.output, node.name)
-      let residual = zip(step.residual.map { [$0] } ?? [], step.residualLocation.map { [$0] } ?? [])
-      for (input, location) in zip(node.inputs, step.inputs).map({ ($0, $1) }) + residual {
+      for (input, location) in zip(node.inputs, step.inputs).map({ ($0, $1) }) + (step.residual.map { [($0.value, $0.location)] } ?? []) {
         try check(location, node.name)
         guard let start = rootStart(location, of: input.id) else { continue }
         let root = roots[input.id]
@@ -212,7 +217,7 @@ struct Program {
         + (extras.isEmpty ? "" : " with \(extras.joined(separator: ", "))"))
     }
     for step in steps {
-      let extras = [step.residualLocation.map { "adding \(describe($0))" }, step.scratch.map { "scratch arena+\($0)" }, step.persistent.map { "kept arena+\($0)" }]
+      let extras = [step.residual.map { "adding \(describe($0.location))" }, step.scratch.map { "scratch arena+\($0)" }, step.persistent.map { "kept arena+\($0)" }]
         .compactMap { $0 }
       lines.append("  \(describe(step.output)) = f\(step.function)(\(step.inputs.map(describe).joined(separator: ", ")))"
         + (extras.isEmpty ? "" : " \(extras.joined(separator: ", "))") + "  # %\(step.node) \(graph.nodes[step.node].name)")
