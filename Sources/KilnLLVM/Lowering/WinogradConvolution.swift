@@ -251,19 +251,19 @@ struct WinogradConvolution {
         let values = (0..<transforms.points).map { xi in ir.loadVector(m, ir.add(ir.affine(tile, mRow, xi * stride * mRow), firstChannel), lanes: lanes, count: mask) }
         let y = Self.sandwich(ir, transforms.output, (0..<size).map { Array(values[(size * $0)..<(size * $0 + size)]) })
         for i in 0..<n {
-          // Rows and columns past the map's edge exist only in the last tile row or column.
+          // Rows past the map's edge exist only in the last tile row; of the last tile column,
+          // only the columns inside the map are stored.
           let outputRow = ir.affine(row, n, i)
           let rowInside = height % n == 0 || i < height % n ? nil : ir.icmp(LLVMIntSLT, outputRow, ir.int(height))
           Self.when(ir, rowInside) {
-            for j in 0..<n {
-              let outputColumn = ir.affine(column, n, j)
-              let columnInside = width % n == 0 || j < width % n ? nil : ir.icmp(LLVMIntSLT, outputColumn, ir.int(width))
-              Self.when(ir, columnInside) {
-                let value = k.activated(bias.map { ir.fadd(y[i][j], $0) } ?? y[i][j])
-                let at = ir.add(ir.mul(firstChannel, ir.int(plane)), ir.add(ir.affine(outputRow, width), outputColumn))
-                for lane in 0..<count { ir.store(ir.extract(value, lane: lane), out, ir.affine(at, 1, lane * plane)) }
-              }
+            // Channel c's n outputs in this row of the tile, side by side: lanes c·n…c·n + n − 1.
+            let outputs = ir.interleave((0..<n).map { j in k.activated(bias.map { ir.fadd(y[i][j], $0) } ?? y[i][j]) })
+            let at = ir.add(ir.mul(firstChannel, ir.int(plane)), ir.add(ir.affine(outputRow, width), ir.affine(column, n)))
+            func store(columns: Int) {
+              for c in 0..<count { ir.storeVector(ir.everyNth(outputs, 1, from: c * n, lanes: n), out, ir.affine(at, 1, c * plane), count: columns) }
             }
+            guard width % n != 0 else { return store(columns: n) }
+            ir.ifElse(ir.icmp(LLVMIntEQ, column, ir.int(tileColumns - 1))) { store(columns: width % n) } otherwise: { store(columns: n) }
           }
         }
       }
