@@ -135,6 +135,60 @@ import Testing
     #expect(worstSynchronized * 5 <= worstLocal, "synchronised \(worstSynchronized), local \(worstLocal)")
   }
 
+  /// Large buffers are summed round a ring (`kiln_mpi_sum_floats`): on 2 and 3 processes, chunks
+  /// of uneven sizes, whole-number values sum exactly, and arbitrary ones give every process the
+  /// same bits; a small buffer takes MPI_Allreduce.
+  @Test func ringSumsAreExactAndTheSameEverywhere() throws {
+    let directory = try temporaryDirectory()
+    let program = """
+      #include "shim.h"
+      #include <math.h>
+      #include <stdint.h>
+      #include <stdio.h>
+      #include <string.h>
+      int main(void) {
+        int rank, size;
+        if (kiln_mpi_start(&rank, &size) != MPI_SUCCESS) return 2;
+        int wrong = 0;
+        for (long count = 5; count <= KILN_MPI_RING_FLOATS + 5; count += KILN_MPI_RING_FLOATS) {
+          float *whole = malloc(count * sizeof(float)), *any = malloc(count * sizeof(float));
+          for (long i = 0; i < count; i++) { whole[i] = (float)((rank + 1) * (i % 7)); any[i] = sinf((float)i + rank); }
+          if (kiln_mpi_sum_floats(whole, count) != MPI_SUCCESS || kiln_mpi_sum_floats(any, count) != MPI_SUCCESS) return 3;
+          for (long i = 0; i < count; i++) wrong += whole[i] != (float)(size * (size + 1) / 2 * (i % 7));
+          uint64_t hash = 1469598103934665603u, low, high;
+          for (long i = 0; i < count; i++) { uint32_t bits; memcpy(&bits, any + i, 4); hash = (hash ^ bits) * 1099511628211u; }
+          MPI_Allreduce(&hash, &low, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+          MPI_Allreduce(&hash, &high, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+          wrong += low != high;
+          free(whole);
+          free(any);
+        }
+        printf("rank %d of %d: %d wrong\\n", rank, size, wrong);
+        kiln_mpi_finish();
+        return wrong != 0;
+      }
+      """
+    try program.write(toFile: directory + "/ring.c", atomically: true, encoding: .utf8)
+    func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: executable)
+      process.arguments = arguments
+      let out = Pipe()
+      (process.standardOutput, process.standardError) = (out, out)
+      try process.run()
+      let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+      process.waitUntilExit()
+      return (process.terminationStatus, output)
+    }
+    let shim = packageRoot.appendingPathComponent("Sources/CMPI").path
+    let build = try run("/usr/bin/mpicc", ["-O2", "-I", shim, "-o", directory + "/ring", directory + "/ring.c", "-lm"])
+    #expect(build.status == 0, "\(build.output)")
+    for processes in [2, 3] {
+      let job = try run(Self.mpirun, (getuid() == 0 ? ["--allow-run-as-root"] : []) + ["--oversubscribe", "-np", String(processes), directory + "/ring"])
+      #expect(job.status == 0 && job.output.components(separatedBy: "0 wrong").count == processes + 1, "\(job.output)")
+    }
+  }
+
   /// Killing one process mid-training ends the job within seconds with mpirun's message naming
   /// it, and the last checkpoint on disk is whole and resumes.
   @Test func aDeadProcessEndsTheJobAndTheCheckpointResumes() throws {
