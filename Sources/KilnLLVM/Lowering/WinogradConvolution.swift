@@ -11,8 +11,8 @@ import Kiln
 /// channel block is transformed, V = Bᵀ·d·B, into one matrix V[ξ] per point ξ of the tile (the
 /// block's tiles, sample after sample, × channels); `RegisterProduct`s give M[ξ] = V[ξ]·U[ξ] with
 /// the transformed weights U = G·g·Gᵀ (channels × outputs); and the output transform Aᵀ·m·A, bias
-/// and activation produce a tile of outputs for a block of output channels, stored element by
-/// element into each sample's planes. Small maps take several samples per block, so that the
+/// and activation produce a tile of outputs for a block of output channels, stored into each
+/// sample's planes a tile row of one channel at a time. Small maps take several samples per block, so that the
 /// products stay tall (`SampleBlocks`). Weights that stay fixed are transformed once: the kernel
 /// keeps U between runs behind a flag that whoever writes parameters clears (`Program.keptFlags`);
 /// weights that change on every run (trained or computed) are transformed on every run. Rounding
