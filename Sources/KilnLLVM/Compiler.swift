@@ -164,8 +164,9 @@ public final class Compiler: @unchecked Sendable {
 /// One instance holds one arena, so it runs one call at a time; compile again (or create more
 /// instances) for concurrent use.
 public final class CompiledModel: @unchecked Sendable {
-  /// The graph compiled, its elementwise chains fused (`Graph.fusingElementwise`): the given
-  /// graph's inputs, parameters and outputs, in the same order.
+  /// The graph compiled, average pooling moved before pointwise convolutions
+  /// (`Graph.poolingBeforePointwise`) and elementwise chains fused (`Graph.fusingElementwise`):
+  /// the given graph's inputs, parameters and outputs, in the same order.
   public let graph: Graph
   /// Seconds spent building, optimising and JIT-compiling.
   public let compileSeconds: Double

@@ -381,6 +381,19 @@ import Testing
         Dense(5, activation: .hardSigmoid(alpha: 0.2, beta: 0.5))
       }
     }),
+    // A DenseNet transition: the average pooling runs before the pointwise convolution
+    // (`Graph.poolingBeforePointwise`), the gradients through the graph as it was.
+    (.nesterov, {
+      try Model(name: "transition", input: [4, 1, 12, 12], seed: 8) {
+        Conv2D(8, kernel: 3, padding: 1)
+        BatchNorm()
+        Activation(.relu)
+        Conv2D(4, kernel: 1, bias: false)
+        AvgPool2D(2)
+        Flatten()
+        Dense(5)
+      }
+    }),
     // Winograd with trained weights (4 samples of 36 tiles), whose U must follow every update.
     (.momentum, {
       try Model(name: "winograd", input: [4, 16, 24, 24], seed: 6) {

@@ -142,6 +142,28 @@ struct ProgramTests {
     }
   }
 
+  /// DenseNet's transitions pool before their 1×1 convolution, which then takes a quarter of
+  /// the positions; results as the graph's.
+  @Test(arguments: [8, 16])
+  func transitionsPoolBeforeTheirConvolution(lanes: Int) throws {
+    let model = try Model(name: "transition", input: [2, 24, 12, 12], seed: 5) {
+      BatchNorm(name: "norm")
+      Activation(.relu)
+      Conv2D(12, kernel: 1, bias: false, name: "conv")
+      AvgPool2D(2, name: "pool")
+      Activation(.relu)
+    }
+    let compiler = try Compiler(vectorLanes: lanes)
+    let steps = try compiler.program(model.graph).text.split(separator: "\n").filter { $0.contains("# %") }.map { $0.split(separator: " ").last! }
+    #expect(steps == ["norm", "pool", "conv"], "\(steps)")
+    let feeds = ["input": try EquivalenceTests().randomTensor([2, 24, 12, 12], seed: 6)]
+    let expected = try model.run(feeds)[0]
+    for threads in [1, 2] {
+      let actual = try compiler.compile(model, threads: threads).run(feeds)[0]
+      #expect(actual.shape == [2, 12, 6, 6] && relativeDifference(expected, actual) <= 1e-5, "\(threads) threads: \(relativeDifference(expected, actual))")
+    }
+  }
+
   @Test func repeatedBlocksShareFunctions() throws {
     let program = try Self.compiler.get().program(Model(graph: Zoo.entry(named: "resnet18").graph(input: [1, 3, 64, 64]), seed: 0).foldingBatchNorm().graph)
     #expect(program.functions.count < program.steps.count)

@@ -69,6 +69,9 @@ public struct Padding: Codable, Hashable, Sendable {
     Padding(before: Array(repeating: pad, count: rank), after: Array(repeating: pad, count: rank))
   }
 
+  /// Whether no axis is padded.
+  public var isNone: Bool { (before + after).allSatisfy { $0 == 0 } }
+
   var text: String {
     before == after ? formatList(before) : "\(formatList(before))/\(formatList(after))"
   }

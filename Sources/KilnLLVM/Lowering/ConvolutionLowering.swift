@@ -21,7 +21,7 @@ struct ConvolutionShape {
 
   /// A 1×1 convolution with stride 1 and no padding reads its input as the im2col matrix.
   func isPointwise(_ a: ConvAttrs) -> Bool {
-    taps == 1 && inPlane == outPlane && a.stride.allSatisfy { $0 == 1 } && (a.padding.before + a.padding.after).allSatisfy { $0 == 0 }
+    taps == 1 && inPlane == outPlane && a.stride.allSatisfy { $0 == 1 } && a.padding.isNone
   }
 
   /// Spatial sizes of the input after padding.
@@ -124,9 +124,7 @@ enum ConvolutionLowering {
 
   /// Whether every window of `a` over `input` stays inside it (no padding): then im2col reads
   /// through affine indices, with no table and no bounds checks, and vectorises.
-  static func staysInside(_ a: ConvAttrs) -> Bool {
-    (a.padding.before + a.padding.after).allSatisfy { $0 == 0 }
-  }
+  static func staysInside(_ a: ConvAttrs) -> Bool { a.padding.isNone }
 
   /// `im2col` for windows that stay inside the input: loops over (c, kd, kh, kw, od, oh, ow) with
   /// the source index computed affinely; the innermost loop writes contiguously, rows `rowStride`

@@ -71,10 +71,11 @@ struct Program {
   /// Where each value starts in its root's storage, in elements (`MemoryPlan.offsets`).
   let offsets: [Int]
 
-  /// Plans `original`, with its elementwise chains fused (`Graph.fusingElementwise`), for a
-  /// target with the vector unit `vectors`.
+  /// Plans `original`, with average pooling moved before the pointwise convolutions it follows
+  /// (`Graph.poolingBeforePointwise`) and its elementwise chains fused (`Graph.fusingElementwise`),
+  /// for a target with the vector unit `vectors`.
   init(_ original: Graph, vectors: VectorUnit) throws {
-    let graph = try original.fusingElementwise()
+    let graph = try original.poolingBeforePointwise().fusingElementwise()
     try graph.verify()
     self.graph = graph
     let fusion = Fusion(graph) { Lowering.takesResidual(graph.nodes[$0], graph, vectors: vectors) }
