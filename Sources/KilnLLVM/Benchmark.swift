@@ -92,14 +92,17 @@ public enum Benchmark {
     public var repetitions: Int
     /// The budget: no run starts after it.
     public var seconds: Double
+    /// Whether the caches are emptied before every timed run (`CacheEviction`), so that weights
+    /// come from memory as they do inside a model larger than the caches.
+    public var cold: Bool
 
-    /// At most `repetitions` runs within `seconds`.
-    public init(repetitions: Int = 50, seconds: Double = 2) {
-      (self.repetitions, self.seconds) = (repetitions, seconds)
+    /// At most `repetitions` runs within `seconds`, `cold` or not.
+    public init(repetitions: Int = 50, seconds: Double = 2, cold: Bool = false) {
+      (self.repetitions, self.seconds, self.cold) = (repetitions, seconds, cold)
     }
 
     /// The interpreter's budget: a tenth of the runs (at least 2).
-    var interpreted: Timing { Timing(repetitions: max(repetitions / 10, 2), seconds: seconds) }
+    var interpreted: Timing { Timing(repetitions: max(repetitions / 10, 2), seconds: seconds, cold: cold) }
   }
 
   /// Benchmarks `model` on a seeded random input: the whole model and, with `perLayer`, each
@@ -235,12 +238,15 @@ public enum Benchmark {
       interpretedMilliseconds: interpretedTimes?.min, compiledMillisecondsMin: times.min, compiledMillisecondsMedian: times.median)
   }
 
-  /// Minimum and median milliseconds of `body` over the runs `timing` allows (after one warm-up).
+  /// Minimum and median milliseconds of `body` over the runs `timing` allows (after one warm-up),
+  /// the caches emptied before each when `timing.cold` (not timed).
   static func time(_ timing: Timing, _ body: () throws -> Void) throws -> (min: Double, median: Double) {
     try body()
     var samples: [Double] = []
+    let eviction = timing.cold ? CacheEviction() : nil
     let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(timing.seconds, 0) * 1e9)
     for _ in 0..<max(timing.repetitions, 1) {
+      eviction?.run()
       let start = DispatchTime.now().uptimeNanoseconds
       try body()
       let end = DispatchTime.now().uptimeNanoseconds

@@ -43,6 +43,9 @@ struct Bench: ParsableCommand {
   @Flag(name: .customLong("compiled-only"), help: "Time compiled code only, not the interpreter (which takes minutes on large models).")
   var compiledOnly = false
 
+  @Flag(help: "Empty the caches before every timed run, so that weights come from memory as in a model larger than the caches.")
+  var cold = false
+
   @Flag(help: "Print JSON.")
   var json = false
 
@@ -58,7 +61,7 @@ struct Bench: ParsableCommand {
 
   func run() throws {
     let model = try options.model(weights: nil, batch: batch)
-    let timing = Benchmark.Timing(repetitions: repetitions, seconds: seconds)
+    let timing = Benchmark.Timing(repetitions: repetitions, seconds: seconds, cold: cold)
     let report = train
       ? try Benchmark.runTraining(model, optimizer: optimization.settings, compiler: Compiler(), threads: threads, timing: timing, perLayer: !noLayers,
         only: only, interpreted: !compiledOnly)

@@ -179,6 +179,9 @@ import Testing
     #expect(try String(contentsOfFile: directory + "/b2.h", encoding: .utf8).contains("#define B2_INPUT_INPUT_SIZE 2048"))
     let bench = try kiln("bench", "lenet5", "--input-shape", "4,1,32,32", "--no-layers", "--repetitions", "1000", "--seconds", "0.05")
     #expect(bench.status == 0 && bench.stdout.contains("[4,10]"), "\(bench.stdout) \(bench.stderr)")
+    // With the caches emptied before every run (here of a layer too).
+    let cold = try kiln("bench", "lenet5", "--only", "conv1", "--compiled-only", "--cold", "--repetitions", "2")
+    #expect(cold.status == 0 && cold.stdout.contains("conv1") && cold.stdout.contains("total"), "\(cold.stdout) \(cold.stderr)")
     expectFailure(try kiln("bench", "lenet5", "--seconds", "0"), "--batch, --repetitions and --seconds must be positive")
     // A training step, against the interpreter's and alone (no interpreted time, no speedup).
     for compiledOnly in [false, true] {
