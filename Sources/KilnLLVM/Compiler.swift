@@ -182,7 +182,10 @@ public final class CompiledModel: @unchecked Sendable {
   private let jit: JIT
   private typealias Entry = @convention(c) (UnsafeMutablePointer<Float>?, UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?, Int64, OpaquePointer?) -> Int32
   private let entry: Entry
-  /// The arena and one buffer per slot (inputs, parameters, outputs), allocated once.
+  /// The arena and one buffer per slot (inputs, parameters, outputs), allocated once: two
+  /// runtime blocks (`kiln_arena_init`: huge pages when large, which ResNet-50's 100 MB of
+  /// weights and 90 MB of Winograd U are read faster from), the slots cut from the second.
+  private var blocks = (arena: kiln_arena(), slots: kiln_arena())
   private let arena: UnsafeMutableBufferPointer<Float>
   private let slots: [UnsafeMutableBufferPointer<Float>]
   private let slotPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>
@@ -221,14 +224,24 @@ public final class CompiledModel: @unchecked Sendable {
     }
     let bytes = Checked.sum([plan.arenaSize] + plan.slots.map { graph[$0].type.elementCount }).map { $0 * 4 }
     try MemoryBudget.check(bytes, for: "\(graph.name) compiled", fix: "use a smaller input shape or batch")
-    arena = .allocate(capacity: max(plan.arenaSize, 1))
-    arena.initialize(repeating: 0)
+    // Each slot starts on a cache line of the second block.
+    let slotSizes = plan.slots.map { (max(graph[$0].type.elementCount, 1) + 15) / 16 * 16 }
+    let slotStarts = slotSizes.reduce(into: [0]) { $0.append($0.last! + $1) }
+    guard kiln_arena_init(&blocks.arena, max(plan.arenaSize, 1) * 4, 64) == KILN_OK,
+      kiln_arena_init(&blocks.slots, max(slotStarts.last!, 1) * 4, 64) == KILN_OK
+    else {
+      kiln_arena_free(&blocks.arena)
+      throw KilnError.invalidArgument("\(graph.name) compiled: out of memory for \(bytes ?? 0) bytes; use a smaller input shape or batch")
+    }
+    func floats(_ block: kiln_arena, from start: Int, count: Int) -> UnsafeMutableBufferPointer<Float> {
+      UnsafeMutableBufferPointer(start: UnsafeMutableRawPointer(block.base!).assumingMemoryBound(to: Float.self) + start, count: count)
+    }
+    arena = floats(blocks.arena, from: 0, count: max(plan.arenaSize, 1))
     keptFlags = plan.keptFlags
-    slots = plan.slots.map { value in
-      let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(graph[value].type.elementCount, 1))
-      buffer.initialize(repeating: 0)
+    slots = plan.slots.enumerated().map { [blocks] position, value in
+      let buffer = floats(blocks.slots, from: slotStarts[position], count: max(graph[value].type.elementCount, 1))
       if let tensor = store[graph[value].name], case .parameter = graph[value].op {
-        _ = buffer.initialize(from: tensor.scalars)
+        _ = buffer.update(fromContentsOf: tensor.scalars)
       }
       return buffer
     }
@@ -242,8 +255,8 @@ public final class CompiledModel: @unchecked Sendable {
   deinit {
     kiln_pool_destroy(pool)
     communicator?.release()
-    arena.deallocate()
-    for slot in slots { slot.deallocate() }
+    kiln_arena_free(&blocks.arena)
+    kiln_arena_free(&blocks.slots)
     slotPointers.deallocate()
   }
 

@@ -18,6 +18,18 @@ import Testing
     #expect(kiln_arena_at(&arena, Int.max, 4) == nil)
   }
 
+  /// Blocks of 2 MiB or more start on a huge page (whole ones allocated), and keep their size.
+  @Test func largeArenasStartOnAHugePage() throws {
+    let size = 3 * (1 << 20) + 12
+    var arena = kiln_arena()
+    #expect(kiln_arena_init(&arena, size, 64) == KILN_OK)
+    defer { kiln_arena_free(&arena) }
+    let base = try #require(arena.base)
+    #expect(UInt(bitPattern: base) % UInt(2 << 20) == 0 && arena.size == size)
+    #expect(stride(from: 0, to: size, by: 4096).allSatisfy { base[$0] == 0 } && base[size - 1] == 0)
+    #expect(kiln_arena_at(&arena, size - 4, 4) != nil && kiln_arena_at(&arena, size - 3, 4) == nil)
+  }
+
   /// Kept-memory flags are floats at float offsets; those outside the arena are skipped.
   @Test func markingStaleZeroesTheFlags() throws {
     var arena = kiln_arena()

@@ -39,9 +39,13 @@ typedef struct kiln_arena {
   size_t alignment;    /**< a power of two, at least sizeof(void *) */
 } kiln_arena;
 
+/** Blocks of this many bytes or more are aligned to it and backed by huge pages where the kernel allows. */
+#define KILN_HUGE_PAGE ((size_t)2 << 20)
+
 /**
- * Allocates `size` bytes aligned to `alignment` (a power of two >= sizeof(void *)) and zeroes them.
- * On failure `*arena` is left empty (base NULL, size 0).
+ * Allocates `size` bytes aligned to `alignment` (a power of two >= sizeof(void *)) and zeroes them;
+ * from KILN_HUGE_PAGE bytes on, in whole huge pages (aligned to KILN_HUGE_PAGE, advised as huge
+ * pages on Linux). On failure `*arena` is left empty (base NULL, size 0).
  */
 kiln_status kiln_arena_init(kiln_arena *arena, size_t size, size_t alignment);
 

@@ -326,6 +326,7 @@ struct CInterface {
 
       struct \(prefix)_context {
         kiln_arena arena;
+        kiln_arena parameter_block; /* holds `parameters` (huge pages when large) */
         float *parameters;
         float *infer_slots[\(inferSlots)];\(trainingParts.fields)
         kiln_pool *pool;
@@ -344,7 +345,7 @@ struct CInterface {
         if (!context) return;
         kiln_pool_destroy(context->pool);
         kiln_arena_free(&context->arena);\(trainingParts.destroy)
-        free(context->parameters);
+        kiln_arena_free(&context->parameter_block);
         free(context);
       }
 
@@ -355,11 +356,12 @@ struct CInterface {
         kiln_blas_prepare();
         \(prefix)_context *context = calloc(1, sizeof *context);
         if (!context) return KILN_ERR_OUT_OF_MEMORY;
-        context->parameters = calloc(PARAMETER_FLOATS, sizeof(float));
-        if (!context->parameters || kiln_arena_init(&context->arena, \(max(inference.arenaSize, 1) * 4), 64) != KILN_OK) {
+        if (kiln_arena_init(&context->parameter_block, PARAMETER_FLOATS * sizeof(float), 64) != KILN_OK
+            || kiln_arena_init(&context->arena, \(max(inference.arenaSize, 1) * 4), 64) != KILN_OK) {
           \(prefix)_destroy(context);
           return KILN_ERR_OUT_OF_MEMORY;
         }
+        context->parameters = (float *)context->parameter_block.base;
         const float *blob = \(prefix)_weights;
         for (int i = 0; i < EMBEDDED_COUNT; i++) {
           int p = embedded_parameters[i];
