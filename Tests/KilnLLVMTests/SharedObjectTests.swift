@@ -193,8 +193,60 @@ import Testing
 
   /// A context keeps Winograd's transformed weights between runs: new weights from
   /// `set_weights`, and those a training step leaves, reach the next inference.
+  /// What a C program sees through `model`'s library (prefix `prefix`, with a training step):
+  /// the first 20 logits on a sine image after creation, after setting weights `name` to
+  /// `values`, and after one training step; and the model with the weights it saved at the end.
+  func logitsAsWeightsChange(_ model: Model, prefix: String, weights name: String, to values: [Float]) throws -> (logits: [[Float]], trained: Model) {
+    let directory = try temporaryDirectory("kiln-\(prefix)")
+    let trainer = try Trainer(model: model, optimizer: Optimizer(.momentum))
+    try Compiler().emitSharedObject(model, to: directory + "/\(prefix).so", training: trainer.training, initial: trainer.parameters)
+    let size = model.graph[model.graph.inputs[0]].type.elementCount
+    let program = """
+      #include <math.h>
+      #include <stdio.h>
+      #include "\(prefix).h"
+      static void print(const float *logits) { for (int i = 0; i < 20; i++) printf("%.9g\\n", logits[i]); }
+      int main(int argc, char **argv) {
+        \(prefix)_context *model;
+        if (\(prefix)_create(&model) != 0) return 1;
+        static float image[\(size)], logits[20];
+        static const float weights[] = {\(values.map { "\($0)f" }.joined(separator: ", "))};
+        int32_t labels[4] = {0, 3, 1, 4};
+        float loss;
+        for (int i = 0; i < \(size); i++) image[i] = sinf(0.37f * i);
+        int first = \(prefix)_infer(model, image, logits);
+        print(logits);
+        int set = \(prefix)_set_weights(model, argv[1], weights, \(values.count));
+        int second = \(prefix)_infer(model, image, logits);
+        print(logits);
+        int step = \(prefix)_train_step(model, image, labels, 0.5f, &loss);
+        int third = \(prefix)_infer(model, image, logits);
+        print(logits);
+        int saved = \(prefix)_save_weights(model, argv[2]);
+        \(prefix)_destroy(model);
+        return first || set || second || step || third || saved;
+      }
+      """
+    try program.write(toFile: directory + "/\(prefix).c", atomically: true, encoding: .utf8)
+    let build = try shell("cc -O2 -I\(directory) -o \(directory)/\(prefix) \(directory)/\(prefix).c \(directory)/\(prefix).so -lm -Wl,-rpath,\(directory)")
+    #expect(build.status == 0, "\(build.output)")
+    let run = try shell("\(directory)/\(prefix) \(name) \(directory)/trained.safetensors")
+    #expect(run.status == 0, "\(run.output)")
+    let printed = run.output.split(separator: "\n").compactMap { Float($0) }
+    try #require(printed.count == 60)
+    return ((0..<3).map { Array(printed[(20 * $0)..<(20 * $0 + 20)]) }, try Model(graph: model.graph, weightsFrom: directory + "/trained.safetensors"))
+  }
+
+  /// Expects `logits` to be the interpreter's for `references` on the sine image of `shape`.
+  func expectLogits(_ logits: [[Float]], of references: [Model], shape: [Int]) throws {
+    let image = try Tensor<Float>(shape: shape, scalars: (0..<shape.reduce(1, *)).map { sinf(0.37 * Float($0)) })
+    for (round, reference) in references.enumerated() {
+      let expected = try Tensor(shape: [20], scalars: try reference.predict(image).scalars)
+      #expect(relativeDifference(expected, try Tensor(shape: [20], scalars: logits[round])) <= 1e-5, "round \(round)")
+    }
+  }
+
   @Test func keptTransformedWeightsFollowNewWeights() throws {
-    let directory = try temporaryDirectory("kiln-kept")
     let model = try Model(name: "kept", input: [4, 16, 8, 8], seed: 5) {
       Conv2D(16, kernel: 3, padding: 1, activation: .relu)
       GlobalPool(.average)
@@ -205,52 +257,39 @@ import Testing
     let weightName = model.graph[conv.inputs[1]].name
     #expect(WinogradConvolution(ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), dilation: [1, 1]), x: [4, 16, 8, 8], weight: [16, 16, 3, 3],
       output: [4, 16, 8, 8], lanes: 16, weightsChange: false) != nil)
-    let trainer = try Trainer(model: model, optimizer: Optimizer(.sgd))
-    try Compiler().emitSharedObject(model, to: directory + "/kept.so", training: trainer.training, initial: trainer.parameters)
-    let program = """
-      #include <math.h>
-      #include <stdio.h>
-      #include "kept.h"
-      static void print(const float *logits) { for (int i = 0; i < 20; i++) printf("%.9g\\n", logits[i]); }
-      int main(int argc, char **argv) {
-        kept_context *model;
-        if (kept_create(&model) != KEPT_OK) return 1;
-        static float image[4 * 16 * 8 * 8], weights[16 * 16 * 9], logits[20];
-        int32_t labels[4] = {0, 3, 1, 4};
-        float loss;
-        for (int i = 0; i < 4 * 16 * 8 * 8; i++) image[i] = sinf(0.37f * i);
-        for (int i = 0; i < 16 * 16 * 9; i++) weights[i] = 0.1f * cosf(0.11f * i);
-        int first = kept_infer(model, image, logits);
-        print(logits);
-        int set = kept_set_weights(model, argv[1], weights, 16 * 16 * 9);
-        int second = kept_infer(model, image, logits);
-        print(logits);
-        int step = kept_train_step(model, image, labels, 0.5f, &loss);
-        int third = kept_infer(model, image, logits);
-        print(logits);
-        int saved = kept_save_weights(model, argv[2]);
-        kept_destroy(model);
-        return first || set || second || step || third || saved;
-      }
-      """
-    try program.write(toFile: directory + "/kept.c", atomically: true, encoding: .utf8)
-    let build = try shell("cc -O2 -I\(directory) -o \(directory)/kept \(directory)/kept.c \(directory)/kept.so -lm -Wl,-rpath,\(directory)")
-    #expect(build.status == 0, "\(build.output)")
-    let run = try shell("\(directory)/kept \(weightName) \(directory)/trained.safetensors")
-    #expect(run.status == 0, "\(run.output)")
-    let printed = run.output.split(separator: "\n").compactMap { Float($0) }
-    try #require(printed.count == 60)
-    // The interpreter's logits with the initial weights, the new conv weights, and the trained ones.
-    let image = try Tensor<Float>(shape: [4, 16, 8, 8], scalars: (0..<4096).map { sinf(0.37 * Float($0)) })
     var changed = model
     changed.parameters[weightName] = try Tensor(shape: [16, 16, 3, 3], scalars: (0..<2304).map { 0.1 * cosf(0.11 * Float($0)) })
-    let trained = try Model(graph: model.graph, weightsFrom: directory + "/trained.safetensors")
+    let (logits, trained) = try logitsAsWeightsChange(model, prefix: "kept", weights: weightName, to: changed.parameters[weightName]!.scalars)
     #expect(trained.parameters[weightName] != changed.parameters[weightName])
-    for (round, reference) in [model, changed, trained].enumerated() {
-      let expected = try reference.predict(image).scalars
-      let actual = Array(printed[(20 * round)..<(20 * round + 20)])
-      #expect(relativeDifference(try Tensor(shape: [20], scalars: expected), try Tensor(shape: [20], scalars: actual)) <= 1e-5, "round \(round)")
+    // The interpreter's logits with the initial weights, the new conv weights, and the trained ones.
+    try expectLogits(logits, of: [model, changed, trained], shape: [4, 16, 8, 8])
+  }
+
+  /// The library's inference folds batch norms into the convolutions before them, from the
+  /// model's weights as they are when it infers: after creation, new batch-norm weights, a
+  /// training step (which moves the running statistics too).
+  @Test func foldedBatchNormsFollowNewWeights() throws {
+    var model = try Model(name: "folded", input: [4, 4, 8, 8], seed: 6) {
+      Conv2D(8, kernel: 3, padding: 1, bias: false, name: "conv")
+      BatchNorm(name: "bn")
+      Activation(.relu)
+      Conv2D(8, kernel: 1, name: "pointwise")
+      BatchNorm(name: "bn2")
+      GlobalPool(.average)
+      Flatten()
+      Dense(5)
     }
+    for (name, low) in [("bn.running_mean", -0.2), ("bn.running_var", 0.5), ("bn2.running_mean", -0.1), ("bn2.running_var", 0.3), ("bn2.weight", 0.5)] {
+      model.parameters[name] = try Tensor(shape: [8], scalars: (0..<8).map { Float(low) + 0.1 * Float($0) })
+    }
+    #expect(try model.graph.foldingBatchNorm(renaming: true).folds.map(\.foldedWeight) == ["conv.weight.folded", "pointwise.weight.folded"])
+    var changed = model
+    changed.parameters["bn.weight"] = try Tensor(shape: [8], scalars: (0..<8).map { 2 - 0.3 * Float($0) })
+    let (logits, trained) = try logitsAsWeightsChange(model, prefix: "folded", weights: "bn.weight", to: changed.parameters["bn.weight"]!.scalars)
+    #expect(trained.parameters["bn.running_mean"] != changed.parameters["bn.running_mean"])
+    // The interpreter's logits (batch norms not folded) with the initial weights, the new γ, and
+    // the trained weights and statistics.
+    try expectLogits(logits, of: [model, changed, trained], shape: [4, 4, 8, 8])
   }
 
   @Test func trainingFromCSavesWeightsKilnLoads() throws {

@@ -66,6 +66,25 @@ void *kiln_arena_at(const kiln_arena *arena, size_t offset, size_t bytes);
  */
 void kiln_arena_mark_stale(kiln_arena *arena, const size_t *flags, size_t count);
 
+/** `kiln_batch_norm_fold.bias` of a convolution without a bias. */
+#define KILN_NO_BIAS ((size_t)-1)
+
+/**
+ * A batch norm folded into the convolution before it (Kiln's BatchNormFold), as float offsets
+ * into a block of parameters: with s = gamma / sqrt(variance + epsilon) per output channel,
+ * folded_weight = weight * s and folded_bias = (bias - mean) * s + beta (bias 0 when KILN_NO_BIAS).
+ */
+typedef struct kiln_batch_norm_fold {
+  size_t weight, bias, gamma, beta, mean, variance; /**< the convolution's and the batch norm's parameters */
+  size_t folded_weight, folded_bias;                /**< where the folded ones go */
+  size_t channels;                                  /**< output channels */
+  size_t per_channel;                               /**< weights per output channel */
+  float epsilon;
+} kiln_batch_norm_fold;
+
+/** Computes the folded weights and biases of `count` folds in `parameters`. */
+void kiln_fold_batch_norms(float *parameters, const kiln_batch_norm_fold *folds, size_t count);
+
 /**
  * A fixed set of worker threads that runs parallel loops for compiled kernels. A loop's iterations
  * are cut into pieces that the threads take as they become free; every iteration is computed by

@@ -4,7 +4,14 @@ import Kiln
 /// implements it around the generated entry functions. Every symbol starts with the prefix, so
 /// several models link into one program.
 struct CInterface {
+  /// The model's own graph: its inputs, outputs and parameters are the C API's.
+  let model: Graph
+  /// Inference, on the model's graph with its batch norms folded (`folds`).
   let inference: Program
+  /// The batch norms folded into the inference program's convolutions: each context computes
+  /// their folded weights from the model's (`kiln_fold_batch_norms`) before it next infers after
+  /// the model's weights changed.
+  let folds: [BatchNormFold]
   /// The training step, for `kiln compile --train`.
   let training: Program?
   let prefix: String
@@ -19,18 +26,23 @@ struct CInterface {
   /// The detection API of a detector's library (`<prefix>_detect`), or nil.
   let detection: DetectionInterface?
 
-  /// The parameters whose initial values the library embeds.
+  /// The parameters whose initial values the library embeds (folded ones are computed).
   var embedded: [Node] {
     let model = Set(graph.parameters.map { graph[$0].name })
-    return parameters.filter { embedsModelWeights || !model.contains($0.name) }
+    let folded = Set(folds.flatMap { [$0.foldedWeight, $0.foldedBias] })
+    return parameters.filter { !folded.contains($0.name) && (embedsModelWeights || !model.contains($0.name)) }
   }
 
   var upper: String { prefix.uppercased() }
   func entrySymbol(training: Bool) -> String { "\(prefix)_kiln_\(training ? "train" : "infer")_entry" }
 
   /// Every parameter the context holds, in its buffer's order: the training graph's (weights,
-  /// running statistics, optimizer state) when training, else the model's.
-  var parameters: [Node] { (training ?? inference).graph.parameters.map { (training ?? inference).graph[$0] } }
+  /// running statistics, optimizer state) when training, else the model's; then the folded ones.
+  var parameters: [Node] {
+    let held = training.map { t in t.graph.parameters.map { t.graph[$0] } } ?? graph.parameters.map { graph[$0] }
+    let names = Set(held.map(\.name))
+    return held + inference.graph.parameters.map { inference.graph[$0] }.filter { !names.contains($0.name) }
+  }
 
   /// A node's name, type and size for the header's comments; the name as an escaped C string.
   private func describe(_ node: Node) -> String {
@@ -44,7 +56,7 @@ struct CInterface {
     return (output ? "\(element) *" : "const \(element) *") + identifier
   }
 
-  private var graph: Graph { inference.graph }
+  private var graph: Graph { model }
   private var inputs: [Node] { graph.inputs.map { graph[$0] } }
   private var outputs: [Node] { graph.outputs.map { graph[$0] } }
 
@@ -54,7 +66,7 @@ struct CInterface {
       "context", "result", "status", "fail", "find", "create_context", "model_tensors", "blob", "tensors", "message", "values",
       "name", "count", "path", "threads", "learning_rate", "loss", "i", "p", "embedded_parameters", "parameter_names",
       "parameter_offsets", "parameter_sizes", "parameter_ranks", "parameter_shapes", "parameter_shape_offsets", "model_parameters",
-      "PARAMETER_COUNT", "PARAMETER_FLOATS", "MODEL_PARAMETER_COUNT", "EMBEDDED_COUNT", "EMBEDS_MODEL_WEIGHTS",
+      "PARAMETER_COUNT", "PARAMETER_FLOATS", "MODEL_PARAMETER_COUNT", "EMBEDDED_COUNT", "EMBEDS_MODEL_WEIGHTS", "folds", "FOLD_COUNT",
     ]
   }
 
@@ -198,6 +210,19 @@ struct CInterface {
     """
   }
 
+  /// `folds` as initializers of `kiln_batch_norm_fold`, parameters by their float offsets
+  /// (`index` into `offsets`); a zeroed entry when there are none (C has no empty arrays).
+  private func foldTable(offsets: [Int], index: [String: Int]) -> String {
+    guard !folds.isEmpty else { return "{0}" }
+    return folds.map { fold in
+      let at = { (name: String) in String(offsets[index[name]!]) }
+      let weight = parameters[index[fold.weight]!].type
+      let fields = [fold.weight, fold.bias].map { $0.map(at) ?? "KILN_NO_BIAS" } + [fold.gamma, fold.beta, fold.mean, fold.variance, fold.foldedWeight, fold.foldedBias].map(at)
+        + [String(weight.shape[0]), String(weight.elementCount / weight.shape[0]), "\(Float(fold.epsilon))f"]
+      return "{" + fields.joined(separator: ", ") + "}"
+    }.joined(separator: ", ")
+  }
+
   var wrapper: String {
     let parameters = self.parameters
     var offsets: [Int] = []
@@ -226,7 +251,7 @@ struct CInterface {
     let nullChecks = arguments.map { "!" + $0 }.joined(separator: " || ")
     // Slots: inputs, parameters, outputs.
     let inferBindings = arguments.enumerated().map { position, identifier in
-      "  context->infer_slots[\(position < inputs.count ? position : position + graph.parameters.count)] = (float *)\(identifier);"
+      "  context->infer_slots[\(position < inputs.count ? position : position + inference.graph.parameters.count)] = (float *)\(identifier);"
     }.joined(separator: "\n")
     var trainingParts = (fields: "", create: "", destroy: "", function: "")
     if let training {
@@ -259,7 +284,8 @@ struct CInterface {
         \(inputBindings)
           context->train_slots[\(firstOutput)] = loss;
           int status = \(entrySymbol(training: true))((float *)context->train_arena.base, context->train_slots, context->steps, context->pool);
-          /* The step updated the weights the inference entry derives its kept memory from. */
+          /* The step updated the weights the inference entry derives its folded weights and kept memory from. */
+          context->folds_stale = 1;
           kiln_arena_mark_stale(&context->arena, infer_kept_flags, INFER_KEPT_COUNT);
           if (status != KILN_OK)
             return fail(context, status, "\(prefix)_train_step: %s%s", kiln_status_string((kiln_status)status), status == KILN_ERR_OUT_OF_RANGE ? " (a class label outside its range)" : "");
@@ -323,11 +349,15 @@ struct CInterface {
       static const size_t infer_kept_flags[] = {\(CSource.initializer(inference.keptFlags))};
       static const size_t train_kept_flags[] = {\(CSource.initializer(training?.keptFlags ?? []))};
       enum { INFER_KEPT_COUNT = \(inference.keptFlags.count), TRAIN_KEPT_COUNT = \(training?.keptFlags.count ?? 0) };
+      /* The batch norms folded into the inference program's convolutions, as offsets into the parameters. */
+      static const kiln_batch_norm_fold folds[] = {\(foldTable(offsets: offsets, index: index))};
+      enum { FOLD_COUNT = \(folds.count) };
 
       struct \(prefix)_context {
         kiln_arena arena;
         kiln_arena parameter_block; /* holds `parameters` (huge pages when large) */
         float *parameters;
+        int folds_stale; /* the folded weights are to be computed again before the next inference */
         float *infer_slots[\(inferSlots)];\(trainingParts.fields)
         kiln_pool *pool;
         char error[256];
@@ -362,6 +392,7 @@ struct CInterface {
           return KILN_ERR_OUT_OF_MEMORY;
         }
         context->parameters = (float *)context->parameter_block.base;
+        context->folds_stale = 1;
         const float *blob = \(prefix)_weights;
         for (int i = 0; i < EMBEDDED_COUNT; i++) {
           int p = embedded_parameters[i];
@@ -414,6 +445,10 @@ struct CInterface {
         context->error[0] = 0;
         if (\(nullChecks)) return fail(context, KILN_ERR_INVALID_ARGUMENT, "\(prefix)_infer: an input or output buffer is NULL");
       \(inferBindings)
+        if (context->folds_stale) {
+          kiln_fold_batch_norms(context->parameters, folds, FOLD_COUNT);
+          context->folds_stale = 0;
+        }
         int status = \(entrySymbol(training: false))((float *)context->arena.base, context->infer_slots, 0, context->pool);
         if (status != KILN_OK) return fail(context, status, "\(prefix)_infer: %s (an embedding index outside its range)", kiln_status_string((kiln_status)status));
         return KILN_OK;
@@ -440,6 +475,7 @@ struct CInterface {
         if (!values) return fail(context, KILN_ERR_INVALID_ARGUMENT, "\(prefix)_set_weights: the values of %s are NULL", name);
         if (count != parameter_sizes[p]) return fail(context, KILN_ERR_SHAPE, "\(prefix)_set_weights: %s holds %zu values, not %zu", name, parameter_sizes[p], count);
         memcpy(context->parameters + parameter_offsets[p], values, count * sizeof(float));
+        context->folds_stale = 1;
         kiln_arena_mark_stale(&context->arena, infer_kept_flags, INFER_KEPT_COUNT);\(training == nil ? "" : "\n  kiln_arena_mark_stale(&context->train_arena, train_kept_flags, TRAIN_KEPT_COUNT);")
         return KILN_OK;
       }

@@ -17,6 +17,8 @@ extension Compiler {
   /// and renamed into place together (`AtomicFile`). Returns the header's path. Every exported
   /// symbol starts with `prefix`, by default the file's name (`lenet5.so` → `lenet5_infer`), so
   /// libraries from models of the same name (every PyTorch export is `main_graph`) link together.
+  /// Inference folds batch norms into the convolutions before them (`Graph.foldingBatchNorm`),
+  /// each context computing the folded weights from the model's, which the API keeps by name.
   /// With `training`, the library also exports `<prefix>_train_step`, running the compiled training
   /// step on the weights the context holds; `initial` then gives every parameter of the training
   /// graph (weights, running statistics, optimizer state), as `Trainer.parameters` does.
@@ -49,12 +51,13 @@ extension Compiler {
       }
       return (paths, program)
     }
-    let inference = try object(model.graph, training: false)
+    let (folded, folds) = try model.graph.foldingBatchNorm(renaming: true)
+    let inference = try object(folded, training: false)
     let trainingObject = try training.map { try object($0.graph, training: true) }
     let values = initial ?? model.parameters
     let weightsPath = work.appendingPathComponent("weights.bin").path
     let interface = CInterface(
-      inference: inference.entry, training: trainingObject?.entry, prefix: prefix, headerName: URL(fileURLWithPath: headerPath).lastPathComponent,
+      model: model.graph, inference: inference.entry, folds: folds, training: trainingObject?.entry, prefix: prefix, headerName: URL(fileURLWithPath: headerPath).lastPathComponent,
       weightsPath: weightsPath, embedsModelWeights: embedWeights, detection: detection)
     var weights = Data()
     for node in interface.embedded {
