@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """PyTorch DDP's side of `mpirun -np N kiln train lenet5 --batch 64 --threads 1`: the same model
-(LeNet-5 with ReLU and max pooling, 32×32 inputs), global batch, optimizer (SGD, momentum 0.9) and
-one thread per process, data-parallel over N processes with torch.distributed's gloo backend.
-Prints each epoch's training-loop seconds and images per second (process 0), as kiln does.
+(LeNet-5 with ReLU and max pooling, 32×32 inputs; or VGG-11-CIFAR from ../shared/peers/models.py
+on Fashion-MNIST padded to 32×32 and repeated over three channels, as `kiln train vgg11_cifar`
+reads it), global batch, optimizer (SGD, momentum 0.9) and one thread per process, data-parallel
+over N processes with torch.distributed's gloo backend. Prints each epoch's training-loop seconds
+and images per second (process 0), as kiln does.
 
   python3 scripts/bench-ddp.py --processes 2 --epochs 1
+  python3 scripts/bench-ddp.py --model vgg11_cifar --limit 3200
 """
 import argparse
 import gzip
@@ -35,14 +38,22 @@ def run(rank, size, args):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(args.port))
     dist.init_process_group("gloo", rank=rank, world_size=size)
     torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    if args.model == "lenet5":
+        model = nn.Sequential(
+            nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    else:
+        import sys
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "peers"))
+        import models
+        spec = models.vgg11_cifar()
+        model = models.make_torch(spec, models.init_params(spec))
     model = nn.parallel.DistributedDataParallel(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
     images = read_idx("train-images-idx3-ubyte").astype(np.float32) / 255
-    images = torch.from_numpy(np.pad((images - 0.2860) / 0.3530, ((0, 0), (2, 2), (2, 2)))[:, None].copy())
-    labels = torch.from_numpy(read_idx("train-labels-idx1-ubyte").astype(np.int64))
+    images = np.pad((images - 0.2860) / 0.3530, ((0, 0), (2, 2), (2, 2)))[:, None]
+    images = torch.from_numpy((images if args.model == "lenet5" else np.repeat(images, 3, axis=1))[: args.limit].copy())
+    labels = torch.from_numpy(read_idx("train-labels-idx1-ubyte").astype(np.int64)[: args.limit])
     share = args.batch // size
     for epoch in range(1, args.epochs + 1):
         order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(epoch))
@@ -62,6 +73,8 @@ def run(rank, size, args):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
+    parser.add_argument("--model", choices=["lenet5", "vgg11_cifar"], default="lenet5")
+    parser.add_argument("--limit", type=int, default=60000, help="train on the first LIMIT images")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch", type=int, default=64)
