@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Kiln
@@ -29,6 +30,27 @@ import Testing
     let parameters = model.parameterFeeds(as: Double.self)
     for graph in [model.graph, moved] {
       #expect(try Interpreter<Double>(graph).run(input.merging(parameters) { $1 }).outputs[0].scalars == [3])
+    }
+  }
+
+  /// Grouped and 3D pointwise convolutions, overlapping windows: the same values, pooled first.
+  @Test func groupedAndVolumetricConvolutionsPoolFirstToo() throws {
+    let models = [
+      try Model(name: "grouped", seed: 1) { b in
+        [try b.input("input", shape: [2, 4, 6, 6]).apply(Conv2D(6, kernel: 1, groups: 2)).apply(AvgPool2D(3, stride: 2)).relu()]
+      },
+      try Model(name: "volumetric", seed: 2) { b in
+        [try b.input("input", shape: [1, 3, 4, 4, 4]).apply(Conv3D(5, kernel: 1)).apply(AvgPool3D(2)).relu()]
+      },
+    ]
+    for model in models {
+      let moved = try model.graph.poolingBeforePointwise()
+      #expect(ops(moved) == ["avg_pool", "conv", "unary"], "\(model.graph.name)")
+      let input = model.graph[model.graph.inputs[0]].type.shape
+      let feeds = ["input": try Tensor<Double>(shape: input, scalars: (0..<input.reduce(1, *)).map { sin(0.3 * Double($0)) })]
+        .merging(model.parameterFeeds(as: Double.self)) { $1 }
+      let (expected, actual) = (try Interpreter<Double>(model.graph).run(feeds).outputs[0], try Interpreter<Double>(moved).run(feeds).outputs[0])
+      #expect(expected.shape == actual.shape && zip(expected.scalars, actual.scalars).allSatisfy { abs($0 - $1) <= 1e-12 }, "\(model.graph.name)")
     }
   }
 
