@@ -12,7 +12,10 @@ torchvision's for the larger ones, random weights, eval mode), then timed by
   - Kiln's own zoo model of the same architecture, where it has one.
 Ratios are Kiln's minimum latency over ORT's. Both take the fastest of as many calls as fit in the
 same budget (`--seconds`, after warm-up calls): on a shared 2-core machine the minimum of 50 calls
-was up to 20% above that of 500 at two threads. The header names the CPU and OpenBLAS's kernel.
+was up to 20% above that of 500 at two threads. With `--rounds N` the three measurements of a row
+alternate N times and each takes its fastest round (a neighbour's burst then spoils one round, not
+the row); the ratio cells add the range of the rounds' own ratios. The header names the CPU and
+OpenBLAS's kernel.
 Needs: pip install 'torch==2.13.0+cpu' onnx onnxruntime (and torchvision==0.28.0 --no-deps plus
 pillow for the torchvision models; its compiled extension need not load).
 """
@@ -142,6 +145,7 @@ def main():
     parser.add_argument("--peers", default=os.path.join(ROOT, "..", "shared", "peers"))
     parser.add_argument("--onnx-dir", default=os.environ.get("PEERS_ONNX_DIR", "/tmp/kiln-peers-onnx"))
     parser.add_argument("--seconds", type=float, default=2.0, help="timing budget of each measurement, ORT's and Kiln's")
+    parser.add_argument("--rounds", type=int, default=1, help="alternating rounds of each row's measurements (default: %(default)s)")
     parser.add_argument("--ort-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ort_worker:
@@ -165,9 +169,25 @@ def main():
             continue
         zoo = MODELS[model][1]
         for t in threads:
-            ort, ort_error = ort_ms(path, t, args.seconds)
-            imported, import_error = kiln_bench(args.kiln, [path], t, args.seconds)
-            own, own_error = kiln_bench(args.kiln, [zoo, "--batch", str(batch)], t, args.seconds) if zoo else (None, "no zoo model")
+            rounds = [
+                (ort_ms(path, t, args.seconds), kiln_bench(args.kiln, [path], t, args.seconds),
+                 kiln_bench(args.kiln, [zoo, "--batch", str(batch)], t, args.seconds) if zoo else (None, "no zoo model"))
+                for _ in range(max(args.rounds, 1))
+            ]
+
+            def fastest(source):
+                """The fastest round's result of `source` (0 ORT, 1 Kiln on the file, 2 zoo), and the last error."""
+                results = [r[source] for r in rounds]
+                found = [value for value, _ in results if value]
+                key = (lambda v: v) if source == 0 else (lambda v: v["total"]["compiledMillisecondsMin"])
+                return (min(found, key=key) if found else None), results[-1][1]
+
+            (ort, ort_error), (imported, import_error), (own, own_error) = fastest(0), fastest(1), fastest(2)
+
+            def spread(source):
+                """ " (low–high)" of the rounds' own ratios of `source` over ORT, with more than one round."""
+                ratios = [r[source][0]["total"]["compiledMillisecondsMin"] / r[0][0] for r in rounds if r[0][0] and r[source][0]]
+                return f" ({min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 else ""
             report = imported or own
             if report and header is None:
                 header = f"{report['cpu']}, LLVM target {report['target']}, OpenBLAS kernel {report['blasCore']}, fp32 peak {report['peakGFLOPS'] / t:.1f} GFLOPS per thread"
@@ -176,11 +196,11 @@ def main():
             def cell(r):
                 return f"{r['total']['compiledMillisecondsMin']:.3f}" if r else "–"
 
-            def ratio(r):
-                return f"{r['total']['compiledMillisecondsMin'] / ort:.2f}×" if r and ort else "–"
+            def ratio(r, source):
+                return f"{r['total']['compiledMillisecondsMin'] / ort:.2f}×{spread(source)}" if r and ort else "–"
 
             gflops = f"{flops / (imported['total']['compiledMillisecondsMin'] * 1e6):.1f}" if imported else "–"
-            rows.append(f"| {model} | {batch} | {t} | {f'{ort:.3f}' if ort else '–'} | {cell(imported)} | {ratio(imported)} | {gflops} | {cell(own)} | {ratio(own)} |")
+            rows.append(f"| {model} | {batch} | {t} | {f'{ort:.3f}' if ort else '–'} | {cell(imported)} | {ratio(imported, 1)} | {gflops} | {cell(own)} | {ratio(own, 2)} |")
             for label, error in [("ORT", ort_error), ("Kiln on the ONNX file", import_error), ("Kiln's zoo model", own_error if zoo else None)]:
                 if error:
                     notes.append(f"{model} b{batch}, {label}: {error[:200]}" + ("…" if len(error) > 200 else ""))
