@@ -93,6 +93,10 @@ import Testing
       ([2, 6, 14, 14], [16, 6, 5, 5], 1, 0, .zero, 1, 1), ([1, 3, 12, 13], [5, 3, 3, 3], 1, 1, .reflect, 2, 1),
       ([1, 2, 9, 10], [7, 2, 3, 3], 1, 2, .replicate, 1, 1), ([1, 4, 8, 8], [6, 2, 3, 3], 1, 2, .circular, 1, 2),
       ([1, 2, 4, 6, 10], [3, 2, 3, 3, 3], 1, 1, .zero, 1, 1),
+      // Flattened with height strides, the rows split by them: ResNet's stride-2 3×3 (28×28
+      // out), odd padded heights, stride 3 with dilation and reflected padding, 3D.
+      ([1, 8, 56, 56], [6, 8, 3, 3], 2, 1, .zero, 1, 1), ([1, 3, 23, 21], [5, 3, 3, 3], 2, 1, .replicate, 1, 1),
+      ([1, 2, 31, 30], [4, 2, 3, 3], 3, 2, .reflect, 2, 1), ([1, 2, 5, 21, 23], [3, 2, 3, 3, 3], 2, 1, .zero, 1, 1),
       // Depthwise: rows of whole and masked vectors, two filters per channel, dilation, strides
       // 2 and 3 in vectors (whole and masked, padded and in place, two filters per channel) and
       // 5 (scalar), 1D and 3D, unpadded.
@@ -148,6 +152,11 @@ import Testing
     #expect(flattened([64, 6, 14, 14], [16, 6, 5, 5], [64, 16, 10, 10]))
     #expect(flattened([64, 1, 32, 32], [6, 1, 5, 5], [64, 6, 28, 28]))
     #expect(!flattened([1, 64, 58, 58], [64, 64, 3, 3], [1, 64, 56, 56]))
+    // ResNet's stride-2 3×3 layer with 28×28 outputs (rows fill 28 of 32 lanes) is flattened.
+    #expect(DirectConvolution(
+      ConvAttrs(stride: [2, 2], padding: .symmetric(1, rank: 2), dilation: [1, 1]), ConvolutionShape(x: [1, 128, 56, 56], weight: [128, 128, 3, 3], output: [1, 128, 28, 28], groups: 1),
+      x: [1, 128, 56, 56], weight: [128, 128, 3, 3], output: [1, 128, 28, 28], vectors: vectors
+    ).flattened)
   }
 
   /// Rows go to 8-float vectors where 16-float ones would leave more lanes idle: rows of at most

@@ -92,8 +92,8 @@ struct DirectConvolution {
     dilation = WindowLift.lift(self.a.dilation, fill: 1)
     padded = planesAsRows ? input : WindowLift.lift(s.paddedSpatial(x, a), fill: 1)
     let lifted = WindowLift.lift(output[2...], fill: 1)
-    flattened = !planesAsRows && Self.flattens(lifted, stride: stride, unit: unit)
-      && s.inPerGroup * kernel[2] * padded[0] * padded[1] * lifted[2] <= Self.preparedInputLimit
+    flattened = !planesAsRows && Self.flattens(lifted, unit: unit)
+      && s.inPerGroup * kernel[2] * padded[0] * Self.shiftedRows(padded[1], stride: stride[1]) * lifted[2] <= Self.preparedInputLimit
     // A plane read as a row (in place or gathered), or flattened, is one row.
     self.output = planesAsRows ? [1, 1, s.outPlane] : flattened ? [lifted[0], 1, lifted[1] * lifted[2]] : lifted
     let width = self.output[2]
@@ -104,20 +104,24 @@ struct DirectConvolution {
   }
 
   /// Whether output planes are better computed as one run of positions, row after row, than row
-  /// by row: for a stride of 1 in height and planes of at most `flattenedPlane` positions, when
-  /// rows leave more lanes idle (rows of 10 fill 10 of 16; a 10×10 plane fills 100 of 104 in
-  /// vectors of 8). The input is then copied once per filter column
-  /// (`PreparedInput.Layout.shifted`), so only a clear gain in filled lanes (a tenth) counts.
-  /// LeNet-5 at batch 64, one thread, Zen 4: its 6 → 16 5×5 layer at 10×10 0.478 → 0.315 ms,
-  /// its 1 → 6 layer at 28×28 0.217 → 0.183 ms.
-  static func flattens(_ output: [Int], stride: [Int], unit: VectorUnit) -> Bool {
-    guard stride[1] == 1, output[1] > 1, output[1] * output[2] <= flattenedPlane else { return false }
+  /// by row: for planes of at most `flattenedPlane` positions, when rows leave more lanes idle
+  /// (rows of 10 fill 10 of 16; a 10×10 plane fills 100 of 104 in vectors of 8; ResNet's stride-2
+  /// 3×3 layers with 28-wide rows fill 28 of 32, their 28×28 planes all). The input is then copied
+  /// once per filter column (`PreparedInput.Layout.shifted`, its rows split by the height stride),
+  /// so only a clear gain in filled lanes (a tenth) counts. LeNet-5 at batch 64, one thread, Zen 4:
+  /// its 6 → 16 5×5 layer at 10×10 0.478 → 0.315 ms, its 1 → 6 layer at 28×28 0.217 → 0.183 ms.
+  static func flattens(_ output: [Int], unit: VectorUnit) -> Bool {
+    guard output[1] > 1, output[1] * output[2] <= flattenedPlane else { return false }
     func filled(_ width: Int) -> Double {
       let lanes = unit.lanes(forRow: width)
       return Double(width) / Double((width + lanes - 1) / lanes * lanes)
     }
     return filled(output[1] * output[2]) > 1.1 * filled(output[2])
   }
+
+  /// Padded rows of a flattened convolution's prepared input: `rows` rounded up to whole groups of
+  /// the height stride (the shifted layout splits them by it).
+  static func shiftedRows(_ rows: Int, stride: Int) -> Int { (rows + stride - 1) / stride * stride }
 
   /// Vector multiply-adds of one sample's group.
   var workPerGroup: Int { s.outPerGroup * s.outPlane * s.depth / lanes }
@@ -139,11 +143,13 @@ struct DirectConvolution {
   /// quarter of a Xeon's), every block of channels in turn on one chunk, keep them from being
   /// read from memory again for each block. ResNet-50 at batch 1, one thread, Xeon, per layer:
   /// the 256 → 64 1×1 layers at 56² (3.2 MB of input) 2.0–2.2 → 1.07–1.25 ms, 256 → 128 3.0 →
-  /// 1.7–2.1 ms (1 MiB chunks: 1.35–2.06 and 1.84–2.46). Other convolutions take whole rows.
+  /// 1.7–2.1 ms (1 MiB chunks: 1.35–2.06 and 1.84–2.46). A flattened plane is chunked the same
+  /// way, each tile reading every tap's run: ResNet-50's 256-channel stride-2 3×3 layer (14×14
+  /// out, Zen 4) 2.65–2.67 ms in whole planes, 2.39–2.47 in chunks. Other convolutions take whole rows.
   var tilesPerChunk: Int {
     let tiles = max(1, output[2] / lanes / vectors)
-    guard planesAsRows else { return tiles }
-    return min(tiles, max(1, (1 << 17) / (s.inPerGroup * vectors * lanes)))
+    guard planesAsRows || flattened else { return tiles }
+    return min(tiles, max(1, (1 << 17) / (s.inPerGroup * (flattened ? s.taps : 1) * vectors * lanes)))
   }
 
   /// The tile (output channels × rows × vectors) that covers `channels` × `rows` × `vectors`
@@ -179,8 +185,10 @@ struct DirectConvolution {
 
   /// The group's input, padded and split into the width stride's phases.
   var prepared: PreparedInput {
-    PreparedInput(a, x: [1, s.inPerGroup] + Array(input.suffix(a.stride.count)), channels: s.inPerGroup, depth: padded[0], rows: padded[1],
-      phases: flattened ? kernel[2] : stride[2], phaseWidth: phaseWidth, layout: flattened ? .shifted(stride: stride[2], dilation: dilation[2]) : .phases)
+    PreparedInput(
+      a, x: [1, s.inPerGroup] + Array(input.suffix(a.stride.count)), channels: s.inPerGroup, depth: padded[0],
+      rows: flattened ? Self.shiftedRows(padded[1], stride: stride[1]) : padded[1], phases: flattened ? kernel[2] : stride[2], phaseWidth: phaseWidth,
+      layout: flattened ? .shifted(stride: stride[2], dilation: dilation[2], rowStride: stride[1]) : .phases)
   }
 
   /// y = f(conv(x, W) + b) into `k.output`, with f the kernel's fused activation.

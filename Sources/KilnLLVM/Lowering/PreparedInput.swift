@@ -12,14 +12,18 @@ import Kiln
 /// In the `shifted` layout, each channel is instead copied once per filter column kw, (kw, d, h,
 /// column), column c of copy kw holding padded column c·stride + kw·dilation: with the copies
 /// `phaseWidth` = the output's width, the taps (kh, kw) of a convolution of stride 1 in height
-/// read the output plane's positions, row after row, as one run of floats.
+/// read the output plane's positions, row after row, as one run of floats. For a height stride
+/// s > 1 each copy's rows are also split by s, (kw, h mod s, d, h / s, column) with `rows` a
+/// multiple of s: tap kh then reads phase kh·dilation mod s from row kh·dilation / s on, again one
+/// run for the whole plane.
 struct PreparedInput {
   /// How a prepared channel is laid out.
   enum Layout: Hashable {
     /// (d, h, phase, column): each row's columns split by the width stride into `phases`.
     case phases
-    /// (kw, d, h, column): one copy per filter column (`phases` of them), shifted by kw·dilation.
-    case shifted(stride: Int, dilation: Int)
+    /// (kw, d, h, column): one copy per filter column (`phases` of them), shifted by kw·dilation,
+    /// its rows split by `rowStride` (kw, h mod rowStride, d, h / rowStride, column).
+    case shifted(stride: Int, dilation: Int, rowStride: Int)
   }
 
   let channels, inPlane: Int
@@ -56,17 +60,31 @@ struct PreparedInput {
     }
   }
 
-  /// For each line of a prepared channel at (d, h) (`depth` × `rows` of them), the offset in the
-  /// channel's input plane of the row it copies from, or −1 for a line of zeros.
+  /// Rows of a prepared channel's lines are split by this (the `shifted` layout's row stride).
+  private var rowStride: Int {
+    guard case .shifted(_, _, let rowStride) = layout else { return 1 }
+    return rowStride
+  }
+
+  /// For each line of a prepared channel (`depth` × `rows` of them, in the order `line(depth:row:)`
+  /// gives), the offset in the channel's input plane of the row it copies from, or −1 for a line of
+  /// zeros.
   private var lineSources: [Int] {
     let sources = axisSources
     let (height, width) = (WindowLift.lift(spatial, fill: 1)[1], WindowLift.lift(spatial, fill: 1)[2])
-    return (0..<depth).flatMap { d in
-      (0..<rows).map { h in
-        guard d < sources[0].count, h < sources[1].count, sources[0][d] >= 0, sources[1][h] >= 0 else { return -1 }
-        return (sources[0][d] * height + sources[1][h]) * width
+    var lines = [Int](repeating: -1, count: depth * rows)
+    for d in 0..<depth {
+      for h in 0..<rows where d < sources[0].count && h < sources[1].count && sources[0][d] >= 0 && sources[1][h] >= 0 {
+        lines[line(depth: d, row: h)] = (sources[0][d] * height + sources[1][h]) * width
       }
     }
+    return lines
+  }
+
+  /// The line of padded row `row` at depth `depth` within a prepared channel (or copy):
+  /// d·rows + h, or with rows split by a stride s, ((h mod s)·depth + d)·rows/s + h/s.
+  private func line(depth d: Int, row h: Int) -> Int {
+    rowStride == 1 ? d * rows + h : (h % rowStride * depth + d) * (rows / rowStride) + h / rowStride
   }
 
   /// A stretch of a line: `count` columns from `column` on, copying input columns `source`,
@@ -83,7 +101,7 @@ struct PreparedInput {
     let columns = axisSources[2]
     let (step, first) = switch layout {
     case .phases: (phases, phase)
-    case .shifted(let stride, let dilation): (stride, phase * dilation)
+    case .shifted(let stride, let dilation, _): (stride, phase * dilation)
     }
     var runs: [Run] = []
     for column in 0..<phaseWidth {
@@ -118,8 +136,12 @@ struct PreparedInput {
       let line = ir.add(ir.mul(ir.add(ir.affine(c, depth), d), ir.int(rows)), h)
       return ir.add(ir.affine(line, phases * phaseWidth, phase * phaseWidth), column)
     case .shifted:
-      let line = ir.add(ir.mul(ir.add(ir.affine(c, phases * depth, phase * depth), d), ir.int(rows)), h)
-      return ir.add(ir.affine(line, phaseWidth), column)
+      // (c, kw, [h mod s,] d, h [/ s]) as `line(depth:row:)` orders a copy's lines.
+      let copy = ir.affine(c, phases, phase)
+      let within = rowStride == 1
+        ? ir.add(ir.affine(d, rows), h)
+        : ir.add(ir.affine(ir.add(ir.affine(ir.urem(h, ir.int(rowStride)), depth), d), rows / rowStride), ir.udiv(h, ir.int(rowStride)))
+      return ir.add(ir.affine(ir.add(ir.affine(copy, depth * rows), within), phaseWidth), column)
     }
   }
 
