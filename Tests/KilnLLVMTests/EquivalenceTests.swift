@@ -123,6 +123,7 @@ import Testing
       switch ConvolutionLowering.Algorithm(attrs, x: c.x, weight: c.weight, output: shape.outputShape, vectors: vectors, weightsChange: false) {
       case .direct, .depthwise: break
       case .columns where positions <= ConvolutionLowering.Algorithm.unpackedProductColumns: break
+      case .channelVectors where positions <= ConvolutionLowering.Algorithm.unpackedProductColumns: break
       case let other: Issue.record("\(c): \(other)")
       }
       var parameters = ParameterStore()
@@ -248,8 +249,8 @@ import Testing
     #expect(avx512.channels * avx512.rows * avx512.vectors >= 21, "\(avx512)")
   }
 
-  /// Convolutions with at most 64 outputs per channel (samples × positions) read their weights
-  /// as they are: a skinny product up to 8 columns (tiles of rows and columns with partial ones,
+  /// Convolutions with at most 64 outputs per channel (samples × positions) whose weights may
+  /// change on every run (here an input) read them as they are: a skinny product up to 8 columns (tiles of rows and columns with partial ones,
   /// a depth with a masked tail, pointwise), a register-blocked product up to 64 (a partial tile
   /// of rows — 3×3 from fewer than 16 channels, which Winograd leaves alone —, pointwise read in
   /// place, strided and grouped, two samples in one product); at both
@@ -266,7 +267,8 @@ import Testing
       let attrs = ConvAttrs(stride: [c.stride, c.stride], padding: .symmetric(c.pad, rank: 2), dilation: [1, 1], groups: c.groups)
       let output = try attrs.outputType([TensorType(c.x), TensorType(c.weight)]).shape
       let shape = ConvolutionShape(x: c.x, weight: c.weight, output: output, groups: c.groups)
-      let algorithm = ConvolutionLowering.Algorithm(attrs, x: c.x, weight: c.weight, output: output, vectors: VectorUnit(lanes: lanes), weightsChange: false)
+      // The weights are an input, computed for all the kernel knows.
+      let algorithm = ConvolutionLowering.Algorithm(attrs, x: c.x, weight: c.weight, output: output, vectors: VectorUnit(lanes: lanes), weightsChange: true)
       guard case .columns = algorithm else {
         Issue.record("\(c.x) by \(c.weight): \(algorithm)")
         continue
@@ -281,6 +283,62 @@ import Testing
       let (one, two) = try (compiler.compile(model, threads: 1).run(feeds)[0], compiler.compile(model, threads: 2).run(feeds)[0])
       #expect(relativeDifference(expected, one) <= 1e-5, "\(c.x) by \(c.weight): \(relativeDifference(expected, one))")
       #expect(one.scalars.map(\.bitPattern) == two.scalars.map(\.bitPattern), "\(c.x) by \(c.weight)")
+    }
+  }
+
+  /// Convolutions with at most 64 outputs per channel and fixed weights, whose output channels
+  /// fill more lanes than their positions, run transposed (vectors along output channels, the
+  /// weights packed once): pointwise at 7×7 (read in place), 3×3 with stride 2 and padding, a
+  /// strided 1×1 (positions gathered), two samples of 5×5, 3×3 outputs with channels ending in a
+  /// partial vector, 1D; each with bias and ReLU, or a fused shortcut before it; the same bits on
+  /// one thread and on two; and new weights packed again.
+  @Test(arguments: [VectorUnit(lanes: 8), VectorUnit(lanes: 16), VectorUnit(lanes: 16, halfWidth: true)])
+  func channelVectorProducts(vectors: VectorUnit) throws {
+    let compiler = try Compiler(vectorLanes: vectors.lanes, halfWidth: vectors.halfWidth)
+    let cases: [(x: [Int], weight: [Int], stride: Int, pad: Int, shortcut: Bool)] = [
+      ([1, 64, 7, 7], [48, 64, 1, 1], 1, 0, false), ([1, 64, 7, 7], [64, 64, 1, 1], 1, 0, true), ([1, 16, 13, 13], [32, 16, 3, 3], 2, 1, false),
+      ([1, 40, 14, 14], [80, 40, 1, 1], 2, 0, true), ([2, 8, 5, 5], [48, 8, 3, 3], 1, 1, false), ([1, 24, 3, 3], [20, 24, 3, 3], 1, 1, false),
+      ([1, 16, 49], [32, 16, 3], 1, 1, false),
+    ]
+    for c in cases {
+      let rank = c.x.count - 2
+      let attrs = ConvAttrs(stride: Array(repeating: c.stride, count: rank), padding: .symmetric(c.pad, rank: rank), dilation: Array(repeating: 1, count: rank))
+      let output = try attrs.outputType([TensorType(c.x), TensorType(c.weight)]).shape
+      let algorithm = ConvolutionLowering.Algorithm(attrs, x: c.x, weight: c.weight, output: output, vectors: vectors, weightsChange: false)
+      guard case .channelVectors = algorithm else {
+        Issue.record("\(c.x) by \(c.weight): \(algorithm)")
+        continue
+      }
+      var graph = Graph(name: "transposed")
+      let x = try graph.append("x", .input(InputAttrs(TensorType(c.x))))
+      // A fused shortcut is computed before the convolution.
+      let shortcut = c.shortcut ? try graph.append("shortcut", .input(InputAttrs(TensorType(output)))) : nil
+      let w = try graph.append("w", .parameter(ParameterAttrs(TensorType(c.weight), initializer: .zeros)))
+      let b = try graph.append("b", .parameter(ParameterAttrs(TensorType([c.weight[0]]), initializer: .zeros)))
+      var y = try graph.append("y", .conv(attrs), inputs: [x, w, b])
+      var feeds = ["x": try randomTensor(c.x, seed: 1)]
+      if let shortcut {
+        feeds["shortcut"] = try randomTensor(output, seed: 4)
+        y = try graph.append("sum", .binary(BinaryAttrs(.add)), inputs: [y, shortcut])
+      }
+      graph.outputs = [try graph.append("relu", .unary(UnaryAttrs(.relu)), inputs: [y])]
+      if c.shortcut {
+        let fusion = Fusion(graph) { Lowering.takesResidual(graph.nodes[$0], graph, vectors: vectors) }
+        #expect(fusion.residuals.count == 1, "\(c.x) by \(c.weight)")
+      }
+      var parameters = ParameterStore()
+      parameters["w"] = try randomTensor(c.weight, seed: 2)
+      parameters["b"] = try randomTensor([c.weight[0]], seed: 3)
+      var model = try Model(graph: graph, parameters: parameters)
+      let (one, two) = try (compiler.compile(model, threads: 1), compiler.compile(model, threads: 2))
+      let (first, second) = try (one.run(feeds)[0], two.run(feeds)[0])
+      let expected = try model.run(feeds)[0]
+      #expect(relativeDifference(expected, first) <= 1e-5, "\(c.x) by \(c.weight): \(relativeDifference(expected, first))")
+      #expect(first.scalars.map(\.bitPattern) == second.scalars.map(\.bitPattern), "\(c.x) by \(c.weight)")
+      // New weights: packed again before the next run.
+      model.parameters["w"] = try randomTensor(c.weight, seed: 5)
+      try one.setParameter("w", model.parameters["w"]!)
+      #expect(relativeDifference(try model.run(feeds)[0], try one.run(feeds)[0]) <= 1e-5, "\(c.x) by \(c.weight), new weights")
     }
   }
 

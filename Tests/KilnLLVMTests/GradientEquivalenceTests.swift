@@ -96,6 +96,7 @@ import Testing
         case .winograd: "winograd"
         case .direct: "direct"
         case .depthwise: "depthwise"
+        case .channelVectors: "channel vectors"
         case .columns: "columns"
         }
       }

@@ -251,6 +251,7 @@ enum ConvolutionLowering {
     case winograd(WinogradConvolution)
     case depthwise(DepthwiseConvolution)
     case direct(DirectConvolution)
+    case channelVectors(ChannelVectorConvolution)
     /// W·im2col(x) per sample and group (the input itself when pointwise): a skinny product for
     /// at most 8 columns, a register-blocked product on the weights as they are for at most
     /// `unpackedProductColumns`, BLAS beyond.
@@ -276,7 +277,7 @@ enum ConvolutionLowering {
       } else if DepthwiseConvolution.applies(a, s) {
         self = .depthwise(DepthwiseConvolution(a, s, x: x, weight: weight, output: output))
       } else if s.batch * s.outPlane <= Algorithm.unpackedProductColumns {
-        self = .columns
+        self = ChannelVectorConvolution(s, vectors: vectors, weightsChange: weightsChange).map { .channelVectors($0) } ?? .columns
       } else if DirectConvolution.applies(a, s, x: x, output: output, lanes: lanes) {
         self = .direct(DirectConvolution(a, s, x: x, weight: weight, output: output, vectors: vectors))
       } else if vectors.halfWidth,
@@ -294,6 +295,7 @@ enum ConvolutionLowering {
       case .winograd(let winograd): return winograd.scratchSize
       case .depthwise: return 0
       case .direct(let direct): return direct.scratchSize
+      case .channelVectors(let transposed): return transposed.scratchSize(a, x: x)
       case .columns:
         let shape = ConvolutionShape(x: x, weight: weight, output: output, groups: a.groups)
         let skinny = shape.blocks.counts.map { count in
@@ -303,10 +305,13 @@ enum ConvolutionLowering {
       }
     }
 
-    /// Memory kept between runs: Winograd's transformed weights.
+    /// Memory kept between runs: Winograd's transformed weights, or packed ones.
     var persistentSize: Int {
-      guard case .winograd(let winograd) = self else { return 0 }
-      return winograd.persistentSize
+      switch self {
+      case .winograd(let winograd): return winograd.persistentSize
+      case .channelVectors(let transposed): return transposed.persistentSize
+      case .depthwise, .direct, .columns: return 0
+      }
     }
   }
 
@@ -327,6 +332,10 @@ enum ConvolutionLowering {
     case .depthwise(let depthwise):
       // Bias and activation are applied as outputs are stored.
       depthwise.emit(k)
+      return
+    case .channelVectors(let transposed):
+      // Bias, shortcut and activation are applied as outputs are stored.
+      transposed.emit(k, a)
       return
     case .columns:
       let perSlice = Algorithm.columns.scratchSize(a, x: xShape, weight: wShape, output: k.type.shape) / s.columnSlices

@@ -55,7 +55,7 @@ enum Lowering {
     guard case .conv(let a) = node.op else { return false }
     let types = node.inputs.map { graph[$0].type.shape }
     switch ConvolutionLowering.Algorithm(a, x: types[0], weight: types[1], output: node.type.shape, vectors: vectors, weightsChange: weightsChange(node, graph)) {
-    case .direct: return true
+    case .direct, .channelVectors: return true
     case .winograd, .depthwise, .columns: return false
     }
   }

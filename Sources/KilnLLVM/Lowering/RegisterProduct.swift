@@ -45,27 +45,42 @@ struct RegisterProduct {
   /// once and the smaller again for each of its tiles: for each panel of B's columns, every
   /// block of rows, when B is the larger; for each block of rows, every panel, when A is.
   func emit(_ ir: IRBuilder, a: LLVMValueRef, b: LLVMValueRef, c: LLVMValueRef, count: Int) {
-    func rowBlocks(_ body: (_ row: LLVMValueRef, _ rows: Int) -> Void) {
-      ir.loop(count / rows) { block in body(ir.mul(block, ir.int(rows)), rows) }
-      if count % rows > 0 { body(ir.int(count / rows * rows), count % rows) }
-    }
-    // Whole panels, then the remaining vectors (the last one possibly partial, read and written
-    // masked).
-    func panels(_ body: (_ column: LLVMValueRef, _ vectors: Int, _ lastLanes: Int) -> Void) {
-      let (whole, partial) = (n / lanes, n % lanes)
-      ir.loop(whole / vectors) { panel in body(ir.mul(panel, ir.int(vectors * lanes)), vectors, lanes) }
-      let remaining = whole % vectors + (partial > 0 ? 1 : 0)
-      if remaining > 0 { body(ir.int(whole / vectors * vectors * lanes), remaining, partial > 0 ? partial : lanes) }
+    // Whole panels, then the remaining columns.
+    func panels(_ body: (_ column: LLVMValueRef, _ width: Int) -> Void) {
+      ir.loop(n / panelWidth) { panel in body(ir.mul(panel, ir.int(panelWidth)), panelWidth) }
+      if n % panelWidth > 0 { body(ir.int(n / panelWidth * panelWidth), n % panelWidth) }
     }
     if n > count {
-      panels { column, vectors, lastLanes in
-        rowBlocks { row, rows in tile(ir, a: a, b: b, c: c, row: row, column: column, rows: rows, vectors: vectors, lastLanes: lastLanes) }
-      }
+      panels { column, width in emitPanel(ir, a: a, b: b, c: c, count: count, column: column, width: width) }
     } else {
-      rowBlocks { row, rows in
-        panels { column, vectors, lastLanes in tile(ir, a: a, b: b, c: c, row: row, column: column, rows: rows, vectors: vectors, lastLanes: lastLanes) }
+      rowBlocks(ir, count: count) { row, rows in
+        panels { column, width in tile(ir, a: a, b: b, c: c, row: row, column: column, rows: rows, width: width) }
       }
     }
+  }
+
+  /// Columns `column`…+`width` (a panel: `panelWidth` or fewer in the last one) of the first
+  /// `count` rows of `c` = `a`·`b`.
+  func emitPanel(_ ir: IRBuilder, a: LLVMValueRef, b: LLVMValueRef, c: LLVMValueRef, count: Int, column: LLVMValueRef, width: Int) {
+    rowBlocks(ir, count: count) { row, rows in tile(ir, a: a, b: b, c: c, row: row, column: column, rows: rows, width: width) }
+  }
+
+  /// `body(kernel, captured, column, width)` for each panel of C's columns of a product of `m`
+  /// rows: the whole panels spread over `k`'s pool, then the last, partial one here.
+  func forEachPanel(
+    _ k: Kernel, rows m: Int, capturing captured: [LLVMValueRef], _ body: (Kernel, [LLVMValueRef], _ column: LLVMValueRef, _ width: Int) -> Void
+  ) {
+    let panelWidth = panelWidth
+    k.parallelLoop(n / panelWidth, work: m * panelWidth * self.k / lanes, capturing: captured) { k, captured, panel in
+      body(k, captured, k.ir.mul(panel, k.ir.int(panelWidth)), panelWidth)
+    }
+    if n % panelWidth > 0 { body(k, captured, k.ir.int(n / panelWidth * panelWidth), n % panelWidth) }
+  }
+
+  /// Blocks of `rows` of the first `count` rows, then the rest.
+  private func rowBlocks(_ ir: IRBuilder, count: Int, _ body: (_ row: LLVMValueRef, _ rows: Int) -> Void) {
+    ir.loop(count / rows) { block in body(ir.mul(block, ir.int(rows)), rows) }
+    if count % rows > 0 { body(ir.int(count / rows * rows), count % rows) }
   }
 
   /// All `m` rows of `c` = `a`·`b`, whole tiles of rows spread over `k`'s pool (the rest after
@@ -78,11 +93,12 @@ struct RegisterProduct {
     }
   }
 
-  /// One tile of `rows` × `vectors` accumulators summed over k, then stored (only `lastLanes`
-  /// lanes of each row's last vector).
+  /// One tile of `rows` rows × `width` columns (whole vectors but the last) in accumulators
+  /// summed over k, then stored (the last vector of each row only as far as `width` reaches).
   private func tile(
-    _ ir: IRBuilder, a: LLVMValueRef, b: LLVMValueRef, c: LLVMValueRef, row: LLVMValueRef, column: LLVMValueRef, rows: Int, vectors: Int, lastLanes: Int
+    _ ir: IRBuilder, a: LLVMValueRef, b: LLVMValueRef, c: LLVMValueRef, row: LLVMValueRef, column: LLVMValueRef, rows: Int, width: Int
   ) {
+    let (vectors, lastLanes) = ((width + lanes - 1) / lanes, (width - 1) % lanes + 1)
     let type = ir.vectorType(lanes)
     let accumulators = (0..<rows * vectors).map { _ in ir.stackSlot(type: type) }
     for slot in accumulators { ir.store(ir.zeroVector(lanes), to: slot) }
