@@ -249,14 +249,20 @@ import Testing
   @Test func keptTransformedWeightsFollowNewWeights() throws {
     let model = try Model(name: "kept", input: [4, 16, 8, 8], seed: 5) {
       Conv2D(16, kernel: 3, padding: 1, activation: .relu)
+      // 4 samples of 3×3 outputs: run transposed, on weights packed once.
+      Conv2D(16, kernel: 3, stride: 2)
       GlobalPool(.average)
       Flatten()
       Dense(5)
     }
-    let conv = try #require(model.graph.nodes.first { if case .conv = $0.op { true } else { false } })
-    let weightName = model.graph[conv.inputs[1]].name
+    // New weights for the transposed one through the C API; the training step changes both.
+    let convolutions = model.graph.nodes.filter { if case .conv = $0.op { true } else { false } }
+    let weightName = model.graph[convolutions[1].inputs[1]].name
     #expect(WinogradConvolution(ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), dilation: [1, 1]), x: [4, 16, 8, 8], weight: [16, 16, 3, 3],
       output: [4, 16, 8, 8], lanes: 16, weightsChange: false) != nil)
+    for unit in [VectorUnit(lanes: 8), VectorUnit(lanes: 16)] {
+      #expect(ChannelVectorConvolution(ConvolutionShape(x: [4, 16, 8, 8], weight: [16, 16, 3, 3], output: [4, 16, 3, 3], groups: 1), vectors: unit, weightsChange: false) != nil)
+    }
     var changed = model
     changed.parameters[weightName] = try Tensor(shape: [16, 16, 3, 3], scalars: (0..<2304).map { 0.1 * cosf(0.11 * Float($0)) })
     let (logits, trained) = try logitsAsWeightsChange(model, prefix: "kept", weights: weightName, to: changed.parameters[weightName]!.scalars)
