@@ -288,7 +288,8 @@ import Testing
 
   /// Convolutions with at most 64 outputs per channel and fixed weights, whose output channels
   /// fill more lanes than their positions, run transposed (vectors along output channels, the
-  /// weights packed once): pointwise at 7×7 (read in place), 3×3 with stride 2 and padding, a
+  /// weights packed once): pointwise at 7×7 (read in place), 3×3 with strides 2 and 4 (im2col
+  /// rows as every stride-th float of vector loads) and padding, a
   /// strided 1×1 (positions gathered), two samples of 5×5, 3×3 outputs with channels ending in a
   /// partial vector, 1D; each with bias and ReLU, or a fused shortcut before it; the same bits on
   /// one thread and on two; and new weights packed again.
@@ -298,7 +299,7 @@ import Testing
     let cases: [(x: [Int], weight: [Int], stride: Int, pad: Int, shortcut: Bool)] = [
       ([1, 64, 7, 7], [48, 64, 1, 1], 1, 0, false), ([1, 64, 7, 7], [64, 64, 1, 1], 1, 0, true), ([1, 16, 13, 13], [32, 16, 3, 3], 2, 1, false),
       ([1, 40, 14, 14], [80, 40, 1, 1], 2, 0, true), ([2, 8, 5, 5], [48, 8, 3, 3], 1, 1, false), ([1, 24, 3, 3], [20, 24, 3, 3], 1, 1, false),
-      ([1, 16, 49], [32, 16, 3], 1, 1, false),
+      ([1, 16, 49], [32, 16, 3], 1, 1, false), ([1, 8, 27, 27], [32, 8, 3, 3], 4, 1, false),
     ]
     for c in cases {
       let rank = c.x.count - 2

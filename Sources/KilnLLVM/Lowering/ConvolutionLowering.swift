@@ -149,15 +149,31 @@ enum ConvolutionLowering {
                 let sourceRow = ir.add(ir.mul(c, ir.int(inPlane)), ir.mul(ir.add(ir.mul(id, ir.int(input[1])), ih), ir.int(input[2])))
                 let target = ir.add(row, ir.mul(ir.add(ir.mul(od, ir.int(output[1])), oh), ir.int(output[2])))
                 let start = ir.add(sourceRow, ir.mul(kw, ir.int(dilation[2])))
-                ir.loop(output[2]) { ow in
-                  ir.store(ir.load(source, ir.add(start, ir.mul(ow, ir.int(stride[2])))), columns, ir.add(target, ow))
-                }
+                copyRow(ir, from: source, start, stride: stride[2], to: columns, target, count: output[2], lanes: k.lanes)
               }
             }
           }
         }
       }
     }
+  }
+
+  /// `target[at + i] = source[start + i·stride]` for i < `count`: with strides up to 4, in vectors
+  /// of `lanes` taken as every stride-th float of contiguous loads (which read nothing past the
+  /// last float they keep), the rest masked; ResNet's strided 1×1 convolutions gather their
+  /// inputs this way.
+  static func copyRow(
+    _ ir: IRBuilder, from source: LLVMValueRef, _ start: LLVMValueRef, stride: Int, to target: LLVMValueRef, _ at: LLVMValueRef, count: Int, lanes: Int
+  ) {
+    guard stride > 1 && stride <= 4 else {
+      return ir.loop(count) { i in ir.store(ir.load(source, ir.add(start, ir.mul(i, ir.int(stride)))), target, ir.add(at, i)) }
+    }
+    func vector(_ first: LLVMValueRef, count: Int) {
+      let values = ir.loadVector(source, ir.add(start, ir.mul(first, ir.int(stride))), lanes: lanes * stride, reading: 0..<((count - 1) * stride + 1))
+      ir.storeVector(ir.everyNth(values, stride, lanes: lanes), target, ir.add(at, first), count: count)
+    }
+    ir.loop(count / lanes) { index in vector(ir.mul(index, ir.int(lanes)), count: lanes) }
+    if count % lanes > 0 { vector(ir.int(count / lanes * lanes), count: count % lanes) }
   }
 
   /// im2col for one group of one sample into `columns`, whose rows are `rowStride` floats
