@@ -372,6 +372,17 @@ final class IRBuilder {
     return value
   }
 
+  /// Asks the caches for the line holding `pointer[index]`, to be read soon (a hint: an address
+  /// past the allocation does no harm).
+  func prefetch(_ pointer: LLVMValueRef, _ index: LLVMValueRef) {
+    let address = LLVMBuildBitCast(builder, element(pointer, index), bytePointer, "")!
+    let id = LLVMLookupIntrinsicID("llvm.prefetch", 13)
+    var types: [LLVMTypeRef?] = [bytePointer]
+    let declaration = LLVMGetIntrinsicDeclaration(module, id, &types, 1)
+    var arguments: [LLVMValueRef?] = [address, int32(0), int32(3), int32(1)]
+    LLVMBuildCall2(builder, LLVMIntrinsicGetType(context, id, &types, 1), declaration, &arguments, 4, "")
+  }
+
   /// Stores the first `count` lanes of `vector` at `pointer[index]…` (all of them by default).
   func storeVector(_ vector: LLVMValueRef, _ pointer: LLVMValueRef, _ index: LLVMValueRef, count: Int? = nil) {
     let lanes = Int(LLVMGetVectorSize(LLVMTypeOf(vector)))

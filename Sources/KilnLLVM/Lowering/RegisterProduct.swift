@@ -18,13 +18,19 @@ struct RegisterProduct {
   let ldb: Int?
   /// The tile: rows of C × vectors of `lanes` columns.
   let rows, vectors: Int
+  /// For B in panels read from memory: how many rows of a panel ahead the first block of rows
+  /// asks the caches for (nil: none; see `ChannelVectorConvolution.prefetchRows`).
+  let prefetchRows: Int?
 
   /// The plan for an [m, n] = [m, k]·[k, n] product with leading dimensions `lda`, `ldb` (nil: B
   /// in panels), `ldc`, with the tile `DirectConvolution.tiling`'s cost model picks for a target
   /// with `lanes` floats per vector and `registers` vector registers (by default 16 for 8 lanes,
   /// as with AVX2, and 32 for 16). Any number of rows up to m may be computed with it.
-  init(m: Int, n: Int, k: Int, lda: Int, ldb: Int?, ldc: Int, lanes: Int, registers: Int? = nil, transposedA: Bool = false) {
+  init(
+    m: Int, n: Int, k: Int, lda: Int, ldb: Int?, ldc: Int, lanes: Int, registers: Int? = nil, transposedA: Bool = false, prefetchRows: Int? = nil
+  ) {
     (self.n, self.k, self.lda, self.ldb, self.ldc, self.lanes, self.transposedA) = (n, k, lda, ldb, ldc, lanes, transposedA)
+    self.prefetchRows = ldb == nil ? prefetchRows : nil
     let registers = registers ?? VectorUnit(lanes: lanes).registers
     let tile = DirectConvolution.tiling(channels: m, rows: 1, vectors: (n + lanes - 1) / lanes, registers: registers)
     (rows, vectors) = (tile.channels, tile.vectors)
@@ -53,7 +59,7 @@ struct RegisterProduct {
     if n > count {
       panels { column, width in emitPanel(ir, a: a, b: b, c: c, count: count, column: column, width: width) }
     } else {
-      rowBlocks(ir, count: count) { row, rows in
+      rowBlocks(ir, count: count) { row, rows, _ in
         panels { column, width in tile(ir, a: a, b: b, c: c, row: row, column: column, rows: rows, width: width) }
       }
     }
@@ -62,7 +68,9 @@ struct RegisterProduct {
   /// Columns `column`…+`width` (a panel: `panelWidth` or fewer in the last one) of the first
   /// `count` rows of `c` = `a`·`b`.
   func emitPanel(_ ir: IRBuilder, a: LLVMValueRef, b: LLVMValueRef, c: LLVMValueRef, count: Int, column: LLVMValueRef, width: Int) {
-    rowBlocks(ir, count: count) { row, rows in tile(ir, a: a, b: b, c: c, row: row, column: column, rows: rows, width: width) }
+    rowBlocks(ir, count: count) { row, rows, first in
+      tile(ir, a: a, b: b, c: c, row: row, column: column, rows: rows, width: width, prefetching: first && prefetchRows != nil)
+    }
   }
 
   /// `body(kernel, captured, column, width)` for each panel of C's columns of a product of `m`
@@ -77,10 +85,13 @@ struct RegisterProduct {
     if n % panelWidth > 0 { body(k, captured, k.ir.int(n / panelWidth * panelWidth), n % panelWidth) }
   }
 
-  /// Blocks of `rows` of the first `count` rows, then the rest.
-  private func rowBlocks(_ ir: IRBuilder, count: Int, _ body: (_ row: LLVMValueRef, _ rows: Int) -> Void) {
-    ir.loop(count / rows) { block in body(ir.mul(block, ir.int(rows)), rows) }
-    if count % rows > 0 { body(ir.int(count / rows * rows), count % rows) }
+  /// Blocks of `rows` of the first `count` rows, then the rest; the first block apart from the
+  /// others (`first`) when B is prefetched.
+  private func rowBlocks(_ ir: IRBuilder, count: Int, _ body: (_ row: LLVMValueRef, _ rows: Int, _ first: Bool) -> Void) {
+    let peeled = prefetchRows != nil && count >= rows ? 1 : 0
+    if peeled > 0 { body(ir.int(0), rows, true) }
+    if count / rows > peeled { ir.loop(from: ir.int(peeled), to: ir.int(count / rows)) { block in body(ir.mul(block, ir.int(rows)), rows, false) } }
+    if count % rows > 0 { body(ir.int(count / rows * rows), count % rows, count < rows) }
   }
 
   /// All `m` rows of `c` = `a`·`b`, whole tiles of rows spread over `k`'s pool (the rest after
@@ -94,9 +105,11 @@ struct RegisterProduct {
   }
 
   /// One tile of `rows` rows × `width` columns (whole vectors but the last) in accumulators
-  /// summed over k, then stored (the last vector of each row only as far as `width` reaches).
+  /// summed over k, then stored (the last vector of each row only as far as `width` reaches);
+  /// `prefetching`: asking for B's panel `prefetchRows` rows ahead as it goes.
   private func tile(
-    _ ir: IRBuilder, a: LLVMValueRef, b: LLVMValueRef, c: LLVMValueRef, row: LLVMValueRef, column: LLVMValueRef, rows: Int, width: Int
+    _ ir: IRBuilder, a: LLVMValueRef, b: LLVMValueRef, c: LLVMValueRef, row: LLVMValueRef, column: LLVMValueRef, rows: Int, width: Int,
+    prefetching: Bool = false
   ) {
     let (vectors, lastLanes) = ((width + lanes - 1) / lanes, (width - 1) % lanes + 1)
     let type = ir.vectorType(lanes)
@@ -108,6 +121,9 @@ struct RegisterProduct {
     ir.loop(k) { depth in
       // In panels, a tile's columns start a panel: its row `depth` is panelWidth floats long.
       let start = ldb.map { ir.add(ir.mul(depth, ir.int($0)), column) } ?? ir.add(ir.mul(column, ir.int(k)), ir.mul(depth, ir.int(panelWidth)))
+      if prefetching, let ahead = prefetchRows {
+        for line in Swift.stride(from: 0, to: panelWidth, by: 16) { ir.prefetch(b, ir.add(start, ir.int(ahead * panelWidth + line))) }
+      }
       let values = (0..<vectors).map { vector in
         ir.loadVector(b, ir.add(start, ir.int(vector * lanes)), lanes: lanes, count: vector == vectors - 1 ? lastLanes : nil)
       }
