@@ -287,12 +287,13 @@ import Testing
   }
 
   /// Convolutions with at most 64 outputs per channel and fixed weights, whose output channels
-  /// fill more lanes than their positions, run transposed (vectors along output channels, the
-  /// weights packed once): pointwise at 7×7 (read in place), 3×3 with strides 2 and 4 (im2col
-  /// rows as every stride-th float of vector loads) and padding, a
-  /// strided 1×1 (positions gathered), two samples of 5×5, 3×3 outputs with channels ending in a
-  /// partial vector, 1D; each with bias and ReLU, or a fused shortcut before it; the same bits on
-  /// one thread and on two; and new weights packed again.
+  /// fill more lanes than their positions, and strided ones with up to 1,024, run transposed
+  /// (vectors along output channels, the weights packed once): pointwise at 7×7 (read in place),
+  /// 3×3 with strides 2 and 4 (im2col rows as every stride-th float of vector loads) and
+  /// padding, a strided 1×1 (positions gathered), two samples of 5×5, 3×3 outputs with channels
+  /// ending in a partial vector, 1D, a stride-2 3×3 to 14×14 and a stride-2 5×5 to two samples of
+  /// 13×13 (the strided rule); each with bias and ReLU, or a fused shortcut before it; the same
+  /// bits on one thread and on two; and new weights packed again.
   @Test(arguments: [VectorUnit(lanes: 8), VectorUnit(lanes: 16), VectorUnit(lanes: 16, halfWidth: true)])
   func channelVectorProducts(vectors: VectorUnit) throws {
     let compiler = try Compiler(vectorLanes: vectors.lanes, halfWidth: vectors.halfWidth)
@@ -300,6 +301,7 @@ import Testing
       ([1, 64, 7, 7], [48, 64, 1, 1], 1, 0, false), ([1, 64, 7, 7], [64, 64, 1, 1], 1, 0, true), ([1, 16, 13, 13], [32, 16, 3, 3], 2, 1, false),
       ([1, 40, 14, 14], [80, 40, 1, 1], 2, 0, true), ([2, 8, 5, 5], [48, 8, 3, 3], 1, 1, false), ([1, 24, 3, 3], [20, 24, 3, 3], 1, 1, false),
       ([1, 16, 49], [32, 16, 3], 1, 1, false), ([1, 8, 27, 27], [32, 8, 3, 3], 4, 1, false),
+      ([1, 32, 28, 28], [64, 32, 3, 3], 2, 1, true), ([2, 12, 29, 29], [48, 12, 5, 5], 2, 1, false),
     ]
     for c in cases {
       let rank = c.x.count - 2

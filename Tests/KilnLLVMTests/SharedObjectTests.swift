@@ -261,7 +261,9 @@ import Testing
     #expect(WinogradConvolution(ConvAttrs(stride: [1, 1], padding: .symmetric(1, rank: 2), dilation: [1, 1]), x: [4, 16, 8, 8], weight: [16, 16, 3, 3],
       output: [4, 16, 8, 8], lanes: 16, weightsChange: false) != nil)
     for unit in [VectorUnit(lanes: 8), VectorUnit(lanes: 16)] {
-      #expect(ChannelVectorConvolution(ConvolutionShape(x: [4, 16, 8, 8], weight: [16, 16, 3, 3], output: [4, 16, 3, 3], groups: 1), vectors: unit, weightsChange: false) != nil)
+      let shape = ConvolutionShape(x: [4, 16, 8, 8], weight: [16, 16, 3, 3], output: [4, 16, 3, 3], groups: 1)
+      let attrs = ConvAttrs(stride: [2, 2], padding: .symmetric(0, rank: 2), dilation: [1, 1])
+      #expect(ChannelVectorConvolution(attrs, shape, vectors: unit, weightsChange: false) != nil)
     }
     var changed = model
     changed.parameters[weightName] = try Tensor(shape: [16, 16, 3, 3], scalars: (0..<2304).map { 0.1 * cosf(0.11 * Float($0)) })

@@ -14,21 +14,21 @@ struct ChannelVectorConvolution {
   let s: ConvolutionShape
   let product: RegisterProduct
 
-  /// The plan for a convolution with shapes `s`, or nil where it does not apply or does not pay:
-  /// weights that stay fixed between runs (packing them on every run would cost as much as the
-  /// product), one group, at most `Algorithm.unpackedProductColumns` output positions in all (a
-  /// block of all samples), more than the skinny product takes, and output channels that fill a
-  /// tenth more of the lanes than the positions do.
-  init?(_ s: ConvolutionShape, vectors unit: VectorUnit, weightsChange: Bool) {
+  /// The plan for a convolution `a` with shapes `s`, or nil where it does not apply
+  /// or does not pay: weights that stay fixed between runs (packing them on every run would cost
+  /// as much as the product), one group, more positions than the skinny product takes, and
+  /// either at most `Algorithm.unpackedProductColumns` positions in all (a block of all samples)
+  /// whose output channels fill a tenth more of the lanes than the positions do, or a strided
+  /// convolution (`strided`) whose output channels fill whole vectors.
+  init?(_ a: ConvAttrs, _ s: ConvolutionShape, vectors unit: VectorUnit, weightsChange: Bool) {
     let positions = s.batch * s.outPlane
-    guard !weightsChange, s.groups == 1, positions <= ConvolutionLowering.Algorithm.unpackedProductColumns,
-      !SkinnyProduct.applies(m: s.outChannels, n: positions, k: s.depth)
-    else { return nil }
+    guard !weightsChange, s.groups == 1, !SkinnyProduct.applies(m: s.outChannels, n: positions, k: s.depth) else { return nil }
     func filled(_ width: Int) -> Double {
       let lanes = unit.lanes(forRow: width)
       return Double(width) / Double((width + lanes - 1) / lanes * lanes)
     }
-    guard filled(s.outChannels) > 1.1 * filled(positions) else { return nil }
+    let few = positions <= ConvolutionLowering.Algorithm.unpackedProductColumns && filled(s.outChannels) > 1.1 * filled(positions)
+    guard few || Self.strided(a, s) && filled(s.outChannels) == 1 else { return nil }
     let lanes = unit.lanes(forRow: s.outChannels)
     let row = (s.outChannels + lanes - 1) / lanes * lanes + lanes
     self.s = s
@@ -44,6 +44,27 @@ struct ChannelVectorConvolution {
   /// alternating rounds, 62.9-69.1 -> 62.1-63.2 ms. (Winograd's products, whose U is as cold,
   /// got slower with it: ResNet-50's layer3.1.conv2 cold 1.19 -> 1.24-1.30 ms.)
   static let prefetchRows = 32
+
+  /// Whether `a` is a strided convolution of more than one tap with at most `stridedPositions`
+  /// positions and `stridedColumns` floats of columns, which run transposed where their output
+  /// channels fill whole vectors: the direct kernel takes strided windows
+  /// from copies of the input split by phase, in vectors along rows (ResNet-50's layer3.0.conv2:
+  /// 14-wide rows fill 14 of 16 lanes). One thread, Zen 4, min of two alternating rounds:
+  /// ResNet-50's layer3.0.conv2 2.39-2.41 -> 2.10-2.11 ms, ZFNet's 5×5 stride-2 96 -> 256 layer
+  /// at 26×26 9.12-9.21 -> 7.72-7.76 ms, ResNet-18's layer3.0.conv1 1.10 -> 1.06 ms.
+  static func strided(_ a: ConvAttrs, _ s: ConvolutionShape) -> Bool {
+    s.taps > 1 && a.stride.contains { $0 > 1 } && s.batch * s.outPlane <= stridedPositions && s.batch * s.outPlane * s.depth <= stridedColumns
+  }
+
+  /// The most output positions (samples × plane) of a strided convolution run transposed: ResNet-50's
+  /// 28×28 stride-2 layer (784) gained 2% this way, VGG-11-CIFAR's 32×32 first layer (1,024,
+  /// stride 1) lost half its speed.
+  static let stridedPositions = 1024
+
+  /// The most floats of im2col columns a strided convolution run transposed may take: every
+  /// panel of output channels reads them all, so they must stay in the last-level cache
+  /// (8 MiB; ZFNet's layer takes 6.5 MiB).
+  static let stridedColumns = 1 << 21
 
   /// Where Yᵀ starts in scratch: after what the columns take (`ConvolutionShape.scratchSize`).
   func transposedOffset(_ a: ConvAttrs, x: [Int]) -> Int { s.scratchSize(a, x: x) }

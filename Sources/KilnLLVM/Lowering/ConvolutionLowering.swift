@@ -292,8 +292,10 @@ enum ConvolutionLowering {
         self = .winograd(winograd)
       } else if DepthwiseConvolution.applies(a, s) {
         self = .depthwise(DepthwiseConvolution(a, s, x: x, weight: weight, output: output))
+      } else if let transposed = ChannelVectorConvolution(a, s, vectors: vectors, weightsChange: weightsChange) {
+        self = .channelVectors(transposed)
       } else if s.batch * s.outPlane <= Algorithm.unpackedProductColumns {
-        self = ChannelVectorConvolution(s, vectors: vectors, weightsChange: weightsChange).map { .channelVectors($0) } ?? .columns
+        self = .columns
       } else if DirectConvolution.applies(a, s, x: x, output: output, lanes: lanes) {
         self = .direct(DirectConvolution(a, s, x: x, weight: weight, output: output, vectors: vectors))
       } else if vectors.halfWidth,
