@@ -106,7 +106,7 @@ public final class Compiler: @unchecked Sendable {
       let pointers = 1 + node.inputs.count + (function.scratch ? 1 : 0) + (function.persistent ? 1 : 0) + (function.residual ? 1 : 0)
       let parameters = Array(repeating: ir.floatPointer, count: pointers) + [ir.i64, ir.bytePointer]
       let code = ir.function("\(symbol)_f\(number)", parameters: parameters, returns: ir.i32, isInternal: false)
-      if hidden { LLVMSetVisibility(code, LLVMHiddenVisibility) }
+      if hidden { ir.hide(code) }
       return code
     }
     let kernels = try program.functions.enumerated().map { number, function -> IRBuilder in
@@ -114,33 +114,31 @@ public final class Compiler: @unchecked Sendable {
       let node = graph.nodes[function.node]
       let code = declare(number, in: ir)
       ir.beginBody(of: code)
-      let count = LLVMCountParams(code)
+      let count = ir.parameterCount(code)
       var kernel = Kernel(
         ir: ir, node: node, inputTypes: function.inputTypes,
-        inputs: (0..<node.inputs.count).map { LLVMGetParam(code, UInt32($0 + 1)) }, output: LLVMGetParam(code, 0),
-        scratch: function.scratch ? LLVMGetParam(code, UInt32(node.inputs.count + 1)) : nil,
-        step: LLVMGetParam(code, count - 2), epilogue: function.epilogue, pool: LLVMGetParam(code, count - 1), vectors: program.vectors)
+        inputs: (0..<node.inputs.count).map { ir.parameter(code, $0 + 1) }, output: ir.parameter(code, 0),
+        scratch: function.scratch ? ir.parameter(code, node.inputs.count + 1) : nil,
+        step: ir.parameter(code, count - 2), epilogue: function.epilogue, pool: ir.parameter(code, count - 1), vectors: program.vectors)
       kernel.weightsChange = function.weightsChange
-      if function.persistent { kernel.persistent = LLVMGetParam(code, UInt32(node.inputs.count + (function.scratch ? 2 : 1))) }
-      if function.residual { kernel.residual = LLVMGetParam(code, count - 3) }
+      if function.persistent { kernel.persistent = ir.parameter(code, node.inputs.count + (function.scratch ? 2 : 1)) }
+      if function.residual { kernel.residual = ir.parameter(code, count - 3) }
       try Lowering.emit(kernel)
-      LLVMBuildRet(ir.builder, ir.int32(0))
+      ir.ret(ir.int32(0))
       try ir.verify()
       return ir
     }
     let ir = IRBuilder(name: graph.name)
     let functions = program.functions.indices.map { declare($0, in: ir) }
-    let pointerPointer = LLVMPointerType(ir.floatPointer, 0)!
+    let pointerPointer = ir.pointer(to: ir.floatPointer)
     let entry = ir.function(symbol, parameters: [ir.floatPointer, pointerPointer, ir.i64, ir.bytePointer], returns: ir.i32, isInternal: false)
-    if hidden { LLVMSetVisibility(entry, LLVMHiddenVisibility) }
+    if hidden { ir.hide(entry) }
     ir.beginBody(of: entry)
-    let (arena, slots, step, pool) = (LLVMGetParam(entry, 0)!, LLVMGetParam(entry, 1)!, LLVMGetParam(entry, 2)!, LLVMGetParam(entry, 3)!)
+    let (arena, slots, step, pool) = (ir.parameter(entry, 0), ir.parameter(entry, 1), ir.parameter(entry, 2), ir.parameter(entry, 3))
     func pointer(_ location: Program.Location) -> LLVMValueRef {
       switch location {
       case .slot(let slot):
-        var index: [LLVMValueRef?] = [ir.int(slot)]
-        let address = LLVMBuildGEP2(ir.builder, ir.floatPointer, slots, &index, 1, "")!
-        return LLVMBuildLoad2(ir.builder, ir.floatPointer, address, "")!
+        return ir.load(ir.floatPointer, from: ir.element(slots, ir.int(slot), type: ir.floatPointer))
       case .arena(let offset):
         return ir.element(arena, ir.int(offset))
       }
@@ -151,10 +149,10 @@ public final class Compiler: @unchecked Sendable {
       if let offset = call.persistent { arguments.append(ir.element(arena, ir.int(offset))) }
       if let residual = call.residual { arguments.append(pointer(residual.location)) }
       let status = ir.call(functions[call.function], arguments + [step, pool])
-      ir.when(ir.icmp(LLVMIntNE, status, ir.int32(0))) { LLVMBuildRet(ir.builder, status); LLVMPositionBuilderAtEnd(ir.builder, ir.newBlock("dead")) }
+      ir.when(ir.icmp(LLVMIntNE, status, ir.int32(0))) { ir.returnEarly(status) }
     }
     for copy in program.copies { ir.copy(copy.count, from: pointer(copy.from), to: pointer(copy.to)) }
-    LLVMBuildRet(ir.builder, ir.int32(0))
+    ir.ret(ir.int32(0))
     try ir.verify()
     return [ir] + kernels
   }

@@ -13,29 +13,24 @@ enum PeakProbe {
     llvmLock.lock()
     defer { llvmLock.unlock() }
     let ir = IRBuilder(name: "peak")
-    let vector = LLVMVectorType(ir.f32, UInt32(lanes))!
+    let vector = ir.vectorType(lanes)
     let function = ir.function("kiln_peak", parameters: [ir.i64, ir.floatPointer], returns: ir.void, isInternal: false)
     ir.beginBody(of: function)
-    func splat(_ value: Double) -> LLVMValueRef {
-      var elements = [LLVMValueRef?](repeating: ir.float(value), count: lanes)
-      return LLVMConstVector(&elements, UInt32(lanes))
-    }
+    func splat(_ value: Double) -> LLVMValueRef { ir.constant(value, like: ir.zeroVector(lanes)) }
     let slots = (0..<accumulators).map { index -> LLVMValueRef in
-      let slot = LLVMBuildAlloca(ir.builder, vector, "acc")!
-      LLVMBuildStore(ir.builder, splat(Double(index) * 1e-3), slot)
+      let slot = ir.stackSlot(type: vector)
+      ir.store(splat(Double(index) * 1e-3), to: slot)
       return slot
     }
     let (scale, shift) = (splat(0.999_999), splat(1e-7))
-    ir.loop(from: ir.int(0), to: LLVMGetParam(function, 0)) { _ in
+    ir.loop(from: ir.int(0), to: ir.parameter(function, 0)) { _ in
       for slot in slots {
-        let value = LLVMBuildLoad2(ir.builder, vector, slot, "")!
-        LLVMBuildStore(ir.builder, ir.intrinsic("llvm.fma", [value, scale, shift], type: vector), slot)
+        ir.store(ir.intrinsic("llvm.fma", [ir.load(vector, from: slot), scale, shift], type: vector), to: slot)
       }
     }
-    var sum = LLVMBuildLoad2(ir.builder, vector, slots[0], "")!
-    for slot in slots.dropFirst() { sum = LLVMBuildFAdd(ir.builder, sum, LLVMBuildLoad2(ir.builder, vector, slot, "")!, "")! }
-    ir.store(LLVMBuildExtractElement(ir.builder, sum, ir.int(0), "")!, LLVMGetParam(function, 1), ir.int(0))
-    LLVMBuildRetVoid(ir.builder)
+    let sum = slots.dropFirst().reduce(ir.load(vector, from: slots[0])) { ir.fadd($0, ir.load(vector, from: $1)) }
+    ir.store(ir.extract(sum, lane: 0), ir.parameter(function, 1), ir.int(0))
+    ir.ret()
     try ir.verify()
     let jit = try JIT(objects: ParallelCodegen.emit([ir], target: compiler.target, as: LLVMObjectFile).code)
     typealias Peak = @convention(c) (Int64, UnsafeMutablePointer<Float>) -> Void

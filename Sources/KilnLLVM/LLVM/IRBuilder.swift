@@ -64,6 +64,32 @@ final class IRBuilder {
 
   var currentFunction: LLVMValueRef { LLVMGetBasicBlockParent(LLVMGetInsertBlock(builder))! }
 
+  /// The block emission is in.
+  var currentBlock: LLVMBasicBlockRef { LLVMGetInsertBlock(builder)! }
+
+  /// Continues emitting at the end of `block`.
+  func resume(at block: LLVMBasicBlockRef) { LLVMPositionBuilderAtEnd(builder, block) }
+
+  /// Parameter `index` of `function`.
+  func parameter(_ function: LLVMValueRef, _ index: Int) -> LLVMValueRef { LLVMGetParam(function, UInt32(index))! }
+
+  /// The number of parameters of `function`.
+  func parameterCount(_ function: LLVMValueRef) -> Int { Int(LLVMCountParams(function)) }
+
+  /// Keeps `function` out of a shared object's exported symbols.
+  func hide(_ function: LLVMValueRef) { LLVMSetVisibility(function, LLVMHiddenVisibility) }
+
+  /// Returns `value` (nil: nothing) from the function being emitted.
+  func ret(_ value: LLVMValueRef? = nil) {
+    if let value { LLVMBuildRet(builder, value) } else { LLVMBuildRetVoid(builder) }
+  }
+
+  /// Returns `value` at once; emission continues in a fresh, unreachable block.
+  func returnEarly(_ value: LLVMValueRef) {
+    ret(value)
+    resume(at: newBlock("after.return"))
+  }
+
   func newBlock(_ name: String) -> LLVMBasicBlockRef {
     LLVMAppendBasicBlockInContext(context, currentFunction, name)!
   }
@@ -164,6 +190,8 @@ final class IRBuilder {
   // MARK: - Values
 
   func int(_ value: Int) -> LLVMValueRef { LLVMConstInt(i64, UInt64(bitPattern: Int64(value)), 1) }
+  func int(bits: UInt64) -> LLVMValueRef { LLVMConstInt(i64, bits, 0) }
+  func double(_ value: Double) -> LLVMValueRef { LLVMConstReal(LLVMDoubleTypeInContext(context), value) }
   func int32(_ value: Int) -> LLVMValueRef { LLVMConstInt(i32, UInt64(bitPattern: Int64(value)), 1) }
   func float(_ value: Double) -> LLVMValueRef { LLVMConstReal(f32, value) }
 
@@ -202,6 +230,14 @@ final class IRBuilder {
 
   func and(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildAnd(builder, a, b, "")! }
   func or(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildOr(builder, a, b, "")! }
+  func xor(_ a: LLVMValueRef, _ b: LLVMValueRef) -> LLVMValueRef { LLVMBuildXor(builder, a, b, "")! }
+  /// `a` shifted right by `bits`, zeros shifted in.
+  func shiftRight(_ a: LLVMValueRef, _ bits: Int) -> LLVMValueRef { LLVMBuildLShr(builder, a, int(bits), "")! }
+
+  /// Whether the integer `index` lies outside 0..<count.
+  func isOutside(_ index: LLVMValueRef, count: Int) -> LLVMValueRef {
+    or(icmp(LLVMIntSLT, index, int(0)), icmp(LLVMIntSGE, index, int(count)))
+  }
 
   /// max(a, b) for floats, NaN when either is (as in PyTorch and ONNX Runtime, and the
   /// interpreter's `KilnScalar.propagatingMax`): b when it is larger or NaN, else a.
@@ -260,6 +296,27 @@ final class IRBuilder {
 
   func toFloat(_ value: LLVMValueRef) -> LLVMValueRef { LLVMBuildSIToFP(builder, value, f32, "")! }
   func toInt64(_ value: LLVMValueRef) -> LLVMValueRef { LLVMBuildSExt(builder, value, i64, "")! }
+  /// The unsigned integer `value` as a double.
+  func unsignedToDouble(_ value: LLVMValueRef) -> LLVMValueRef { LLVMBuildUIToFP(builder, value, LLVMDoubleTypeInContext(context), "")! }
+
+  // MARK: - Types
+
+  func typeOf(_ value: LLVMValueRef) -> LLVMTypeRef { LLVMTypeOf(value)! }
+  func isPointer(_ value: LLVMValueRef) -> Bool { LLVMGetTypeKind(LLVMTypeOf(value)) == LLVMPointerTypeKind }
+  func isVector(_ value: LLVMValueRef) -> Bool { LLVMGetTypeKind(LLVMTypeOf(value)) == LLVMVectorTypeKind }
+  func pointer(to type: LLVMTypeRef) -> LLVMTypeRef { LLVMPointerType(type, 0)! }
+  /// A null `i8*` (a pool pointer that says: one thread).
+  var nullBytePointer: LLVMValueRef { LLVMConstPointerNull(bytePointer)! }
+
+  /// `value`, a pointer or a 64-bit integer, as an `i8*` (to pass through a context array).
+  func asBytePointer(_ value: LLVMValueRef) -> LLVMValueRef {
+    isPointer(value) ? LLVMBuildBitCast(builder, value, bytePointer, "")! : LLVMBuildIntToPtr(builder, value, bytePointer, "")!
+  }
+
+  /// The `i8*` `raw` back as a value of `type`, a pointer or a 64-bit integer (`asBytePointer`'s inverse).
+  func fromBytePointer(_ raw: LLVMValueRef, as type: LLVMTypeRef) -> LLVMValueRef {
+    LLVMGetTypeKind(type) == LLVMPointerTypeKind ? LLVMBuildBitCast(builder, raw, type, "")! : LLVMBuildPtrToInt(builder, raw, type, "")!
+  }
 
   // MARK: - Vectors
 

@@ -82,7 +82,7 @@ struct DepthwiseConvolution {
       let weights = (0..<s.taps).map { ir.load(filter, ir.int($0)) }
       /// Bias and activation on a finished sum (a float or a vector), as it is stored.
       func finished(_ sum: LLVMValueRef) -> LLVMValueRef {
-        let biased = bias.map { b in ir.fadd(sum, LLVMGetTypeKind(LLVMTypeOf(sum)) == LLVMVectorTypeKind ? ir.splat(b, lanes: lanes) : b) } ?? sum
+        let biased = bias.map { b in ir.fadd(sum, ir.isVector(sum) ? ir.splat(b, lanes: lanes) : b) } ?? sum
         return k.activated(biased)
       }
       /// `rows` consecutive output rows (from `rowIn` and `rowOut`, sharing `taps`) in vectors:

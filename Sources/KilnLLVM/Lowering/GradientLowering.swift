@@ -47,9 +47,7 @@ enum GradientLowering {
       let indices = ir.asInts(k.inputs[0])
       k.elementwise { _ in ir.float(0) }
       ir.loop(k.inputTypes[0].elementCount) { row in
-        let index = ir.loadInt(indices, row)
-        let outside = LLVMBuildOr(ir.builder, ir.icmp(LLVMIntSLT, index, ir.int(0)), ir.icmp(LLVMIntSGE, index, ir.int(vocabulary)), "")!
-        ir.when(outside) { k.fail(6) }
+        let index = k.checkedIndex(indices, row, count: vocabulary)
         ir.loop(dim) { d in
           let at = ir.add(ir.mul(index, ir.int(dim)), d)
           ir.store(ir.fadd(ir.load(k.output, at), ir.load(k.inputs[1], ir.add(ir.mul(row, ir.int(dim)), d))), k.output, at)
@@ -139,19 +137,19 @@ enum GradientLowering {
   static func firstMaximum(_ ir: IRBuilder, count: Int, _ candidate: (LLVMValueRef) -> (LLVMValueRef, LLVMValueRef, LLVMValueRef?)) -> LLVMValueRef {
     let bestValue = ir.stackSlot()
     let bestIndex = ir.stackSlot(type: ir.i64)
-    LLVMBuildStore(ir.builder, ir.float(-.infinity), bestValue)
-    LLVMBuildStore(ir.builder, ir.int(-1), bestIndex)
+    ir.store(ir.float(-.infinity), to: bestValue)
+    ir.store(ir.int(-1), to: bestIndex)
     ir.loop(count) { i in
       let (value, position, valid) = candidate(i)
-      let current = LLVMBuildLoad2(ir.builder, ir.f32, bestValue, "")!
-      let index = LLVMBuildLoad2(ir.builder, ir.i64, bestIndex, "")!
+      let current = ir.load(ir.f32, from: bestValue)
+      let index = ir.load(ir.i64, from: bestIndex)
       var better = ir.icmp(LLVMIntSLT, index, ir.int(0))
       better = ir.or(better, ir.isPreferredMaximum(value, over: current))
       if let valid { better = ir.and(better, valid) }
-      LLVMBuildStore(ir.builder, ir.select(better, value, current), bestValue)
-      LLVMBuildStore(ir.builder, ir.select(better, position, index), bestIndex)
+      ir.store(ir.select(better, value, current), to: bestValue)
+      ir.store(ir.select(better, position, index), to: bestIndex)
     }
-    return LLVMBuildLoad2(ir.builder, ir.i64, bestIndex, "")!
+    return ir.load(ir.i64, from: bestIndex)
   }
 
   static func reduceGradient(_ k: Kernel, _ a: ReduceAttrs) {

@@ -37,9 +37,15 @@ struct Kernel {
 
   /// Returns `status` from the kernel at once.
   func fail(_ status: Int) {
-    LLVMBuildRet(ir.builder, ir.int32(status))
-    // Emission continues in a fresh (unreachable) block.
-    LLVMPositionBuilderAtEnd(ir.builder, ir.newBlock("after.fail"))
+    ir.returnEarly(ir.int32(status))
+  }
+
+  /// The integer at `indices[row]`, after returning status 6 (an index out of range) from the
+  /// kernel unless it lies in 0..<count: embedding rows and class labels.
+  func checkedIndex(_ indices: LLVMValueRef, _ row: LLVMValueRef, count: Int) -> LLVMValueRef {
+    let index = ir.loadInt(indices, row)
+    ir.when(ir.isOutside(index, count: count)) { fail(6) }
+    return index
   }
 
   /// `value` with the kernel's activation applied (see `Fusion`), if it has one.
@@ -130,33 +136,31 @@ struct Kernel {
     guard (Checked.product([count, work]) ?? .max) >= Kernel.minimumParallelWork else {
       let serial = Kernel(
         ir: ir, node: node, inputTypes: inputTypes, inputs: inputs, output: output, scratch: scratch, step: step, epilogue: epilogue,
-        pool: LLVMConstPointerNull(ir.bytePointer), vectors: vectors)
+        pool: ir.nullBytePointer, vectors: vectors)
       ir.loop(count) { i in body(serial, captured, i) }
       return
     }
     let operands = [output] + inputs + (scratch.map { [$0] } ?? []) + [step, pool] + captured
     let task = ir.function("task", parameters: [ir.bytePointer, ir.i64, ir.i64], returns: ir.void, isInternal: true)
-    let caller = LLVMGetInsertBlock(ir.builder)!
+    let caller = ir.currentBlock
 
     ir.beginBody(of: task)
-    let array = LLVMBuildBitCast(ir.builder, LLVMGetParam(task, 0), LLVMPointerType(ir.bytePointer, 0), "")!
-    var unpacked = operands.enumerated().map { index, original -> LLVMValueRef in
-      let raw = LLVMBuildLoad2(ir.builder, ir.bytePointer, ir.element(array, ir.int(index), type: ir.bytePointer), "")!
-      let type = LLVMTypeOf(original)!
-      return LLVMGetTypeKind(type) == LLVMPointerTypeKind ? LLVMBuildBitCast(ir.builder, raw, type, "")! : LLVMBuildPtrToInt(ir.builder, raw, type, "")!
+    let array = ir.fromBytePointer(ir.parameter(task, 0), as: ir.pointer(to: ir.bytePointer))
+    var unpacked = operands.enumerated().map { index, original in
+      ir.fromBytePointer(ir.load(ir.bytePointer, from: ir.element(array, ir.int(index), type: ir.bytePointer)), as: ir.typeOf(original))
     }
-    var (begin, end) = (LLVMGetParam(task, 1)!, LLVMGetParam(task, 2)!)
+    var (begin, end) = (ir.parameter(task, 1), ir.parameter(task, 2))
     // Pointers loaded from the context lose the kernel's `noalias`, and with it the vectorised
     // copies of im2col and the like (LeNet-5's first weight gradient took twice as long). When
     // the body reaches memory through the kernel's operands only, it runs in a function whose
     // pointer parameters are those operands, `noalias` as the kernel's are.
-    if !captured.contains(where: { LLVMGetTypeKind(LLVMTypeOf($0)) == LLVMPointerTypeKind }) {
-      let loop = ir.function("loop", parameters: (unpacked + [begin, end]).map { LLVMTypeOf($0)! }, returns: ir.void, isInternal: true)
+    if !captured.contains(where: ir.isPointer) {
+      let loop = ir.function("loop", parameters: (unpacked + [begin, end]).map(ir.typeOf), returns: ir.void, isInternal: true)
       _ = ir.call(loop, unpacked + [begin, end])
-      LLVMBuildRetVoid(ir.builder)
+      ir.ret()
       ir.beginBody(of: loop)
-      unpacked = unpacked.indices.map { LLVMGetParam(loop, UInt32($0))! }
-      (begin, end) = (LLVMGetParam(loop, UInt32(unpacked.count))!, LLVMGetParam(loop, UInt32(unpacked.count + 1))!)
+      unpacked = unpacked.indices.map { ir.parameter(loop, $0) }
+      (begin, end) = (ir.parameter(loop, unpacked.count), ir.parameter(loop, unpacked.count + 1))
     }
     let n = inputs.count
     let afterScratch = n + 1 + (scratch == nil ? 0 : 1)
@@ -164,22 +168,19 @@ struct Kernel {
     let inner = Kernel(
       ir: ir, node: node, inputTypes: inputTypes, inputs: Array(unpacked[1..<(n + 1)]), output: unpacked[0],
       scratch: scratch == nil ? nil : unpacked[n + 1], step: unpacked[afterScratch], epilogue: epilogue,
-      pool: LLVMConstPointerNull(ir.bytePointer), vectors: vectors)
+      pool: ir.nullBytePointer, vectors: vectors)
     let innerCaptured = Array(unpacked.suffix(captured.count))
     ir.loop(from: begin, to: end) { i in body(inner, innerCaptured, i) }
-    LLVMBuildRetVoid(ir.builder)
+    ir.ret()
 
-    LLVMPositionBuilderAtEnd(ir.builder, caller)
+    ir.resume(at: caller)
     let slots = ir.stackSlot(type: ir.bytePointer, count: operands.count)
     for (index, value) in operands.enumerated() {
-      let type = LLVMTypeOf(value)!
-      let raw = LLVMGetTypeKind(type) == LLVMPointerTypeKind
-        ? LLVMBuildBitCast(ir.builder, value, ir.bytePointer, "")! : LLVMBuildIntToPtr(ir.builder, value, ir.bytePointer, "")!
-      LLVMBuildStore(ir.builder, raw, ir.element(slots, ir.int(index), type: ir.bytePointer))
+      ir.store(ir.asBytePointer(value), to: ir.element(slots, ir.int(index), type: ir.bytePointer))
     }
     let parallelFor = ir.external(
-      "kiln_parallel_for", parameters: [ir.bytePointer, ir.i64, LLVMTypeOf(task)!, ir.bytePointer], returns: ir.void)
-    _ = ir.call(parallelFor, [pool, ir.int(count), task, LLVMBuildBitCast(ir.builder, slots, ir.bytePointer, "")!])
+      "kiln_parallel_for", parameters: [ir.bytePointer, ir.i64, ir.typeOf(task), ir.bytePointer], returns: ir.void)
+    _ = ir.call(parallelFor, [pool, ir.int(count), task, ir.asBytePointer(slots)])
   }
 
   /// A constant index table of `values`, or nil when it is the identity (`values[i] == i`).

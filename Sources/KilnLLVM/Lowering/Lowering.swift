@@ -173,9 +173,7 @@ enum Lowering {
       let (vocabulary, dim) = (k.inputTypes[1].shape[0], k.inputTypes[1].shape[1])
       let indices = ir.asInts(x!)
       ir.loop(k.inputTypes[0].elementCount) { row in
-        let index = ir.loadInt(indices, row)
-        let outside = LLVMBuildOr(ir.builder, ir.icmp(LLVMIntSLT, index, ir.int(0)), ir.icmp(LLVMIntSGE, index, ir.int(vocabulary)), "")!
-        ir.when(outside) { k.fail(6) }
+        let index = k.checkedIndex(indices, row, count: vocabulary)
         ir.loop(dim) { d in
           ir.store(ir.load(k.inputs[1], ir.add(ir.mul(index, ir.int(dim)), d)), k.output, ir.add(ir.mul(row, ir.int(dim)), d))
         }
@@ -201,11 +199,9 @@ enum Lowering {
   /// Folds `count` values into one: `combine(i, accumulator)` for i in 0..<count.
   static func reduce(_ ir: IRBuilder, count: Int, start: LLVMValueRef, _ combine: (LLVMValueRef, LLVMValueRef) -> LLVMValueRef) -> LLVMValueRef {
     let slot = ir.stackSlot()
-    LLVMBuildStore(ir.builder, start, slot)
-    ir.loop(count) { i in
-      LLVMBuildStore(ir.builder, combine(i, LLVMBuildLoad2(ir.builder, ir.f32, slot, "")!), slot)
-    }
-    return LLVMBuildLoad2(ir.builder, ir.f32, slot, "")!
+    ir.store(start, to: slot)
+    ir.loop(count) { i in ir.store(combine(i, ir.load(ir.f32, from: slot)), to: slot) }
+    return ir.load(ir.f32, from: slot)
   }
 
   /// How a sum or a maximum (NaN-propagating) takes in one more value, on floats or vectors.
@@ -257,7 +253,7 @@ enum Lowering {
   }
 
   static func unary(_ ir: IRBuilder, _ function: UnaryFunction, _ v: LLVMValueRef) -> LLVMValueRef {
-    let type = LLVMTypeOf(v)!
+    let type = ir.typeOf(v)
     func c(_ value: Double) -> LLVMValueRef { ir.constant(value, like: v) }
     switch function {
     case .relu: return ir.fmax(v, c(0))
@@ -287,7 +283,7 @@ enum Lowering {
   /// erf(v), lane by lane, by Abramowitz and Stegun's 7.1.26 (absolute error below 1.5e-7):
   /// 1 − t·P(t)·e^(−x²) with t = 1/(1 + p·|x|), the sign of v restored; NaN stays NaN.
   static func erf(_ ir: IRBuilder, _ v: LLVMValueRef) -> LLVMValueRef {
-    let type = LLVMTypeOf(v)!
+    let type = ir.typeOf(v)
     func c(_ value: Double) -> LLVMValueRef { ir.constant(value, like: v) }
     let magnitude = ir.intrinsic("llvm.fabs", [v], type: type)
     let t = ir.fdiv(c(1), ir.intrinsic("llvm.fmuladd", [magnitude, c(0.3275911), c(1)], type: type))
@@ -331,20 +327,17 @@ enum Lowering {
   /// mix(seed ^ mix(step + mix(i))) / 2⁶⁴ ≥ rate (SplitMix64's mix), scaled by 1/(1 − rate).
   static func emitDropout(_ k: Kernel, _ a: DropoutAttrs) {
     let ir = k.ir
-    func constant(_ value: UInt64) -> LLVMValueRef { LLVMConstInt(ir.i64, value, 0) }
     func mix(_ value: LLVMValueRef) -> LLVMValueRef {
       var z = value
-      z = LLVMBuildMul(ir.builder, LLVMBuildXor(ir.builder, z, LLVMBuildLShr(ir.builder, z, constant(30), ""), ""), constant(0xBF58_476D_1CE4_E5B9), "")
-      z = LLVMBuildMul(ir.builder, LLVMBuildXor(ir.builder, z, LLVMBuildLShr(ir.builder, z, constant(27), ""), ""), constant(0x94D0_49BB_1331_11EB), "")
-      return LLVMBuildXor(ir.builder, z, LLVMBuildLShr(ir.builder, z, constant(31), ""), "")
+      z = ir.mul(ir.xor(z, ir.shiftRight(z, 30)), ir.int(bits: 0xBF58_476D_1CE4_E5B9))
+      z = ir.mul(ir.xor(z, ir.shiftRight(z, 27)), ir.int(bits: 0x94D0_49BB_1331_11EB))
+      return ir.xor(z, ir.shiftRight(z, 31))
     }
     let scale = ir.float(1 / (1 - a.rate))
     k.elementwise { i in
-      let bits = mix(LLVMBuildXor(ir.builder, constant(a.seed), mix(ir.add(k.step, mix(i))), "")!)
-      let unit = LLVMBuildFMul(
-        ir.builder, LLVMBuildUIToFP(ir.builder, LLVMBuildLShr(ir.builder, bits, constant(11), ""), LLVMDoubleTypeInContext(ir.context), ""),
-        LLVMConstReal(LLVMDoubleTypeInContext(ir.context), 0x1p-53), "")!
-      let keep = LLVMBuildFCmp(ir.builder, LLVMRealOGE, unit, LLVMConstReal(LLVMDoubleTypeInContext(ir.context), a.rate), "")!
+      let bits = mix(ir.xor(ir.int(bits: a.seed), mix(ir.add(k.step, mix(i)))))
+      let unit = ir.fmul(ir.unsignedToDouble(ir.shiftRight(bits, 11)), ir.double(0x1p-53))
+      let keep = ir.fcmp(LLVMRealOGE, unit, ir.double(a.rate))
       return ir.select(keep, ir.fmul(ir.load(k.inputs[0], i), scale), ir.float(0))
     }
   }
@@ -362,9 +355,7 @@ enum Lowering {
       count = shape[0]
       let labels = ir.asInts(target)
       total = reduce(ir, count: shape[0], start: ir.float(0)) { row, acc in
-        let label = ir.loadInt(labels, row)
-        let outside = LLVMBuildOr(ir.builder, ir.icmp(LLVMIntSLT, label, ir.int(0)), ir.icmp(LLVMIntSGE, label, ir.int(classes)), "")!
-        ir.when(outside) { k.fail(6) }
+        let label = k.checkedIndex(labels, row, count: classes)
         let base = ir.mul(row, ir.int(classes))
         let top = reduce(ir, count: classes, start: ir.float(-.infinity)) { j, m in ir.fmax(m, ir.load(prediction, ir.add(base, j))) }
         let sum = reduce(ir, count: classes, start: ir.float(0)) { j, s in
