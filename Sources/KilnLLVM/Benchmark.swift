@@ -195,10 +195,7 @@ public enum Benchmark {
     _ graph: Graph, _ activations: Execution<Float>, only: String?, compiler: Compiler, threads: Int, timing: Timing, interpreted: Bool
   ) throws -> [BenchmarkReport.Row] {
     try graph.nodes.filter { node in
-      switch node.op {
-      case .input, .parameter: return false
-      default: return !MemoryPlan.isView(node.op) && only.map { node.name.contains($0) || node.op.mnemonic == $0 } ?? true
-      }
+      !node.op.isSource && !MemoryPlan.isView(node.op) && only.map { node.name.contains($0) || node.op.mnemonic == $0 } ?? true
     }.map { try layer($0, graph, activations, compiler: compiler, threads: threads, timing: timing, interpreted: interpreted) }
   }
 

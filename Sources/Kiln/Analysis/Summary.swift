@@ -43,15 +43,10 @@ public struct Summary: Codable, Sendable {
     var rows: [Row] = []
     var (trainable, state) = (0, 0)
     for (index, node) in graph.nodes.enumerated() {
-      switch node.op {
-      case .parameter(let attrs):
+      if case .parameter(let attrs) = node.op {
         if attrs.role == .weight { trainable += node.type.elementCount } else { state += node.type.elementCount }
-        continue
-      case .input:
-        continue
-      default:
-        break
       }
+      if node.op.isSource { continue }
       let inputTypes = node.inputs.map { graph[$0].type }
       var parameters = 0
       for input in node.inputs where !counted.contains(input.id) {

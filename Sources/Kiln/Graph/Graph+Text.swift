@@ -22,12 +22,9 @@ extension Graph {
   public var dot: String {
     var lines = ["digraph \"\(name)\" {", "  rankdir=TB;", "  node [shape=box, fontname=\"Helvetica\"];"]
     for (index, node) in nodes.enumerated() {
-      let shape: String
-      switch node.op {
-      case .parameter: shape = ", shape=ellipse, style=dashed"
-      case .input: shape = ", shape=ellipse"
-      default: shape = ""
-      }
+      var shape = ""
+      if case .input = node.op { shape = ", shape=ellipse" }
+      if case .parameter = node.op { shape = ", shape=ellipse, style=dashed" }
       lines.append("  n\(index) [label=\"\(node.name)\\n\(node.op.mnemonic)\\n\(node.type)\"\(shape)];")
       for input in node.inputs { lines.append("  n\(input.id) -> n\(index);") }
     }

@@ -215,4 +215,16 @@ public enum Op: Codable, Hashable, Sendable {
       return "Gradient(\(mnemonic))"
     }
   }
+
+  /// Whether the op is a source: an input or a parameter, whose values come from outside the graph.
+  public var isSource: Bool {
+    switch self {
+    case .input, .parameter: return true
+    case .conv, .convTranspose, .pool, .globalPool, .dense, .matmul, .embedding, .binary, .unary, .fusedElementwise, .maxout,
+      .softmax, .reduce, .concat, .slice, .reshape, .transpose, .pad, .resize, .batchNorm, .lrn, .dropout, .loss, .allReduce,
+      .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad, .sliceGrad, .padGrad,
+      .resizeGrad, .batchNormGrad, .lrnGrad, .lossGrad:
+      return false
+    }
+  }
 }

@@ -17,7 +17,10 @@ extension Graph {
       case .reshape(var attrs) where attrs.shape.first == old:
         attrs.shape[0] = batch
         op = .reshape(attrs)
-      default:
+      case .input, .reshape, .parameter, .conv, .convTranspose, .pool, .globalPool, .dense, .matmul, .embedding, .binary, .unary,
+        .fusedElementwise, .maxout, .softmax, .reduce, .concat, .slice, .transpose, .pad, .resize, .batchNorm, .lrn, .dropout,
+        .loss, .allReduce, .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad,
+        .sliceGrad, .padGrad, .resizeGrad, .batchNormGrad, .lrnGrad, .lossGrad:
         break
       }
       return try result.append(node.name, op, inputs: inputs)

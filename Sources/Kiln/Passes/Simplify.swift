@@ -12,12 +12,9 @@ extension Graph {
       work.append(contentsOf: self[value].inputs)
     }
     return try rewrittenWithMap { node, inputs, result in
-      switch node.op {
-      case .input, .parameter: return try result.append(copyOf: node, inputs: inputs)
-      default:
-        let isLive = index(of: node.name).map { live[$0.id] } ?? false
-        return isLive ? try result.append(copyOf: node, inputs: inputs) : nil
-      }
+      if node.op.isSource { return try result.append(copyOf: node, inputs: inputs) }
+      let isLive = index(of: node.name).map { live[$0.id] } ?? false
+      return isLive ? try result.append(copyOf: node, inputs: inputs) : nil
     }
   }
 
@@ -33,15 +30,12 @@ extension Graph {
     }
     var seen: [Key: ValueID] = [:]
     return try rewrittenWithMap { node, inputs, result in
-      switch node.op {
-      case .input, .parameter: return try result.append(copyOf: node, inputs: inputs)
-      default:
-        let key = Key(op: node.op, inputs: inputs)
-        if let earlier = seen[key] { return earlier }
-        let value = try result.append(copyOf: node, inputs: inputs)
-        seen[key] = value
-        return value
-      }
+      if node.op.isSource { return try result.append(copyOf: node, inputs: inputs) }
+      let key = Key(op: node.op, inputs: inputs)
+      if let earlier = seen[key] { return earlier }
+      let value = try result.append(copyOf: node, inputs: inputs)
+      seen[key] = value
+      return value
     }
   }
 }

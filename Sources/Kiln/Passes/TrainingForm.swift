@@ -21,7 +21,10 @@ extension Graph {
         attrs.training = true
         if process != 0 { attrs.seed = SplitMix64.mix(attrs.seed ^ SplitMix64.mix(UInt64(process))) }
         return try result.append(node.name, .dropout(attrs), inputs: inputs)
-      default:
+      case .input, .parameter, .conv, .convTranspose, .pool, .globalPool, .dense, .matmul, .embedding, .binary, .unary,
+        .fusedElementwise, .maxout, .softmax, .reduce, .concat, .slice, .reshape, .transpose, .pad, .resize, .lrn, .loss,
+        .allReduce, .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad, .sliceGrad,
+        .padGrad, .resizeGrad, .batchNormGrad, .lrnGrad, .lossGrad:
         return try result.append(copyOf: node, inputs: inputs)
       }
     }

@@ -28,7 +28,11 @@ enum Lowering {
     case .reduceGrad(let a) where a.reduce.kind == .variance: return types[1].reduce(1, *)
     case .reduce(let a) where a.kind == .variance: return node.type.elementCount
     case .lrnGrad: return LRNLowering.scratchSize(node.type)
-    default: return 0
+    case .input, .parameter, .pool, .globalPool, .dense, .matmul, .embedding, .binary, .unary, .fusedElementwise, .maxout,
+      .softmax, .reduce, .concat, .slice, .reshape, .transpose, .pad, .resize, .batchNorm, .lrn, .dropout, .loss, .allReduce,
+      .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad, .sliceGrad, .padGrad, .resizeGrad, .batchNormGrad,
+      .lossGrad:
+      return 0
     }
   }
 
@@ -42,7 +46,11 @@ enum Lowering {
       return ConvolutionLowering.Algorithm(a, x: types[0], weight: types[1], output: node.type.shape, vectors: vectors, weightsChange: weightsChange(node, graph))
         .persistentSize
     case .convInputGrad(let a): return InputGradientConvolution(a, dy: types[0], weight: types[1], vectors: vectors)?.persistentSize ?? 0
-    default: return 0
+    case .input, .parameter, .convTranspose, .pool, .globalPool, .dense, .matmul, .embedding, .binary, .unary, .fusedElementwise,
+      .maxout, .softmax, .reduce, .concat, .slice, .reshape, .transpose, .pad, .resize, .batchNorm, .lrn, .dropout, .loss,
+      .allReduce, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad, .sliceGrad, .padGrad,
+      .resizeGrad, .batchNormGrad, .lrnGrad, .lossGrad:
+      return 0
     }
   }
 

@@ -46,7 +46,11 @@ struct MemoryPlan {
     switch op {
     case .reshape: return true
     case .dropout(let attrs): return !attrs.training || attrs.rate == 0
-    default: return false
+    case .input, .parameter, .conv, .convTranspose, .pool, .globalPool, .dense, .matmul, .embedding, .binary, .unary,
+      .fusedElementwise, .maxout, .softmax, .reduce, .concat, .slice, .transpose, .pad, .resize, .batchNorm, .lrn, .loss,
+      .allReduce, .convInputGrad, .convWeightGrad, .poolGrad, .reduceGrad, .unaryGrad, .maxoutGrad, .embeddingGrad, .sliceGrad,
+      .padGrad, .resizeGrad, .batchNormGrad, .lrnGrad, .lossGrad:
+      return false
     }
   }
 
@@ -110,10 +114,7 @@ struct MemoryPlan {
     locations = Array(repeating: nil, count: graph.nodes.count)
     for (slot, value) in slotValues.enumerated() where locations[value.id] == nil {
       // An output that is computed (not a source or a view) is written straight into its slot.
-      switch graph[value].op {
-      case .input, .parameter: locations[value.id] = .slot(slot)
-      default: if roots[value.id] == value && slot >= graph.inputs.count + graph.parameters.count { locations[value.id] = .slot(slot) }
-      }
+      if graph[value].op.isSource || roots[value.id] == value && slot >= graph.inputs.count + graph.parameters.count { locations[value.id] = .slot(slot) }
     }
     // The last node that reads each storage root (outputs stay alive to the end).
     var lastUse = [Int](repeating: -1, count: graph.nodes.count)
@@ -151,10 +152,8 @@ struct MemoryPlan {
       // A storage root is allocated at the first step that writes it: its own, or a placed part's.
       let root = roots[index].id
       guard locations[root] == nil, lastUse[root] >= 0 else { continue }
-      switch graph.nodes[root].op {
-      case .input, .parameter: continue
-      default: locations[root] = .arena(allocate(graph.nodes[root].type.elementCount, until: max(lastUse[root], root)))
-      }
+      guard !graph.nodes[root].op.isSource else { continue }
+      locations[root] = .arena(allocate(graph.nodes[root].type.elementCount, until: max(lastUse[root], root)))
     }
     for index in graph.nodes.indices where roots[index].id != index {
       locations[index] = locations[roots[index].id].map { root in
@@ -193,12 +192,8 @@ struct MemoryPlan {
       let parts = node.inputs.map { roots[$0.id].id }
       for (input, part) in zip(node.inputs, parts) {
         defer { offset += graph[input].type.shape[a.axis] * inner }
-        switch graph.nodes[part].op {
-        case .input, .parameter: continue
-        default: break
-        }
-        guard placed[part] == nil, !inSlots.contains(ValueID(part)), !pinned.contains(part), parts.filter({ $0 == part }).count == 1,
-          graph.nodes[part].type.elementCount == graph[input].type.elementCount
+        guard !graph.nodes[part].op.isSource, placed[part] == nil, !inSlots.contains(ValueID(part)), !pinned.contains(part),
+          parts.filter({ $0 == part }).count == 1, graph.nodes[part].type.elementCount == graph[input].type.elementCount
         else { continue }
         // The concatenation's own place is final: later ones were taken first.
         let outer = placed[index]

@@ -92,10 +92,7 @@ struct Program {
     var shared: [Function: Int] = [:]
     var steps: [Step] = []
     for (index, node) in graph.nodes.enumerated() {
-      switch node.op {
-      case .input, .parameter: continue
-      default: break
-      }
+      if node.op.isSource { continue }
       // Views need no kernel: outputs among them are copied into their slots at the end.
       if fusion.views[index] != nil || (plan.viewNodes.contains(index) && !graph.outputs.contains(ValueID(index))) { continue }
       guard let output = plan.locations[index] else { continue }
