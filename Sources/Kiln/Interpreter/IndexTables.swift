@@ -4,15 +4,13 @@ package enum IndexTables {
   /// For output position o (flattened spatial) and tap t (flattened kernel), the flattened input
   /// position a convolution reads at `[o·taps + t]`, or −1 for a zero.
   package static func convolutionGather(input: [Int], output: [Int], weight: [Int], attrs: ConvAttrs) -> [Int] {
-    WindowKernels.Geometry(x: input, out: output, weight: weight, stride: attrs.stride, dilation: attrs.dilation, padBefore: attrs.padding.before)
-      .gatherTable(mode: attrs.paddingMode)
+    WindowGeometry(attrs, x: input, output: output, weight: weight).gatherTable(mode: attrs.paddingMode)
   }
 
   /// For input position i and tap t of a transposed convolution, the flattened output position
   /// it adds into at `[i·taps + t]`, or −1.
   package static func transposedConvolutionScatter(input: [Int], output: [Int], weight: [Int], attrs: ConvTransposeAttrs) -> [Int] {
-    WindowKernels.Geometry(x: input, out: output, weight: weight, stride: attrs.stride, dilation: attrs.dilation, padBefore: attrs.padding.before)
-      .scatterTable()
+    WindowGeometry(attrs, x: input, output: output, weight: weight).scatterTable()
   }
 
   /// For average pooling: each window's divisor (its cell count, or the whole window's with

@@ -6,8 +6,7 @@ enum GradientKernels {
   @_specialize(where S == Double)
   static func convInputGrad<S: KilnScalar>(_ dy: Tensor<S>, _ w: Tensor<S>, _ a: ConvInputGradAttrs) -> Tensor<S> {
     let conv = a.conv
-    let geometry = WindowKernels.Geometry(
-      x: a.inputShape, out: dy.shape, weight: w.shape, stride: conv.stride, dilation: conv.dilation, padBefore: conv.padding.before)
+    let geometry = WindowGeometry(conv, x: a.inputShape, output: dy.shape, weight: w.shape)
     // The forward op gathered input[table[o·taps + t]] into output o; its adjoint scatters back.
     return WindowKernels.scatter(
       dy, w, table: geometry.gatherTable(mode: conv.paddingMode), taps: geometry.kernel.reduce(1, *),
@@ -18,8 +17,7 @@ enum GradientKernels {
   @_specialize(where S == Double)
   static func convWeightGrad<S: KilnScalar>(_ x: Tensor<S>, _ dy: Tensor<S>, _ a: ConvWeightGradAttrs, shape: [Int]) -> Tensor<S> {
     let conv = a.conv
-    let geometry = WindowKernels.Geometry(
-      x: x.shape, out: dy.shape, weight: shape, stride: conv.stride, dilation: conv.dilation, padBefore: conv.padding.before)
+    let geometry = WindowGeometry(conv, x: x.shape, output: dy.shape, weight: shape)
     let table = geometry.gatherTable(mode: conv.paddingMode)
     let (batch, inChannels, outChannels) = (x.shape[0], x.shape[1], dy.shape[1])
     let (inPerGroup, outPerGroup) = (inChannels / conv.groups, outChannels / conv.groups)

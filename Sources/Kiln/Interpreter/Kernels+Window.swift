@@ -1,85 +1,8 @@
-/// Reference kernels of the sliding-window ops. Spatial axes are lifted to three (D, H, W) by
-/// prepending size-1 axes, so one loop nest serves 1D, 2D and 3D.
+/// Reference kernels of the sliding-window ops, on windows lifted to three spatial axes
+/// (`WindowGeometry`).
 enum WindowKernels {
-  /// `values` with `fill` prepended up to three entries.
-  static func lift(_ values: some Collection<Int>, fill: Int) -> [Int] {
-    Array(repeating: fill, count: 3 - values.count) + values
-  }
-
-  /// Per axis, for output index `o` and kernel tap `k`, the input index read at `[o·K + k]`
-  /// (−1 for a zero from padding), with padding made up as `mode` says.
-  static func sourceTables(
-    input: [Int], output: [Int], kernel: [Int], stride: [Int], dilation: [Int], padBefore: [Int],
-    mode: PaddingMode
-  ) -> [[Int]] {
-    (0..<3).map { axis in
-      (0..<(output[axis] * kernel[axis])).map { slot in
-        let (o, k) = slot.quotientAndRemainder(dividingBy: kernel[axis])
-        let position = o * stride[axis] - padBefore[axis] + k * dilation[axis]
-        return mode.source(position, size: input[axis]) ?? -1
-      }
-    }
-  }
-
-  /// The spatial geometry of a convolution, lifted to three axes.
-  struct Geometry {
-    var input: [Int]
-    var output: [Int]
-    var kernel: [Int]
-    var stride: [Int]
-    var dilation: [Int]
-    var padBefore: [Int]
-
-    init(x: [Int], out: [Int], weight: [Int], stride: [Int], dilation: [Int], padBefore: [Int]) {
-      input = lift(x[2...], fill: 1)
-      output = lift(out[2...], fill: 1)
-      kernel = lift(weight[2...], fill: 1)
-      self.stride = lift(stride, fill: 1)
-      self.dilation = lift(dilation, fill: 1)
-      self.padBefore = lift(padBefore, fill: 0)
-    }
-
-    /// For output position o (flattened over D, H, W) and tap t (flattened over the kernel), the
-    /// flattened input position convolution reads at `[o·taps + t]`, or −1 for a zero.
-    func gatherTable(mode: PaddingMode) -> [Int] {
-      let perAxis = sourceTables(input: input, output: output, kernel: kernel, stride: stride, dilation: dilation, padBefore: padBefore, mode: mode)
-      return WindowKernels.flatten(perAxis, positions: output, kernel: kernel, target: input)
-    }
-
-    /// For input position i and tap t, the flattened output position a transposed convolution
-    /// writes at `[i·taps + t]`, or −1: the same arithmetic with the roles swapped.
-    func scatterTable() -> [Int] {
-      let perAxis = sourceTables(input: output, output: input, kernel: kernel, stride: stride, dilation: dilation, padBefore: padBefore, mode: .zero)
-      return WindowKernels.flatten(perAxis, positions: input, kernel: kernel, target: output)
-    }
-  }
-
-  /// Combines per-axis tables (`[p·K + k]` → index on that axis, or −1) into one table over
-  /// flattened positions and taps (`[p·taps + t]` → flattened index into `target`, or −1).
-  static func flatten(_ perAxis: [[Int]], positions: [Int], kernel: [Int], target: [Int]) -> [Int] {
-    var table: [Int] = []
-    table.reserveCapacity(positions.reduce(1, *) * kernel.reduce(1, *))
-    for pd in 0..<positions[0] {
-      for ph in 0..<positions[1] {
-        for pw in 0..<positions[2] {
-          for kd in 0..<kernel[0] {
-            let d = perAxis[0][pd * kernel[0] + kd]
-            for kh in 0..<kernel[1] {
-              let h = perAxis[1][ph * kernel[1] + kh]
-              for kw in 0..<kernel[2] {
-                let w = perAxis[2][pw * kernel[2] + kw]
-                table.append(d < 0 || h < 0 || w < 0 ? -1 : (d * target[1] + h) * target[2] + w)
-              }
-            }
-          }
-        }
-      }
-    }
-    return table
-  }
-
   /// Convolution as a gather: each output sums weight × input over its taps (table from
-  /// `Geometry.gatherTable`), for the input channels of its group.
+  /// `WindowGeometry.gatherTable`), for the input channels of its group.
   @_specialize(where S == Float)
   @_specialize(where S == Double)
   static func conv<S: KilnScalar>(
@@ -87,7 +10,7 @@ enum WindowKernels {
   ) -> Tensor<S> {
     let (batch, inChannels, outChannels) = (x.shape[0], x.shape[1], shape[1])
     let (inPerGroup, outPerGroup) = (inChannels / a.groups, outChannels / a.groups)
-    let geometry = Geometry(x: x.shape, out: shape, weight: w.shape, stride: a.stride, dilation: a.dilation, padBefore: a.padding.before)
+    let geometry = WindowGeometry(a, x: x.shape, output: shape, weight: w.shape)
     let table = geometry.gatherTable(mode: a.paddingMode)
     let (inPlane, outPlane, taps) = (geometry.input.reduce(1, *), geometry.output.reduce(1, *), geometry.kernel.reduce(1, *))
     var out = [S](repeating: 0, count: shape.reduce(1, *))
@@ -127,7 +50,7 @@ enum WindowKernels {
   static func convTranspose<S: KilnScalar>(
     _ x: Tensor<S>, _ w: Tensor<S>, _ bias: Tensor<S>?, _ a: ConvTransposeAttrs, shape: [Int]
   ) -> Tensor<S> {
-    let geometry = Geometry(x: x.shape, out: shape, weight: w.shape, stride: a.stride, dilation: a.dilation, padBefore: a.padding.before)
+    let geometry = WindowGeometry(a, x: x.shape, output: shape, weight: w.shape)
     var out = scatter(x, w, table: geometry.scatterTable(), taps: geometry.kernel.reduce(1, *), outPlane: geometry.output.reduce(1, *), groups: a.groups, shape: shape)
     if let bias {
       let plane = geometry.output.reduce(1, *)
@@ -193,17 +116,11 @@ enum WindowKernels {
   /// Calls `body` for every pooling window in output order with the input offsets the window
   /// covers (row-major, real elements only) and the average's divisor.
   static func forEachWindow(_ a: PoolAttrs, input shape: [Int], output outShape: [Int], _ body: (_ output: Int, _ cells: [Int], _ divisor: Int) -> Void) {
-    let input = lift(shape[2...], fill: 1)
-    let output = lift(outShape[2...], fill: 1)
-    let kernel = lift(a.kernel, fill: 1)
-    let stride = lift(a.stride, fill: 1)
-    let dilation = lift(a.dilation, fill: 1)
-    let before = lift(a.padding.before, fill: 0)
-    let after = lift(a.padding.after, fill: 0)
+    let g = WindowGeometry(a, x: shape, output: outShape)
     let axes = (0..<3).map {
-      extents(input: input[$0], output: output[$0], kernel: kernel[$0], stride: stride[$0], dilation: dilation[$0], before: before[$0], after: after[$0])
+      extents(input: g.input[$0], output: g.output[$0], kernel: g.kernel[$0], stride: g.stride[$0], dilation: g.dilation[$0], before: g.padBefore[$0], after: g.padAfter[$0])
     }
-    let (planes, inPlane) = (outShape[0] * outShape[1], input.reduce(1, *))
+    let (planes, inPlane) = (outShape[0] * outShape[1], g.input.reduce(1, *))
     var cells: [Int] = []
     var index = 0
     for plane in 0..<planes {
@@ -214,7 +131,7 @@ enum WindowKernels {
             cells.removeAll(keepingCapacity: true)
             for id in d.positions {
               for ih in h.positions {
-                for iw in w.positions { cells.append(base + (id * input[1] + ih) * input[2] + iw) }
+                for iw in w.positions { cells.append(base + (id * g.input[1] + ih) * g.input[2] + iw) }
               }
             }
             let divisor =

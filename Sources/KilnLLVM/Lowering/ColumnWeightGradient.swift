@@ -32,7 +32,7 @@ struct ColumnWeightGradient {
   init?(_ a: ConvWeightGradAttrs, x: [Int], dy: [Int], weight: [Int], lanes: Int) {
     let c = a.conv
     s = ConvolutionShape(x: x, weight: weight, output: dy, groups: c.groups)
-    let window = LiftedWindow(c, output: dy, weight: weight)
+    let window = WindowGeometry(c, x: x, output: dy, weight: weight)
     guard c.groups == 1, s.inPerGroup % 8 != 0, s.depth >= Self.minimumDepth, window.output[2] >= lanes else { return nil }
     self.lanes = lanes
     (output, kernel, stride, dilation) = (window.output, window.kernel, window.stride, window.dilation)

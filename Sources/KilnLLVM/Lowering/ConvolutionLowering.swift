@@ -86,27 +86,12 @@ struct ConvolutionShape {
   }
 }
 
-/// Lifting of spatial lists to three axes (D, H, W), as the interpreter does.
-enum WindowLift {
-  static func lift(_ values: some Collection<Int>, fill: Int) -> [Int] { Array(repeating: fill, count: 3 - values.count) + values }
-}
-
-/// A convolution's window lifted to three axes (D, H, W), for kernels that loop over output
-/// rows: the output's spatial sizes, the filter's, the strides and the dilations.
-struct LiftedWindow {
-  let output, kernel, stride, dilation: [Int]
-
-  init(_ a: ConvAttrs, output y: [Int], weight: [Int]) {
-    output = WindowLift.lift(y[2...], fill: 1)
-    kernel = WindowLift.lift(weight[2...], fill: 1)
-    stride = WindowLift.lift(a.stride, fill: 1)
-    dilation = WindowLift.lift(a.dilation, fill: 1)
-  }
-
-  /// `channels` channels of `x` prepared for these rows: padded, split into the width stride's
-  /// phases, each phase as wide as an output row plus the filter's reach along it.
+extension WindowGeometry {
+  /// `channels` channels of `x` prepared for a convolution `a` on this window's rows: padded,
+  /// split into the width stride's phases, each phase as wide as an output row plus the filter's
+  /// reach along it.
   func preparedInput(_ a: ConvAttrs, x: [Int], shape s: ConvolutionShape, channels: Int, channelBlock: Int = 1) -> PreparedInput {
-    let padded = WindowLift.lift(s.paddedSpatial(x, a), fill: 1)
+    let padded = WindowGeometry.lift(s.paddedSpatial(x, a), fill: 1)
     return PreparedInput(
       a, x: x, channels: channels, depth: padded[0], rows: padded[1], phases: stride[2],
       phaseWidth: output[2] + (kernel[2] - 1) * dilation[2] / stride[2], channelBlock: channelBlock)
@@ -188,16 +173,16 @@ enum ConvolutionLowering {
     var input = Array(x[2...])
     var from = source
     if !staysInside(a) {
-      let paddedSpatial = WindowLift.lift(s.paddedSpatial(x, a), fill: 1)
+      let paddedSpatial = WindowGeometry.lift(s.paddedSpatial(x, a), fill: 1)
       PreparedInput(a, x: x, channels: s.inPerGroup, depth: paddedSpatial[0], rows: paddedSpatial[1], phases: 1, phaseWidth: paddedSpatial[2])
         .emit(k, source: source, into: padded)
       from = padded
       input = s.paddedSpatial(x, a)
     }
     im2colInside(
-      k, source: from, columns: columns, rowStride: rowStride, channels: s.inPerGroup, input: WindowLift.lift(input, fill: 1),
-      output: WindowLift.lift(output[2...], fill: 1), kernel: WindowLift.lift(weight[2...], fill: 1),
-      stride: WindowLift.lift(a.stride, fill: 1), dilation: WindowLift.lift(a.dilation, fill: 1))
+      k, source: from, columns: columns, rowStride: rowStride, channels: s.inPerGroup, input: WindowGeometry.lift(input, fill: 1),
+      output: WindowGeometry.lift(output[2...], fill: 1), kernel: WindowGeometry.lift(weight[2...], fill: 1),
+      stride: WindowGeometry.lift(a.stride, fill: 1), dilation: WindowGeometry.lift(a.dilation, fill: 1))
   }
 
   /// The im2col matrix [depth, count·P] of group `group` of samples `first`..<`first + count`

@@ -31,12 +31,8 @@ struct DepthwiseConvolution {
 
   init(_ a: ConvAttrs, _ s: ConvolutionShape, x: [Int], weight: [Int], output outputShape: [Int]) {
     self.s = s
-    input = WindowLift.lift(x[2...], fill: 1)
-    output = WindowLift.lift(outputShape[2...], fill: 1)
-    kernel = WindowLift.lift(weight[2...], fill: 1)
-    stride = WindowLift.lift(a.stride, fill: 1)
-    dilation = WindowLift.lift(a.dilation, fill: 1)
-    padding = WindowLift.lift(a.padding.before, fill: 0)
+    let window = WindowGeometry(a, x: x, output: outputShape, weight: weight)
+    (input, output, kernel, stride, dilation, padding) = (window.input, window.output, window.kernel, window.stride, window.dilation, window.padBefore)
   }
 
   /// The taps along `axis` that output position `position` reads inside the input.

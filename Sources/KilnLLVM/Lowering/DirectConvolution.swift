@@ -84,14 +84,14 @@ struct DirectConvolution {
     self.s = s
     planesAsRows = Self.readsPlanesAsRows(a, s)
     gathered = planesAsRows && !s.isPointwise(a)
-      ? (WindowLift.lift(x[2...], fill: 1), WindowLift.lift(output[2...], fill: 1), WindowLift.lift(a.stride, fill: 1)) : nil
+      ? (WindowGeometry.lift(x[2...], fill: 1), WindowGeometry.lift(output[2...], fill: 1), WindowGeometry.lift(a.stride, fill: 1)) : nil
     self.a = planesAsRows ? ConvAttrs(stride: [1], padding: .symmetric(0, rank: 1), dilation: [1], groups: a.groups) : a
-    input = planesAsRows ? [1, 1, s.outPlane] : WindowLift.lift(x[2...], fill: 1)
-    kernel = WindowLift.lift(weight[2...], fill: 1)
-    stride = WindowLift.lift(self.a.stride, fill: 1)
-    dilation = WindowLift.lift(self.a.dilation, fill: 1)
-    padded = planesAsRows ? input : WindowLift.lift(s.paddedSpatial(x, a), fill: 1)
-    let lifted = WindowLift.lift(output[2...], fill: 1)
+    input = planesAsRows ? [1, 1, s.outPlane] : WindowGeometry.lift(x[2...], fill: 1)
+    kernel = WindowGeometry.lift(weight[2...], fill: 1)
+    stride = WindowGeometry.lift(self.a.stride, fill: 1)
+    dilation = WindowGeometry.lift(self.a.dilation, fill: 1)
+    padded = planesAsRows ? input : WindowGeometry.lift(s.paddedSpatial(x, a), fill: 1)
+    let lifted = WindowGeometry.lift(output[2...], fill: 1)
     flattened = !planesAsRows && Self.flattens(lifted, unit: unit)
       && s.inPerGroup * kernel[2] * padded[0] * Self.shiftedRows(padded[1], stride: stride[1]) * lifted[2] <= Self.preparedInputLimit
     // A plane read as a row (in place or gathered), or flattened, is one row.

@@ -18,12 +18,8 @@ struct PoolLowering {
 
   init(_ a: PoolAttrs, x: [Int], y: [Int]) {
     attrs = a
-    input = WindowLift.lift(x[2...], fill: 1)
-    output = WindowLift.lift(y[2...], fill: 1)
-    kernel = WindowLift.lift(a.kernel, fill: 1)
-    stride = WindowLift.lift(a.stride, fill: 1)
-    dilation = WindowLift.lift(a.dilation, fill: 1)
-    padBefore = WindowLift.lift(a.padding.before, fill: 0)
+    let window = WindowGeometry(a, x: x, output: y)
+    (input, output, kernel, stride, dilation, padBefore) = (window.input, window.output, window.kernel, window.stride, window.dilation, window.padBefore)
     // Column o is inside when o·s − p ≥ 0 and o·s − p + d·(k − 1) ≤ W − 1.
     let (s, p, reach) = (stride[2], padBefore[2], dilation[2] * (kernel[2] - 1))
     let first = (p + s - 1) / s

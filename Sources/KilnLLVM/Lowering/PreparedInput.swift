@@ -52,8 +52,8 @@ struct PreparedInput {
   /// Where each padded position along each lifted axis (D, H, W) comes from in the input: its
   /// index along that axis, or −1 for a zero. Padding maps every axis on its own, in every mode.
   private var axisSources: [[Int]] {
-    let lifted = WindowLift.lift(spatial, fill: 1)
-    let (before, after) = (WindowLift.lift(attrs.padding.before, fill: 0), WindowLift.lift(attrs.padding.after, fill: 0))
+    let lifted = WindowGeometry.lift(spatial, fill: 1)
+    let (before, after) = (WindowGeometry.lift(attrs.padding.before, fill: 0), WindowGeometry.lift(attrs.padding.after, fill: 0))
     return (0..<3).map { axis in
       let pad = PadAttrs(before: [0, before[axis]], after: [0, after[axis]], mode: attrs.paddingMode)
       return IndexTables.pad(input: [1, lifted[axis]], output: [1, lifted[axis] + before[axis] + after[axis]], attrs: pad)
@@ -71,7 +71,7 @@ struct PreparedInput {
   /// zeros.
   private var lineSources: [Int] {
     let sources = axisSources
-    let (height, width) = (WindowLift.lift(spatial, fill: 1)[1], WindowLift.lift(spatial, fill: 1)[2])
+    let (height, width) = (WindowGeometry.lift(spatial, fill: 1)[1], WindowGeometry.lift(spatial, fill: 1)[2])
     var lines = [Int](repeating: -1, count: depth * rows)
     for d in 0..<depth {
       for h in 0..<rows where d < sources[0].count && h < sources[1].count && sources[0][d] >= 0 && sources[1][h] >= 0 {

@@ -41,7 +41,7 @@ struct WeightGradientConvolution {
     s = ConvolutionShape(x: x, weight: weight, output: dy, groups: c.groups)
     guard s.inPerGroup % 8 == 0, s.outPlane >= Self.minimumPositions else { return nil }
     lanes = s.inPerGroup % targetLanes == 0 ? targetLanes : 8
-    let window = LiftedWindow(c, output: dy, weight: weight)
+    let window = WindowGeometry(c, x: x, output: dy, weight: weight)
     (output, kernel, stride, dilation) = (window.output, window.kernel, window.stride, window.dilation)
     prepared = window.preparedInput(c, x: x, shape: s, channels: s.inPerGroup, channelBlock: lanes)
     guard prepared.size <= DirectConvolution.preparedInputLimit else { return nil }
