@@ -183,6 +183,41 @@ kiln_status kiln_safetensors_load(const char *path, const kiln_tensor *tensors, 
 kiln_status kiln_safetensors_save(const char *path, const kiln_tensor *tensors, size_t count, char *error, size_t error_size);
 
 /**
+ * The parameters a compiled model's context holds in one buffer of floats (the model's own,
+ * optimizer state, folded weights), described by the library's constant tables: which of them
+ * are the model's own (what weight files hold and what get/set_weights name) and which the
+ * library embeds.
+ */
+typedef struct kiln_parameter_table {
+  size_t count;                /**< every parameter the buffer holds */
+  const char *const *names;
+  const size_t *offsets;       /**< in floats from the buffer's start */
+  const size_t *sizes;         /**< in floats */
+  const int *ranks;
+  const int64_t *shapes;       /**< every parameter's dimensions, one parameter after another */
+  const size_t *shape_offsets; /**< where each parameter's dimensions start in `shapes` */
+  size_t model_count;
+  const int *model;            /**< the model's own parameters, as indices into the lists above */
+  size_t embedded_count;
+  const int *embedded;         /**< the parameters the embedded blob holds, in its order */
+} kiln_parameter_table;
+
+/** The index of the model's parameter `name` in `table`, or -1 (also for NULL). */
+int kiln_parameter_find(const kiln_parameter_table *table, const char *name);
+
+/** Copies the embedded blob (each embedded parameter's floats, one after another) into `buffer`. */
+void kiln_parameters_unpack(const kiln_parameter_table *table, float *buffer, const float *blob);
+
+/** Reads the model's parameters into `buffer` from a safetensors file (see kiln_safetensors_load). */
+kiln_status kiln_parameters_load(const kiln_parameter_table *table, float *buffer, const char *path, char *error, size_t error_size);
+
+/** Writes the model's parameters in `buffer` as a safetensors file (see kiln_safetensors_save). */
+kiln_status kiln_parameters_save(const kiln_parameter_table *table, float *buffer, const char *path, char *error, size_t error_size);
+
+/** Formats a message into `error` (`error_size` bytes, printf's rules) and returns `status`. */
+int kiln_fail(char *error, size_t error_size, int status, const char *format, ...) __attribute__((format(printf, 4, 5)));
+
+/**
  * The name of the kernel family OpenBLAS chose for this CPU when it loaded ("Cooperlake",
  * "SkylakeX", "Haswell", "Prescott", …). Benchmarks report it: a wrong guess costs 5–10×.
  */
