@@ -20,10 +20,12 @@ void kiln_parameters_unpack(const kiln_parameter_table *table, float *buffer, co
   }
 }
 
-/* The model's parameters as tensors over `buffer`, or NULL when out of memory. */
-static kiln_tensor *model_tensors(const kiln_parameter_table *table, float *buffer) {
+/* Reads or writes (`transfer`) the model's parameters in `buffer` as the tensors of a safetensors file. */
+static kiln_status transfer_model_tensors(
+  const kiln_parameter_table *table, float *buffer, const char *path, char *error, size_t error_size,
+  kiln_status (*transfer)(const char *, const kiln_tensor *, size_t, char *, size_t)) {
   kiln_tensor *tensors = calloc(table->model_count + 1, sizeof *tensors);
-  if (tensors == NULL) return NULL;
+  if (tensors == NULL) return (kiln_status)kiln_fail(error, error_size, KILN_ERR_OUT_OF_MEMORY, "%s: out of memory", path ? path : "(null)");
   for (size_t i = 0; i < table->model_count; i++) {
     int p = table->model[i];
     tensors[i].name = table->names[p];
@@ -31,23 +33,17 @@ static kiln_tensor *model_tensors(const kiln_parameter_table *table, float *buff
     tensors[i].rank = table->ranks[p];
     tensors[i].data = buffer + table->offsets[p];
   }
-  return tensors;
+  kiln_status status = transfer(path, tensors, table->model_count, error, error_size);
+  free(tensors);
+  return status;
 }
 
 kiln_status kiln_parameters_load(const kiln_parameter_table *table, float *buffer, const char *path, char *error, size_t error_size) {
-  kiln_tensor *tensors = model_tensors(table, buffer);
-  if (tensors == NULL) return (kiln_status)kiln_fail(error, error_size, KILN_ERR_OUT_OF_MEMORY, "%s: out of memory", path ? path : "(null)");
-  kiln_status status = kiln_safetensors_load(path, tensors, table->model_count, error, error_size);
-  free(tensors);
-  return status;
+  return transfer_model_tensors(table, buffer, path, error, error_size, kiln_safetensors_load);
 }
 
 kiln_status kiln_parameters_save(const kiln_parameter_table *table, float *buffer, const char *path, char *error, size_t error_size) {
-  kiln_tensor *tensors = model_tensors(table, buffer);
-  if (tensors == NULL) return (kiln_status)kiln_fail(error, error_size, KILN_ERR_OUT_OF_MEMORY, "%s: out of memory", path ? path : "(null)");
-  kiln_status status = kiln_safetensors_save(path, tensors, table->model_count, error, error_size);
-  free(tensors);
-  return status;
+  return transfer_model_tensors(table, buffer, path, error, error_size, kiln_safetensors_save);
 }
 
 int kiln_fail(char *error, size_t error_size, int status, const char *format, ...) {
