@@ -15,8 +15,10 @@ import Testing
   }
 
   /// Compiles `model`, runs it and the interpreter on `inputs`, and compares every output.
-  func expectEquivalent(_ model: Model, _ inputs: [String: Tensor<Float>], sourceLocation: SourceLocation = #_sourceLocation) throws {
-    let compiled = try Self.compiler.get().compile(model)
+  func expectEquivalent(
+    _ model: Model, _ inputs: [String: Tensor<Float>], compiler: Compiler? = nil, sourceLocation: SourceLocation = #_sourceLocation
+  ) throws {
+    let compiled = try (compiler ?? Self.compiler.get()).compile(model)
     let expected = try model.run(inputs)
     let actual = try compiled.run(inputs)
     for (a, e) in zip(actual, expected) {
