@@ -217,6 +217,88 @@ kiln_status kiln_parameters_save(const kiln_parameter_table *table, float *buffe
 /** Formats a message into `error` (`error_size` bytes, printf's rules) and returns `status`. */
 int kiln_fail(char *error, size_t error_size, int status, const char *format, ...) __attribute__((format(printf, 4, 5)));
 
+/** A compiled program's entry function: runs its steps on `arena` and the caller's `slots`. */
+typedef int (*kiln_entry)(float *arena, float **slots, int64_t step, kiln_pool *pool);
+
+/** One of a program's slots bound to a parameter: slots[slot] = parameters + offset (floats). */
+typedef struct kiln_slot_binding {
+  size_t slot, offset;
+} kiln_slot_binding;
+
+/** How a context runs one compiled program (inference, or the training step). */
+typedef struct kiln_program_table {
+  kiln_entry entry;                  /**< NULL: the library has no such program */
+  size_t arena_bytes, slot_count;
+  const kiln_slot_binding *bindings; /**< its parameters' slots */
+  size_t binding_count;
+  const size_t *kept_flags;          /**< see kiln_arena_mark_stale */
+  size_t kept_count;
+} kiln_program_table;
+
+/**
+ * What a compiled model's library holds, as constant tables: its parameters and their embedded
+ * initial values, its batch-norm folds, its inference and training programs. The library's
+ * exported functions are thin wrappers around the kiln_context functions over it.
+ */
+typedef struct kiln_model {
+  const char *prefix;                 /**< the library's symbol prefix, which error messages begin with */
+  kiln_parameter_table parameters;
+  size_t parameter_floats;
+  const float *weights;               /**< the embedded blob (see kiln_parameters_unpack) */
+  int embeds_model_weights;           /**< whether kiln_context_create may start from the blob alone */
+  const kiln_batch_norm_fold *folds;  /**< folded into the inference program (kiln_fold_batch_norms) */
+  size_t fold_count;
+  kiln_program_table infer, train;
+  size_t loss_slot, logits_slot, logits_count; /**< the training step's outputs */
+} kiln_model;
+
+/** An independent instance of a model: its parameters, working memory, threads and last error. */
+typedef struct kiln_context {
+  const kiln_model *model;
+  kiln_arena arena, train_arena, parameter_block;
+  float *parameters;               /**< in `parameter_block` (huge pages when large) */
+  int folds_stale;                 /**< the folded weights are to be computed before the next inference */
+  float **infer_slots, **train_slots;
+  float *logits;
+  int64_t steps;
+  kiln_communicator communicator;
+  kiln_pool *pool;
+  char error[256];
+} kiln_context;
+
+/** A context with the embedded parameters (the rest zero), or an error (then *context is NULL). */
+kiln_status kiln_context_create(const kiln_model *model, kiln_context **context);
+
+/** A context with the model's parameters read from a safetensors file; the reason of a failure in `error`. */
+kiln_status kiln_context_create_from_file(const kiln_model *model, kiln_context **context, const char *path, char *error, size_t error_size);
+
+/** Frees a context (NULL is allowed). */
+void kiln_context_destroy(kiln_context *context);
+
+/** Runs inference once the caller has put its inputs' and outputs' buffers in `infer_slots`. */
+int kiln_context_infer(kiln_context *context);
+
+/** Runs a training step once the caller has put its inputs in `train_slots`; writes the mean loss. */
+int kiln_context_train(kiln_context *context, float *loss);
+
+/** Copies the model's parameter `name` (`count` floats) into `values`. */
+int kiln_context_get_weights(const kiln_context *context, const char *name, float *values, size_t count);
+
+/** Replaces the model's parameter `name` by `count` floats; what kernels derived from it is redone. */
+int kiln_context_set_weights(kiln_context *context, const char *name, const float *values, size_t count);
+
+/** Writes the model's parameters as a safetensors file. */
+int kiln_context_save_weights(kiln_context *context, const char *path);
+
+/** Threads the context's later calls use (1: the caller's alone). */
+int kiln_context_set_threads(kiln_context *context, int threads);
+
+/** The all-reduce the training step sums gradients over processes with (NULL: this process alone). */
+int kiln_context_set_communicator(kiln_context *context, int (*all_reduce_sum)(void *state, float *values, size_t count), void *state);
+
+/** What the context's last failed call said (empty after success). */
+const char *kiln_context_last_error(const kiln_context *context);
+
 /**
  * The name of the kernel family OpenBLAS chose for this CPU when it loaded ("Cooperlake",
  * "SkylakeX", "Haswell", "Prescott", …). Benchmarks report it: a wrong guess costs 5–10×.

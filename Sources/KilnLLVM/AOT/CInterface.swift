@@ -63,10 +63,10 @@ struct CInterface {
   /// Names the generated wrapper declares itself, which no argument may shadow.
   private var wrapperNames: [String] {
     [
-      "context", "result", "status", "fail", "find", "create_context", "model_tensors", "blob", "tensors", "message", "values",
-      "name", "count", "path", "threads", "learning_rate", "loss", "i", "p", "embedded_parameters", "parameter_names",
-      "parameter_offsets", "parameter_sizes", "parameter_ranks", "parameter_shapes", "parameter_shape_offsets", "model_parameters",
-      "PARAMETER_COUNT", "PARAMETER_FLOATS", "MODEL_PARAMETER_COUNT", "EMBEDDED_COUNT", "EMBEDS_MODEL_WEIGHTS", "folds", "FOLD_COUNT",
+      "context", "created", "status", "fail", "model", "error", "error_size", "values", "name", "count", "path", "threads",
+      "learning_rate", "loss", "state", "all_reduce_sum", "embedded_parameters", "parameter_names", "parameter_offsets",
+      "parameter_sizes", "parameter_ranks", "parameter_shapes", "parameter_shape_offsets", "model_parameters", "infer_bindings",
+      "infer_kept_flags", "train_bindings", "train_kept_flags", "folds",
     ]
   }
 
@@ -241,84 +241,64 @@ struct CInterface {
       shapeOffsets.append(running)
       running += node.type.rank
     }
-    func bind(_ entry: Program, _ pointers: [String]) -> String {
-      entry.graph.parameters.enumerated().map { position, value in
-        "  context->\(pointers[0])[\(entry.graph.inputs.count + position)] = context->parameters + \(offsets[index[entry.graph[value].name]!]);"
-      }.joined(separator: "\n")
+    /// `entry`'s parameter slots as `kiln_slot_binding` initializers.
+    func bindings(_ entry: Program) -> String {
+      let pairs = entry.graph.parameters.enumerated().map { position, value in
+        "{\(entry.graph.inputs.count + position), \(offsets[index[entry.graph[value].name]!])}"
+      }
+      return pairs.isEmpty ? "{0, 0}" : pairs.joined(separator: ", ")
     }
-    let inferSlots = inference.slots.count
+    /// `entry`'s `kiln_program_table` initializer, its tables named `name`_….
+    func table(_ entry: Program, _ name: String, training: Bool) -> String {
+      "{\(entrySymbol(training: training)), \(max(entry.arenaSize, 1) * 4), \(entry.slots.count), \(name)_bindings, \(entry.graph.parameters.count), "
+        + "\(name)_kept_flags, \(entry.keptFlags.count)}"
+    }
+    func tables(_ entry: Program, _ name: String) -> String {
+      """
+      static const kiln_slot_binding \(name)_bindings[] = {\(bindings(entry))};
+      static const size_t \(name)_kept_flags[] = {\(CSource.initializer(entry.keptFlags))};
+      """
+    }
     let arguments = inferArguments
     let nullChecks = arguments.map { "!" + $0 }.joined(separator: " || ")
     // Slots: inputs, parameters, outputs.
     let inferBindings = arguments.enumerated().map { position, identifier in
-      "  context->infer_slots[\(position < inputs.count ? position : position + inference.graph.parameters.count)] = (float *)\(identifier);"
+      "  context->base.infer_slots[\(position < inputs.count ? position : position + inference.graph.parameters.count)] = (float *)\(identifier);"
     }.joined(separator: "\n")
-    var trainingParts = (fields: "", create: "", destroy: "", function: "")
+    var trainingFunctions = ""
+    var trainingOutputs = (loss: 0, logits: 0, count: 0)
     if let training {
       let t = training.graph
-      let trainSlots = training.slots.count
-      let firstOutput = t.inputs.count + t.parameters.count
       let argumentNames = Dictionary(zip(trainInputs.map(\.name), identifiers(trainInputs))) { first, _ in first }
       let inputBindings = t.inputs.enumerated().map { position, value in
-        "  context->train_slots[\(position)] = " + (argumentNames[t[value].name].map { "(float *)\($0);" } ?? "&learning_rate;")
+        "  context->base.train_slots[\(position)] = " + (argumentNames[t[value].name].map { "(float *)\($0);" } ?? "&learning_rate;")
       }.joined(separator: "\n")
-      let logits = t[t.outputs[1]].type.elementCount
-      trainingParts.fields = "\n  kiln_arena train_arena;\n  float *train_slots[\(trainSlots)];\n  float logits[\(logits)];\n  int64_t steps;\n  kiln_communicator communicator;"
-      trainingParts.create = """
-
-          if (kiln_arena_init(&context->train_arena, \(max(training.arenaSize, 1) * 4), 64) != KILN_OK) {
-            \(prefix)_destroy(context);
-            return KILN_ERR_OUT_OF_MEMORY;
-          }
-        \(bind(training, ["train_slots"]))
-          context->train_slots[\(firstOutput + 1)] = context->logits;
-        """
-      trainingParts.destroy = "\n  kiln_arena_free(&context->train_arena);"
+      let firstOutput = t.inputs.count + t.parameters.count
+      trainingOutputs = (firstOutput, firstOutput + 1, t[t.outputs[1]].type.elementCount)
       let nulls = identifiers(trainInputs).map { "!" + $0 }.joined(separator: " || ")
-      trainingParts.function = """
+      trainingFunctions = """
 
         EXPORT \(trainSignature) {
           if (!context) return KILN_ERR_INVALID_ARGUMENT;
-          context->error[0] = 0;
           if (\(nulls) || !loss) return fail(context, KILN_ERR_INVALID_ARGUMENT, "\(prefix)_train_step: an input or output buffer is NULL");
         \(inputBindings)
-          context->train_slots[\(firstOutput)] = loss;
-          int status = \(entrySymbol(training: true))((float *)context->train_arena.base, context->train_slots, context->steps, context->pool);
-          /* The step updated the weights the inference entry derives its folded weights and kept memory from. */
-          context->folds_stale = 1;
-          kiln_arena_mark_stale(&context->arena, infer_kept_flags, INFER_KEPT_COUNT);
-          if (status != KILN_OK)
-            return fail(context, status, "\(prefix)_train_step: %s%s", kiln_status_string((kiln_status)status), status == KILN_ERR_OUT_OF_RANGE ? " (a class label outside its range)" : "");
-          context->steps++;
-          return KILN_OK;
+          return kiln_context_train(&context->base, loss);
         }
 
         """
       if exchanges {
-        trainingParts.function += """
-
-          /* The pool carries the communicator to the all-reduce of the training step. */
-          static int connect(\(prefix)_context *context) {
-            if (!context->communicator.all_reduce_sum) return context->pool ? kiln_pool_set_communicator(context->pool, NULL) : KILN_OK;
-            if (!context->pool && kiln_pool_create(&context->pool, 1) != KILN_OK) return KILN_ERR_OUT_OF_MEMORY;
-            return kiln_pool_set_communicator(context->pool, &context->communicator);
-          }
+        trainingFunctions += """
 
           EXPORT \(communicatorSignature) {
-            if (!context) return KILN_ERR_INVALID_ARGUMENT;
-            context->communicator.all_reduce_sum = all_reduce_sum;
-            context->communicator.state = state;
-            int status = connect(context);
-            return status == KILN_OK ? KILN_OK : fail(context, status, "\(prefix)_set_communicator: %s", kiln_status_string((kiln_status)status));
+            return context ? kiln_context_set_communicator(&context->base, all_reduce_sum, state) : KILN_ERR_INVALID_ARGUMENT;
           }
 
           """
       }
     }
     return """
-      /* Generated by Kiln: the C interface of model \(CSource.stringLiteral(graph.name)) around its compiled kernels. */
+      /* Generated by Kiln: the C interface of model \(CSource.stringLiteral(graph.name)), its constant tables around the runtime's kiln_context. */
       #include <stdlib.h>
-      #include <string.h>
       #include "kiln_runtime.h"
       #include "\(prefix).h"
 
@@ -331,8 +311,6 @@ struct CInterface {
       __asm__(\(CSource.stringLiteral(".section .rodata\n.balign 64\n.globl \(prefix)_weights\n.hidden \(prefix)_weights\n\(prefix)_weights:\n.incbin \(CSource.assemblerString(weightsPath))\n.previous\n")));
       extern const float \(prefix)_weights[] __attribute__((visibility("hidden")));
 
-      enum { PARAMETER_COUNT = \(parameters.count), PARAMETER_FLOATS = \(max(total, 1)), MODEL_PARAMETER_COUNT = \(modelParameters.count),
-             EMBEDDED_COUNT = \(embeddedIndices.count), EMBEDS_MODEL_WEIGHTS = \(embedsModelWeights ? 1 : 0) };
       /* Which parameters the blob holds, in order. */
       static const int embedded_parameters[] = {\(CSource.initializer(embeddedIndices))};
       static const char *const parameter_names[] = {\(parameters.map { CSource.stringLiteral($0.name) }.joined(separator: ", "))};
@@ -343,126 +321,73 @@ struct CInterface {
       static const size_t parameter_shape_offsets[] = {\(shapeOffsets.map(String.init).joined(separator: ", "))};
       /* The model's own parameters (what weight files hold), as indices into the lists above. */
       static const int model_parameters[] = {\(CSource.initializer(modelParameters))};
-      static const kiln_parameter_table parameter_table = {
-        PARAMETER_COUNT, parameter_names, parameter_offsets, parameter_sizes, parameter_ranks, parameter_shapes, parameter_shape_offsets,
-        MODEL_PARAMETER_COUNT, model_parameters, EMBEDDED_COUNT, embedded_parameters};
-      /* The flags of what kernels keep between runs, cleared when parameters are written (kiln_arena_mark_stale). */
-      static const size_t infer_kept_flags[] = {\(CSource.initializer(inference.keptFlags))};
-      enum { INFER_KEPT_COUNT = \(inference.keptFlags.count) };\(training.map { "\nstatic const size_t train_kept_flags[] = {\(CSource.initializer($0.keptFlags))};\nenum { TRAIN_KEPT_COUNT = \($0.keptFlags.count) };" } ?? "")
+      /* Each program's parameter slots, and the flags of what its kernels keep between runs (cleared when parameters are written). */
+      \(tables(inference, "infer"))
+      \(training.map { tables($0, "train") } ?? "")
       /* The batch norms folded into the inference program's convolutions, as offsets into the parameters. */
       static const kiln_batch_norm_fold folds[] = {\(foldTable(offsets: offsets, index: index))};
-      enum { FOLD_COUNT = \(folds.count) };
+
+      static const kiln_model model = {
+        \(CSource.stringLiteral(prefix)),
+        {\(parameters.count), parameter_names, parameter_offsets, parameter_sizes, parameter_ranks, parameter_shapes, parameter_shape_offsets,
+         \(modelParameters.count), model_parameters, \(embeddedIndices.count), embedded_parameters},
+        \(total), \(prefix)_weights, \(embedsModelWeights ? 1 : 0),
+        folds, \(folds.count),
+        \(table(inference, "infer", training: false)),
+        \(training.map { table($0, "train", training: true) } ?? "{0}"),
+        \(trainingOutputs.loss), \(trainingOutputs.logits), \(trainingOutputs.count)};
 
       struct \(prefix)_context {
-        kiln_arena arena;
-        kiln_arena parameter_block; /* holds `parameters` (huge pages when large) */
-        float *parameters;
-        int folds_stale; /* the folded weights are to be computed again before the next inference */
-        float *infer_slots[\(inferSlots)];\(trainingParts.fields)
-        kiln_pool *pool;
-        char error[256];
+        kiln_context base;
       };
 
-      #define fail(context, status, ...) kiln_fail((context)->error, sizeof (context)->error, (status), __VA_ARGS__)
+      #define fail(context, status, ...) kiln_fail((context)->base.error, sizeof (context)->base.error, (status), __VA_ARGS__)
+
+      EXPORT int \(prefix)_create(\(prefix)_context **context) {
+        if (!context) return KILN_ERR_INVALID_ARGUMENT;
+        kiln_context *created = NULL;
+        int status = kiln_context_create(&model, &created);
+        *context = (\(prefix)_context *)created;
+        return status;
+      }
+
+      EXPORT int \(prefix)_create_from_file(\(prefix)_context **context, const char *path, char *error, size_t error_size) {
+        if (!context) return kiln_fail(error, error_size, KILN_ERR_INVALID_ARGUMENT, "\(prefix)_create_from_file: the context pointer is NULL");
+        kiln_context *created = NULL;
+        int status = kiln_context_create_from_file(&model, &created, path, error, error_size);
+        *context = (\(prefix)_context *)created;
+        return status;
+      }
 
       EXPORT void \(prefix)_destroy(\(prefix)_context *context) {
-        if (!context) return;
-        kiln_pool_destroy(context->pool);
-        kiln_arena_free(&context->arena);\(trainingParts.destroy)
-        kiln_arena_free(&context->parameter_block);
-        free(context);
-      }
-
-      /* A context with the embedded parameters (the rest zero). */
-      static int create_context(\(prefix)_context **result) {
-        if (!result) return KILN_ERR_INVALID_ARGUMENT;
-        *result = NULL;
-        kiln_blas_prepare();
-        \(prefix)_context *context = calloc(1, sizeof *context);
-        if (!context) return KILN_ERR_OUT_OF_MEMORY;
-        if (kiln_arena_init(&context->parameter_block, PARAMETER_FLOATS * sizeof(float), 64) != KILN_OK
-            || kiln_arena_init(&context->arena, \(max(inference.arenaSize, 1) * 4), 64) != KILN_OK) {
-          \(prefix)_destroy(context);
-          return KILN_ERR_OUT_OF_MEMORY;
-        }
-        context->parameters = (float *)context->parameter_block.base;
-        context->folds_stale = 1;
-        kiln_parameters_unpack(&parameter_table, context->parameters, \(prefix)_weights);
-      \(bind(inference, ["infer_slots"]))\(trainingParts.create)
-        *result = context;
-        return KILN_OK;
-      }
-
-      EXPORT int \(prefix)_create(\(prefix)_context **result) {
-        if (!EMBEDS_MODEL_WEIGHTS) {
-          if (result) *result = NULL;
-          return KILN_ERR_INVALID_ARGUMENT;
-        }
-        return create_context(result);
-      }
-
-      EXPORT int \(prefix)_create_from_file(\(prefix)_context **result, const char *path, char *error, size_t error_size) {
-        if (error && error_size) error[0] = 0;
-        int status = create_context(result);
-        if (status != KILN_OK) return kiln_fail(error, error_size, status, "\(prefix)_create_from_file: %s", kiln_status_string((kiln_status)status));
-        status = kiln_parameters_load(&parameter_table, (*result)->parameters, path, error, error_size);
-        if (status != KILN_OK) {
-          \(prefix)_destroy(*result);
-          *result = NULL;
-        }
-        return status;
+        kiln_context_destroy(context ? &context->base : NULL);
       }
 
       EXPORT \(inferSignature) {
         if (!context) return KILN_ERR_INVALID_ARGUMENT;
-        context->error[0] = 0;
         if (\(nullChecks)) return fail(context, KILN_ERR_INVALID_ARGUMENT, "\(prefix)_infer: an input or output buffer is NULL");
       \(inferBindings)
-        if (context->folds_stale) {
-          kiln_fold_batch_norms(context->parameters, folds, FOLD_COUNT);
-          context->folds_stale = 0;
-        }
-        int status = \(entrySymbol(training: false))((float *)context->arena.base, context->infer_slots, 0, context->pool);
-        if (status != KILN_OK) return fail(context, status, "\(prefix)_infer: %s (an embedding index outside its range)", kiln_status_string((kiln_status)status));
-        return KILN_OK;
+        return kiln_context_infer(&context->base);
       }
-      \(trainingParts.function)\(detection?.function ?? "")
+      \(trainingFunctions)\(detection?.function ?? "")
       EXPORT int \(prefix)_get_weights(const \(prefix)_context *context, const char *name, float *values, size_t count) {
-        int p = kiln_parameter_find(&parameter_table, name);
-        if (!context || !values || p < 0 || count != parameter_sizes[p]) return KILN_ERR_INVALID_ARGUMENT;
-        memcpy(values, context->parameters + parameter_offsets[p], count * sizeof(float));
-        return KILN_OK;
+        return context ? kiln_context_get_weights(&context->base, name, values, count) : KILN_ERR_INVALID_ARGUMENT;
       }
 
       EXPORT int \(prefix)_set_weights(\(prefix)_context *context, const char *name, const float *values, size_t count) {
-        if (!context) return KILN_ERR_INVALID_ARGUMENT;
-        int p = kiln_parameter_find(&parameter_table, name);
-        if (p < 0) return fail(context, KILN_ERR_INVALID_ARGUMENT, "\(prefix)_set_weights: the model has no weights named %s", name ? name : "(null)");
-        if (!values) return fail(context, KILN_ERR_INVALID_ARGUMENT, "\(prefix)_set_weights: the values of %s are NULL", name);
-        if (count != parameter_sizes[p]) return fail(context, KILN_ERR_SHAPE, "\(prefix)_set_weights: %s holds %zu values, not %zu", name, parameter_sizes[p], count);
-        memcpy(context->parameters + parameter_offsets[p], values, count * sizeof(float));
-        context->folds_stale = 1;
-        kiln_arena_mark_stale(&context->arena, infer_kept_flags, INFER_KEPT_COUNT);\(training == nil ? "" : "\n  kiln_arena_mark_stale(&context->train_arena, train_kept_flags, TRAIN_KEPT_COUNT);")
-        return KILN_OK;
+        return context ? kiln_context_set_weights(&context->base, name, values, count) : KILN_ERR_INVALID_ARGUMENT;
       }
 
       EXPORT int \(prefix)_save_weights(\(prefix)_context *context, const char *path) {
-        if (!context || !path) return KILN_ERR_INVALID_ARGUMENT;
-        context->error[0] = 0;
-        return kiln_parameters_save(&parameter_table, context->parameters, path, context->error, sizeof context->error);
+        return context ? kiln_context_save_weights(&context->base, path) : KILN_ERR_INVALID_ARGUMENT;
       }
 
       EXPORT int \(prefix)_set_threads(\(prefix)_context *context, int threads) {
-        if (!context) return KILN_ERR_INVALID_ARGUMENT;
-        if (threads < 1) return fail(context, KILN_ERR_INVALID_ARGUMENT, "\(prefix)_set_threads: %d threads; give 1 or more", threads);
-        kiln_pool_destroy(context->pool);
-        context->pool = NULL;
-        if (threads > 1 && kiln_pool_create(&context->pool, threads) != KILN_OK) return fail(context, KILN_ERR_OUT_OF_MEMORY, "\(prefix)_set_threads: cannot start %d threads", threads);\(exchanges ? "\n  if (connect(context) != KILN_OK) return fail(context, KILN_ERR_OUT_OF_MEMORY, \"\(prefix)_set_threads: cannot keep the communicator\");" : "")
-        return KILN_OK;
+        return context ? kiln_context_set_threads(&context->base, threads) : KILN_ERR_INVALID_ARGUMENT;
       }
 
       EXPORT const char *\(prefix)_last_error(const \(prefix)_context *context) {
-        return context ? context->error : "\(prefix): no context";
+        return context ? kiln_context_last_error(&context->base) : "\(prefix): no context";
       }
 
       """

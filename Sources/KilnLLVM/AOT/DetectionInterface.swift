@@ -59,7 +59,7 @@ struct DetectionInterface {
 
       EXPORT \(signature) {
         if (!context) return KILN_ERR_INVALID_ARGUMENT;
-        context->error[0] = 0;
+        context->base.error[0] = 0;
         if (!input || !detections || !counts || capacity < 0)
           return fail(context, KILN_ERR_INVALID_ARGUMENT, "\(prefix)_detect: a buffer is NULL or the capacity (%d) is negative", capacity);
         static const kiln_yolo_grid grid = {\(grid.cells), \(grid.classes), \(grid.width), \(grid.height)};
