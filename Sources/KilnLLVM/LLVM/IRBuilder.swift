@@ -59,10 +59,10 @@ final class IRBuilder {
 
   /// Starts emitting at a new entry block of `function`.
   func beginBody(of function: LLVMValueRef) {
-    LLVMPositionBuilderAtEnd(builder, LLVMAppendBasicBlockInContext(context, function, "entry"))
+    resume(at: LLVMAppendBasicBlockInContext(context, function, "entry")!)
   }
 
-  var currentFunction: LLVMValueRef { LLVMGetBasicBlockParent(LLVMGetInsertBlock(builder))! }
+  var currentFunction: LLVMValueRef { LLVMGetBasicBlockParent(currentBlock)! }
 
   /// The block emission is in.
   var currentBlock: LLVMBasicBlockRef { LLVMGetInsertBlock(builder)! }
@@ -123,7 +123,7 @@ final class IRBuilder {
   func loop(
     from start: LLVMValueRef, to end: LLVMValueRef, knownNonEmpty: Bool = false, unroll: Int? = nil, _ body: (LLVMValueRef) throws -> Void
   ) rethrows {
-    let preheader = LLVMGetInsertBlock(builder)
+    let preheader = currentBlock
     let header = newBlock("loop")
     let exit = newBlock("loop.exit")
     if knownNonEmpty {
@@ -131,17 +131,17 @@ final class IRBuilder {
     } else {
       LLVMBuildCondBr(builder, LLVMBuildICmp(builder, LLVMIntSLT, start, end, "nonempty"), header, exit)
     }
-    LLVMPositionBuilderAtEnd(builder, header)
+    resume(at: header)
     let index = LLVMBuildPhi(builder, i64, "i")!
     try body(index)
     let next = LLVMBuildAdd(builder, index, int(1), "next")!
-    let latch = LLVMGetInsertBlock(builder)
+    let latch = currentBlock
     let branch = LLVMBuildCondBr(builder, LLVMBuildICmp(builder, LLVMIntSLT, next, end, "more"), header, exit)!
     if let unroll { LLVMSetMetadata(branch, LLVMGetMDKindIDInContext(context, "llvm.loop", UInt32("llvm.loop".utf8.count)), unrolled(unroll)) }
     var values: [LLVMValueRef?] = [start, next]
     var blocks: [LLVMBasicBlockRef?] = [preheader, latch]
     LLVMAddIncoming(index, &values, &blocks, 2)
-    LLVMPositionBuilderAtEnd(builder, exit)
+    resume(at: exit)
   }
 
   /// Loop metadata `!{self, !{"llvm.loop.unroll.count", i32 count}}`: a loop ID refers to
@@ -160,13 +160,13 @@ final class IRBuilder {
   func ifElse(_ condition: LLVMValueRef, _ then: () -> Void, otherwise: () -> Void) {
     let (yes, no, done) = (newBlock("then"), newBlock("else"), newBlock("endif"))
     LLVMBuildCondBr(builder, condition, yes, no)
-    LLVMPositionBuilderAtEnd(builder, yes)
+    resume(at: yes)
     then()
     LLVMBuildBr(builder, done)
-    LLVMPositionBuilderAtEnd(builder, no)
+    resume(at: no)
     otherwise()
     LLVMBuildBr(builder, done)
-    LLVMPositionBuilderAtEnd(builder, done)
+    resume(at: done)
   }
 
   /// `body(size)` for block `index` of blocks `size` wide, of which the last (number `whole`)
@@ -181,10 +181,10 @@ final class IRBuilder {
     let body = newBlock("then")
     let done = newBlock("endif")
     LLVMBuildCondBr(builder, condition, body, done)
-    LLVMPositionBuilderAtEnd(builder, body)
+    resume(at: body)
     try then()
     LLVMBuildBr(builder, done)
-    LLVMPositionBuilderAtEnd(builder, done)
+    resume(at: done)
   }
 
   // MARK: - Values

@@ -47,9 +47,9 @@ struct ChannelVectorConvolution {
 
   /// Whether `a` is a strided convolution of more than one tap with at most `stridedPositions`
   /// positions and `stridedColumns` floats of columns, which run transposed where their output
-  /// channels fill whole vectors: the direct kernel takes strided windows
-  /// from copies of the input split by phase, in vectors along rows (ResNet-50's layer3.0.conv2:
-  /// 14-wide rows fill 14 of 16 lanes). One thread, Zen 4, min of two alternating rounds:
+  /// channels fill whole vectors: the direct kernel takes strided windows from copies of the
+  /// input split by phase, in vectors along rows (ResNet-50's layer3.0.conv2: 14-wide rows fill
+  /// 14 of 16 lanes). One thread, Zen 4, min of two alternating rounds:
   /// ResNet-50's layer3.0.conv2 2.39-2.41 -> 2.10-2.11 ms, ZFNet's 5×5 stride-2 96 -> 256 layer
   /// at 26×26 9.12-9.21 -> 7.72-7.76 ms, ResNet-18's layer3.0.conv1 1.10 -> 1.06 ms.
   static func strided(_ a: ConvAttrs, _ s: ConvolutionShape) -> Bool {

@@ -179,10 +179,10 @@ enum ConvolutionLowering {
       from = padded
       input = s.paddedSpatial(x, a)
     }
+    let window = WindowGeometry(a, x: x, output: output, weight: weight)
     im2colInside(
       k, source: from, columns: columns, rowStride: rowStride, channels: s.inPerGroup, input: WindowGeometry.lift(input, fill: 1),
-      output: WindowGeometry.lift(output[2...], fill: 1), kernel: WindowGeometry.lift(weight[2...], fill: 1),
-      stride: WindowGeometry.lift(a.stride, fill: 1), dilation: WindowGeometry.lift(a.dilation, fill: 1))
+      output: window.output, kernel: window.kernel, stride: window.stride, dilation: window.dilation)
   }
 
   /// The im2col matrix [depth, count·P] of group `group` of samples `first`..<`first + count`
