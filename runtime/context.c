@@ -145,7 +145,7 @@ int kiln_context_save_weights(kiln_context *context, const char *path) {
 }
 
 /* The pool carries the communicator to the all-reduce of the training step. */
-static int connect(kiln_context *context) {
+static int attach_communicator(kiln_context *context) {
   if (!context->communicator.all_reduce_sum) return context->pool ? kiln_pool_set_communicator(context->pool, NULL) : KILN_OK;
   if (!context->pool && kiln_pool_create(&context->pool, 1) != KILN_OK) return KILN_ERR_OUT_OF_MEMORY;
   return kiln_pool_set_communicator(context->pool, &context->communicator);
@@ -159,7 +159,7 @@ int kiln_context_set_threads(kiln_context *context, int threads) {
   context->pool = NULL;
   if (threads > 1 && kiln_pool_create(&context->pool, threads) != KILN_OK)
     return FAIL(context, KILN_ERR_OUT_OF_MEMORY, "%s_set_threads: cannot start %d threads", prefix, threads);
-  if (connect(context) != KILN_OK) return FAIL(context, KILN_ERR_OUT_OF_MEMORY, "%s_set_threads: cannot keep the communicator", prefix);
+  if (attach_communicator(context) != KILN_OK) return FAIL(context, KILN_ERR_OUT_OF_MEMORY, "%s_set_threads: cannot keep the communicator", prefix);
   return KILN_OK;
 }
 
@@ -167,7 +167,7 @@ int kiln_context_set_communicator(kiln_context *context, int (*all_reduce_sum)(v
   if (context == NULL) return KILN_ERR_INVALID_ARGUMENT;
   context->communicator.all_reduce_sum = all_reduce_sum;
   context->communicator.state = state;
-  int status = connect(context);
+  int status = attach_communicator(context);
   return status == KILN_OK ? KILN_OK : FAIL(context, status, "%s_set_communicator: %s", context->model->prefix, kiln_status_string((kiln_status)status));
 }
 
