@@ -4,6 +4,7 @@
     python3 scripts/bench-peers.py                      # every model, 1 and 2 threads
     python3 scripts/bench-peers.py --models resnet18:1,conv64_56:1 --threads 1
     python3 scripts/bench-peers.py --models torchvision --threads 1   # every torchvision model, batch 1
+    OPENBLAS_CORETYPE=Zen python3 scripts/bench-peers.py --target-cpu znver3   # Kiln's AVX2 code, timed here
 
 Each model is exported to ONNX once (the peers' definitions in ../shared/peers/models.py, and
 torchvision's for the larger ones, random weights, eval mode), then timed by
@@ -126,9 +127,11 @@ def ort_ms(path, threads, seconds):
     return json.loads(out.stdout.strip().splitlines()[-1])["ms"], None
 
 
-def kiln_bench(kiln, arguments, threads, seconds):
-    """Kiln's report for `kiln bench <arguments>` at `threads` within `seconds`, or (None, the error's first line)."""
-    out = subprocess.run([kiln, "bench", *arguments, "--no-layers", "--compiled-only", "--json", "--threads", str(threads),
+def kiln_bench(kiln, arguments, threads, seconds, target_cpu=None):
+    """Kiln's report for `kiln bench <arguments>` at `threads` within `seconds` (code for `target_cpu`, or this
+    machine's), or (None, the error's first line)."""
+    target = ["--target-cpu", target_cpu] if target_cpu else []
+    out = subprocess.run([kiln, "bench", *arguments, *target, "--no-layers", "--compiled-only", "--json", "--threads", str(threads),
                           "--repetitions", "20000", "--seconds", str(seconds)],
                          capture_output=True, text=True)
     if out.returncode != 0:
@@ -146,6 +149,8 @@ def main():
     parser.add_argument("--onnx-dir", default=os.environ.get("PEERS_ONNX_DIR", "/tmp/kiln-peers-onnx"))
     parser.add_argument("--seconds", type=float, default=2.0, help="timing budget of each measurement, ORT's and Kiln's")
     parser.add_argument("--rounds", type=int, default=1, help="alternating rounds of each row's measurements (default: %(default)s)")
+    parser.add_argument("--target-cpu", help="Kiln generates code for this LLVM CPU instead of this machine's (e.g. znver3: "
+                        "AVX2 code, as on a Zen 3, timed here)")
     parser.add_argument("--ort-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ort_worker:
@@ -170,8 +175,8 @@ def main():
         zoo = MODELS[model][1]
         for t in threads:
             rounds = [
-                (ort_ms(path, t, args.seconds), kiln_bench(args.kiln, [path], t, args.seconds),
-                 kiln_bench(args.kiln, [zoo, "--batch", str(batch)], t, args.seconds) if zoo else (None, "no zoo model"))
+                (ort_ms(path, t, args.seconds), kiln_bench(args.kiln, [path], t, args.seconds, args.target_cpu),
+                 kiln_bench(args.kiln, [zoo, "--batch", str(batch)], t, args.seconds, args.target_cpu) if zoo else (None, "no zoo model"))
                 for _ in range(max(args.rounds, 1))
             ]
 

@@ -210,6 +210,7 @@ public final class CompiledModel: @unchecked Sendable {
     // The program's graph: its inputs, parameters and outputs are the given graph's, in order.
     let graph = plan.graph
     self.graph = graph
+    try compiler.target.checkRunsHere()
     let objects = try compiler.objects(plan, symbol: "kiln_entry")
     (modules, cachedModules) = (objects.code.count, objects.cached)
     jit = try JIT(objects: objects.code)

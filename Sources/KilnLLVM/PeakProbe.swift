@@ -32,6 +32,7 @@ enum PeakProbe {
     ir.store(ir.extract(sum, lane: 0), ir.parameter(function, 1), ir.int(0))
     ir.ret()
     try ir.verify()
+    try compiler.target.checkRunsHere()
     let jit = try JIT(objects: ParallelCodegen.emit([ir], target: compiler.target, as: LLVMObjectFile).code)
     typealias Peak = @convention(c) (Int64, UnsafeMutablePointer<Float>) -> Void
     let peak = unsafeBitCast(try jit.address(of: "kiln_peak"), to: Peak.self)

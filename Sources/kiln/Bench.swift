@@ -18,6 +18,7 @@ struct Bench: ParsableCommand {
         kiln bench lenet5 --batch 64 --json
         kiln bench lenet5 --batch 64 --train --optimizer momentum
         kiln bench conv64_56 --threads 2
+        kiln bench resnet18 --target-cpu znver3     (AVX2 code, as on a Zen 3, run here)
       """)
 
   @OptionGroup var options: ModelOptions
@@ -54,6 +55,8 @@ struct Bench: ParsableCommand {
 
   @OptionGroup var optimization: OptimizerOptions
 
+  @OptionGroup var target: TargetOptions
+
   func validate() throws {
     guard batch ?? 1 >= 1, repetitions >= 1, seconds > 0 else { throw ValidationError("--batch, --repetitions and --seconds must be positive") }
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
@@ -63,10 +66,10 @@ struct Bench: ParsableCommand {
     let model = try options.model(weights: nil, batch: batch)
     let timing = Benchmark.Timing(repetitions: repetitions, seconds: seconds, cold: cold)
     let report = train
-      ? try Benchmark.runTraining(model, optimizer: optimization.settings, compiler: Compiler(), threads: threads, timing: timing, perLayer: !noLayers,
+      ? try Benchmark.runTraining(model, optimizer: optimization.settings, compiler: target.compiler(), threads: threads, timing: timing, perLayer: !noLayers,
         only: only, interpreted: !compiledOnly)
       : try Benchmark.run(
-        model, compiler: Compiler(), threads: threads, timing: timing, perLayer: !noLayers, only: only, interpreted: !compiledOnly)
+        model, compiler: target.compiler(), threads: threads, timing: timing, perLayer: !noLayers, only: only, interpreted: !compiledOnly)
     if json {
       try printJSON(report)
     } else {

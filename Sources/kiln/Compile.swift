@@ -37,8 +37,7 @@ struct Compile: ParsableCommand {
   @Option(name: [.customShort("o"), .long], help: "The shared object (.so) or relocatable object (.o) to write.")
   var output: String
 
-  @Option(name: .customLong("target-cpu"), help: "An LLVM CPU name to compile for instead of this machine (e.g. x86-64-v3: AVX2, no AVX-512).")
-  var targetCPU: String?
+  @OptionGroup var target: TargetOptions
 
   @Flag(name: .customLong("external-weights"), help: "Embed no weights: contexts are made with <prefix>_create_from_file.")
   var externalWeights = false
@@ -62,7 +61,7 @@ struct Compile: ParsableCommand {
   func run() throws {
     let model = try options.model(weights: weights, batch: batch)
     try AtomicFile.checkWritable(output)
-    let compiler = try Compiler(targetCPU: targetCPU)
+    let compiler = try target.compiler()
     var header: String
     if train {
       // N processes with a batch each: each gradient weighs 1/N of the job's batch.

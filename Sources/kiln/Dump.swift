@@ -9,7 +9,7 @@ struct Dump: ParsableCommand {
       Each line reads `%id name = op(inputs) attributes : output type`. With --program: the
       caller's slots, the kernel functions, one line per kernel call (`location = fN(operands)`,
       locations being slots or arena offsets in floats) and the copies that end a run, as planned
-      for this machine's CPU.
+      for this machine's CPU (or --target-cpu).
 
       Examples:
         kiln dump lenet5
@@ -17,6 +17,7 @@ struct Dump: ParsableCommand {
         kiln dump lenet5 --backward --freeze conv1,conv2
         kiln dump lenet5 --dot | dot -Tsvg > lenet5.svg
         kiln dump resnet18 --program
+        kiln dump resnet18 --program --target-cpu x86-64-v3
       """)
 
   @OptionGroup var options: ModelOptions
@@ -36,6 +37,8 @@ struct Dump: ParsableCommand {
   @Option(help: "With --backward: comma-separated layer names whose parameters get no gradient.")
   var freeze: String?
 
+  @OptionGroup var target: TargetOptions
+
   func validate() throws {
     if program && dot { throw ValidationError("--program prints text; drop --dot") }
   }
@@ -49,6 +52,6 @@ struct Dump: ParsableCommand {
       let frozen = freeze.map { $0.split(separator: ",").map(String.init) } ?? []
       graph = try graph.differentiated(loss: graph.outputs[0], withRespectTo: graph.trainableParameters(frozenPrefixes: frozen)).graph
     }
-    print(program ? try Compiler().programText(graph) : dot ? graph.dot : graph.text, terminator: "")
+    print(program ? try target.compiler().programText(graph) : dot ? graph.dot : graph.text, terminator: "")
   }
 }

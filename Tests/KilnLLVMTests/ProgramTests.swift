@@ -16,8 +16,24 @@ struct ProgramTests {
     // fused, the flatten is a view); the output is written straight into its slot.
     #expect(lines.filter { $0.hasPrefix("  slot ") && $0.contains(" = %") }.count == 12)
     #expect(program.functions.count == 7 && program.steps.count == 7 && program.copies.isEmpty)
-    #expect(lines.contains("  f0 = conv([1,1,32,32], [6,1,5,5], [6]) : [1,6,28,28] with epilogue relu, scratch"))
+    #expect(lines.contains("  f0 = conv([1,1,32,32], [6,1,5,5], [6]) : [1,6,28,28] by direct with epilogue relu, scratch"))
     #expect(lines.contains { $0.hasPrefix("  slot 11 = f6(arena+") && $0.hasSuffix("# %22 fc2") })
+  }
+
+  /// Each convolution's line names the algorithm its code runs: ResNet-18's 3×3 stride-1 layers
+  /// by Winograd (F(4×4) on 56×56 maps, F(2×2) on 7×7 ones, where F(4×4) has too few tiles), its
+  /// strided 3×3 layers transposed (vectors along output channels), its first layer direct.
+  @Test func convolutionsNameTheirAlgorithm() throws {
+    let graph = try Model(graph: Zoo.entry(named: "resnet18").graph(input: [1, 3, 224, 224]), seed: 0).foldingBatchNorm().graph
+    let lines = try Self.compiler.get().program(graph).text.split(separator: "\n")
+    func algorithm(_ signature: String) -> String? {
+      lines.first { $0.contains(signature) }.flatMap { $0.components(separatedBy: " by ").last?.components(separatedBy: " with").first }
+    }
+    #expect(algorithm("conv([1,3,224,224], [64,3,7,7], [64])") == "direct")
+    #expect(algorithm("conv([1,64,56,56], [64,64,3,3], [64])") == "winograd F(4x4,3x3)")
+    #expect(algorithm("conv([1,512,7,7], [512,512,3,3], [512])") == "winograd F(2x2,3x3)")
+    #expect(algorithm("conv([1,128,28,28], [256,128,3,3], [256])") == "transposed")
+    #expect(!lines.contains { $0.contains("= dense(") && $0.contains(" by ") })
   }
 
   /// Inference fuses every activation into its producer; a training step keeps those whose

@@ -91,6 +91,15 @@ import Testing
     #expect(backward.contains("outputs %"))
   }
 
+  /// `bench` and `dump --program` generate code for another CPU with --target-cpu: AVX2 code
+  /// (8 floats a vector) is timed and planned on any x86-64 machine with AVX2.
+  @Test func benchAndDumpTakeATargetCPU() throws {
+    let bench = try kiln("bench", "lenet5", "--target-cpu", "x86-64-v3", "--compiled-only", "--no-layers", "--repetitions", "5", "--seconds", "0.05")
+    #expect(bench.status == 0 && bench.stdout.contains("LLVM target x86-64-v3") && !bench.stdout.contains("AVX-512"), "\(bench.stdout) \(bench.stderr)")
+    let program = try kiln("dump", "resnet18", "--program", "--target-cpu", "x86-64-v3")
+    #expect(program.status == 0 && program.stdout.contains("f0 = conv([1,3,224,224], [64,3,7,7], [64]) : [1,64,112,112] by direct with"), "\(program.stdout)")
+  }
+
   @Test func runClassifiesAFashionMNISTImage() throws {
     let images = FashionMNIST.files(.test).images
     let result = try kiln("run", "lenet5", "--input", images, "--index", "0", "--json")

@@ -70,6 +70,23 @@ final class HostTarget: @unchecked Sendable {
   /// Whether this is the machine's own CPU rather than one named for code that runs elsewhere.
   var isHost: Bool { features != "" }
   var hasAVX512: Bool { features.contains("+avx512f") || ["skylake-avx512", "icelake-server", "sapphirerapids", "znver4", "x86-64-v4"].contains(cpu) }
+  /// Throws unless code for this target runs on this machine (the JIT runs it here): a named CPU
+  /// with AVX-512 needs a host with it (Kiln's kernels use no other feature such a CPU may add).
+  func checkRunsHere() throws {
+    guard isHost || !hasAVX512 || Self.hostHasAVX512 else {
+      throw KilnError.invalidArgument(
+        "code for \(cpu) uses AVX-512, which this machine's CPU lacks: to run it here, name a CPU without AVX-512 (e.g. x86-64-v3) or none")
+    }
+  }
+
+  /// Whether this machine's CPU has AVX-512.
+  private static let hostHasAVX512: Bool = {
+    llvmLock.lock()
+    defer { llvmLock.unlock() }
+    let features = LLVMGetHostCPUFeatures()
+    defer { LLVMDisposeMessage(features) }
+    return features.map { String(cString: $0).contains("+avx512f") } ?? false
+  }()
 
   /// Another target machine like `machine`, for a thread of `ParallelCodegen` (a target machine
   /// serves one thread at a time). The caller disposes of it.

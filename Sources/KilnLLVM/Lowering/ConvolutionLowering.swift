@@ -308,6 +308,17 @@ enum ConvolutionLowering {
       }
     }
 
+    /// The algorithm's name in `kiln dump --program`.
+    var text: String {
+      switch self {
+      case .winograd(let winograd): return "winograd F(\(winograd.transforms.outputTile)x\(winograd.transforms.outputTile),3x3)"
+      case .depthwise: return "depthwise"
+      case .direct: return "direct"
+      case .channelVectors: return "transposed"
+      case .columns: return "columns"
+      }
+    }
+
     /// Memory kept between runs: Winograd's transformed weights, or packed ones.
     var persistentSize: Int {
       switch self {

@@ -24,6 +24,13 @@ struct Program {
     let residual: Bool
     /// The node the function's code is generated from.
     var node: Int
+
+    /// How a convolution's code computes it on `vectors` (nil: the function is no convolution).
+    func convolutionAlgorithm(_ vectors: VectorUnit) -> ConvolutionLowering.Algorithm? {
+      guard case .conv(let a) = op else { return nil }
+      return ConvolutionLowering.Algorithm(
+        a, x: inputTypes[0].shape, weight: inputTypes[1].shape, output: type.shape, vectors: vectors, weightsChange: weightsChange)
+    }
   }
 
   /// One kernel call: node `node`'s function on its operands.
@@ -212,7 +219,7 @@ struct Program {
         function.residual ? "residual" : nil, function.epilogue.map { "epilogue \($0.text)" }, function.scratch ? "scratch" : nil, function.persistent ? "kept" : nil,
       ].compactMap { $0 }
       lines.append("  f\(number) = \(function.op.mnemonic)(\(function.inputTypes.map(\.description).joined(separator: ", "))) : \(function.type)"
-        + (extras.isEmpty ? "" : " with \(extras.joined(separator: ", "))"))
+        + (function.convolutionAlgorithm(vectors).map { " by \($0.text)" } ?? "") + (extras.isEmpty ? "" : " with \(extras.joined(separator: ", "))"))
     }
     for step in steps {
       let extras = [step.residual.map { "adding \(describe($0.location))" }, step.scratch.map { "scratch arena+\($0)" }, step.persistent.map { "kept arena+\($0)" }]
