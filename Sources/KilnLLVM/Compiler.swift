@@ -15,7 +15,7 @@ public final class Compiler: @unchecked Sendable {
   let target: HostTarget
 
   /// A compiler for this machine's CPU, or for `targetCPU` (an LLVM CPU name such as
-  /// "x86-64-v3") when the code must run elsewhere.
+  /// "x86-64-v3"; a name LLVM does not know throws) when the code must run elsewhere.
   /// Compiled code is kept in and taken from the kernel cache (`KILN_CACHE_DIR`, by default
   /// `~/.cache/kiln/kernels`; an empty `KILN_CACHE_DIR` switches it off), which makes compiling
   /// a model seen before several times faster.

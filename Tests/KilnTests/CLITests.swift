@@ -98,6 +98,10 @@ import Testing
     #expect(bench.status == 0 && bench.stdout.contains("LLVM target x86-64-v3") && !bench.stdout.contains("AVX-512"), "\(bench.stdout) \(bench.stderr)")
     let program = try kiln("dump", "resnet18", "--program", "--target-cpu", "x86-64-v3")
     #expect(program.status == 0 && program.stdout.contains("f0 = conv([1,3,224,224], [64,3,7,7], [64]) : [1,64,112,112] by direct with"), "\(program.stdout)")
+    let directory = try temporaryDirectory()
+    for command in [["bench", "lenet5"], ["dump", "lenet5", "--program"], ["compile", "lenet5", "-o", directory + "/lenet5.so"]] {
+      expectFailure(try execute("kiln", command + ["--target-cpu", "znver9"]), "LLVM 14 does not know the CPU \"znver9\"")
+    }
   }
 
   @Test func runClassifiesAFashionMNISTImage() throws {

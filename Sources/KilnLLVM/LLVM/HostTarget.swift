@@ -17,6 +17,8 @@ final class HostTarget: @unchecked Sendable {
   let triple: String
   let cpu: String
   let features: String
+  /// Whether the CPU has AVX-512 (the host's, or a named one's as LLVM knows it).
+  let hasAVX512: Bool
 
   /// The host target machine — or, with `cpu`, that CPU model (e.g. "x86-64-v3" for AVX2
   /// machines and tools without AVX-512, such as valgrind) — at optimisation level 3,
@@ -38,7 +40,13 @@ final class HostTarget: @unchecked Sendable {
     // than LLVM 14, so the host's feature string comes with it.
     cpu = requestedCPU ?? cpuText.map { String(cString: $0) } ?? "generic"
     features = requestedCPU == nil ? featureText.map { String(cString: $0) } ?? "" : ""
-    machine = try Self.machine(triple: triple, cpu: cpu, features: features)
+    guard requestedCPU == nil || cllvm_knows_cpu(triple, cpu) != 0 else {
+      throw KilnError.invalidArgument(
+        "LLVM 14 does not know the CPU \"\(cpu)\": name one it does, such as x86-64-v3 (AVX2), x86-64-v4 (AVX-512), znver3, skylake-avx512 or icelake-server")
+    }
+    let machine = try Self.machine(triple: triple, cpu: cpu, features: features)
+    self.machine = machine
+    hasAVX512 = cllvm_target_machine_has_feature(machine, "avx512f") != 0
   }
 
   /// A target machine for `cpu` with `features` at optimisation level 3, position-independent.
@@ -69,7 +77,6 @@ final class HostTarget: @unchecked Sendable {
   var vectorUnit: VectorUnit { VectorUnit(lanes: vectorLanes, halfWidth: isHost && hasAVX512 && VectorUnit.hostSplitsWideVectors) }
   /// Whether this is the machine's own CPU rather than one named for code that runs elsewhere.
   var isHost: Bool { features != "" }
-  var hasAVX512: Bool { features.contains("+avx512f") || ["skylake-avx512", "icelake-server", "sapphirerapids", "znver4", "x86-64-v4"].contains(cpu) }
   /// Throws unless code for this target runs on this machine (the JIT runs it here): a named CPU
   /// with AVX-512 needs a host with it (Kiln's kernels use no other feature such a CPU may add).
   func checkRunsHere() throws {

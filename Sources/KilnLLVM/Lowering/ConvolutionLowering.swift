@@ -331,7 +331,6 @@ enum ConvolutionLowering {
 
   /// y = conv(x, W) + b, with the kernel's activation, by `Algorithm`.
   static func forward(_ k: Kernel, _ a: ConvAttrs) {
-    let ir = k.ir
     let (xShape, wShape) = (k.inputTypes[0].shape, k.inputTypes[1].shape)
     let s = ConvolutionShape(x: xShape, weight: wShape, output: k.type.shape, groups: a.groups)
     switch Algorithm(a, x: xShape, weight: wShape, output: k.type.shape, vectors: k.vectors, weightsChange: k.weightsChange) {

@@ -193,7 +193,6 @@ struct DirectConvolution {
 
   /// y = f(conv(x, W) + b) into `k.output`, with f the kernel's fused activation.
   func emit(_ k: Kernel) {
-    let ir = k.ir
     // Only a pointwise convolution read in place runs without scratch.
     guard (planesAsRows && gathered == nil) || k.scratch != nil else { return }
     let prepared = self.prepared
