@@ -191,6 +191,16 @@ import Testing
     #expect(link.status == 0, "\(link.output)")
   }
 
+  /// A kernel's parallel loop is a function named after the kernel, so that a profile of a
+  /// library (perf) says whose loop runs.
+  @Test func parallelLoopsAreNamedAfterTheirKernels() throws {
+    let directory = try temporaryDirectory("kiln-names")
+    let model = try Model(name: "wide", input: [1, 64, 56, 56], seed: 1) { Conv2D(64, kernel: 3, padding: 1) }
+    try Compiler().emitSharedObject(model, to: directory + "/wide.o")
+    let symbols = try shell("nm \(directory)/wide.o")
+    #expect(symbols.status == 0 && symbols.output.contains(" wide_kiln_infer_entry_f0.task"), "\(symbols.output)")
+  }
+
   /// A context keeps Winograd's transformed weights between runs: new weights from
   /// `set_weights`, and those a training step leaves, reach the next inference.
   /// What a C program sees through `model`'s library (prefix `prefix`, with a training step):

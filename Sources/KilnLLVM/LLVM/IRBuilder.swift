@@ -67,6 +67,12 @@ final class IRBuilder {
   /// The block emission is in.
   var currentBlock: LLVMBasicBlockRef { LLVMGetInsertBlock(builder)! }
 
+  /// The name of the function being emitted.
+  var currentFunctionName: String {
+    var length = 0
+    return LLVMGetValueName2(currentFunction, &length).map { String(cString: $0) } ?? ""
+  }
+
   /// Continues emitting at the end of `block`.
   func resume(at block: LLVMBasicBlockRef) { LLVMPositionBuilderAtEnd(builder, block) }
 

@@ -141,7 +141,9 @@ struct Kernel {
       return
     }
     let operands = [output] + inputs + (scratch.map { [$0] } ?? []) + [step, pool] + captured
-    let task = ir.function("task", parameters: [ir.bytePointer, ir.i64, ir.i64], returns: ir.void, isInternal: true)
+    // Named after the kernel, so that profiles of compiled code (perf on a `.so`) say whose loop runs.
+    let kernelName = ir.currentFunctionName
+    let task = ir.function(kernelName + ".task", parameters: [ir.bytePointer, ir.i64, ir.i64], returns: ir.void, isInternal: true)
     let caller = ir.currentBlock
 
     ir.beginBody(of: task)
@@ -155,7 +157,7 @@ struct Kernel {
     // the body reaches memory through the kernel's operands only, it runs in a function whose
     // pointer parameters are those operands, `noalias` as the kernel's are.
     if !captured.contains(where: ir.isPointer) {
-      let loop = ir.function("loop", parameters: (unpacked + [begin, end]).map(ir.typeOf), returns: ir.void, isInternal: true)
+      let loop = ir.function(kernelName + ".loop", parameters: (unpacked + [begin, end]).map(ir.typeOf), returns: ir.void, isInternal: true)
       _ = ir.call(loop, unpacked + [begin, end])
       ir.ret()
       ir.beginBody(of: loop)
