@@ -4,7 +4,7 @@
     python3 scripts/bench-peers.py                      # every model, 1 and 2 threads
     python3 scripts/bench-peers.py --models resnet18:1,conv64_56:1 --threads 1
     python3 scripts/bench-peers.py --models torchvision --threads 1   # every torchvision model, batch 1
-    OPENBLAS_CORETYPE=Zen python3 scripts/bench-peers.py --target-cpu znver3   # Kiln's AVX2 code, timed here
+    python3 scripts/bench-peers.py --target-cpu znver3   # Kiln's AVX2 code (as on a Zen 3), timed here
 
 Each model is exported to ONNX once (the peers' definitions in ../shared/peers/models.py, and
 torchvision's for the larger ones, random weights, eval mode), then timed by

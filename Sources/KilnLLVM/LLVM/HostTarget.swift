@@ -19,6 +19,9 @@ final class HostTarget: @unchecked Sendable {
   let features: String
   /// Whether the CPU has AVX-512 (the host's, or a named one's as LLVM knows it).
   let hasAVX512: Bool
+  /// Whether code for it runs on this machine: a named CPU with AVX-512 needs a host with it
+  /// (Kiln's kernels use no other feature such a CPU may add).
+  private let runsHere: Bool
 
   /// The host target machine — or, with `cpu`, that CPU model (e.g. "x86-64-v3" for AVX2
   /// machines and tools without AVX-512, such as valgrind) — at optimisation level 3,
@@ -47,6 +50,7 @@ final class HostTarget: @unchecked Sendable {
     let machine = try Self.machine(triple: triple, cpu: cpu, features: features)
     self.machine = machine
     hasAVX512 = cllvm_target_machine_has_feature(machine, "avx512f") != 0
+    runsHere = requestedCPU == nil || !hasAVX512 || featureText.map { String(cString: $0).contains("+avx512f") } ?? false
   }
 
   /// A target machine for `cpu` with `features` at optimisation level 3, position-independent.
@@ -77,23 +81,13 @@ final class HostTarget: @unchecked Sendable {
   var vectorUnit: VectorUnit { VectorUnit(lanes: vectorLanes, halfWidth: isHost && hasAVX512 && VectorUnit.hostSplitsWideVectors) }
   /// Whether this is the machine's own CPU rather than one named for code that runs elsewhere.
   var isHost: Bool { features != "" }
-  /// Throws unless code for this target runs on this machine (the JIT runs it here): a named CPU
-  /// with AVX-512 needs a host with it (Kiln's kernels use no other feature such a CPU may add).
+  /// Throws unless code for this target runs on this machine (the JIT runs it here).
   func checkRunsHere() throws {
-    guard isHost || !hasAVX512 || Self.hostHasAVX512 else {
+    guard runsHere else {
       throw KilnError.invalidArgument(
         "code for \(cpu) uses AVX-512, which this machine's CPU lacks: to run it here, name a CPU without AVX-512 (e.g. x86-64-v3) or none")
     }
   }
-
-  /// Whether this machine's CPU has AVX-512.
-  private static let hostHasAVX512: Bool = {
-    llvmLock.lock()
-    defer { llvmLock.unlock() }
-    let features = LLVMGetHostCPUFeatures()
-    defer { LLVMDisposeMessage(features) }
-    return features.map { String(cString: $0).contains("+avx512f") } ?? false
-  }()
 
   /// Another target machine like `machine`, for a thread of `ParallelCodegen` (a target machine
   /// serves one thread at a time). The caller disposes of it.
