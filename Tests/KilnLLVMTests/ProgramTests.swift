@@ -22,10 +22,12 @@ struct ProgramTests {
 
   /// Each convolution's line names the algorithm its code runs: ResNet-18's 3×3 stride-1 layers
   /// by Winograd (F(4×4) on 56×56 maps, F(2×2) on 7×7 ones, where F(4×4) has too few tiles), its
-  /// strided 3×3 layers transposed (vectors along output channels), its first layer direct.
-  @Test func convolutionsNameTheirAlgorithm() throws {
+  /// strided 3×3 layers transposed (vectors along output channels), its first layer direct: on
+  /// AVX2's vectors, AVX-512's, and a Zen 4's split ones, whatever CPU runs the test.
+  @Test(arguments: [(8, false), (16, false), (16, true)])
+  func convolutionsNameTheirAlgorithm(lanes: Int, halfWidth: Bool) throws {
     let graph = try Model(graph: Zoo.entry(named: "resnet18").graph(input: [1, 3, 224, 224]), seed: 0).foldingBatchNorm().graph
-    let lines = try Self.compiler.get().program(graph).text.split(separator: "\n")
+    let lines = try Compiler(vectorLanes: lanes, halfWidth: halfWidth).program(graph).text.split(separator: "\n")
     func algorithm(_ signature: String) -> String? {
       lines.first { $0.contains(signature) }.flatMap { $0.components(separatedBy: " by ").last?.components(separatedBy: " with").first }
     }
